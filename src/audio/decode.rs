@@ -1,0 +1,534 @@
+//! Any container and codec symphonia knows (plus Opus through libopus) to mono f32 at the
+//! source rate, packet by packet.
+//!
+//! The decoder never holds more than one decoded packet: callers pull samples as they need them,
+//! so a three-hour podcast is never in memory in its source format. Bad input ends in an
+//! [`AudioError`] that names the file; a stream that breaks off after some audio was decoded is
+//! kept (with a warning and [`DecodeReport::truncated`] set), because a recording cut short is
+//! still worth transcribing.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use symphonia::core::audio::{Audio, AudioBuffer, GenericAudioBufferRef, sample::Sample};
+use symphonia::core::audio::conv::IntoSample;
+use symphonia::core::codecs::CodecParameters;
+use symphonia::core::codecs::audio::{AudioDecoder, AudioDecoderOptions};
+use symphonia::core::codecs::registry::CodecRegistry;
+use symphonia::core::errors::Error as SymError;
+use symphonia::core::formats::probe::Hint;
+use symphonia::core::formats::{FormatOptions, FormatReader, Track};
+use symphonia::core::io::{MediaSourceStream, MediaSourceStreamOptions};
+use symphonia::core::meta::MetadataOptions;
+use symphonia_adapter_libopus::OpusDecoder;
+
+use super::{AudioError, MAX_CHANNELS, MAX_SOURCE_RATE, MIN_SOURCE_RATE};
+
+/// After this many packets in a row fail to decode, the stream is declared corrupt: random bytes
+/// that happen to contain sync words would otherwise be "decoded" packet by packet for ever.
+const MAX_CONSECUTIVE_BAD_PACKETS: u32 = 64;
+
+/// The codec registry: symphonia's decoders plus libopus for Opus (symphonia has none).
+fn codecs() -> &'static CodecRegistry {
+    static REGISTRY: OnceLock<CodecRegistry> = OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        let mut registry = CodecRegistry::new();
+        symphonia::default::register_enabled_codecs(&mut registry);
+        registry.register_audio_decoder::<OpusDecoder>();
+        registry
+    })
+}
+
+/// What the container and the first decoded audio say about a source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceInfo {
+    /// The file.
+    pub path: PathBuf,
+    /// Container format short name (`wav`, `flac`, `ogg`, `isomp4`, `matroska`, `mp3`, ...).
+    pub container: String,
+    /// Codec short name, ffmpeg style (`pcm_s16le`, `flac`, `mp3`, `aac`, `vorbis`, `opus`, ...).
+    pub codec: String,
+    /// Sample rate of the decoded audio in Hz.
+    pub sample_rate: u32,
+    /// Channel count of the decoded audio (before the downmix to mono).
+    pub channels: usize,
+    /// Length in frames as the container declares it, when it does. Only a claim: see
+    /// [`DecodeReport::frames`] for what was actually decoded.
+    pub declared_frames: Option<u64>,
+}
+
+impl SourceInfo {
+    /// The container's declared duration in seconds, when it declares one.
+    pub fn declared_duration_s(&self) -> Option<f64> {
+        self.declared_frames
+            .map(|frames| frames as f64 / f64::from(self.sample_rate))
+    }
+}
+
+/// What happened while decoding: the exact length and anything that went wrong but was survived.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DecodeReport {
+    /// Frames decoded so far, at the source rate.
+    pub frames: u64,
+    /// The stream ended early (cut off, or a demuxer error after some audio was decoded).
+    pub truncated: bool,
+    /// Packets that failed to decode and were skipped.
+    pub bad_packets: u64,
+    /// NaN or infinite samples that were replaced by 0.
+    pub non_finite_samples: u64,
+    /// Human-readable warnings (each also logged with `tracing::warn!`).
+    pub warnings: Vec<String>,
+}
+
+impl DecodeReport {
+    /// Exact decoded duration in seconds at `sample_rate`.
+    pub fn duration_s(&self, sample_rate: u32) -> f64 {
+        self.frames as f64 / f64::from(sample_rate)
+    }
+}
+
+/// A streaming decoder: one audio track of one file, yielding mono f32 at the source rate.
+pub struct Decoder {
+    info: SourceInfo,
+    report: DecodeReport,
+    format: Box<dyn FormatReader>,
+    decoder: Box<dyn AudioDecoder>,
+    track_id: u32,
+    /// Samples of the first packet, decoded by `open` to learn the real rate and channel count.
+    pending: Vec<f32>,
+    consecutive_bad: u32,
+    finished: bool,
+}
+
+impl std::fmt::Debug for Decoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decoder")
+            .field("info", &self.info)
+            .field("report", &self.report)
+            .field("finished", &self.finished)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Decoder {
+    /// Opens `path`, finds its first decodable audio track and decodes the first packet, so that
+    /// every "this is not audio" error surfaces here rather than halfway through a batch.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, AudioError> {
+        let path = path.as_ref().to_path_buf();
+        let io_err = |source| AudioError::Io {
+            path: path.clone(),
+            source,
+        };
+        let meta = std::fs::metadata(&path).map_err(io_err)?;
+        if !meta.is_file() {
+            return Err(AudioError::NotAFile { path });
+        }
+        if meta.len() == 0 {
+            return Err(AudioError::EmptyFile { path });
+        }
+        let file = File::open(&path).map_err(io_err)?;
+        let mss = MediaSourceStream::new(Box::new(file), MediaSourceStreamOptions::default());
+
+        let mut hint = Hint::new();
+        if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+            hint.with_extension(ext);
+        }
+        let format = symphonia::default::get_probe()
+            .probe(
+                &hint,
+                mss,
+                FormatOptions::default(),
+                MetadataOptions::default(),
+            )
+            .map_err(|e| AudioError::UnrecognizedFormat {
+                path: path.clone(),
+                reason: describe_probe_error(&e),
+            })?;
+        let container = format.format_info().short_name.to_string();
+
+        let track = pick_track(format.tracks()).ok_or_else(|| AudioError::NoAudioTrack {
+            path: path.clone(),
+            container: container.clone(),
+        })?;
+        let track_id = track.id;
+        let declared_frames = declared_frames(track);
+        let params = track
+            .codec_params
+            .as_ref()
+            .and_then(CodecParameters::audio)
+            .ok_or_else(|| AudioError::NoAudioTrack {
+                path: path.clone(),
+                container: container.clone(),
+            })?
+            .clone();
+
+        // Check what the container claims before a decoder allocates buffers for it: a header
+        // that says 65535 channels or 0 Hz must not get that far.
+        if let Some(rate) = params.sample_rate {
+            check_rate(&path, rate)?;
+        }
+        if let Some(channels) = &params.channels {
+            check_channels(&path, channels.count())?;
+        }
+
+        let decoder = codecs()
+            .make_audio_decoder(&params, &AudioDecoderOptions::default())
+            .map_err(|e| AudioError::UnsupportedCodec {
+                path: path.clone(),
+                codec: codec_name(&params),
+                reason: e.to_string(),
+            })?;
+        let codec = decoder.codec_info().short_name.to_string();
+
+        let mut this = Decoder {
+            info: SourceInfo {
+                path,
+                container,
+                codec,
+                sample_rate: params.sample_rate.unwrap_or(0),
+                channels: params.channels.as_ref().map_or(0, |c| c.count()),
+                declared_frames,
+            },
+            report: DecodeReport::default(),
+            format,
+            decoder,
+            track_id,
+            pending: Vec::new(),
+            consecutive_bad: 0,
+            finished: false,
+        };
+
+        // Decode the first packet: it fixes the real rate and channel count (some containers do
+        // not declare them) and proves that there is audio at all.
+        let mut first = Vec::new();
+        if !this.decode_packet(&mut first, &mut None)? {
+            return Err(AudioError::NoAudio {
+                path: this.info.path,
+            });
+        }
+        this.pending = first;
+        Ok(this)
+    }
+
+    /// What the container and the first packet say about the source.
+    pub fn info(&self) -> &SourceInfo {
+        &self.info
+    }
+
+    /// What decoding has found so far; complete once [`Decoder::next_samples`] returned 0.
+    pub fn report(&self) -> &DecodeReport {
+        &self.report
+    }
+
+    /// Consumes the decoder and returns its report.
+    pub fn into_report(self) -> DecodeReport {
+        self.report
+    }
+
+    /// Appends the next decoded mono samples (source rate) to `out` and returns how many were
+    /// appended; 0 means the end of the stream. Chunks are one packet long (a few ms to ~100 ms).
+    pub fn next_samples(&mut self, out: &mut Vec<f32>) -> Result<usize, AudioError> {
+        if !self.pending.is_empty() {
+            let n = self.pending.len();
+            out.append(&mut self.pending);
+            return Ok(n);
+        }
+        let start = out.len();
+        let mut rate = Some(self.info.sample_rate);
+        loop {
+            if !self.decode_packet(out, &mut rate)? {
+                return Ok(0);
+            }
+            if out.len() > start {
+                return Ok(out.len() - start);
+            }
+        }
+    }
+
+    /// Reads and decodes packets until one yields audio for our track (appended to `out`,
+    /// returns true) or the stream ends (returns false, after the end-of-stream checks).
+    /// `rate` is the rate seen so far (None before the first audio).
+    fn decode_packet(
+        &mut self,
+        out: &mut Vec<f32>,
+        rate: &mut Option<u32>,
+    ) -> Result<bool, AudioError> {
+        if self.finished {
+            return Ok(false);
+        }
+        loop {
+            let packet = match self.format.next_packet() {
+                Ok(Some(packet)) => packet,
+                Ok(None) => return self.finish(None),
+                Err(SymError::ResetRequired) => {
+                    return self.finish(Some(
+                        "the stream changes its track layout (chained stream); only the first part was decoded"
+                            .into(),
+                    ));
+                }
+                Err(e) => {
+                    if self.report.frames == 0 {
+                        return Err(self.stream_error(&e));
+                    }
+                    self.report.truncated = true;
+                    return self.finish(Some(format!(
+                        "stream ends early after {:.3} s ({}); decoded what was there",
+                        self.report.duration_s(self.info.sample_rate.max(1)),
+                        describe_stream_error(&e)
+                    )));
+                }
+            };
+            if packet.track_id != self.track_id {
+                continue;
+            }
+            let decoded = match self.decoder.decode(&packet) {
+                Ok(decoded) => decoded,
+                Err(SymError::DecodeError(_)) | Err(SymError::IoError(_)) => {
+                    self.report.bad_packets += 1;
+                    self.consecutive_bad += 1;
+                    if self.consecutive_bad >= MAX_CONSECUTIVE_BAD_PACKETS {
+                        return Err(AudioError::Corrupt {
+                            path: self.info.path.clone(),
+                            reason: format!(
+                                "{MAX_CONSECUTIVE_BAD_PACKETS} packets in a row failed to decode"
+                            ),
+                        });
+                    }
+                    continue;
+                }
+                Err(e) => {
+                    return Err(AudioError::Corrupt {
+                        path: self.info.path.clone(),
+                        reason: e.to_string(),
+                    });
+                }
+            };
+            self.consecutive_bad = 0;
+            let frames = decoded.frames();
+            if frames == 0 {
+                continue;
+            }
+            let spec_rate = decoded.spec().rate();
+            let spec_channels = decoded.spec().channels().count();
+            match *rate {
+                None | Some(0) => {
+                    check_rate(&self.info.path, spec_rate)?;
+                    check_channels(&self.info.path, spec_channels)?;
+                    *rate = Some(spec_rate);
+                    self.info.sample_rate = spec_rate;
+                    self.info.channels = spec_channels;
+                }
+                Some(r) if r != spec_rate => {
+                    return Err(AudioError::SampleRateChanged {
+                        path: self.info.path.clone(),
+                        from: r,
+                        to: spec_rate,
+                    });
+                }
+                Some(_) => check_channels(&self.info.path, spec_channels)?,
+            }
+            let start = out.len();
+            downmix(&decoded, out);
+            let bad = sanitize(&mut out[start..]);
+            self.report.non_finite_samples += bad as u64;
+            self.report.frames += frames as u64;
+            return Ok(true);
+        }
+    }
+
+    /// End of stream: record why, check the decoded length against the container's claim,
+    /// and emit the warnings once.
+    fn finish(&mut self, early: Option<String>) -> Result<bool, AudioError> {
+        self.finished = true;
+        if let Some(reason) = early {
+            self.warn(reason);
+        }
+        if let Some(declared) = self.info.declared_frames {
+            // A container that promised much more than there was: the file was cut off (or the
+            // header lies, as in a WAV claiming 2 GB). Small differences are encoder padding.
+            let slack = declared / 100 + u64::from(self.info.sample_rate) / 10;
+            if self.report.frames + slack < declared && !self.report.truncated {
+                self.report.truncated = true;
+                let rate = f64::from(self.info.sample_rate.max(1));
+                self.warn(format!(
+                    "container declares {:.3} s but only {:.3} s could be decoded; file truncated?",
+                    declared as f64 / rate,
+                    self.report.frames as f64 / rate
+                ));
+            }
+        }
+        if self.report.bad_packets > 0 {
+            self.warn(format!(
+                "{} corrupt packets skipped",
+                self.report.bad_packets
+            ));
+        }
+        if self.report.non_finite_samples > 0 {
+            self.warn(format!(
+                "{} NaN or infinite samples replaced by 0",
+                self.report.non_finite_samples
+            ));
+        }
+        Ok(false)
+    }
+
+    fn warn(&mut self, message: String) {
+        tracing::warn!("{}: {}", self.info.path.display(), message);
+        self.report.warnings.push(message);
+    }
+
+    /// An error from the demuxer before any audio came out.
+    fn stream_error(&self, e: &SymError) -> AudioError {
+        let path = self.info.path.clone();
+        match e {
+            SymError::IoError(io) if io.kind() != std::io::ErrorKind::UnexpectedEof => {
+                AudioError::Io {
+                    path,
+                    source: std::io::Error::new(io.kind(), io.to_string()),
+                }
+            }
+            SymError::IoError(_) => AudioError::NoAudio { path },
+            _ => AudioError::Corrupt {
+                path,
+                reason: e.to_string(),
+            },
+        }
+    }
+}
+
+/// The first audio track whose codec we can decode; else the first audio track (so that the
+/// error names its codec).
+fn pick_track(tracks: &[Track]) -> Option<&Track> {
+    let audio = |t: &&Track| {
+        t.codec_params
+            .as_ref()
+            .and_then(CodecParameters::audio)
+            .is_some()
+    };
+    tracks
+        .iter()
+        .filter(audio)
+        .find(|t| {
+            t.codec_params
+                .as_ref()
+                .and_then(CodecParameters::audio)
+                .is_some_and(|p| codecs().get_audio_decoder(p.codec).is_some())
+        })
+        .or_else(|| tracks.iter().find(audio))
+}
+
+/// Frames the container declares for the track: an explicit frame count, else its duration.
+fn declared_frames(track: &Track) -> Option<u64> {
+    if let Some(n) = track.num_frames {
+        return Some(n);
+    }
+    let rate = track
+        .codec_params
+        .as_ref()
+        .and_then(CodecParameters::audio)
+        .and_then(|p| p.sample_rate)?;
+    let time = track.time_base?.calc_duration(track.duration?)?;
+    Some((time.as_secs_f64() * f64::from(rate)).round() as u64)
+}
+
+fn codec_name(params: &symphonia::core::codecs::audio::AudioCodecParameters) -> String {
+    match codecs().get_audio_decoder(params.codec) {
+        Some(registered) => registered.codec.info.short_name.to_string(),
+        None => format!("codec id {}", params.codec),
+    }
+}
+
+fn check_rate(path: &Path, rate: u32) -> Result<(), AudioError> {
+    if (MIN_SOURCE_RATE..=MAX_SOURCE_RATE).contains(&rate) {
+        Ok(())
+    } else {
+        Err(AudioError::InvalidSampleRate {
+            path: path.to_path_buf(),
+            rate: u64::from(rate),
+        })
+    }
+}
+
+fn check_channels(path: &Path, channels: usize) -> Result<(), AudioError> {
+    if (1..=MAX_CHANNELS).contains(&channels) {
+        Ok(())
+    } else {
+        Err(AudioError::InvalidChannels {
+            path: path.to_path_buf(),
+            channels,
+        })
+    }
+}
+
+fn describe_probe_error(e: &SymError) -> String {
+    match e {
+        SymError::Unsupported(_) => "no supported container format found (supported: wav, aiff, flac, mp3, ogg, opus, webm/mkv, mp4/m4a, aac, caf)".into(),
+        SymError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            "file ends before a complete header".into()
+        }
+        _ => format!("invalid header: {e}"),
+    }
+}
+
+fn describe_stream_error(e: &SymError) -> String {
+    match e {
+        SymError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            "unexpected end of file".into()
+        }
+        _ => e.to_string(),
+    }
+}
+
+/// Appends the mean of all channels, frame by frame, to `out`.
+fn downmix(buf: &GenericAudioBufferRef<'_>, out: &mut Vec<f32>) {
+    match buf {
+        GenericAudioBufferRef::U8(b) => downmix_typed(b, out),
+        GenericAudioBufferRef::U16(b) => downmix_typed(b, out),
+        GenericAudioBufferRef::U24(b) => downmix_typed(b, out),
+        GenericAudioBufferRef::U32(b) => downmix_typed(b, out),
+        GenericAudioBufferRef::S8(b) => downmix_typed(b, out),
+        GenericAudioBufferRef::S16(b) => downmix_typed(b, out),
+        GenericAudioBufferRef::S24(b) => downmix_typed(b, out),
+        GenericAudioBufferRef::S32(b) => downmix_typed(b, out),
+        GenericAudioBufferRef::F32(b) => downmix_typed(b, out),
+        GenericAudioBufferRef::F64(b) => downmix_typed(b, out),
+    }
+}
+
+fn downmix_typed<S>(buf: &AudioBuffer<S>, out: &mut Vec<f32>)
+where
+    S: Sample + IntoSample<f32>,
+{
+    let frames = buf.frames();
+    let planes = buf.num_planes();
+    let start = out.len();
+    out.resize(start + frames, 0.0);
+    let dst = &mut out[start..];
+    if planes == 0 {
+        return;
+    }
+    for p in 0..planes {
+        if let Some(plane) = buf.plane(p) {
+            for (d, &s) in dst.iter_mut().zip(plane) {
+                *d += s.into_sample();
+            }
+        }
+    }
+    if planes > 1 {
+        let scale = 1.0 / planes as f32;
+        dst.iter_mut().for_each(|d| *d *= scale);
+    }
+}
+
+/// Replaces NaN and infinities by 0 (a float WAV can hold anything); returns how many.
+fn sanitize(samples: &mut [f32]) -> usize {
+    let mut bad = 0;
+    for s in samples.iter_mut() {
+        if !s.is_finite() {
+            *s = 0.0;
+            bad += 1;
+        }
+    }
+    bad
+}

@@ -1,0 +1,127 @@
+//! Errors of the audio front end. Every variant names the file it is about and says what exactly
+//! is wrong with it: "unsupported format" without a path is useless in a batch of a thousand files.
+
+use std::path::PathBuf;
+
+/// What can go wrong while opening, decoding or resampling an audio file.
+#[derive(Debug, thiserror::Error)]
+pub enum AudioError {
+    /// The path could not be opened or read (missing, no permission, I/O failure).
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        /// The file involved.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// The path is a directory (or another non-file), not an audio file.
+    #[error("{path}: is a directory, not an audio file")]
+    NotAFile {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// The file has no bytes at all.
+    #[error("{path}: file is empty (0 bytes)")]
+    EmptyFile {
+        /// The file involved.
+        path: PathBuf,
+    },
+    /// No supported container format was recognised (text, random bytes, unknown format).
+    #[error("{path}: not a recognised audio file: {reason}")]
+    UnrecognizedFormat {
+        /// The file involved.
+        path: PathBuf,
+        /// What the demuxers said.
+        reason: String,
+    },
+    /// The container was recognised but holds no audio track.
+    #[error("{path}: no audio track in the {container} container")]
+    NoAudioTrack {
+        /// The file involved.
+        path: PathBuf,
+        /// The container format's short name.
+        container: String,
+    },
+    /// The audio track's codec has no decoder here, or the decoder refused its parameters.
+    #[error("{path}: cannot decode {codec} audio: {reason}")]
+    UnsupportedCodec {
+        /// The file involved.
+        path: PathBuf,
+        /// The codec's short name (or id when unknown).
+        codec: String,
+        /// Why the decoder could not be created.
+        reason: String,
+    },
+    /// The stream declares a sample rate that is zero, missing or out of the supported range.
+    #[error("{path}: invalid sample rate {rate} Hz (supported: {min} to {max} Hz)", min = crate::audio::MIN_SOURCE_RATE, max = crate::audio::MAX_SOURCE_RATE)]
+    InvalidSampleRate {
+        /// The file involved.
+        path: PathBuf,
+        /// The declared rate (0 when missing).
+        rate: u64,
+    },
+    /// The stream declares zero channels or more than this crate accepts.
+    #[error("{path}: invalid channel count {channels} (supported: 1 to {max})", max = crate::audio::MAX_CHANNELS)]
+    InvalidChannels {
+        /// The file involved.
+        path: PathBuf,
+        /// The declared channel count.
+        channels: usize,
+    },
+    /// The sample rate changed in the middle of the stream (a chained or spliced file).
+    #[error("{path}: sample rate changed mid-stream from {from} Hz to {to} Hz")]
+    SampleRateChanged {
+        /// The file involved.
+        path: PathBuf,
+        /// The rate of the first decoded audio.
+        from: u32,
+        /// The new rate.
+        to: u32,
+    },
+    /// The stream is corrupt beyond recovery before any audio could be decoded, or it keeps
+    /// failing packet after packet.
+    #[error("{path}: corrupt audio stream: {reason}")]
+    Corrupt {
+        /// The file involved.
+        path: PathBuf,
+        /// What failed.
+        reason: String,
+    },
+    /// The container parsed but not a single audio sample could be decoded (for example a file
+    /// cut off right after its header).
+    #[error("{path}: no audio samples could be decoded (file empty or truncated after the header)")]
+    NoAudio {
+        /// The file involved.
+        path: PathBuf,
+    },
+    /// The resampler could not be built for this rate.
+    #[error("{path}: cannot resample {rate} Hz to 16 kHz: {reason}")]
+    Resample {
+        /// The file involved.
+        path: PathBuf,
+        /// The source rate.
+        rate: u32,
+        /// rubato's complaint.
+        reason: String,
+    },
+}
+
+impl AudioError {
+    /// The file this error is about.
+    pub fn path(&self) -> &std::path::Path {
+        match self {
+            AudioError::Io { path, .. }
+            | AudioError::NotAFile { path }
+            | AudioError::EmptyFile { path }
+            | AudioError::UnrecognizedFormat { path, .. }
+            | AudioError::NoAudioTrack { path, .. }
+            | AudioError::UnsupportedCodec { path, .. }
+            | AudioError::InvalidSampleRate { path, .. }
+            | AudioError::InvalidChannels { path, .. }
+            | AudioError::SampleRateChanged { path, .. }
+            | AudioError::Corrupt { path, .. }
+            | AudioError::NoAudio { path }
+            | AudioError::Resample { path, .. } => path,
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! Decode + resample as one pull-based stream of 16 kHz mono chunks, and the conveniences built
+//! on it ([`load_audio`], [`probe`]).
+//!
+//! Memory stays bounded by the chunk size: the decoder holds one packet, the resampler one
+//! chunk of input, and nothing else is buffered unless the caller collects the chunks.
+
+use std::path::Path;
+
+use super::decode::{DecodeReport, Decoder, SourceInfo};
+use super::resample::Resampler;
+use super::{AudioError, SAMPLE_RATE};
+
+/// Default chunk length of [`AudioStream`]: one second at 16 kHz.
+pub const DEFAULT_CHUNK_SAMPLES: usize = SAMPLE_RATE as usize;
+
+/// A file decoded and resampled to 16 kHz mono, chunk by chunk.
+///
+/// Iterating yields `Result<Vec<f32>, AudioError>` chunks of [`AudioStream::chunk_samples`]
+/// samples (the last one shorter); after an error or the end it yields `None`.
+#[derive(Debug)]
+pub struct AudioStream {
+    decoder: Decoder,
+    resampler: Resampler,
+    chunk_samples: usize,
+    /// Resampled output not yet handed out.
+    ready: Vec<f32>,
+    /// Scratch for decoded source-rate samples.
+    source: Vec<f32>,
+    decoder_done: bool,
+    failed: bool,
+}
+
+impl AudioStream {
+    /// Opens `path` (see [`Decoder::open`] for what is checked up front).
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, AudioError> {
+        let decoder = Decoder::open(path)?;
+        let info = decoder.info();
+        let resampler = Resampler::new(info.sample_rate).map_err(|e| AudioError::Resample {
+            path: info.path.clone(),
+            rate: info.sample_rate,
+            reason: e.to_string(),
+        })?;
+        Ok(AudioStream {
+            decoder,
+            resampler,
+            chunk_samples: DEFAULT_CHUNK_SAMPLES,
+            ready: Vec::new(),
+            source: Vec::new(),
+            decoder_done: false,
+            failed: false,
+        })
+    }
+
+    /// Sets the chunk length in 16 kHz samples (at least 1).
+    pub fn with_chunk_samples(mut self, samples: usize) -> Self {
+        self.chunk_samples = samples.max(1);
+        self
+    }
+
+    /// Chunk length in 16 kHz samples.
+    pub fn chunk_samples(&self) -> usize {
+        self.chunk_samples
+    }
+
+    /// What the container and the first packet say about the source.
+    pub fn info(&self) -> &SourceInfo {
+        self.decoder.info()
+    }
+
+    /// What decoding has found so far (complete after the last chunk).
+    pub fn report(&self) -> &DecodeReport {
+        self.decoder.report()
+    }
+
+    /// The next chunk of 16 kHz samples, or `None` at the end.
+    pub fn next_chunk(&mut self) -> Result<Option<Vec<f32>>, AudioError> {
+        if self.failed {
+            return Ok(None);
+        }
+        while self.ready.len() < self.chunk_samples && !self.decoder_done {
+            self.source.clear();
+            match self.decoder.next_samples(&mut self.source) {
+                Ok(0) => {
+                    self.decoder_done = true;
+                    self.resampler.finish(&mut self.ready);
+                }
+                Ok(_) => self.resampler.process(&self.source, &mut self.ready),
+                Err(e) => {
+                    self.failed = true;
+                    return Err(e);
+                }
+            }
+        }
+        if self.ready.is_empty() {
+            return Ok(None);
+        }
+        let n = self.chunk_samples.min(self.ready.len());
+        let rest = self.ready.split_off(n);
+        Ok(Some(std::mem::replace(&mut self.ready, rest)))
+    }
+
+    /// Reads the rest of the stream into one buffer.
+    pub fn collect_all(mut self) -> Result<Audio16k, AudioError> {
+        // Reserve from the container's claim, but never trust a header beyond an hour.
+        if let Some(seconds) = self.info().declared_duration_s() {
+            let claimed = (seconds.clamp(0.0, 3600.0) * f64::from(SAMPLE_RATE)) as usize;
+            self.ready.reserve(claimed.saturating_sub(self.ready.len()) + 1);
+        }
+        self.chunk_samples = usize::MAX;
+        let mut samples = Vec::new();
+        while let Some(chunk) = self.next_chunk()? {
+            if samples.is_empty() {
+                samples = chunk;
+            } else {
+                samples.extend_from_slice(&chunk);
+            }
+        }
+        let info = self.decoder.info().clone();
+        Ok(Audio16k {
+            samples,
+            info,
+            report: self.decoder.into_report(),
+        })
+    }
+}
+
+impl Iterator for AudioStream {
+    type Item = Result<Vec<f32>, AudioError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_chunk().transpose()
+    }
+}
+
+/// A whole file at 16 kHz mono, with what is known about its source.
+#[derive(Debug, Clone)]
+pub struct Audio16k {
+    /// Samples at 16 kHz, mono, finite.
+    pub samples: Vec<f32>,
+    /// The source's container, codec, rate and channels.
+    pub info: SourceInfo,
+    /// Exact decoded length at the source rate, truncation and other warnings.
+    pub report: DecodeReport,
+}
+
+impl Audio16k {
+    /// Duration of the 16 kHz samples in seconds.
+    pub fn duration_s(&self) -> f64 {
+        self.samples.len() as f64 / f64::from(SAMPLE_RATE)
+    }
+}
+
+/// Decodes and resamples a whole file to 16 kHz mono.
+pub fn load_audio(path: impl AsRef<Path>) -> Result<Audio16k, AudioError> {
+    AudioStream::open(path)?.collect_all()
+}
+
+/// What `whisper-spec probe` reports for one file.
+#[derive(Debug, Clone)]
+pub struct ProbeInfo {
+    /// Container, codec, rate and channels.
+    pub info: SourceInfo,
+    /// Exact decoded length and warnings.
+    pub report: DecodeReport,
+}
+
+impl ProbeInfo {
+    /// Exact duration in seconds: decoded frames / sample rate.
+    pub fn duration_s(&self) -> f64 {
+        self.report.duration_s(self.info.sample_rate)
+    }
+}
+
+/// Decodes the whole file at its own rate (no resampling) to measure its exact duration and
+/// find truncation or corruption; container durations can be estimates (raw AAC, VBR MP3) or
+/// lies (a WAV header claiming 2 GB).
+pub fn probe(path: impl AsRef<Path>) -> Result<ProbeInfo, AudioError> {
+    let mut decoder = Decoder::open(path)?;
+    let mut scratch = Vec::new();
+    loop {
+        scratch.clear();
+        if decoder.next_samples(&mut scratch)? == 0 {
+            break;
+        }
+    }
+    let info = decoder.info().clone();
+    Ok(ProbeInfo {
+        info,
+        report: decoder.into_report(),
+    })
+}

@@ -1,0 +1,59 @@
+//! Command-line layer: one file per command. Each command parses its own arguments (clap),
+//! calls the library and prints; no audio or model logic lives here.
+
+pub mod models;
+pub mod probe;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// whisper-spec: Whisper speech-to-text with exact speculative decoding.
+#[derive(Debug, Parser)]
+#[command(name = "whisper-spec", version, about, propagate_version = true)]
+pub struct Cli {
+    /// More log output (-v info, -vv debug, -vvv trace). RUST_LOG overrides it.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List, fetch, inspect and import Whisper models.
+    Models(models::ModelsArgs),
+    /// Print codec, sample rate, channels and duration of audio files, one JSON line per file.
+    Probe(probe::ProbeArgs),
+}
+
+/// Runs a parsed command line and returns the process exit status.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    init_logging(cli.verbose);
+    match cli.command {
+        Command::Models(args) => models::run(args),
+        Command::Probe(args) => probe::run(args),
+    }
+}
+
+/// Logs go to stderr so that stdout stays clean for JSON and transcripts. Warnings are always
+/// shown (a truncated file, a fallback to the offline model source).
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}

@@ -1,0 +1,19 @@
+//! The crate's error type: one enum whose variants wrap each layer's own errors, so a caller can
+//! match on the layer while every message still names the file and the cause.
+
+use crate::audio::AudioError;
+use crate::model::ModelError;
+
+/// Anything that can go wrong in whisper-spec's library.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Decoding, resampling or analysing audio failed.
+    #[error(transparent)]
+    Audio(#[from] AudioError),
+    /// Finding, fetching, importing or loading a model failed.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+}
+
+/// Result with the crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
