@@ -14,6 +14,7 @@ use std::sync::OnceLock;
 use symphonia::core::audio::{Audio, AudioBuffer, GenericAudioBufferRef, sample::Sample};
 use symphonia::core::audio::conv::IntoSample;
 use symphonia::core::codecs::CodecParameters;
+use symphonia::core::codecs::audio::well_known::CODEC_ID_OPUS;
 use symphonia::core::codecs::audio::{AudioDecoder, AudioDecoderOptions};
 use symphonia::core::codecs::registry::CodecRegistry;
 use symphonia::core::errors::Error as SymError;
@@ -21,6 +22,8 @@ use symphonia::core::formats::probe::Hint;
 use symphonia::core::formats::{FormatOptions, FormatReader, Track};
 use symphonia::core::io::{MediaSourceStream, MediaSourceStreamOptions};
 use symphonia::core::meta::MetadataOptions;
+use symphonia::core::packet::Packet;
+use symphonia::core::units::{Duration, TimeBase};
 use symphonia_adapter_libopus::OpusDecoder;
 
 use super::{AudioError, MAX_CHANNELS, MAX_SOURCE_RATE, MIN_SOURCE_RATE};
@@ -95,8 +98,12 @@ pub struct Decoder {
     format: Box<dyn FormatReader>,
     decoder: Box<dyn AudioDecoder>,
     track_id: u32,
+    /// Track time base, to turn a bad packet's duration into frames of silence.
+    time_base: Option<TimeBase>,
     /// Samples of the first packet, decoded by `open` to learn the real rate and channel count.
     pending: Vec<f32>,
+    /// The decoded audio's rate has been seen (containers may declare none, or a wrong one).
+    rate_confirmed: bool,
     consecutive_bad: u32,
     finished: bool,
 }
@@ -153,7 +160,8 @@ impl Decoder {
         })?;
         let track_id = track.id;
         let declared_frames = declared_frames(track);
-        let params = track
+        let time_base = track.time_base;
+        let mut params = track
             .codec_params
             .as_ref()
             .and_then(CodecParameters::audio)
@@ -162,6 +170,12 @@ impl Decoder {
                 container: container.clone(),
             })?
             .clone();
+        if params.codec == CODEC_ID_OPUS {
+            // Opus always runs at 48 kHz; a container's rate for it (WebM often carries the
+            // encoder's input rate) is informational only (RFC 7845). Decode at 48 kHz, as
+            // ffmpeg does and reports.
+            params.sample_rate = Some(48_000);
+        }
 
         // Check what the container claims before a decoder allocates buffers for it: a header
         // that says 65535 channels or 0 Hz must not get that far.
@@ -194,7 +208,9 @@ impl Decoder {
             format,
             decoder,
             track_id,
+            time_base,
             pending: Vec::new(),
+            rate_confirmed: false,
             consecutive_bad: 0,
             finished: false,
         };
@@ -202,7 +218,7 @@ impl Decoder {
         // Decode the first packet: it fixes the real rate and channel count (some containers do
         // not declare them) and proves that there is audio at all.
         let mut first = Vec::new();
-        if !this.decode_packet(&mut first, &mut None)? {
+        if !this.decode_packet(&mut first)? {
             return Err(AudioError::NoAudio {
                 path: this.info.path,
             });
@@ -235,9 +251,8 @@ impl Decoder {
             return Ok(n);
         }
         let start = out.len();
-        let mut rate = Some(self.info.sample_rate);
         loop {
-            if !self.decode_packet(out, &mut rate)? {
+            if !self.decode_packet(out)? {
                 return Ok(0);
             }
             if out.len() > start {
@@ -248,12 +263,7 @@ impl Decoder {
 
     /// Reads and decodes packets until one yields audio for our track (appended to `out`,
     /// returns true) or the stream ends (returns false, after the end-of-stream checks).
-    /// `rate` is the rate seen so far (None before the first audio).
-    fn decode_packet(
-        &mut self,
-        out: &mut Vec<f32>,
-        rate: &mut Option<u32>,
-    ) -> Result<bool, AudioError> {
+    fn decode_packet(&mut self, out: &mut Vec<f32>) -> Result<bool, AudioError> {
         if self.finished {
             return Ok(false);
         }
@@ -295,6 +305,12 @@ impl Decoder {
                             ),
                         });
                     }
+                    // Keep the timeline: what follows stays at the right time (timestamps!).
+                    if let Some(frames) = self.packet_frames(&packet) {
+                        out.resize(out.len() + frames, 0.0);
+                        self.report.frames += frames as u64;
+                        return Ok(true);
+                    }
                     continue;
                 }
                 Err(e) => {
@@ -311,22 +327,18 @@ impl Decoder {
             }
             let spec_rate = decoded.spec().rate();
             let spec_channels = decoded.spec().channels().count();
-            match *rate {
-                None | Some(0) => {
-                    check_rate(&self.info.path, spec_rate)?;
-                    check_channels(&self.info.path, spec_channels)?;
-                    *rate = Some(spec_rate);
-                    self.info.sample_rate = spec_rate;
-                    self.info.channels = spec_channels;
-                }
-                Some(r) if r != spec_rate => {
-                    return Err(AudioError::SampleRateChanged {
-                        path: self.info.path.clone(),
-                        from: r,
-                        to: spec_rate,
-                    });
-                }
-                Some(_) => check_channels(&self.info.path, spec_channels)?,
+            check_channels(&self.info.path, spec_channels)?;
+            if !self.rate_confirmed {
+                check_rate(&self.info.path, spec_rate)?;
+                self.rate_confirmed = true;
+                self.info.sample_rate = spec_rate;
+                self.info.channels = spec_channels;
+            } else if spec_rate != self.info.sample_rate {
+                return Err(AudioError::SampleRateChanged {
+                    path: self.info.path.clone(),
+                    from: self.info.sample_rate,
+                    to: spec_rate,
+                });
             }
             let start = out.len();
             downmix(&decoded, out);
@@ -344,7 +356,7 @@ impl Decoder {
         if let Some(reason) = early {
             self.warn(reason);
         }
-        if let Some(declared) = self.info.declared_frames {
+        if let Some(declared) = self.info.declared_frames.filter(|_| self.report.frames > 0) {
             // A container that promised much more than there was: the file was cut off (or the
             // header lies, as in a WAV claiming 2 GB). Small differences are encoder padding.
             let slack = declared / 100 + u64::from(self.info.sample_rate) / 10;
@@ -360,7 +372,7 @@ impl Decoder {
         }
         if self.report.bad_packets > 0 {
             self.warn(format!(
-                "{} corrupt packets skipped",
+                "{} packets could not be decoded (replaced by silence of the same length where the container gives it)",
                 self.report.bad_packets
             ));
         }
@@ -371,6 +383,24 @@ impl Decoder {
             ));
         }
         Ok(false)
+    }
+
+    /// How many frames a packet that failed to decode should have produced, when the container
+    /// says (its duration less trimming), at most 10 s: the silence that replaces it.
+    fn packet_frames(&self, packet: &Packet) -> Option<usize> {
+        let rate = u64::from(self.info.sample_rate);
+        let tb = self.time_base?;
+        if rate == 0 {
+            return None;
+        }
+        let dur = packet
+            .dur
+            .get()
+            .saturating_sub(packet.trim_start.get())
+            .saturating_sub(packet.trim_end.get());
+        let secs = tb.calc_duration(Duration::from(dur))?.as_secs_f64();
+        let frames = (secs * rate as f64).round() as u64;
+        (frames > 0 && frames <= rate * 10).then_some(frames as usize)
     }
 
     fn warn(&mut self, message: String) {

@@ -62,7 +62,13 @@ pub fn run(args: ModelsArgs) -> anyhow::Result<ExitCode> {
         }
         ModelsAction::Info { name, json } => {
             let resolved = store.find_local(&name)?.with_context(|| {
-                format!("model '{name}' is not on this machine; run `whisper-spec models fetch {name}`")
+                if store::looks_like_path(&name) {
+                    format!("{name}: no such model directory")
+                } else {
+                    format!(
+                        "model '{name}' is not on this machine; run `whisper-spec models fetch {name}`"
+                    )
+                }
             })?;
             resolved.model.verify()?;
             let info = info(&resolved.model, &resolved.source.to_string())?;

@@ -121,22 +121,22 @@ impl Store {
         if !force && let Some(found) = self.find_local(spec)? {
             return Ok(found);
         }
-        // One fetch per model at a time, across threads and processes (parallel test binaries,
-        // two terminals): the second waits, then finds the first one's result.
-        let _lock = self.lock(spec)?;
-        if !force && let Some(found) = self.find_local(spec)? {
-            return Ok(found);
-        }
         if looks_like_path(spec) {
             return Err(ModelError::io(
                 spec,
                 std::io::Error::new(std::io::ErrorKind::NotFound, "no such model directory"),
             ));
         }
-        let entry = catalog::lookup(spec);
         let repo = repo_id(spec).ok_or_else(|| ModelError::UnknownModel {
             name: spec.to_string(),
         })?;
+        // One fetch per model at a time, across threads and processes (parallel test binaries,
+        // two terminals): the second waits, then finds the first one's result.
+        let _lock = self.lock(spec)?;
+        if !force && let Some(found) = self.find_local(spec)? {
+            return Ok(found);
+        }
+        let entry = catalog::lookup(spec);
 
         let hub_error = match hub::fetch(repo, &self.hub) {
             Ok(dir) => {
@@ -288,8 +288,9 @@ fn is_store_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
 }
 
-/// A spec that can only mean a filesystem path.
-fn looks_like_path(spec: &str) -> bool {
+/// A spec that can only mean a filesystem path (`./x`, `/x`, `a/b/c`), never a catalog name or
+/// an `owner/name` repo id.
+pub fn looks_like_path(spec: &str) -> bool {
     spec.starts_with('/')
         || spec.starts_with("./")
         || spec.starts_with("../")

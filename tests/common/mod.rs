@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod npy;
+
 use std::path::PathBuf;
 
 /// The shared data folder (`../shared` beside the checkout, or `WHISPER_SPEC_SHARED`).
@@ -17,3 +19,4 @@ pub fn shared_dir() -> PathBuf {
     dir
 }
 pub mod models;
+pub mod fake_hub;
