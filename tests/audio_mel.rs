@@ -38,7 +38,10 @@ fn check(name: &str, what: &str, n_mels: usize, padding: usize, mel: &mut MelSpe
     assert_eq!(got.n_mels, n_mels);
     let diff = max_abs_diff(&got.data, &want.data);
     eprintln!("{name}.{what}: max abs difference {diff:.2e}");
-    assert!(diff <= TOLERANCE, "{name}.{what}: max abs difference {diff}");
+    assert!(
+        diff <= TOLERANCE,
+        "{name}.{what}: max abs difference {diff}"
+    );
 }
 
 #[test]
@@ -118,14 +121,18 @@ fn npy_reader_parses_and_rejects() {
     ))
     .unwrap();
     assert_eq!(b.shape, vec![6]);
-    assert!(npy::parse_f32(&npy_bytes(
-        "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }",
-        &data
-    ))
-    .is_err());
-    assert!(npy::parse_f32(&npy_bytes(
-        "{'descr': '<f4', 'fortran_order': False, 'shape': (7,), }",
-        &data
-    ))
-    .is_err());
+    assert!(
+        npy::parse_f32(&npy_bytes(
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }",
+            &data
+        ))
+        .is_err()
+    );
+    assert!(
+        npy::parse_f32(&npy_bytes(
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (7,), }",
+            &data
+        ))
+        .is_err()
+    );
 }

@@ -120,7 +120,9 @@ fn missing_tokenizer_is_named() {
     for f in ["config.json", "model.safetensors"] {
         std::fs::copy(good.join(f), hf.join(f)).unwrap();
     }
-    let err = offline_store(tmp.path()).resolve(hf.to_str().unwrap()).unwrap_err();
+    let err = offline_store(tmp.path())
+        .resolve(hf.to_str().unwrap())
+        .unwrap_err();
     assert_names(&err, &hf, &["missing tokenizer.json"]);
 }
 
@@ -139,13 +141,17 @@ fn a_dir_that_is_neither_layout_is_refused() {
     let dir = tmp.path().join("photos");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("cat.jpg"), b"\xff\xd8\xff").unwrap();
-    let err = offline_store(tmp.path()).resolve(dir.to_str().unwrap()).unwrap_err();
+    let err = offline_store(tmp.path())
+        .resolve(dir.to_str().unwrap())
+        .unwrap_err();
     assert!(matches!(err, ModelError::UnknownLayout { .. }), "{err:?}");
     assert_names(&err, &dir, &["not a model directory"]);
 
     // A plain file is not a model either.
     let file = dir.join("cat.jpg");
-    let err = offline_store(tmp.path()).resolve(file.to_str().unwrap()).unwrap_err();
+    let err = offline_store(tmp.path())
+        .resolve(file.to_str().unwrap())
+        .unwrap_err();
     assert_names(&err, &file, &["not a model directory"]);
 
     // Through the command line: non-zero exit, the path in the message.

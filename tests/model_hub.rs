@@ -31,34 +31,66 @@ fn downloads_from_the_hub_then_works_from_the_cache_without_it() {
     let mut hub = FakeHub::serve("openai/whisper-tiny.en", &repo);
     let (root, cache) = (tmp.path().join("store"), tmp.path().join("hf/hub"));
 
-    let got = store(&root, &cache, &hub.endpoint, false).resolve("tiny.en").unwrap();
+    let got = store(&root, &cache, &hub.endpoint, false)
+        .resolve("tiny.en")
+        .unwrap();
     assert_eq!(got.source, Source::HubCache);
-    assert!(got.model.dir.starts_with(&cache), "{}", got.model.dir.display());
-    assert!(got.model.dir.ends_with(format!("snapshots/{}", fake_hub::COMMIT)));
+    assert!(
+        got.model.dir.starts_with(&cache),
+        "{}",
+        got.model.dir.display()
+    );
+    assert!(
+        got.model
+            .dir
+            .ends_with(format!("snapshots/{}", fake_hub::COMMIT))
+    );
     got.model.verify().unwrap();
-    for f in ["config.json", "model.safetensors", "tokenizer.json", "generation_config.json"] {
+    for f in [
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "generation_config.json",
+    ] {
         assert_eq!(
             std::fs::read(got.model.dir.join(f)).unwrap(),
             std::fs::read(repo.join(f)).unwrap(),
             "{f} differs after download"
         );
     }
-    assert!(hub.requests.load(Ordering::SeqCst) >= 8, "two requests per file");
-    assert!(!root.join("tiny.en").exists(), "a hub model stays in the HF cache");
+    assert!(
+        hub.requests.load(Ordering::SeqCst) >= 8,
+        "two requests per file"
+    );
+    assert!(
+        !root.join("tiny.en").exists(),
+        "a hub model stays in the HF cache"
+    );
 
     // Server gone: the cache answers, online or offline, with no request made.
     hub.stop();
     for offline in [false, true] {
-        let again = store(&root, &cache, &hub.endpoint, offline).resolve("tiny.en").unwrap();
+        let again = store(&root, &cache, &hub.endpoint, offline)
+            .resolve("tiny.en")
+            .unwrap();
         assert_eq!(again.source, Source::HubCache);
         assert_eq!(again.model.dir, got.model.dir);
     }
 
     // A model that is not cached fails clearly with the server gone, naming the endpoint; and
     // offline mode says so instead of trying the network.
-    let err = store(&root, &cache, &hub.endpoint, false).resolve("tiny").unwrap_err().to_string();
-    assert!(err.contains("openai/whisper-tiny") && err.contains(&hub.endpoint), "{err}");
-    let err = store(&root, &cache, &hub.endpoint, true).resolve("tiny").unwrap_err().to_string();
+    let err = store(&root, &cache, &hub.endpoint, false)
+        .resolve("tiny")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("openai/whisper-tiny") && err.contains(&hub.endpoint),
+        "{err}"
+    );
+    let err = store(&root, &cache, &hub.endpoint, true)
+        .resolve("tiny")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("HF_HUB_OFFLINE"), "{err}");
 }
 
@@ -86,13 +118,24 @@ fn the_command_line_honours_hf_endpoint_hf_home_and_hf_hub_offline() {
     };
 
     let out = run(&["models", "fetch", "tiny.en"], false);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    assert!(dir.starts_with(&hf_home.join("hub").display().to_string()), "{dir}");
+    assert!(
+        dir.starts_with(&hf_home.join("hub").display().to_string()),
+        "{dir}"
+    );
 
     hub.stop();
     let info = run(&["models", "info", "tiny.en", "--json"], true);
-    assert!(info.status.success(), "{}", String::from_utf8_lossy(&info.stderr));
+    assert!(
+        info.status.success(),
+        "{}",
+        String::from_utf8_lossy(&info.stderr)
+    );
     let json: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
     assert_eq!(json["source"], "Hugging Face cache");
     assert_eq!(json["dir"], dir.as_str());

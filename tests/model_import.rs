@@ -28,11 +28,19 @@ fn tiny_en_import_reproduces_every_tensor_of_model_bin() {
     dir.verify().unwrap();
     let config = &dir.config;
     assert_eq!(
-        (config.vocab_size, config.d_model, config.encoder_layers, config.decoder_layers),
+        (
+            config.vocab_size,
+            config.d_model,
+            config.encoder_layers,
+            config.decoder_layers
+        ),
         (51864, 384, 4, 4)
     );
     assert_eq!(
-        (config.encoder_attention_heads, config.decoder_attention_heads),
+        (
+            config.encoder_attention_heads,
+            config.decoder_attention_heads
+        ),
         (6, 6)
     );
     assert_eq!(config.num_mel_bins, 80);
@@ -43,7 +51,11 @@ fn tiny_en_import_reproduces_every_tensor_of_model_bin() {
 
     // 1. Each Hugging Face tensor equals its source rows in model.bin, byte for byte, float16 kept.
     let map = name_map(config);
-    assert_eq!(st.names().len(), map.len(), "no tensor more, no tensor less");
+    assert_eq!(
+        st.names().len(),
+        map.len(),
+        "no tensor more, no tensor less"
+    );
     let mut parts_of: BTreeMap<String, Vec<(usize, usize, Vec<u8>)>> = BTreeMap::new();
     for (hf, src) in &map {
         let t = st.tensor(hf).unwrap_or_else(|_| panic!("{hf} missing"));
@@ -87,7 +99,9 @@ fn tiny_en_import_reproduces_every_tensor_of_model_bin() {
                         assert!(name.ends_with("/bias"), "{name}: part {i} missing");
                         let block = row_block(raw, &var.shape, i, n).unwrap();
                         assert!(
-                            block.chunks(2).all(|c| u16::from_le_bytes([c[0], c[1]]) & 0x7fff == 0),
+                            block
+                                .chunks(2)
+                                .all(|c| u16::from_le_bytes([c[0], c[1]]) & 0x7fff == 0),
                             "{name}: dropped k bias is not zero"
                         );
                         rebuilt.extend_from_slice(block);
@@ -97,7 +111,8 @@ fn tiny_en_import_reproduces_every_tensor_of_model_bin() {
             assert!(rebuilt == raw, "{name} does not reassemble");
         } else {
             assert!(
-                map.iter().any(|(_, s)| s.ct2_name == name && s.part.is_none()),
+                map.iter()
+                    .any(|(_, s)| s.ct2_name == name && s.part.is_none()),
                 "{name} of model.bin has no Hugging Face tensor"
             );
         }
@@ -107,12 +122,23 @@ fn tiny_en_import_reproduces_every_tensor_of_model_bin() {
 
     // 3. The tied output projection: model.bin's alias and our tie point at the same tensor.
     assert_eq!(
-        model.aliases().get("decoder/projection/weight").map(String::as_str),
+        model
+            .aliases()
+            .get("decoder/projection/weight")
+            .map(String::as_str),
         Some("decoder/embeddings/weight")
     );
     let projection = model.bytes(model.get("decoder/projection/weight").unwrap());
-    assert!(st.tensor("model.decoder.embed_tokens.weight").unwrap().data() == projection);
-    assert!(st.tensor("proj_out.weight").is_err(), "tied: not stored twice");
+    assert!(
+        st.tensor("model.decoder.embed_tokens.weight")
+            .unwrap()
+            .data()
+            == projection
+    );
+    assert!(
+        st.tensor("proj_out.weight").is_err(),
+        "tied: not stored twice"
+    );
 
     // 4. Scalars and generation settings.
     assert_eq!(
@@ -160,7 +186,11 @@ fn base_import_has_languages_tasks_and_alignment_heads() {
     assert_eq!(g.prev_sot_token_id, Some(50361));
     assert_eq!(g.alignment_heads.len(), 8);
     assert_eq!(
-        (dir.config.vocab_size, dir.config.d_model, dir.config.decoder_layers),
+        (
+            dir.config.vocab_size,
+            dir.config.d_model,
+            dir.config.decoder_layers
+        ),
         (51865, 512, 6)
     );
 }
@@ -190,7 +220,11 @@ fn import_ct2_command_imports_into_the_store() {
         .env("WHISPER_SPEC_MODELS", store.path())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let printed = String::from_utf8_lossy(&out.stdout).trim().to_string();
     assert_eq!(printed, store.path().join("my-tiny").display().to_string());
 
@@ -200,7 +234,11 @@ fn import_ct2_command_imports_into_the_store() {
         .env("WHISPER_SPEC_MODELS", store.path())
         .output()
         .unwrap();
-    assert!(info.status.success(), "{}", String::from_utf8_lossy(&info.stderr));
+    assert!(
+        info.status.success(),
+        "{}",
+        String::from_utf8_lossy(&info.stderr)
+    );
     let json: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
     assert_eq!(json["config"]["d_model"], 384);
     assert_eq!(json["source"], "local store");
@@ -217,5 +255,10 @@ fn import_ct2_command_imports_into_the_store() {
     .resolve(ct2_dir.to_str().unwrap())
     .unwrap();
     assert_eq!(resolved.source, whisper_spec::model::Source::ImportedPath);
-    assert!(resolved.model.dir.starts_with(store.path().join("imported")));
+    assert!(
+        resolved
+            .model
+            .dir
+            .starts_with(store.path().join("imported"))
+    );
 }

@@ -11,8 +11,8 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use symphonia::core::audio::{Audio, AudioBuffer, GenericAudioBufferRef, sample::Sample};
 use symphonia::core::audio::conv::IntoSample;
+use symphonia::core::audio::{Audio, AudioBuffer, GenericAudioBufferRef, sample::Sample};
 use symphonia::core::codecs::CodecParameters;
 use symphonia::core::codecs::audio::well_known::CODEC_ID_OPUS;
 use symphonia::core::codecs::audio::{AudioDecoder, AudioDecoderOptions};

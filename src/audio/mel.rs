@@ -72,9 +72,7 @@ impl MelFilters {
     /// Slaney mel scale, Slaney area normalisation), rounding to f32 where librosa stores f32.
     pub fn new(n_mels: usize) -> Self {
         let sr = f64::from(SAMPLE_RATE);
-        let fft_freqs: Vec<f64> = (0..N_FREQS)
-            .map(|k| k as f64 * sr / N_FFT as f64)
-            .collect();
+        let fft_freqs: Vec<f64> = (0..N_FREQS).map(|k| k as f64 * sr / N_FFT as f64).collect();
         // n_mels + 2 points evenly spaced on the mel scale (numpy.linspace semantics).
         let (min_mel, max_mel) = (hz_to_mel(0.0), hz_to_mel(sr / 2.0));
         let n_points = n_mels + 2;
@@ -104,7 +102,10 @@ impl MelFilters {
                     })
                     .collect();
                 let first = weights.iter().position(|&w| w != 0.0).unwrap_or(0);
-                let last = weights.iter().rposition(|&w| w != 0.0).map_or(first, |p| p + 1);
+                let last = weights
+                    .iter()
+                    .rposition(|&w| w != 0.0)
+                    .map_or(first, |p| p + 1);
                 (first, weights[first..last].to_vec())
             })
             .collect();
@@ -251,10 +252,7 @@ impl MelSpectrogram {
             }
         }
 
-        let mut data: Vec<f32> = mel
-            .iter()
-            .map(|&x| x.max(1e-10).log10() as f32)
-            .collect();
+        let mut data: Vec<f32> = mel.iter().map(|&x| x.max(1e-10).log10() as f32).collect();
         let max = data.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         let floor = max - 8.0;
         for x in &mut data {
@@ -350,7 +348,11 @@ mod tests {
         assert!(dense.iter().all(|&w| w >= 0.0));
         // Every filter has some weight.
         for m in 0..80 {
-            assert!(dense[m * N_FREQS..(m + 1) * N_FREQS].iter().any(|&w| w > 0.0));
+            assert!(
+                dense[m * N_FREQS..(m + 1) * N_FREQS]
+                    .iter()
+                    .any(|&w| w > 0.0)
+            );
         }
     }
 

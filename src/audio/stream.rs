@@ -104,7 +104,8 @@ impl AudioStream {
         // Reserve from the container's claim, but never trust a header beyond an hour.
         if let Some(seconds) = self.info().declared_duration_s() {
             let claimed = (seconds.clamp(0.0, 3600.0) * f64::from(SAMPLE_RATE)) as usize;
-            self.ready.reserve(claimed.saturating_sub(self.ready.len()) + 1);
+            self.ready
+                .reserve(claimed.saturating_sub(self.ready.len()) + 1);
         }
         self.chunk_samples = usize::MAX;
         let mut samples = Vec::new();

@@ -107,7 +107,11 @@ fn list(store: &Store) {
             entry.name,
             entry.repo,
             entry.params_m,
-            if entry.english_only { "english" } else { "multi" },
+            if entry.english_only {
+                "english"
+            } else {
+                "multi"
+            },
             entry.draft.to_string(),
             if entry.offline.is_some() { "pypi" } else { "-" },
         );
@@ -137,10 +141,7 @@ fn info(model: &ModelDir, source: &str) -> anyhow::Result<Info> {
     let (_, meta) = safetensors::SafeTensors::read_metadata(&map)
         .with_context(|| format!("{}: bad safetensors header", weights.display()))?;
     let tensors = meta.tensors();
-    let mut dtypes: Vec<String> = tensors
-        .values()
-        .map(|t| format!("{:?}", t.dtype))
-        .collect();
+    let mut dtypes: Vec<String> = tensors.values().map(|t| format!("{:?}", t.dtype)).collect();
     dtypes.sort();
     dtypes.dedup();
     Ok(Info {

@@ -108,20 +108,68 @@ const fn entry(
 
 /// Every model in the catalog.
 pub const CATALOG: &[CatalogEntry] = &[
-    entry("tiny", "openai/whisper-tiny", DraftPairing::SelfQ8, false, 39),
+    entry(
+        "tiny",
+        "openai/whisper-tiny",
+        DraftPairing::SelfQ8,
+        false,
+        39,
+    ),
     CatalogEntry {
         offline: Some(TINY_EN_OFFLINE),
-        ..entry("tiny.en", "openai/whisper-tiny.en", DraftPairing::SelfQ8, true, 39)
+        ..entry(
+            "tiny.en",
+            "openai/whisper-tiny.en",
+            DraftPairing::SelfQ8,
+            true,
+            39,
+        )
     },
     CatalogEntry {
         offline: Some(BASE_OFFLINE),
-        ..entry("base", "openai/whisper-base", DraftPairing::SelfQ8, false, 74)
+        ..entry(
+            "base",
+            "openai/whisper-base",
+            DraftPairing::SelfQ8,
+            false,
+            74,
+        )
     },
-    entry("base.en", "openai/whisper-base.en", DraftPairing::SelfQ8, true, 74),
-    entry("small", "openai/whisper-small", DraftPairing::SelfQ8, false, 244),
-    entry("small.en", "openai/whisper-small.en", DraftPairing::SelfQ8, true, 244),
-    entry("medium", "openai/whisper-medium", DraftPairing::SelfQ8, false, 769),
-    entry("medium.en", "openai/whisper-medium.en", DraftPairing::SelfQ8, true, 769),
+    entry(
+        "base.en",
+        "openai/whisper-base.en",
+        DraftPairing::SelfQ8,
+        true,
+        74,
+    ),
+    entry(
+        "small",
+        "openai/whisper-small",
+        DraftPairing::SelfQ8,
+        false,
+        244,
+    ),
+    entry(
+        "small.en",
+        "openai/whisper-small.en",
+        DraftPairing::SelfQ8,
+        true,
+        244,
+    ),
+    entry(
+        "medium",
+        "openai/whisper-medium",
+        DraftPairing::SelfQ8,
+        false,
+        769,
+    ),
+    entry(
+        "medium.en",
+        "openai/whisper-medium.en",
+        DraftPairing::SelfQ8,
+        true,
+        769,
+    ),
     entry(
         "large-v2",
         "openai/whisper-large-v2",

@@ -106,7 +106,10 @@ impl WhisperConfig {
     pub fn expected_tensors(&self) -> Vec<(String, Vec<usize>)> {
         let d = self.d_model;
         let mut out = vec![
-            ("model.encoder.conv1.weight".into(), vec![d, self.num_mel_bins, 3]),
+            (
+                "model.encoder.conv1.weight".into(),
+                vec![d, self.num_mel_bins, 3],
+            ),
             ("model.encoder.conv1.bias".into(), vec![d]),
             ("model.encoder.conv2.weight".into(), vec![d, d, 3]),
             ("model.encoder.conv2.bias".into(), vec![d]),
@@ -130,7 +133,13 @@ impl WhisperConfig {
         for i in 0..self.encoder_layers {
             let p = format!("model.encoder.layers.{i}");
             push_attention(&mut out, &format!("{p}.self_attn"), d);
-            push_block_rest(&mut out, &p, "self_attn_layer_norm", d, self.encoder_ffn_dim);
+            push_block_rest(
+                &mut out,
+                &p,
+                "self_attn_layer_norm",
+                d,
+                self.encoder_ffn_dim,
+            );
         }
         for i in 0..self.decoder_layers {
             let p = format!("model.decoder.layers.{i}");
@@ -138,7 +147,13 @@ impl WhisperConfig {
             push_attention(&mut out, &format!("{p}.encoder_attn"), d);
             out.push((format!("{p}.encoder_attn_layer_norm.weight"), vec![d]));
             out.push((format!("{p}.encoder_attn_layer_norm.bias"), vec![d]));
-            push_block_rest(&mut out, &p, "self_attn_layer_norm", d, self.decoder_ffn_dim);
+            push_block_rest(
+                &mut out,
+                &p,
+                "self_attn_layer_norm",
+                d,
+                self.decoder_ffn_dim,
+            );
         }
         out
     }

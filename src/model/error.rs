@@ -50,7 +50,9 @@ pub enum ModelError {
         reason: String,
     },
     /// A model name is neither a path nor in the catalog.
-    #[error("unknown model '{name}': not a directory and not in the catalog (see `whisper-spec models list`)")]
+    #[error(
+        "unknown model '{name}': not a directory and not in the catalog (see `whisper-spec models list`)"
+    )]
     UnknownModel {
         /// The name that was asked for.
         name: String,

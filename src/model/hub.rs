@@ -49,8 +49,9 @@ impl HubOptions {
             endpoint: std::env::var("HF_ENDPOINT").ok().filter(|e| !e.is_empty()),
             cache_dir,
             token,
-            offline: std::env::var("HF_HUB_OFFLINE")
-                .is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on")),
+            offline: std::env::var("HF_HUB_OFFLINE").is_ok_and(|v| {
+                matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on")
+            }),
             progress: std::io::stderr().is_terminal(),
             revision: "main".into(),
         }

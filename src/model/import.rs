@@ -82,8 +82,9 @@ pub fn import_ct2(src: &Path, dest: &Path) -> Result<ImportSummary, ModelError> 
     let files = layout::ct2_files(src)?;
     let model = Ct2Model::open(&files.model_bin)?;
     let ct2_config: Ct2Config = read_json(&files.config)?;
-    let tokenizer = tokenizers::Tokenizer::from_file(&files.tokenizer)
-        .map_err(|e| ModelError::invalid(&files.tokenizer, format!("cannot load tokenizer: {e}")))?;
+    let tokenizer = tokenizers::Tokenizer::from_file(&files.tokenizer).map_err(|e| {
+        ModelError::invalid(&files.tokenizer, format!("cannot load tokenizer: {e}"))
+    })?;
 
     let config = whisper_config(&model, &ct2_config, &tokenizer, &files.tokenizer)?;
     let generation = generation_config(&config, &ct2_config, &tokenizer, &files.config)?;
@@ -157,7 +158,9 @@ pub(crate) fn special_token(
     names
         .iter()
         .find_map(|n| tokenizer.token_to_id(n))
-        .ok_or_else(|| ModelError::invalid(path, format!("no special token {}", names.join(" or "))))
+        .ok_or_else(|| {
+            ModelError::invalid(path, format!("no special token {}", names.join(" or ")))
+        })
 }
 
 /// The architecture, read from the weights themselves (shapes, head counts, layer scopes).
@@ -167,9 +170,8 @@ fn whisper_config(
     tokenizer: &tokenizers::Tokenizer,
     tokenizer_path: &Path,
 ) -> Result<WhisperConfig, ModelError> {
-    let shape = |name: &str| -> Result<Vec<usize>, ModelError> {
-        Ok(model.require(name)?.shape.clone())
-    };
+    let shape =
+        |name: &str| -> Result<Vec<usize>, ModelError> { Ok(model.require(name)?.shape.clone()) };
     let conv1 = shape("encoder/conv1/weight")?;
     let embeddings = shape("decoder/embeddings/weight")?;
     let enc_pos = shape("encoder/position_encodings/encodings")?;
@@ -184,11 +186,14 @@ fn whisper_config(
     let encoder_layers = model.layer_count("encoder");
     let decoder_layers = model.layer_count("decoder");
     if encoder_layers == 0 || decoder_layers == 0 {
-        return Err(ModelError::ct2(model.path(), "no encoder or decoder layers"));
+        return Err(ModelError::ct2(
+            model.path(),
+            "no encoder or decoder layers",
+        ));
     }
     let heads = |name: &str| -> Result<usize, ModelError> {
         let h = model.scalar_int(name)?;
-        if h <= 0 || d_model % h as usize != 0 {
+        if h <= 0 || !d_model.is_multiple_of(h as usize) {
             return Err(ModelError::ct2(
                 model.path(),
                 format!("{name} = {h} does not divide d_model {d_model}"),
@@ -252,7 +257,10 @@ fn generation_config(
     if multilingual {
         for &id in &ct2.lang_ids {
             let token = tokenizer.id_to_token(id).filter(|t| {
-                t.starts_with("<|") && t.ends_with("|>") && t.len() <= 9 && t[2..t.len() - 2].chars().all(|c| c.is_ascii_lowercase())
+                t.starts_with("<|")
+                    && t.ends_with("|>")
+                    && t.len() <= 9
+                    && t[2..t.len() - 2].chars().all(|c| c.is_ascii_lowercase())
             });
             match token {
                 Some(t) => {
@@ -373,15 +381,27 @@ pub fn name_map(config: &WhisperConfig) -> Vec<(String, TensorSource)> {
                     format!("{hf}.self_attn.out_proj.{p}"),
                     whole(&format!("{c}/self_attention/linear_1/{p}")),
                 );
-                put(format!("{hf}.fc1.{p}"), whole(&format!("{c}/ffn/linear_0/{p}")));
-                put(format!("{hf}.fc2.{p}"), whole(&format!("{c}/ffn/linear_1/{p}")));
+                put(
+                    format!("{hf}.fc1.{p}"),
+                    whole(&format!("{c}/ffn/linear_0/{p}")),
+                );
+                put(
+                    format!("{hf}.fc2.{p}"),
+                    whole(&format!("{c}/ffn/linear_1/{p}")),
+                );
             }
             for (ln, hf_ln) in [
                 ("self_attention/layer_norm", "self_attn_layer_norm"),
                 ("ffn/layer_norm", "final_layer_norm"),
             ] {
-                put(format!("{hf}.{hf_ln}.weight"), whole(&format!("{c}/{ln}/gamma")));
-                put(format!("{hf}.{hf_ln}.bias"), whole(&format!("{c}/{ln}/beta")));
+                put(
+                    format!("{hf}.{hf_ln}.weight"),
+                    whole(&format!("{c}/{ln}/gamma")),
+                );
+                put(
+                    format!("{hf}.{hf_ln}.bias"),
+                    whole(&format!("{c}/{ln}/beta")),
+                );
             }
             if stack == "decoder" {
                 // Cross-attention: q alone, fused k;v rows.
@@ -430,7 +450,11 @@ fn dropped_k_biases(config: &WhisperConfig) -> Vec<(String, usize, usize)> {
         ("decoder", config.decoder_layers),
     ] {
         for i in 0..count {
-            out.push((format!("{stack}/layer_{i}/self_attention/linear_0/bias"), 1, 3));
+            out.push((
+                format!("{stack}/layer_{i}/self_attention/linear_0/bias"),
+                1,
+                3,
+            ));
             if stack == "decoder" {
                 out.push((format!("{stack}/layer_{i}/attention/linear_1/bias"), 0, 2));
             }
@@ -447,7 +471,7 @@ pub fn row_block<'a>(
     parts: usize,
 ) -> Option<&'a [u8]> {
     let rows = *shape.first()?;
-    if parts == 0 || rows % parts != 0 || bytes.len() % rows != 0 {
+    if parts == 0 || !rows.is_multiple_of(parts) || !bytes.len().is_multiple_of(rows) {
         return None;
     }
     let block = bytes.len() / parts;
@@ -476,10 +500,7 @@ fn hf_tensors<'a>(
                     let values = dequantize(model, &src.ct2_name, var)?;
                     dequantized.insert(src.ct2_name.clone(), values);
                 }
-                (
-                    Dtype::F32,
-                    Cow::Owned(dequantized[&src.ct2_name].clone()),
-                )
+                (Dtype::F32, Cow::Owned(dequantized[&src.ct2_name].clone()))
             }
             Ct2Dtype::I32 => {
                 return Err(ModelError::ct2(
@@ -506,9 +527,11 @@ fn hf_tensors<'a>(
                     Cow::Borrowed(b) => {
                         Cow::Borrowed(row_block(b, &var.shape, index, parts).ok_or_else(bad)?)
                     }
-                    Cow::Owned(v) => {
-                        Cow::Owned(row_block(&v, &var.shape, index, parts).ok_or_else(bad)?.to_vec())
-                    }
+                    Cow::Owned(v) => Cow::Owned(
+                        row_block(&v, &var.shape, index, parts)
+                            .ok_or_else(bad)?
+                            .to_vec(),
+                    ),
                 };
                 (shape, data)
             }
@@ -541,7 +564,10 @@ fn hf_tensors<'a>(
                 ));
             }
             None => {
-                return Err(ModelError::ct2(model.path(), format!("{name} is not produced")));
+                return Err(ModelError::ct2(
+                    model.path(),
+                    format!("{name} is not produced"),
+                ));
             }
         }
     }

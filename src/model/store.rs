@@ -86,7 +86,7 @@ impl Store {
 
     /// Finds a model without any network access.
     pub fn find_local(&self, spec: &str) -> Result<Option<Resolved>, ModelError> {
-        if let Some(resolved) = self.from_path(spec)? {
+        if let Some(resolved) = self.given_path(spec)? {
             return Ok(Some(resolved));
         }
         if is_store_name(spec) && self.local_dir(spec).join(layout::WEIGHTS).is_file() {
@@ -180,7 +180,13 @@ impl Store {
         std::fs::create_dir_all(&self.root).map_err(|e| ModelError::io(&self.root, e))?;
         let safe: String = spec
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         let path = self.root.join(format!(".lock-{safe}"));
         let file = std::fs::OpenOptions::new()
@@ -205,7 +211,7 @@ impl Store {
     }
 
     /// A path given as the model: used as is, or imported if it is a CTranslate2 dir.
-    fn from_path(&self, spec: &str) -> Result<Option<Resolved>, ModelError> {
+    fn given_path(&self, spec: &str) -> Result<Option<Resolved>, ModelError> {
         let path = Path::new(spec);
         if !path.exists() {
             return Ok(None);
@@ -228,7 +234,11 @@ impl Store {
                     _ => true,
                 };
                 if stale {
-                    tracing::info!("importing CTranslate2 model {} into {}", path.display(), dest.display());
+                    tracing::info!(
+                        "importing CTranslate2 model {} into {}",
+                        path.display(),
+                        dest.display()
+                    );
                     import::import_ct2(path, &dest)?;
                 }
                 Ok(Some(Resolved {
@@ -250,7 +260,13 @@ impl Store {
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_else(|| "model".into())
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         Ok(self
             .root

@@ -18,5 +18,6 @@ pub fn shared_dir() -> PathBuf {
     );
     dir
 }
-pub mod models;
+pub mod ct2_writer;
 pub mod fake_hub;
+pub mod models;

