@@ -10,6 +10,10 @@ pub enum Error {
     /// Decoding, resampling or analysing audio failed.
     #[error(transparent)]
     Audio(#[from] AudioError),
+    /// Opening or running a capture device failed.
+    #[cfg(feature = "mic")]
+    #[error(transparent)]
+    Mic(#[from] crate::audio::mic::MicError),
     /// Finding, fetching, importing or loading a model failed.
     #[error(transparent)]
     Model(#[from] ModelError),

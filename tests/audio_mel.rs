@@ -94,7 +94,7 @@ fn short_and_empty_inputs_do_not_panic() {
 fn npy_reader_parses_and_rejects() {
     fn npy_bytes(header: &str, data: &[u8]) -> Vec<u8> {
         let mut h = header.to_string();
-        while (10 + h.len() + 1) % 64 != 0 {
+        while !(10 + h.len() + 1).is_multiple_of(64) {
             h.push(' ');
         }
         h.push('\n');

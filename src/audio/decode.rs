@@ -1,11 +1,19 @@
 //! Any container and codec symphonia knows (plus Opus through libopus) to mono f32 at the
-//! source rate, packet by packet.
+//! source rate (downmix: mean of the channels), packet by packet.
 //!
-//! The decoder never holds more than one decoded packet: callers pull samples as they need them,
-//! so a three-hour podcast is never in memory in its source format. Bad input ends in an
-//! [`AudioError`] that names the file; a stream that breaks off after some audio was decoded is
-//! kept (with a warning and [`DecodeReport::truncated`] set), because a recording cut short is
-//! still worth transcribing.
+//! The decoder holds one decoded packet at a time: callers pull samples as they need them, so a
+//! three-hour podcast is never in memory in its source format.
+//!
+//! Bad input and damage, by design:
+//! - nothing decodable (not audio, a header with no frames, absurd rate or channel count):
+//!   an [`AudioError`] that names the file and the cause, before any audio is returned;
+//! - a stream that breaks off after some audio (cut off, or undecodable from some point on):
+//!   the audio before is kept, [`DecodeReport::truncated`] is set and a warning is logged;
+//! - packets that fail to decode are replaced by silence of their length, and where the
+//!   container's timestamps jump (FLAC, Ogg, MP4 and Matroska have them; MP3 does not) the
+//!   missing stretch is filled with silence too, so that what follows stays at its time;
+//! - NaN and infinite samples become 0;
+//! - MP4 edit lists are applied (symphonia does not), dropping AAC's priming frames.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -26,11 +34,18 @@ use symphonia::core::packet::Packet;
 use symphonia::core::units::{Duration, TimeBase};
 use symphonia_adapter_libopus::OpusDecoder;
 
+use super::mp4_edit::{self, Mp4Edit};
 use super::{AudioError, MAX_CHANNELS, MAX_SOURCE_RATE, MIN_SOURCE_RATE};
 
 /// After this many packets in a row fail to decode, the stream is declared corrupt: random bytes
 /// that happen to contain sync words would otherwise be "decoded" packet by packet for ever.
 const MAX_CONSECUTIVE_BAD_PACKETS: u32 = 64;
+/// A timestamp jump shorter than this (in seconds) is rounding (Matroska stores milliseconds),
+/// not lost audio.
+const MIN_GAP_S: f64 = 0.005;
+/// A timestamp jump longer than this (in seconds) is not filled: it is more likely a broken
+/// timestamp than a minute of lost audio.
+const MAX_GAP_S: f64 = 60.0;
 
 /// The codec registry: symphonia's decoders plus libopus for Opus (symphonia has none).
 fn codecs() -> &'static CodecRegistry {
@@ -74,11 +89,15 @@ impl SourceInfo {
 pub struct DecodeReport {
     /// Frames decoded so far, at the source rate.
     pub frames: u64,
-    /// The stream ended early (cut off, or a demuxer error after some audio was decoded).
+    /// Decoding stopped before the end: the file is cut off, or the stream became undecodable
+    /// after some audio (which is kept), or the container promised much more than was there.
     pub truncated: bool,
     /// Packets that failed to decode and were skipped.
     pub bad_packets: u64,
-    /// NaN or infinite samples that were replaced by 0.
+    /// Frames of silence put where the container's timestamps jump forward (pages or frames
+    /// lost to damage), so that the audio after a gap stays at its time.
+    pub gap_frames: u64,
+    /// Mono samples that were NaN or infinite (after the downmix) and were replaced by 0.
     pub non_finite_samples: u64,
     /// Human-readable warnings (each also logged with `tracing::warn!`).
     pub warnings: Vec<String>,
@@ -104,7 +123,19 @@ pub struct Decoder {
     pending: Vec<f32>,
     /// The decoded audio's rate has been seen (containers may declare none, or a wrong one).
     rate_confirmed: bool,
+    /// MP4 edit list (priming to skip, presentation length), which symphonia does not apply.
+    edit: Option<Mp4Edit>,
+    /// Frames decoded from the codec, before the edit list is applied.
+    codec_frames: u64,
+    /// The edit list's presentation has been fully delivered.
+    edit_done: bool,
     consecutive_bad: u32,
+    /// Packets that decoded: until there is one, any failure is an error, not a truncation.
+    good_packets: u64,
+    /// Where the next packet should start (previous pts + duration), in time-base units.
+    next_ts: Option<i64>,
+    /// Timestamp jumps filled with silence.
+    gaps: u64,
     finished: bool,
 }
 
@@ -148,9 +179,13 @@ impl Decoder {
                 FormatOptions::default(),
                 MetadataOptions::default(),
             )
-            .map_err(|e| AudioError::UnrecognizedFormat {
-                path: path.clone(),
-                reason: describe_probe_error(&e),
+            .map_err(|e| match e {
+                // A known header that stops short (e.g. a FLAC cut after its metadata).
+                _ if is_eof(&e) => AudioError::NoAudio { path: path.clone() },
+                _ => AudioError::UnrecognizedFormat {
+                    path: path.clone(),
+                    reason: describe_probe_error(&e),
+                },
             })?;
         let container = format.format_info().short_name.to_string();
 
@@ -194,6 +229,15 @@ impl Decoder {
                 reason: e.to_string(),
             })?;
         let codec = decoder.codec_info().short_name.to_string();
+        let edit = if container == "isomp4" {
+            mp4_edit::read_edit(&path, track_id)
+        } else {
+            None
+        };
+        let declared_frames = match (edit, params.sample_rate) {
+            (Some(edit), Some(rate)) => edit.keep_frames(rate).or(declared_frames),
+            _ => declared_frames,
+        };
 
         let mut this = Decoder {
             info: SourceInfo {
@@ -211,17 +255,25 @@ impl Decoder {
             time_base,
             pending: Vec::new(),
             rate_confirmed: false,
+            edit,
+            codec_frames: 0,
+            edit_done: false,
             consecutive_bad: 0,
+            good_packets: 0,
+            next_ts: None,
+            gaps: 0,
             finished: false,
         };
 
         // Decode the first packet: it fixes the real rate and channel count (some containers do
         // not declare them) and proves that there is audio at all.
         let mut first = Vec::new();
-        if !this.decode_packet(&mut first)? {
-            return Err(AudioError::NoAudio {
-                path: this.info.path,
-            });
+        while this.good_packets == 0 {
+            if !this.decode_packet(&mut first)? {
+                return Err(AudioError::NoAudio {
+                    path: this.info.path,
+                });
+            }
         }
         this.pending = first;
         Ok(this)
@@ -267,62 +319,78 @@ impl Decoder {
         if self.finished {
             return Ok(false);
         }
+        if self.edit_done {
+            return self.finish(None);
+        }
         loop {
             let packet = match self.format.next_packet() {
                 Ok(Some(packet)) => packet,
                 Ok(None) => return self.finish(None),
                 Err(SymError::ResetRequired) => {
                     return self.finish(Some(
-                        "the stream changes its track layout (chained stream); only the first part was decoded"
+                        "the stream changes its track layout (chained stream); only the first \
+                         part was decoded"
                             .into(),
                     ));
                 }
                 Err(e) => {
-                    if self.report.frames == 0 {
-                        return Err(self.stream_error(&e));
+                    if self.good_packets == 0 {
+                        return Err(self.stream_error(e));
                     }
-                    self.report.truncated = true;
-                    return self.finish(Some(format!(
-                        "stream ends early after {:.3} s ({}); decoded what was there",
-                        self.report.duration_s(self.info.sample_rate.max(1)),
-                        describe_stream_error(&e)
-                    )));
+                    let reason = describe_stream_error(&e);
+                    return self.stop_early(reason);
                 }
             };
             if packet.track_id != self.track_id {
                 continue;
             }
+            let appended_from = out.len();
+            self.fill_gap(&packet, out);
             let decoded = match self.decoder.decode(&packet) {
                 Ok(decoded) => decoded,
                 Err(SymError::DecodeError(_)) | Err(SymError::IoError(_)) => {
                     self.report.bad_packets += 1;
                     self.consecutive_bad += 1;
                     if self.consecutive_bad >= MAX_CONSECUTIVE_BAD_PACKETS {
-                        return Err(AudioError::Corrupt {
-                            path: self.info.path.clone(),
-                            reason: format!(
-                                "{MAX_CONSECUTIVE_BAD_PACKETS} packets in a row failed to decode"
-                            ),
-                        });
+                        let reason = format!(
+                            "{MAX_CONSECUTIVE_BAD_PACKETS} packets in a row failed to decode"
+                        );
+                        if self.good_packets == 0 {
+                            return Err(AudioError::Corrupt {
+                                path: self.info.path.clone(),
+                                reason,
+                            });
+                        }
+                        return self.stop_early(reason);
                     }
                     // Keep the timeline: what follows stays at the right time (timestamps!).
                     if let Some(frames) = self.packet_frames(&packet) {
-                        out.resize(out.len() + frames, 0.0);
-                        self.report.frames += frames as u64;
+                        let start = out.len();
+                        out.resize(start + frames, 0.0);
+                        self.keep_edited(out, start);
+                    }
+                    if out.len() > appended_from {
                         return Ok(true);
                     }
                     continue;
                 }
                 Err(e) => {
-                    return Err(AudioError::Corrupt {
-                        path: self.info.path.clone(),
-                        reason: e.to_string(),
-                    });
+                    if self.good_packets == 0 {
+                        return Err(AudioError::Corrupt {
+                            path: self.info.path.clone(),
+                            reason: e.to_string(),
+                        });
+                    }
+                    return self.stop_early(e.to_string());
                 }
             };
             self.consecutive_bad = 0;
+            self.good_packets += 1;
             let frames = decoded.frames();
             if frames == 0 {
+                if out.len() > appended_from {
+                    return Ok(true);
+                }
                 continue;
             }
             let spec_rate = decoded.spec().rate();
@@ -344,9 +412,36 @@ impl Decoder {
             downmix(&decoded, out);
             let bad = sanitize(&mut out[start..]);
             self.report.non_finite_samples += bad as u64;
-            self.report.frames += frames as u64;
-            return Ok(true);
+            self.keep_edited(out, start);
+            if out.len() > appended_from {
+                return Ok(true);
+            }
         }
+    }
+
+    /// Applies the MP4 edit list to the samples just appended at `out[start..]` (drops priming
+    /// and anything past the presentation end) and counts what is kept.
+    fn keep_edited(&mut self, out: &mut Vec<f32>, start: usize) {
+        let n = (out.len() - start) as u64;
+        if let Some(edit) = self.edit {
+            let rate = self.info.sample_rate;
+            let skip = edit.skip_frames(rate);
+            let end = edit.keep_frames(rate).map(|keep| skip + keep);
+            let pos = self.codec_frames;
+            let lo = skip.saturating_sub(pos).min(n) as usize;
+            let hi = end.map_or(n, |e| e.saturating_sub(pos).min(n)) as usize;
+            if end.is_some_and(|e| pos + n >= e) {
+                self.edit_done = true;
+            }
+            if hi <= lo {
+                out.truncate(start);
+            } else {
+                out.truncate(start + hi);
+                out.drain(start..start + lo);
+            }
+        }
+        self.codec_frames += n;
+        self.report.frames += (out.len() - start) as u64;
     }
 
     /// End of stream: record why, check the decoded length against the container's claim,
@@ -364,7 +459,8 @@ impl Decoder {
                 self.report.truncated = true;
                 let rate = f64::from(self.info.sample_rate.max(1));
                 self.warn(format!(
-                    "container declares {:.3} s but only {:.3} s could be decoded; file truncated?",
+                    "the container declares {:.3} s but only {:.3} s could be decoded \
+                     (file truncated or damaged)",
                     declared as f64 / rate,
                     self.report.frames as f64 / rate
                 ));
@@ -372,17 +468,56 @@ impl Decoder {
         }
         if self.report.bad_packets > 0 {
             self.warn(format!(
-                "{} packets could not be decoded (replaced by silence of the same length where the container gives it)",
-                self.report.bad_packets
+                "{} could not be decoded (replaced by silence of the same length where the \
+                 container gives it)",
+                plural(self.report.bad_packets, "packet")
+            ));
+        }
+        if self.gaps > 0 {
+            let rate = f64::from(self.info.sample_rate.max(1));
+            self.warn(format!(
+                "{} in the stream's timestamps (damaged or missing data), {:.3} s in all, \
+                 filled with silence",
+                plural(self.gaps, "gap"),
+                self.report.gap_frames as f64 / rate
             ));
         }
         if self.report.non_finite_samples > 0 {
             self.warn(format!(
-                "{} NaN or infinite samples replaced by 0",
-                self.report.non_finite_samples
+                "{} NaN or infinite, replaced by 0",
+                plural(self.report.non_finite_samples, "sample")
             ));
         }
         Ok(false)
+    }
+
+    /// Follows the container's timestamps: when this packet starts later than the previous one
+    /// ended, appends silence for the missing stretch. Only after the first good packet, so
+    /// leading offsets and encoder delay are never taken for gaps.
+    fn fill_gap(&mut self, packet: &Packet, out: &mut Vec<f32>) {
+        let pts = packet.pts.get();
+        let expected = self.next_ts;
+        self.next_ts = (packet.dur.get() > 0)
+            .then(|| pts.saturating_add(i64::try_from(packet.dur.get()).unwrap_or(i64::MAX)));
+        let (Some(expected), Some(tb)) = (expected, self.time_base) else {
+            return;
+        };
+        if self.good_packets == 0 || pts <= expected || self.info.sample_rate == 0 {
+            return;
+        }
+        let Some(gap) = tb.calc_duration(Duration::from((pts - expected) as u64)) else {
+            return;
+        };
+        let secs = gap.as_secs_f64();
+        if !(MIN_GAP_S..=MAX_GAP_S).contains(&secs) {
+            return;
+        }
+        let frames = (secs * f64::from(self.info.sample_rate)).round() as usize;
+        let start = out.len();
+        out.resize(start + frames, 0.0);
+        self.gaps += 1;
+        self.report.gap_frames += frames as u64;
+        self.keep_edited(out, start);
     }
 
     /// How many frames a packet that failed to decode should have produced, when the container
@@ -408,23 +543,46 @@ impl Decoder {
         self.report.warnings.push(message);
     }
 
+    /// Decoding cannot go on after some audio came out: keep that audio, warn, and end.
+    fn stop_early(&mut self, reason: String) -> Result<bool, AudioError> {
+        self.report.truncated = true;
+        let rate = self.info.sample_rate.max(1);
+        let declared = match self.info.declared_duration_s() {
+            Some(d) => format!(" of the {d:.3} s the container declares"),
+            None => String::new(),
+        };
+        self.finish(Some(format!(
+            "file truncated: the stream ends after {:.3} s{declared} ({reason}); \
+             decoded what was there",
+            self.report.duration_s(rate),
+        )))
+    }
+
     /// An error from the demuxer before any audio came out.
-    fn stream_error(&self, e: &SymError) -> AudioError {
+    fn stream_error(&self, e: SymError) -> AudioError {
         let path = self.info.path.clone();
         match e {
-            SymError::IoError(io) if io.kind() != std::io::ErrorKind::UnexpectedEof => {
-                AudioError::Io {
-                    path,
-                    source: std::io::Error::new(io.kind(), io.to_string()),
-                }
-            }
-            SymError::IoError(_) => AudioError::NoAudio { path },
+            SymError::IoError(_) if is_eof(&e) => AudioError::NoAudio { path },
+            SymError::IoError(source) => AudioError::Io { path, source },
             _ => AudioError::Corrupt {
                 path,
                 reason: e.to_string(),
             },
         }
     }
+}
+
+/// "1 packet", "2 packets".
+fn plural(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+fn is_eof(e: &SymError) -> bool {
+    matches!(e, SymError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof)
 }
 
 /// The first audio track whose codec we can decode; else the first audio track (so that the
@@ -493,20 +651,18 @@ fn check_channels(path: &Path, channels: usize) -> Result<(), AudioError> {
 
 fn describe_probe_error(e: &SymError) -> String {
     match e {
-        SymError::Unsupported(_) => "no supported container format found (supported: wav, aiff, flac, mp3, ogg, opus, webm/mkv, mp4/m4a, aac, caf)".into(),
-        SymError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-            "file ends before a complete header".into()
-        }
+        SymError::Unsupported(_) => "no supported container format found (supported: wav, aiff, \
+            flac, mp3, ogg/vorbis, opus, webm/mkv, mp4/m4a, aac, caf)"
+            .into(),
         _ => format!("invalid header: {e}"),
     }
 }
 
 fn describe_stream_error(e: &SymError) -> String {
-    match e {
-        SymError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-            "unexpected end of file".into()
-        }
-        _ => e.to_string(),
+    if is_eof(e) {
+        "unexpected end of file".into()
+    } else {
+        e.to_string()
     }
 }
 

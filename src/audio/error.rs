@@ -87,9 +87,11 @@ pub enum AudioError {
         /// What failed.
         reason: String,
     },
-    /// The container parsed but not a single audio sample could be decoded (for example a file
-    /// cut off right after its header).
-    #[error("{path}: no audio samples could be decoded (file empty or truncated after the header)")]
+    /// Not a single audio sample could be decoded: the file ends before its first audio frame
+    /// (cut off in or right after its header, or a recording of zero length).
+    #[error(
+        "{path}: no audio: the file ends before its first audio frame (truncated, or a recording of zero length)"
+    )]
     NoAudio {
         /// The file involved.
         path: PathBuf,

@@ -5,6 +5,7 @@
 //! - [`resample`]: rubato's FFT resampler to 16 kHz, streaming and time-aligned;
 //! - [`stream`]: the two combined as a chunk iterator ([`AudioStream`]), plus [`load_audio`]
 //!   and [`probe`];
+//! - `mic` (cargo feature `mic`): live capture through cpal, delivered as 16 kHz chunks;
 //! - [`mel`]: openai/whisper's `log_mel_spectrogram`, bit-for-bit in recipe.
 //!
 //! Nothing here needs candle or a device: samples and spectrograms are plain `Vec<f32>`s.
@@ -12,6 +13,9 @@
 pub mod decode;
 mod error;
 pub mod mel;
+#[cfg(feature = "mic")]
+pub mod mic;
+mod mp4_edit;
 pub mod resample;
 pub mod stream;
 
