@@ -258,7 +258,7 @@ where
     f32: FromSample<T>,
 {
     device.build_input_stream::<T, _, _>(
-        config.clone(),
+        *config,
         move |data: &[T], _| sink.push(data),
         on_error,
         None,
