@@ -6,7 +6,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -452,18 +451,9 @@ fn probe_binary_reports_each_bad_file_and_fails() {
     let text = write(dir.path(), "text.mp3", b"hello, world\n");
     let good = corpus("formats/jfk_16000_mono_s16.wav");
     let started = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_whisper-spec"))
-        .arg("probe")
-        .args([&empty, &good, &text])
-        .output()
-        .unwrap();
+    let (ok, _, lines) = common::run_probe(&[&empty, &good, &text]);
     assert!(started.elapsed() < TIME_LIMIT * 2);
-    assert!(!out.status.success());
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    let lines: Vec<serde_json::Value> = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    assert!(!ok);
     assert_eq!(lines.len(), 3);
     assert!(lines[0]["error"].as_str().unwrap().contains("empty.wav"));
     assert_eq!(lines[1]["duration_s"], 11.0);

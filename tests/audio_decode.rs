@@ -6,7 +6,6 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use realfft::RealFftPlanner;
 use realfft::num_complex::Complex;
@@ -177,21 +176,11 @@ fn every_format_loads_at_16k_with_exact_length() {
 fn probe_binary_reports_every_format() {
     let rows = format_rows();
     let paths: Vec<PathBuf> = rows.iter().map(|r| corpus().join(&r.file)).collect();
-    let out = Command::new(env!("CARGO_BIN_EXE_whisper-spec"))
-        .arg("probe")
-        .args(&paths)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "probe failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    let lines: Vec<&str> = stdout.lines().collect();
+    let (ok, stderr, lines) = common::run_probe(&paths);
+    assert!(ok, "probe failed: {stderr}");
     assert_eq!(lines.len(), rows.len());
-    for ((line, row), path) in lines.iter().zip(&rows).zip(&paths) {
-        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    for ((v, row), path) in lines.iter().zip(&rows).zip(&paths) {
+        let line = v.to_string();
         assert_eq!(v["file"], path.display().to_string());
         assert!(v.get("error").is_none(), "{line}");
         assert_eq!(v["sample_rate"], row.sample_rate, "{line}");
@@ -207,18 +196,8 @@ fn probe_binary_reports_every_format() {
 fn probe_binary_fails_for_a_bad_file_but_reports_the_good_ones() {
     let good = corpus().join("jfk.flac");
     let missing = Path::new("/nonexistent/whisper-spec/missing.wav");
-    let out = Command::new(env!("CARGO_BIN_EXE_whisper-spec"))
-        .arg("probe")
-        .arg(&good)
-        .arg(missing)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    let lines: Vec<serde_json::Value> = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let (ok, _, lines) = common::run_probe(&[good.as_path(), missing]);
+    assert!(!ok);
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[0]["codec"], "flac");
     assert_eq!(lines[0]["duration_s"], 11.0);

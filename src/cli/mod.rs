@@ -50,10 +50,8 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         // symphonia logs recoverable stream quirks ("skipped junk") at warn; the decoder
-        // reports what matters to the user itself, so keep symphonia to errors.
-        .unwrap_or_else(|_| {
-            tracing_subscriber::EnvFilter::new(format!("{default},symphonia=error"))
-        });
+        // reports what matters to the user itself (RUST_LOG=symphonia=debug shows them).
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{default},symphonia=off")));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

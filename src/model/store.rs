@@ -178,17 +178,7 @@ impl Store {
     /// Takes the store's lock for one model name; released when the file is dropped.
     fn lock(&self, spec: &str) -> Result<std::fs::File, ModelError> {
         std::fs::create_dir_all(&self.root).map_err(|e| ModelError::io(&self.root, e))?;
-        let safe: String = spec
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        let path = self.root.join(format!(".lock-{safe}"));
+        let path = self.root.join(format!(".lock-{}", file_safe(spec)));
         let file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -255,24 +245,28 @@ impl Store {
         let abs = path.canonicalize().map_err(|e| ModelError::io(path, e))?;
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         abs.hash(&mut hasher);
-        let stem: String = abs
-            .file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_else(|| "model".into())
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
+        let stem = file_safe(
+            &abs.file_name()
+                .map_or_else(|| "model".into(), |n| n.to_string_lossy().to_string()),
+        );
         Ok(self
             .root
             .join("imported")
             .join(format!("{stem}-{:016x}", hasher.finish())))
     }
+}
+
+/// `name` with everything but ASCII letters, digits, '.' and '-' replaced by '_'.
+fn file_safe(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 fn mtime(path: &Path) -> Option<std::time::SystemTime> {

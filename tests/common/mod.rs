@@ -3,7 +3,7 @@
 
 pub mod npy;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The shared data folder (`../shared` beside the checkout, or `WHISPER_SPEC_SHARED`).
 /// Tests read corpus and golden files where they are; a missing folder fails loudly.
@@ -21,3 +21,23 @@ pub fn shared_dir() -> PathBuf {
 pub mod ct2_writer;
 pub mod fake_hub;
 pub mod models;
+
+/// Runs `whisper-spec probe` on `files`: whether it exited successfully, its stderr, and its
+/// stdout parsed as one JSON object per line.
+pub fn run_probe<P: AsRef<Path>>(files: &[P]) -> (bool, String, Vec<serde_json::Value>) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_whisper-spec"))
+        .arg("probe")
+        .args(files.iter().map(AsRef::as_ref))
+        .output()
+        .expect("run whisper-spec probe");
+    let stdout = String::from_utf8(out.stdout).expect("probe prints UTF-8");
+    let lines = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        lines,
+    )
+}
