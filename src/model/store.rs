@@ -316,7 +316,8 @@ pub fn default_root() -> PathBuf {
         return PathBuf::from(dir);
     }
     let checkout = Path::new(env!("CARGO_MANIFEST_DIR"));
-    if checkout.join("Cargo.toml").is_file() && checkout.join("models").is_dir() {
+    // A git checkout only: a crate unpacked by `cargo install` is no place for model data.
+    if checkout.join(".git").exists() && checkout.join("models").is_dir() {
         return checkout.join("models");
     }
     dirs::data_dir()
