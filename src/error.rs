@@ -14,6 +14,16 @@ pub enum Error {
     #[cfg(feature = "mic")]
     #[error(transparent)]
     Mic(#[from] crate::audio::mic::MicError),
+    /// A tensor operation failed (shape mismatch, device error, context full).
+    #[error("model computation failed: {0}")]
+    Tensor(#[from] candle_core::Error),
+    /// A language, task or token problem (unknown language code, translate on an English-only
+    /// model).
+    #[error(transparent)]
+    Text(#[from] crate::text::TextError),
+    /// Writing a transcript failed.
+    #[error(transparent)]
+    Output(#[from] crate::output::OutputError),
     /// Finding, fetching, importing or loading a model failed.
     #[error(transparent)]
     Model(#[from] ModelError),

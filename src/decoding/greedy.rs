@@ -1,0 +1,85 @@
+//! Target-only greedy decoding of one window: the reference every faster path (speculative
+//! decoding) must reproduce token for token.
+//!
+//! Follows openai/whisper's `DecodingTask` at temperature 0: one forward pass over the initial
+//! tokens (previous-text prompt + start-of-transcript sequence), the no-speech probability read
+//! at the start-of-transcript position, then one token per step: filters, log-softmax, argmax,
+//! until end-of-text, `sample_len` tokens, or the decoder's context is full.
+
+use candle_core::{IndexOp, Result};
+
+use super::filters::{LogitFilters, argmax, log_softmax, no_speech_prob};
+use crate::model::{CrossKv, TextDecoder};
+use crate::text::SpecialTokens;
+
+/// What decoding one window produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowDecode {
+    /// Sampled tokens, without the final end-of-text.
+    pub tokens: Vec<u32>,
+    /// Sum of the log-probabilities of the sampled tokens, end-of-text included.
+    pub sum_logprob: f64,
+    /// `sum_logprob / (tokens + 1)`, as openai/whisper reports it.
+    pub avg_logprob: f64,
+    /// Probability of the no-speech token at the start-of-transcript position.
+    pub no_speech_prob: f64,
+    /// Whether decoding ended on end-of-text (not on a length limit).
+    pub finished: bool,
+    /// Decoder forward passes made.
+    pub forward_passes: usize,
+}
+
+/// Greedy decoding of one window whose encoder output gave `cross`.
+///
+/// `initial` is the whole prompt; `sot_index` the position of start-of-transcript in it.
+pub fn decode_greedy(
+    decoder: &TextDecoder,
+    cross: &CrossKv,
+    initial: &[u32],
+    sot_index: usize,
+    filters: &LogitFilters,
+    specials: &SpecialTokens,
+    sample_len: usize,
+) -> Result<WindowDecode> {
+    let mut cache = decoder.new_cache();
+    let logits = decoder.forward(initial, &mut cache, cross)?;
+    let no_speech_prob = no_speech_prob(&logits.i(sot_index)?.to_vec1::<f32>()?, specials)
+        .map_or(0.0, f64::from);
+    let mut row = logits.i(initial.len() - 1)?.to_vec1::<f32>()?;
+    let mut tokens = initial.to_vec();
+    let mut logprobs = vec![0.0f32; row.len()];
+    let mut sum_logprob = 0.0f64;
+    let mut finished = false;
+    let mut forward_passes = 1;
+
+    for _ in 0..sample_len {
+        filters.apply(&tokens, &mut row);
+        log_softmax(&row, &mut logprobs);
+        let next = argmax(&row) as u32;
+        sum_logprob += f64::from(logprobs[next as usize]);
+        if next == specials.eot {
+            finished = true;
+            break;
+        }
+        tokens.push(next);
+        if tokens.len() > decoder.max_positions() {
+            break;
+        }
+        row = decoder
+            .forward(&[next], &mut cache, cross)?
+            .i(0)?
+            .to_vec1::<f32>()?;
+        forward_passes += 1;
+    }
+
+    let sampled = tokens.split_off(initial.len());
+    let avg_logprob = sum_logprob / (sampled.len() + 1) as f64;
+    Ok(WindowDecode {
+        tokens: sampled,
+        sum_logprob,
+        avg_logprob,
+        no_speech_prob,
+        finished,
+        forward_passes,
+    })
+}

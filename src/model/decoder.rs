@@ -1,0 +1,185 @@
+//! Whisper's text decoder with a rollback-able self-attention cache.
+//!
+//! `forward(tokens, cache, cross)` scores any number of new tokens in one pass: they attend
+//! causally to each other and to everything cached, and the logits of every new position come
+//! back. One token at a time, a block at once, or a block after `cache.truncate(n)` all give the
+//! same logits: this is what lets a speculative decoder verify a draft in one target pass.
+//!
+//! The decoder loads on its own (no encoder weights needed: a distil draft ships only these) and
+//! from any subset of its layers (a layer-skipping self-draft).
+
+use candle_core::{Device, Result, Tensor};
+use candle_nn::{LayerNorm, Linear, Module, VarBuilder};
+
+use super::attention::{Attention, LayerCrossKv, causal_mask};
+use super::config::WhisperConfig;
+use super::kv_cache::KvCache;
+
+/// One pre-norm decoder block: causal self-attention, cross-attention, MLP.
+#[derive(Debug, Clone)]
+struct DecoderBlock {
+    attn_ln: LayerNorm,
+    attn: Attention,
+    cross_ln: LayerNorm,
+    cross: Attention,
+    mlp_ln: LayerNorm,
+    fc1: Linear,
+    fc2: Linear,
+}
+
+impl DecoderBlock {
+    fn load(vb: VarBuilder, cfg: &WhisperConfig) -> Result<Self> {
+        let d = cfg.d_model;
+        let heads = cfg.decoder_attention_heads;
+        Ok(DecoderBlock {
+            attn_ln: candle_nn::layer_norm(d, 1e-5, vb.pp("self_attn_layer_norm"))?,
+            attn: Attention::load(vb.pp("self_attn"), d, heads)?,
+            cross_ln: candle_nn::layer_norm(d, 1e-5, vb.pp("encoder_attn_layer_norm"))?,
+            cross: Attention::load(vb.pp("encoder_attn"), d, heads)?,
+            mlp_ln: candle_nn::layer_norm(d, 1e-5, vb.pp("final_layer_norm"))?,
+            fc1: candle_nn::linear(d, cfg.decoder_ffn_dim, vb.pp("fc1"))?,
+            fc2: candle_nn::linear(cfg.decoder_ffn_dim, d, vb.pp("fc2"))?,
+        })
+    }
+}
+
+/// Cross-attention keys and values of every decoder layer for one encoded window. Computed
+/// once per window and shared by every decoding step (and by a draft with the same weights).
+#[derive(Debug, Clone)]
+pub struct CrossKv {
+    layers: Vec<LayerCrossKv>,
+}
+
+impl CrossKv {
+    /// Number of layers covered.
+    pub fn layers(&self) -> usize {
+        self.layers.len()
+    }
+}
+
+/// The text decoder (`model.decoder.*`, output projection tied to the token embedding).
+#[derive(Debug, Clone)]
+pub struct TextDecoder {
+    embed_tokens: Tensor,
+    positions: Tensor,
+    blocks: Vec<DecoderBlock>,
+    ln: LayerNorm,
+    /// Indices of the source model's layers this decoder kept.
+    layer_ids: Vec<usize>,
+    vocab_size: usize,
+    max_positions: usize,
+    device: Device,
+}
+
+impl TextDecoder {
+    /// Loads every layer from `vb` positioned at `model.decoder`.
+    pub fn load(vb: VarBuilder, cfg: &WhisperConfig) -> Result<Self> {
+        let all: Vec<usize> = (0..cfg.decoder_layers).collect();
+        Self::load_layers(vb, cfg, &all)
+    }
+
+    /// Loads only the given layers (in the given order), e.g. `[0, 1, 5]` for a layer-skipping
+    /// draft; embeddings and the final norm are shared by all.
+    pub fn load_layers(vb: VarBuilder, cfg: &WhisperConfig, layers: &[usize]) -> Result<Self> {
+        if layers.is_empty() {
+            candle_core::bail!("a decoder needs at least one layer");
+        }
+        if let Some(&bad) = layers.iter().find(|&&l| l >= cfg.decoder_layers) {
+            candle_core::bail!(
+                "decoder layer {bad} does not exist (the model has {})",
+                cfg.decoder_layers
+            );
+        }
+        let d = cfg.d_model;
+        Ok(TextDecoder {
+            embed_tokens: vb.get((cfg.vocab_size, d), "embed_tokens.weight")?,
+            positions: vb.get((cfg.max_target_positions, d), "embed_positions.weight")?,
+            blocks: layers
+                .iter()
+                .map(|i| DecoderBlock::load(vb.pp(format!("layers.{i}")), cfg))
+                .collect::<Result<_>>()?,
+            ln: candle_nn::layer_norm(d, 1e-5, vb.pp("layer_norm"))?,
+            layer_ids: layers.to_vec(),
+            vocab_size: cfg.vocab_size,
+            max_positions: cfg.max_target_positions,
+            device: vb.device().clone(),
+        })
+    }
+
+    /// Vocabulary size (columns of the logits).
+    pub fn vocab_size(&self) -> usize {
+        self.vocab_size
+    }
+
+    /// Most positions (prompt + generated) the decoder can attend over (448).
+    pub fn max_positions(&self) -> usize {
+        self.max_positions
+    }
+
+    /// The source layers this decoder holds.
+    pub fn layer_ids(&self) -> &[usize] {
+        &self.layer_ids
+    }
+
+    /// A fresh, empty self-attention cache sized for this decoder.
+    pub fn new_cache(&self) -> KvCache {
+        KvCache::new(self.blocks.len(), self.max_positions)
+    }
+
+    /// Cross-attention keys and values for an encoder output `[1, frames, d]`.
+    pub fn cross_kv(&self, audio_features: &Tensor) -> Result<CrossKv> {
+        let _span = tracing::debug_span!("cross_kv").entered();
+        Ok(CrossKv {
+            layers: self
+                .blocks
+                .iter()
+                .map(|b| b.cross.cross_kv(audio_features))
+                .collect::<Result<_>>()?,
+        })
+    }
+
+    /// Scores `tokens` (new positions after what `cache` holds) and appends them to the cache.
+    /// Returns logits `[tokens.len(), vocab]` (f32), one row per new position.
+    pub fn forward(&self, tokens: &[u32], cache: &mut KvCache, cross: &CrossKv) -> Result<Tensor> {
+        let _span = tracing::trace_span!("decoder", n = tokens.len()).entered();
+        let n = tokens.len();
+        let past = cache.len();
+        if n == 0 {
+            candle_core::bail!("decoder forward with no tokens");
+        }
+        if cross.layers.len() != self.blocks.len() || cache.layers() != self.blocks.len() {
+            candle_core::bail!("cache or cross-attention does not match this decoder's layers");
+        }
+        if past + n > self.max_positions {
+            candle_core::bail!(
+                "{past} cached + {n} new tokens exceed the decoder's {} positions",
+                self.max_positions
+            );
+        }
+        let ids = Tensor::new(tokens, &self.device)?;
+        let x = self.embed_tokens.index_select(&ids, 0)?;
+        let x = (x + self.positions.narrow(0, past, n)?)?.unsqueeze(0)?;
+        let mask = if n > 1 {
+            Some(causal_mask(n, past, &self.device)?)
+        } else {
+            None
+        };
+        let mut x = x;
+        for (i, block) in self.blocks.iter().enumerate() {
+            let h = block.attn.cached_self_attention(
+                &block.attn_ln.forward(&x)?,
+                cache.layer_mut(i),
+                mask.as_ref(),
+            )?;
+            x = (x + h)?;
+            let h = block
+                .cross
+                .cross_attention(&block.cross_ln.forward(&x)?, &cross.layers[i])?;
+            x = (x + h)?;
+            let h = block.fc1.forward(&block.mlp_ln.forward(&x)?)?.gelu_erf()?;
+            x = (&x + block.fc2.forward(&h)?)?;
+        }
+        let x = self.ln.forward(&x)?.squeeze(0)?;
+        x.matmul(&self.embed_tokens.t()?)
+    }
+}

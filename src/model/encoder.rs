@@ -1,0 +1,98 @@
+//! Whisper's audio encoder: two convolutions (the second halves the frame rate), sinusoidal
+//! positions, pre-norm transformer blocks, a final layer norm. 3000 mel frames (30 s) in,
+//! 1500 states out.
+
+use candle_core::{Result, Tensor};
+use candle_nn::{Conv1d, Conv1dConfig, LayerNorm, Linear, Module, VarBuilder};
+
+use super::attention::Attention;
+use super::config::WhisperConfig;
+
+/// One pre-norm block: self-attention, then the MLP, each with a residual.
+#[derive(Debug, Clone)]
+struct EncoderBlock {
+    attn_ln: LayerNorm,
+    attn: Attention,
+    mlp_ln: LayerNorm,
+    fc1: Linear,
+    fc2: Linear,
+}
+
+impl EncoderBlock {
+    fn load(vb: VarBuilder, cfg: &WhisperConfig) -> Result<Self> {
+        let d = cfg.d_model;
+        Ok(EncoderBlock {
+            attn_ln: candle_nn::layer_norm(d, 1e-5, vb.pp("self_attn_layer_norm"))?,
+            attn: Attention::load(vb.pp("self_attn"), d, cfg.encoder_attention_heads)?,
+            mlp_ln: candle_nn::layer_norm(d, 1e-5, vb.pp("final_layer_norm"))?,
+            fc1: candle_nn::linear(d, cfg.encoder_ffn_dim, vb.pp("fc1"))?,
+            fc2: candle_nn::linear(cfg.encoder_ffn_dim, d, vb.pp("fc2"))?,
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let _span = tracing::trace_span!("encoder_block").entered();
+        let x = (x + self.attn.self_attention(&self.attn_ln.forward(x)?)?)?;
+        let h = self.fc1.forward(&self.mlp_ln.forward(&x)?)?.gelu_erf()?;
+        x + self.fc2.forward(&h)?
+    }
+}
+
+/// The audio encoder (`model.encoder.*`).
+#[derive(Debug, Clone)]
+pub struct AudioEncoder {
+    conv1: Conv1d,
+    conv2: Conv1d,
+    positions: Tensor,
+    blocks: Vec<EncoderBlock>,
+    ln_post: LayerNorm,
+    n_mels: usize,
+}
+
+impl AudioEncoder {
+    /// Loads the encoder from `vb` positioned at `model.encoder`.
+    pub fn load(vb: VarBuilder, cfg: &WhisperConfig) -> Result<Self> {
+        let d = cfg.d_model;
+        let conv = |stride| Conv1dConfig {
+            padding: 1,
+            stride,
+            ..Default::default()
+        };
+        Ok(AudioEncoder {
+            conv1: candle_nn::conv1d(cfg.num_mel_bins, d, 3, conv(1), vb.pp("conv1"))?,
+            conv2: candle_nn::conv1d(d, d, 3, conv(2), vb.pp("conv2"))?,
+            positions: vb.get((cfg.max_source_positions, d), "embed_positions.weight")?,
+            blocks: (0..cfg.encoder_layers)
+                .map(|i| EncoderBlock::load(vb.pp(format!("layers.{i}")), cfg))
+                .collect::<Result<_>>()?,
+            ln_post: candle_nn::layer_norm(d, 1e-5, vb.pp("layer_norm"))?,
+            n_mels: cfg.num_mel_bins,
+        })
+    }
+
+    /// Mel bins the encoder expects.
+    pub fn n_mels(&self) -> usize {
+        self.n_mels
+    }
+
+    /// Encodes a mel window `[1, n_mels, frames]` (3000 frames for 30 s) into
+    /// `[1, frames / 2, d_model]`.
+    pub fn forward(&self, mel: &Tensor) -> Result<Tensor> {
+        let _span = tracing::debug_span!("encoder").entered();
+        let x = self.conv1.forward(mel)?.gelu_erf()?;
+        let x = self.conv2.forward(&x)?.gelu_erf()?;
+        let x = x.transpose(1, 2)?;
+        let frames = x.dim(1)?;
+        if frames > self.positions.dim(0)? {
+            candle_core::bail!(
+                "{frames} encoder positions, the model has {}",
+                self.positions.dim(0)?
+            );
+        }
+        let mut x = x.broadcast_add(&self.positions.narrow(0, 0, frames)?)?;
+        for block in &self.blocks {
+            x = block.forward(&x)?;
+        }
+        self.ln_post.forward(&x)
+    }
+}

@@ -1,0 +1,82 @@
+//! Atomic file writes. Output is written to a hidden temporary file beside the target, flushed
+//! and synced, and only then renamed over it. An interrupted run (Ctrl-C, crash, full disk)
+//! leaves either the old file or no file, never a truncated `x.srt` that looks finished; a
+//! leftover is named `.x.srt.XXXXXX.tmp` so it cannot be mistaken for output.
+
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+
+use tempfile::NamedTempFile;
+
+use super::OutputError;
+
+/// Writes `path` atomically: `write` fills a buffered temporary file in the same directory
+/// (the same filesystem, so the final rename is atomic), which is then flushed, synced to disk
+/// and renamed over `path`. On any error the temporary file is removed and `path` is untouched.
+///
+/// The new file gets the permissions of the file it replaces, or, for a new file, those
+/// [`File::create`](std::fs::File::create) would give it (0666 less the umask on Unix). A
+/// symlink at `path` is replaced by the file, not written through. Errors name `path` (and the
+/// directory when no temporary file could be made there). Returns what `write` returns.
+pub fn write_file<T>(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<T>,
+) -> Result<T, OutputError> {
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let temp = temp_beside(path, dir).map_err(|source| OutputError::TempFile {
+        path: path.to_path_buf(),
+        dir: dir.to_path_buf(),
+        source,
+    })?;
+    let failed = |source| OutputError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+
+    let mut out = BufWriter::new(temp);
+    let value = write(&mut out).map_err(failed)?;
+    let temp = out.into_inner().map_err(|e| failed(e.into_error()))?;
+    temp.as_file().sync_all().map_err(failed)?;
+    if let Ok(existing) = std::fs::metadata(path) {
+        // Keep a replaced file's mode (a shared 0644 subtitle stays 0644).
+        temp.as_file()
+            .set_permissions(existing.permissions())
+            .map_err(failed)?;
+    }
+    temp.persist(path).map_err(|e| failed(e.error))?;
+    sync_dir(dir);
+    Ok(value)
+}
+
+/// A new temporary file in `dir`, named after `path`'s file name.
+fn temp_beside(path: &Path, dir: &Path) -> io::Result<NamedTempFile> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let prefix = format!(".{name}.");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    #[cfg(unix)]
+    {
+        // The mode passed to open(2), from which the kernel takes the umask: a normal file's
+        // permissions instead of tempfile's private 0600.
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    builder.tempfile_in(dir)
+}
+
+/// Syncs the directory so the rename itself survives a power cut. Best effort: the file is
+/// complete and in place either way, and some filesystems refuse to sync a directory.
+fn sync_dir(dir: &Path) {
+    #[cfg(unix)]
+    if let Ok(handle) = std::fs::File::open(dir) {
+        let _ = handle.sync_all();
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+}

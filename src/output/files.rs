@@ -1,0 +1,47 @@
+//! Output files: one per format, named after the input, in an output directory.
+
+use std::path::{Path, PathBuf};
+
+use super::atomic::write_file;
+use super::{Format, OutputError, write};
+use crate::transcript::Transcript;
+
+/// Where `format`'s output for `input` goes: `<dir>/<input's file stem>.<ext>`, so
+/// `talks/intro.mp3` gives `<dir>/intro.srt`. Exposed so a caller can spot two inputs with the
+/// same stem (`a/x.wav`, `b/x.mp3`) before one overwrites the other's output.
+pub fn output_path(dir: &Path, input: &str, format: Format) -> Result<PathBuf, OutputError> {
+    let stem = Path::new(input)
+        .file_stem()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| OutputError::NoFileName {
+            file: input.to_string(),
+        })?;
+    let mut name = stem.to_os_string();
+    name.push(".");
+    name.push(format.extension());
+    Ok(dir.join(name))
+}
+
+/// Writes `transcript` in each of `formats` (duplicates once) into `dir`, creating `dir` if
+/// missing, each file atomically (see [`write_file`]). Returns the paths written, in the order
+/// of `formats`. Stops at the first failure; files already written stay, each complete.
+pub fn write_outputs(
+    transcript: &Transcript,
+    formats: &[Format],
+    dir: &Path,
+) -> Result<Vec<PathBuf>, OutputError> {
+    std::fs::create_dir_all(dir).map_err(|source| OutputError::CreateDir {
+        dir: dir.to_path_buf(),
+        source,
+    })?;
+    let mut written: Vec<PathBuf> = Vec::with_capacity(formats.len());
+    for &format in formats {
+        let path = output_path(dir, &transcript.file, format)?;
+        if written.contains(&path) {
+            continue;
+        }
+        write_file(&path, |out| write(format, transcript, out))?;
+        written.push(path);
+    }
+    Ok(written)
+}

@@ -1,0 +1,54 @@
+//! Writing transcripts: txt, json, srt, vtt and tsv, to files or stdout.
+//!
+//! Behaviour follows openai/whisper's writers (`whisper/utils.py`), with the differences each
+//! module states. Every writer takes a [`Transcript`] and any [`Write`]; all times go through
+//! one formatter ([`timestamp`]) and all text through one cleaner (`clean`), so the formats
+//! agree with each other:
+//! - times are rounded to the millisecond (half up, see [`timestamp::to_millis`]), negative
+//!   times clamp to 0, and an end before its start is raised to the start;
+//! - text is trimmed and kept on one line; subtitle text never contains `-->`.
+//!
+//! Files are written atomically ([`write_file`]): a file named `x.srt` is always complete.
+
+mod atomic;
+mod clean;
+mod error;
+mod files;
+mod format;
+mod json;
+mod srt;
+mod stream;
+pub mod timestamp;
+mod tsv;
+mod txt;
+mod vtt;
+
+use std::io::{self, Write};
+
+pub use atomic::write_file;
+pub use error::OutputError;
+pub use files::{output_path, write_outputs};
+pub use format::{Format, parse_formats};
+pub use json::{write_json, write_json_line};
+pub use srt::write_srt;
+pub use stream::{check_stdout, print, write_stream, write_streamed};
+pub use tsv::write_tsv;
+pub use txt::write_txt;
+pub use vtt::write_vtt;
+
+use crate::transcript::Transcript;
+
+/// Writes `transcript` in `format`, in the form for a file of that format (JSON indented).
+pub fn write<W: Write + ?Sized>(
+    format: Format,
+    transcript: &Transcript,
+    out: &mut W,
+) -> io::Result<()> {
+    match format {
+        Format::Txt => write_txt(transcript, out),
+        Format::Json => write_json(transcript, out),
+        Format::Srt => write_srt(transcript, out),
+        Format::Vtt => write_vtt(transcript, out),
+        Format::Tsv => write_tsv(transcript, out),
+    }
+}

@@ -1,0 +1,188 @@
+//! Files in, transcripts out: the [`Transcriber`] owns a loaded model and its tokenizer and runs
+//! openai/whisper's window loop over any length of audio.
+//!
+//! The front end follows openai/whisper: the whole waveform, with 30 s of zeros appended, goes
+//! through the log-mel once (so the spectrogram's floor is set by the whole file), and windows of
+//! 3000 frames are cut from it at the seek position.
+
+mod longform;
+mod options;
+pub mod segments;
+
+use std::path::Path;
+use std::time::Instant;
+
+use candle_core::Device;
+
+pub use options::TranscribeOptions;
+
+use crate::audio;
+use crate::decoding::filters::{FilterOptions, LogitFilters, language_probs};
+use crate::decoding::greedy::{WindowDecode, decode_greedy};
+use crate::error::{Error, Result};
+use crate::model::{CrossKv, ModelDir, Whisper};
+use crate::text::{Task, TextError, WhisperTokenizer};
+use crate::transcript::Transcript;
+
+/// A loaded model ready to transcribe any number of files.
+#[derive(Debug)]
+pub struct Transcriber {
+    model: Whisper,
+    tokenizer: WhisperTokenizer,
+    name: String,
+}
+
+/// A detected language: code and probability.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DetectedLanguage {
+    /// Language code (`en`, `de`, ...).
+    pub code: String,
+    /// Its probability among all language tokens.
+    pub probability: f64,
+}
+
+impl Transcriber {
+    /// Loads the model in `dir` on `device`; `name` is how transcripts will name the model.
+    pub fn load(dir: &ModelDir, name: &str, device: &Device) -> Result<Self> {
+        let tokenizer = WhisperTokenizer::from_model(dir)?;
+        let model = Whisper::load(dir, device)?;
+        Ok(Transcriber {
+            model,
+            tokenizer,
+            name: name.to_string(),
+        })
+    }
+
+    /// The model.
+    pub fn model(&self) -> &Whisper {
+        &self.model
+    }
+
+    /// The tokenizer.
+    pub fn tokenizer(&self) -> &WhisperTokenizer {
+        &self.tokenizer
+    }
+
+    /// Checks options against the model before any audio is read: the language must be one the
+    /// model knows, translation needs a multilingual model.
+    pub fn check_options(&self, opts: &TranscribeOptions) -> Result<()> {
+        if opts.task == Task::Translate && !self.tokenizer.is_multilingual() {
+            return Err(TextError::TranslateEnglishOnly.into());
+        }
+        if let Some(lang) = &opts.language {
+            self.tokenizer.sot_sequence(Some(lang), opts.task)?;
+        }
+        Ok(())
+    }
+
+    /// Decodes `path` (any supported audio file) and transcribes it.
+    pub fn transcribe_file(&self, path: &Path, opts: &TranscribeOptions) -> Result<Transcript> {
+        let started = Instant::now();
+        let audio = audio::load_audio(path)?;
+        let mut transcript =
+            self.transcribe_samples(&audio.samples, opts, &path.display().to_string())?;
+        transcript.stats.wall_s = started.elapsed().as_secs_f64();
+        transcript.stats.rtf = if transcript.duration_s > 0.0 {
+            transcript.stats.wall_s / transcript.duration_s
+        } else {
+            0.0
+        };
+        Ok(transcript)
+    }
+
+    /// Transcribes 16 kHz mono samples; `file` is only recorded in the transcript.
+    pub fn transcribe_samples(
+        &self,
+        samples: &[f32],
+        opts: &TranscribeOptions,
+        file: &str,
+    ) -> Result<Transcript> {
+        self.check_options(opts)?;
+        longform::transcribe(self, samples, opts, file)
+    }
+
+    /// Language probabilities from the decoder's first step on an encoded window, as
+    /// openai/whisper's `detect_language`: the most likely language token after
+    /// start-of-transcript.
+    pub fn detect_language(&self, cross: &CrossKv) -> Result<DetectedLanguage> {
+        let specials = self.tokenizer.specials();
+        let mut cache = self.model.decoder.new_cache();
+        let logits = self
+            .model
+            .decoder
+            .forward(&[specials.sot], &mut cache, cross)?;
+        let row = logits.squeeze(0)?.to_vec1::<f32>()?;
+        let probs = language_probs(&row, &self.tokenizer);
+        let (code, probability) = probs
+            .into_iter()
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .ok_or(Error::Text(TextError::LanguageRequired))?;
+        Ok(DetectedLanguage {
+            code,
+            probability: f64::from(probability),
+        })
+    }
+
+    /// Encodes one 3000-frame mel window (row-major `[n_mels, 3000]`) and prepares the
+    /// decoder's cross-attention for it.
+    pub fn encode_window(&self, window: &[f32]) -> Result<CrossKv> {
+        let features = self.model.encode(window, longform::N_FRAMES)?;
+        Ok(self.model.decoder.cross_kv(&features)?)
+    }
+
+    /// The first 30 s of `samples` as a mel window, exactly as the window loop cuts it.
+    pub fn first_window(&self, samples: &[f32]) -> Vec<f32> {
+        let n_mels = self.model.config.num_mel_bins;
+        let head = &samples[..samples.len().min(crate::audio::N_SAMPLES)];
+        let mel = crate::audio::log_mel_spectrogram(head, n_mels, crate::audio::N_SAMPLES);
+        (0..n_mels)
+            .flat_map(|m| mel.row(m)[..longform::N_FRAMES].iter().copied())
+            .collect()
+    }
+
+    /// Greedy decoding of one encoded window in `language` (ignored by English-only models),
+    /// prompted with the tail of `previous` tokens (openai: `<|startofprev|>` + the last 223).
+    pub fn decode_window(
+        &self,
+        cross: &CrossKv,
+        language: Option<&str>,
+        previous: &[u32],
+        opts: &TranscribeOptions,
+    ) -> Result<WindowDecode> {
+        let specials = self.tokenizer.specials();
+        let decoder = &self.model.decoder;
+        let mut initial = Vec::new();
+        if !previous.is_empty() {
+            let keep = decoder.max_positions() / 2 - 1;
+            initial.push(specials.prev);
+            initial.extend_from_slice(&previous[previous.len().saturating_sub(keep)..]);
+        }
+        let sot_index = initial.len();
+        let language = language.filter(|_| self.tokenizer.is_multilingual());
+        initial.extend(self.tokenizer.sot_sequence(language, opts.task)?);
+        if !opts.timestamps {
+            initial.push(specials.no_timestamps);
+        }
+        let filters = LogitFilters::new(
+            &self.tokenizer,
+            &FilterOptions::new(
+                initial.len(),
+                &self.model.generation.suppress_tokens,
+                opts.timestamps,
+            ),
+        );
+        Ok(decode_greedy(
+            decoder,
+            cross,
+            &initial,
+            sot_index,
+            &filters,
+            specials,
+            opts.sample_len,
+        )?)
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+}

@@ -1,0 +1,55 @@
+//! The result of transcribing one file: what every writer (txt, srt, vtt, tsv, json) and every
+//! tool reading our JSON sees. Field names are part of the interface: keep them stable.
+
+use serde::{Deserialize, Serialize};
+
+/// One file's transcript.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Transcript {
+    /// The input file, as given.
+    pub file: String,
+    /// The model used (name or path, as given).
+    pub model: String,
+    /// Language code (`en`, `de`, ...), detected or given.
+    pub language: String,
+    /// Audio duration in seconds.
+    pub duration_s: f64,
+    /// The whole text (segments joined, trimmed).
+    pub text: String,
+    /// Timed segments, in order.
+    pub segments: Vec<Segment>,
+    /// Where the time went.
+    pub stats: Stats,
+}
+
+/// A stretch of speech with its text.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Segment {
+    /// Start in seconds from the beginning of the file.
+    pub start: f64,
+    /// End in seconds.
+    pub end: f64,
+    /// Text, with Whisper's leading space where it has one.
+    pub text: String,
+    /// Token ids (text and timestamp tokens, no special tokens).
+    pub tokens: Vec<u32>,
+    /// Mean log-probability of the window's sampled tokens (from the target model).
+    pub avg_logprob: f64,
+    /// Probability of the no-speech token at the start of the window.
+    pub no_speech_prob: f64,
+}
+
+/// Timing of one file's transcription.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Wall time for this file (decode + mel + encoder + decoder), seconds.
+    pub wall_s: f64,
+    /// Real-time factor: wall time / audio duration.
+    pub rtf: f64,
+    /// Time in the audio encoder, seconds.
+    pub encoder_s: f64,
+    /// Time in the text decoder (all forward passes and filters), seconds.
+    pub decoder_s: f64,
+    /// Tokens generated.
+    pub tokens: usize,
+}

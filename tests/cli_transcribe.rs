@@ -1,0 +1,194 @@
+//! `whisper-spec transcribe` end to end with the real tiny.en model: stdout and files in every
+//! format, the JSON fields other tools read, several files in one call, and clear errors for
+//! bad options, a broken model and an unwritable output dir.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn jfk() -> PathBuf {
+    common::shared_dir().join("corpus/jfk.flac")
+}
+
+fn run(args: &[&str]) -> Output {
+    // Make sure the model is in the store first (the CLI would fetch it too).
+    common::models::store_model("tiny.en");
+    Command::new(env!("CARGO_BIN_EXE_whisper-spec"))
+        .arg("transcribe")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn transcribes_to_stdout_as_text_and_json() {
+    let jfk = jfk();
+    let out = run(&["-m", "tiny.en", jfk.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("ask not what your country can do for you"),
+        "{text}"
+    );
+
+    let other = common::shared_dir().join("corpus/en_misc/pocketsphinx_goforward.wav");
+    let out = run(&[
+        "-m",
+        "tiny.en",
+        "-f",
+        "json",
+        jfk.to_str().unwrap(),
+        other.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "one JSON object per file");
+    let v = &lines[0];
+    for key in ["file", "model", "language", "duration_s", "text", "segments", "stats"] {
+        assert!(v.get(key).is_some(), "missing {key}: {v}");
+    }
+    assert_eq!(v["model"], "tiny.en");
+    assert_eq!(v["language"], "en");
+    assert!((v["duration_s"].as_f64().unwrap() - 11.0).abs() < 0.01);
+    let seg = &v["segments"][0];
+    for key in ["start", "end", "text", "tokens", "avg_logprob", "no_speech_prob"] {
+        assert!(seg.get(key).is_some(), "segment lacks {key}: {seg}");
+    }
+    for key in ["wall_s", "rtf", "encoder_s", "decoder_s", "tokens"] {
+        assert!(v["stats"].get(key).is_some(), "stats lack {key}");
+    }
+    assert!(v["stats"]["tokens"].as_u64().unwrap() > 10);
+    assert!(lines[1]["text"].as_str().unwrap().to_lowercase().contains("forward"));
+}
+
+#[test]
+fn writes_every_format_into_an_output_dir() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("out");
+    let jfk = jfk();
+    let out = run(&[
+        "-m",
+        "tiny.en",
+        "-f",
+        "all",
+        "-o",
+        dir.to_str().unwrap(),
+        jfk.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for ext in ["txt", "json", "srt", "vtt", "tsv"] {
+        let path = dir.join(format!("jfk.{ext}"));
+        let body = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(body.contains("country"), "{ext}: {body}");
+    }
+    let srt = std::fs::read_to_string(dir.join("jfk.srt")).unwrap();
+    assert!(srt.starts_with("1\n00:00:00,000 --> 00:00:"), "{srt}");
+    let vtt = std::fs::read_to_string(dir.join("jfk.vtt")).unwrap();
+    assert!(vtt.starts_with("WEBVTT\n"), "{vtt}");
+}
+
+#[test]
+fn no_timestamps_gives_one_segment_per_window() {
+    let jfk = jfk();
+    let out = run(&["-m", "tiny.en", "--no-timestamps", "-f", "json", jfk.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let segments = v["segments"].as_array().unwrap();
+    assert_eq!(segments.len(), 1);
+    let tokens = segments[0]["tokens"].as_array().unwrap();
+    assert!(tokens.iter().all(|t| t.as_u64().unwrap() < 50256), "no timestamp tokens");
+}
+
+#[test]
+fn bad_options_fail_before_any_work_with_clear_messages() {
+    let jfk = jfk();
+    let jfk = jfk.to_str().unwrap();
+    let out = run(&["-m", "tiny.en", "-l", "xx", jfk]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("'xx'"), "{}", stderr(&out));
+
+    let out = run(&["-m", "tiny.en", "--task", "translate", jfk]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).to_lowercase().contains("english"), "{}", stderr(&out));
+
+    let out = run(&["-m", "tiny.en", "--bogus", jfk]);
+    assert_eq!(out.status.code(), Some(2), "clap usage error");
+
+    let out = run(&["-m", "tiny.en", "-f", "docx", jfk]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("docx"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_model_without_tokenizer_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = common::models::store_model("tiny.en");
+    let broken = tmp.path().join("no-tokenizer");
+    std::fs::create_dir_all(&broken).unwrap();
+    for f in ["config.json", "model.safetensors"] {
+        std::os::unix::fs::symlink(good.join(f), broken.join(f)).unwrap();
+    }
+    let out = run(&["-m", broken.to_str().unwrap(), jfk().to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("tokenizer.json") && err.contains(&broken.display().to_string()), "{err}");
+}
+
+#[test]
+fn an_unwritable_output_dir_is_named() {
+    let out = run(&["-m", "tiny.en", "-o", "/sys/whisper-spec-out", jfk().to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("/sys/whisper-spec-out"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_bad_file_is_reported_and_the_others_still_transcribed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("broken.wav");
+    std::fs::write(&bad, b"not audio at all").unwrap();
+    let out = run(&[
+        "-m",
+        "tiny.en",
+        "-f",
+        "json",
+        bad.to_str().unwrap(),
+        jfk().to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("broken.wav"), "{}", stderr(&out));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 1);
+    assert!(stdout.contains("country"));
+}
+
+#[test]
+fn two_inputs_with_one_stem_are_refused_with_an_output_dir() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = tmp.path().join("a");
+    let b = tmp.path().join("b");
+    for d in [&a, &b] {
+        std::fs::create_dir_all(d).unwrap();
+        std::fs::copy(jfk(), d.join("talk.flac")).unwrap();
+    }
+    let out_dir = tmp.path().join("out");
+    let out = run(&[
+        "-m",
+        "tiny.en",
+        "-o",
+        out_dir.to_str().unwrap(),
+        a.join("talk.flac").to_str().unwrap(),
+        b.join("talk.flac").to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("would both write"), "{}", stderr(&out));
+    assert!(!Path::new(&out_dir.join("talk.txt")).exists());
+}
