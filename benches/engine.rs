@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 
 use candle_core::Device;
 use criterion::{Criterion, criterion_group, criterion_main};
+use whisper_spec::Transcriber;
 use whisper_spec::audio::load_audio;
 use whisper_spec::model::{ModelDir, Store};
-use whisper_spec::Transcriber;
 
 fn shared() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared")
@@ -33,7 +33,9 @@ fn bench_model(c: &mut Criterion, name: &str) {
     let decoder = &t.model().decoder;
     let sot = t.tokenizer().specials().sot;
     // A cache holding 24 positions, as in the middle of a sentence.
-    let prefix: Vec<u32> = std::iter::once(sot).chain((0..23).map(|i| 400 + i)).collect();
+    let prefix: Vec<u32> = std::iter::once(sot)
+        .chain((0..23).map(|i| 400 + i))
+        .collect();
     let mut cache = decoder.new_cache();
     decoder.forward(&prefix, &mut cache, &cross).unwrap();
     let base = cache.len();

@@ -53,21 +53,42 @@ fn transcribes_to_stdout_as_text_and_json() {
         .collect();
     assert_eq!(lines.len(), 2, "one JSON object per file");
     let v = &lines[0];
-    for key in ["file", "model", "language", "duration_s", "text", "segments", "stats"] {
+    for key in [
+        "file",
+        "model",
+        "language",
+        "duration_s",
+        "text",
+        "segments",
+        "stats",
+    ] {
         assert!(v.get(key).is_some(), "missing {key}: {v}");
     }
     assert_eq!(v["model"], "tiny.en");
     assert_eq!(v["language"], "en");
     assert!((v["duration_s"].as_f64().unwrap() - 11.0).abs() < 0.01);
     let seg = &v["segments"][0];
-    for key in ["start", "end", "text", "tokens", "avg_logprob", "no_speech_prob"] {
+    for key in [
+        "start",
+        "end",
+        "text",
+        "tokens",
+        "avg_logprob",
+        "no_speech_prob",
+    ] {
         assert!(seg.get(key).is_some(), "segment lacks {key}: {seg}");
     }
     for key in ["wall_s", "rtf", "encoder_s", "decoder_s", "tokens"] {
         assert!(v["stats"].get(key).is_some(), "stats lack {key}");
     }
     assert!(v["stats"]["tokens"].as_u64().unwrap() > 10);
-    assert!(lines[1]["text"].as_str().unwrap().to_lowercase().contains("forward"));
+    assert!(
+        lines[1]["text"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("forward")
+    );
 }
 
 #[test]
@@ -87,7 +108,8 @@ fn writes_every_format_into_an_output_dir() {
     assert!(out.status.success(), "{}", stderr(&out));
     for ext in ["txt", "json", "srt", "vtt", "tsv"] {
         let path = dir.join(format!("jfk.{ext}"));
-        let body = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let body =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert!(body.contains("country"), "{ext}: {body}");
     }
     let srt = std::fs::read_to_string(dir.join("jfk.srt")).unwrap();
@@ -99,13 +121,23 @@ fn writes_every_format_into_an_output_dir() {
 #[test]
 fn no_timestamps_gives_one_segment_per_window() {
     let jfk = jfk();
-    let out = run(&["-m", "tiny.en", "--no-timestamps", "-f", "json", jfk.to_str().unwrap()]);
+    let out = run(&[
+        "-m",
+        "tiny.en",
+        "--no-timestamps",
+        "-f",
+        "json",
+        jfk.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let segments = v["segments"].as_array().unwrap();
     assert_eq!(segments.len(), 1);
     let tokens = segments[0]["tokens"].as_array().unwrap();
-    assert!(tokens.iter().all(|t| t.as_u64().unwrap() < 50256), "no timestamp tokens");
+    assert!(
+        tokens.iter().all(|t| t.as_u64().unwrap() < 50256),
+        "no timestamp tokens"
+    );
 }
 
 #[test]
@@ -118,7 +150,11 @@ fn bad_options_fail_before_any_work_with_clear_messages() {
 
     let out = run(&["-m", "tiny.en", "--task", "translate", jfk]);
     assert!(!out.status.success());
-    assert!(stderr(&out).to_lowercase().contains("english"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).to_lowercase().contains("english"),
+        "{}",
+        stderr(&out)
+    );
 
     let out = run(&["-m", "tiny.en", "--bogus", jfk]);
     assert_eq!(out.status.code(), Some(2), "clap usage error");
@@ -140,14 +176,27 @@ fn a_model_without_tokenizer_is_named() {
     let out = run(&["-m", broken.to_str().unwrap(), jfk().to_str().unwrap()]);
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(err.contains("tokenizer.json") && err.contains(&broken.display().to_string()), "{err}");
+    assert!(
+        err.contains("tokenizer.json") && err.contains(&broken.display().to_string()),
+        "{err}"
+    );
 }
 
 #[test]
 fn an_unwritable_output_dir_is_named() {
-    let out = run(&["-m", "tiny.en", "-o", "/sys/whisper-spec-out", jfk().to_str().unwrap()]);
+    let out = run(&[
+        "-m",
+        "tiny.en",
+        "-o",
+        "/sys/whisper-spec-out",
+        jfk().to_str().unwrap(),
+    ]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("/sys/whisper-spec-out"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("/sys/whisper-spec-out"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -189,6 +238,10 @@ fn two_inputs_with_one_stem_are_refused_with_an_output_dir() {
         b.join("talk.flac").to_str().unwrap(),
     ]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("would both write"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("would both write"),
+        "{}",
+        stderr(&out)
+    );
     assert!(!Path::new(&out_dir.join("talk.txt")).exists());
 }

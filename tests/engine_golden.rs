@@ -77,7 +77,9 @@ fn first_difference(
     let mut seq = initial.clone();
     seq.extend_from_slice(&theirs[..k]);
     let decoder = &t.model().decoder;
-    let logits = decoder.forward(&seq, &mut decoder.new_cache(), cross).unwrap();
+    let logits = decoder
+        .forward(&seq, &mut decoder.new_cache(), cross)
+        .unwrap();
     let mut row = logits.i(seq.len() - 1).unwrap().to_vec1::<f32>().unwrap();
     let filters = LogitFilters::new(
         tok,
@@ -135,8 +137,14 @@ fn check_model(model: &str, sets: &[(&str, Option<&str>, bool)]) {
                 other_total += 1;
             }
             if ours != g.tokens {
-                let (k, margin) =
-                    first_difference(&t, &cross, language.as_deref(), *timestamps, &ours, &g.tokens);
+                let (k, margin) = first_difference(
+                    &t,
+                    &cross,
+                    language.as_deref(),
+                    *timestamps,
+                    &ours,
+                    &g.tokens,
+                );
                 report.push(format!(
                     "{model} {name} {file} ({}): first difference at token {k}: ours {:?} theirs {:?}, margin {margin:.4}",
                     if native { "16 kHz" } else { "resampled" },
@@ -159,7 +167,10 @@ fn check_model(model: &str, sets: &[(&str, Option<&str>, bool)]) {
         native_total - native_bad,
         other_total - other_bad
     );
-    assert!(native_total + other_total >= files.len(), "every golden file decoded");
+    assert!(
+        native_total + other_total >= files.len(),
+        "every golden file decoded"
+    );
     assert_eq!(native_bad, 0, "16 kHz files must match exactly");
     assert!(
         (other_total - other_bad) as f64 >= 0.95 * other_total as f64,

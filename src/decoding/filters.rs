@@ -302,7 +302,7 @@ fn exp_nonpositive(x: f32) -> f32 {
     const ROUND: f32 = 12_582_912.0; // 1.5 * 2^23: adding it rounds to an integer
     const LN2_HI: f32 = 0.693_359_4;
     const LN2_LO: f32 = -2.121_944_4e-4;
-    let clamped = x.max(MIN_X).min(0.0);
+    let clamped = x.clamp(MIN_X, 0.0);
     let shifted = clamped * std::f32::consts::LOG2_E + ROUND;
     let n = shifted - ROUND;
     let r = clamped - n * LN2_HI - n * LN2_LO;
@@ -311,7 +311,7 @@ fn exp_nonpositive(x: f32) -> f32 {
     p = p * r + 8.333_452e-3;
     p = p * r + 4.166_579_6e-2;
     p = p * r + 1.666_666_5e-1;
-    p = p * r + 5.000_000_1e-1;
+    p = p * r + 0.5;
     let exp_r = p * r * r + r + 1.0;
     // The low mantissa bits of `shifted` hold n (two's complement, since |n| < 2^22).
     let n_bits = (shifted.to_bits() as i32).wrapping_sub(ROUND.to_bits() as i32);

@@ -43,8 +43,8 @@ pub fn decode_greedy(
 ) -> Result<WindowDecode> {
     let mut cache = decoder.new_cache();
     let logits = decoder.forward(initial, &mut cache, cross)?;
-    let no_speech_prob = no_speech_prob(&logits.i(sot_index)?.to_vec1::<f32>()?, specials)
-        .map_or(0.0, f64::from);
+    let no_speech_prob =
+        no_speech_prob(&logits.i(sot_index)?.to_vec1::<f32>()?, specials).map_or(0.0, f64::from);
     let mut row = logits.i(initial.len() - 1)?.to_vec1::<f32>()?;
     let mut tokens = initial.to_vec();
     let mut logprobs = vec![0.0f32; row.len()];

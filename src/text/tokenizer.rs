@@ -197,6 +197,21 @@ impl WhisperTokenizer {
             .copied();
         let timestamp_begin = no_timestamps + 1;
 
+        // The filters and decode rely on Whisper's layout: text below <|endoftext|>, specials
+        // after it, <|notimestamps|> last, then the timestamps.
+        let ordered = [sot, translate, transcribe, prev]
+            .into_iter()
+            .chain(sot_lm)
+            .chain(no_speech)
+            .all(|id| id > eot && id < no_timestamps);
+        if !ordered {
+            return Err(invalid(
+                "special tokens are not laid out as Whisper's (<|endoftext|> first, \
+                 <|notimestamps|> last)"
+                    .into(),
+            ));
+        }
+
         if (timestamp_begin as usize) >= vocab_size {
             return Err(invalid(format!(
                 "<|notimestamps|> is id {no_timestamps} but the model's vocabulary has only \
@@ -415,7 +430,7 @@ impl WhisperTokenizer {
     }
 
     /// openai/whisper's `non_speech_tokens`: tokens of symbols that only appear in non-speech
-    /// annotations ("♪♪♪", "( SPEAKING FOREIGN LANGUAGE )", "[DAVID]"), suppressed so that the
+    /// annotations (`♪♪♪`, `( SPEAKING FOREIGN LANGUAGE )`, `[DAVID]`), suppressed so that the
     /// model writes what is said. Basic punctuation stays; " -" and " '" are suppressed only at
     /// the start of a word (their spaced forms), so hyphens and apostrophes inside words survive.
     /// Sorted, without duplicates.

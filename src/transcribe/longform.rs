@@ -80,12 +80,7 @@ pub(super) fn transcribe(
             continue;
         }
 
-        let split = split_window(
-            &result.tokens,
-            timestamp_begin,
-            seek,
-            window_frames,
-        );
+        let split = split_window(&result.tokens, timestamp_begin, seek, window_frames);
         for piece in split.segments {
             let text = tokenizer.decode(&piece.tokens);
             if piece.start == piece.end || text.trim().is_empty() {

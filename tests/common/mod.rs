@@ -42,3 +42,4 @@ pub fn run_probe<P: AsRef<Path>>(files: &[P]) -> (bool, String, Vec<serde_json::
     )
 }
 pub mod synthetic;
+pub mod wer;

@@ -1,0 +1,101 @@
+//! Long-form quality: WER (normalised) over en_read and long, ours vs faster-whisper's on the
+//! same weights (../shared/golden/faster-whisper, greedy, timestamps, previous-text prompt):
+//! ours must be within 0.5 points of theirs.
+
+mod common;
+
+use std::collections::HashMap;
+
+use candle_core::Device;
+use common::wer::corpus_wer;
+use whisper_spec::model::ModelDir;
+use whisper_spec::{TranscribeOptions, Transcriber};
+
+/// (file, reference transcript) for en_read and long rows whose notes allow WER.
+fn references() -> Vec<(String, String)> {
+    let manifest = common::shared_dir().join("corpus/manifest.tsv");
+    std::fs::read_to_string(manifest)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let c: Vec<&str> = l.split('\t').collect();
+            let file = *c.first()?;
+            let notes = c.get(9).copied().unwrap_or("");
+            let usable = (file.starts_with("en_read/") || file.starts_with("long/"))
+                && !notes.contains("APPROXIMATE")
+                && !notes.contains("UNVERIFIED");
+            let transcript = c.get(8)?;
+            usable.then(|| (file.to_string(), transcript.to_string()))
+        })
+        .collect()
+}
+
+fn theirs(model: &str) -> HashMap<String, String> {
+    let path = common::shared_dir().join(format!("golden/faster-whisper/{model}.timestamps.jsonl"));
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (
+                v["file"].as_str().unwrap().to_string(),
+                v["text"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn check(model: &str) {
+    let dir = ModelDir::open(&common::models::store_model(model)).unwrap();
+    let t = Transcriber::load(&dir, model, &Device::Cpu).unwrap();
+    let opts = TranscribeOptions {
+        language: Some("en".into()),
+        ..TranscribeOptions::default()
+    };
+    let theirs = theirs(model);
+    let refs = references();
+    assert!(refs.len() >= 45, "only {} reference files", refs.len());
+    let (mut ours_pairs, mut theirs_pairs) = (Vec::new(), Vec::new());
+    for (file, reference) in &refs {
+        let their_text = theirs
+            .get(file)
+            .unwrap_or_else(|| panic!("faster-whisper golden lacks {file}"));
+        let path = common::shared_dir().join("corpus").join(file);
+        let ours = t.transcribe_file(&path, &opts).unwrap();
+        ours_pairs.push((reference.clone(), ours.text));
+        theirs_pairs.push((reference.clone(), their_text.clone()));
+    }
+    let (ours, theirs) = (corpus_wer(&ours_pairs), corpus_wer(&theirs_pairs));
+    eprintln!(
+        "{model}: WER ours {ours:.2} %, faster-whisper {theirs:.2} % over {} files",
+        refs.len()
+    );
+    assert!(
+        ours <= theirs + 0.5,
+        "{model}: WER {ours:.2} vs faster-whisper {theirs:.2}"
+    );
+}
+
+#[test]
+fn tiny_en_wer_is_within_half_a_point_of_faster_whisper() {
+    check("tiny.en");
+}
+
+#[test]
+fn base_wer_is_within_half_a_point_of_faster_whisper() {
+    check("base");
+}
+
+#[test]
+fn normaliser_and_edit_distance_behave() {
+    use common::wer::{edits, words};
+    assert_eq!(
+        words("Mr. Smith's  dog-house, ok?"),
+        ["mister", "smith's", "dog", "house", "ok"]
+    );
+    let w = |s: &str| words(s);
+    assert_eq!(edits(&w("a b c d"), &w("a x c")), 2);
+    assert_eq!(edits(&w(""), &w("a b")), 2);
+    assert!((corpus_wer(&[("a b c d".into(), "a b c d".into())])).abs() < 1e-12);
+}
