@@ -7,6 +7,8 @@
 
 pub mod filters;
 pub mod greedy;
+pub mod sampling;
+pub mod speculative;
 
 pub use filters::{
     FilterOptions, LogitFilters, TimestampRules, argmax, language_probs, log_softmax, logsumexp,

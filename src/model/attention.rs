@@ -1,20 +1,27 @@
 //! Multi-head attention of Whisper's blocks: self-attention (encoder, and decoder with a
 //! [`LayerCache`]) and cross-attention over the encoder output, whose keys and values are
 //! computed once per 30 s window ([`CrossKv`]).
+//!
+//! The projections are [`Projection`]s: dense f32 as loaded, or quantized in a self-draft
+//! (see [`Attention::quantize`]); the attention arithmetic itself always stays f32.
+//!
+//! [`CrossKv`]: super::decoder::CrossKv
 
+use candle_core::quantized::GgmlDType;
 use candle_core::{Result, Tensor};
-use candle_nn::{Linear, Module, VarBuilder};
+use candle_nn::VarBuilder;
 
 use super::kv_cache::LayerCache;
+use super::linear::Projection;
 
 /// q, k, v and output projections of one attention layer (Hugging Face names `q_proj`,
 /// `k_proj` (no bias), `v_proj`, `out_proj`).
 #[derive(Debug, Clone)]
 pub struct Attention {
-    q: Linear,
-    k: Linear,
-    v: Linear,
-    out: Linear,
+    q: Projection,
+    k: Projection,
+    v: Projection,
+    out: Projection,
     heads: usize,
     scale: f64,
 }
@@ -35,12 +42,38 @@ impl Attention {
             candle_core::bail!("{heads} heads do not divide d_model {d_model}");
         }
         Ok(Attention {
-            q: candle_nn::linear(d_model, d_model, vb.pp("q_proj"))?,
-            k: candle_nn::linear_no_bias(d_model, d_model, vb.pp("k_proj"))?,
-            v: candle_nn::linear(d_model, d_model, vb.pp("v_proj"))?,
-            out: candle_nn::linear(d_model, d_model, vb.pp("out_proj"))?,
+            q: Projection::load(d_model, d_model, vb.pp("q_proj"))?,
+            k: Projection::load_no_bias(d_model, d_model, vb.pp("k_proj"))?,
+            v: Projection::load(d_model, d_model, vb.pp("v_proj"))?,
+            out: Projection::load(d_model, d_model, vb.pp("out_proj"))?,
             heads,
             scale: ((d_model / heads) as f64).powf(-0.5),
+        })
+    }
+
+    /// A copy with the query and output projections quantized to `dtype`, and the key and
+    /// value projections too when `keys_values` is set.
+    ///
+    /// A self-draft's cross-attention keeps its key/value projections dense
+    /// (`keys_values = false`): they only run once per window, on the encoder output, and a
+    /// dense copy (shared with the target, no extra memory) makes the draft's
+    /// [`cross_kv`](Self::cross_kv) identical to the target's, so the target's
+    /// [`CrossKv`](super::decoder::CrossKv) can be reused as is.
+    pub fn quantize(&self, dtype: GgmlDType, keys_values: bool) -> Result<Self> {
+        let kv = |p: &Projection| {
+            if keys_values {
+                p.quantize(dtype)
+            } else {
+                Ok(p.clone())
+            }
+        };
+        Ok(Attention {
+            q: self.q.quantize(dtype)?,
+            k: kv(&self.k)?,
+            v: kv(&self.v)?,
+            out: self.out.quantize(dtype)?,
+            heads: self.heads,
+            scale: self.scale,
         })
     }
 

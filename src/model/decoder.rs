@@ -7,13 +7,27 @@
 //!
 //! The decoder loads on its own (no encoder weights needed: a distil draft ships only these) and
 //! from any subset of its layers (a layer-skipping self-draft).
+//!
+//! [`TextDecoder::quantize`] makes a quantized copy for a speculative self-draft: every
+//! per-step projection (self-attention, cross-attention query/output, MLP, and the tied
+//! vocabulary projection) gets 8- or 4-bit weights, which cuts the bytes read per step to a
+//! quarter or less; token lookup, positions, norms and the cross-attention key/value
+//! projections stay the target's own f32 tensors (shared, not copied), so the copy accepts the
+//! target's [`CrossKv`] and keeps every guarantee above.
 
+use candle_core::quantized::GgmlDType;
 use candle_core::{Device, Result, Tensor};
 use candle_nn::{LayerNorm, Linear, Module, VarBuilder};
 
 use super::attention::{Attention, LayerCrossKv, causal_mask};
 use super::config::WhisperConfig;
 use super::kv_cache::KvCache;
+use super::linear::{Projection, QuantKind};
+
+/// Output rows of the quantized vocabulary projection are padded to a multiple of this (zero
+/// rows, cut off from the logits): candle's repacked AVX-512 VNNI kernels need N % 16 == 0
+/// (and K % 256 == 0), and Whisper's vocabularies (51864, 51865) are not multiples of 16.
+const VOCAB_PAD: usize = 16;
 
 /// One pre-norm decoder block: causal self-attention, cross-attention, MLP.
 #[derive(Debug, Clone)]
@@ -23,8 +37,8 @@ struct DecoderBlock {
     cross_ln: LayerNorm,
     cross: Attention,
     mlp_ln: LayerNorm,
-    fc1: Linear,
-    fc2: Linear,
+    fc1: Projection,
+    fc2: Projection,
 }
 
 impl DecoderBlock {
@@ -37,8 +51,22 @@ impl DecoderBlock {
             cross_ln: candle_nn::layer_norm(d, 1e-5, vb.pp("encoder_attn_layer_norm"))?,
             cross: Attention::load(vb.pp("encoder_attn"), d, heads)?,
             mlp_ln: candle_nn::layer_norm(d, 1e-5, vb.pp("final_layer_norm"))?,
-            fc1: candle_nn::linear(d, cfg.decoder_ffn_dim, vb.pp("fc1"))?,
-            fc2: candle_nn::linear(cfg.decoder_ffn_dim, d, vb.pp("fc2"))?,
+            fc1: Projection::load(d, cfg.decoder_ffn_dim, vb.pp("fc1"))?,
+            fc2: Projection::load(cfg.decoder_ffn_dim, d, vb.pp("fc2"))?,
+        })
+    }
+
+    /// The block with its per-step projections quantized; norms and the cross-attention
+    /// key/value projections are shared with `self`.
+    fn quantize(&self, dtype: GgmlDType) -> Result<Self> {
+        Ok(DecoderBlock {
+            attn_ln: self.attn_ln.clone(),
+            attn: self.attn.quantize(dtype, true)?,
+            cross_ln: self.cross_ln.clone(),
+            cross: self.cross.quantize(dtype, false)?,
+            mlp_ln: self.mlp_ln.clone(),
+            fc1: self.fc1.quantize(dtype)?,
+            fc2: self.fc2.quantize(dtype)?,
         })
     }
 }
@@ -58,12 +86,21 @@ impl CrossKv {
 }
 
 /// The text decoder (`model.decoder.*`, output projection tied to the token embedding).
+///
+/// Either dense f32 (as loaded) or a quantized copy made by [`TextDecoder::quantize`]; both
+/// have the same interface and the same cache/roll-back behaviour.
 #[derive(Debug, Clone)]
 pub struct TextDecoder {
+    /// `[vocab, d]` f32: token lookup (always dense) and, transposed, the dense logits head.
     embed_tokens: Tensor,
     positions: Tensor,
     blocks: Vec<DecoderBlock>,
     ln: LayerNorm,
+    /// The logits projection: `embed_tokens` as a bias-free `Linear` (the same tensor, so
+    /// exactly `x @ embed_tokens^T`), or its quantized, row-padded copy.
+    head: Projection,
+    /// The weight type of a quantized copy; `None` for the f32 decoder.
+    quant: Option<GgmlDType>,
     /// Indices of the source model's layers this decoder kept.
     layer_ids: Vec<usize>,
     vocab_size: usize,
@@ -91,8 +128,11 @@ impl TextDecoder {
             );
         }
         let d = cfg.d_model;
+        let embed_tokens = vb.get((cfg.vocab_size, d), "embed_tokens.weight")?;
         Ok(TextDecoder {
-            embed_tokens: vb.get((cfg.vocab_size, d), "embed_tokens.weight")?,
+            head: Projection::Dense(Linear::new(embed_tokens.clone(), None)),
+            quant: None,
+            embed_tokens,
             positions: vb.get((cfg.max_target_positions, d), "embed_positions.weight")?,
             blocks: layers
                 .iter()
@@ -119,6 +159,53 @@ impl TextDecoder {
     /// The source layers this decoder holds.
     pub fn layer_ids(&self) -> &[usize] {
         &self.layer_ids
+    }
+
+    /// A quantized copy of this decoder for a speculative self-draft: same layers, same
+    /// configuration, same interface; independent of `self` (its f32 tensors are shared
+    /// read-only, the quantized weights are its own).
+    ///
+    /// Quantized: self-attention q/k/v/out, cross-attention q/out, fc1, fc2 and the tied
+    /// vocabulary projection (padded to a multiple of 16 rows for candle's fast kernels; the
+    /// logits keep `vocab_size` columns). Kept f32: token and position embeddings, layer norms,
+    /// and the cross-attention key/value projections, so `cross_kv` of the copy equals the
+    /// target's and the target's [`CrossKv`] can be passed to the copy's `forward`.
+    /// Activations stay f32 between layers.
+    ///
+    /// `kind` resolves against every inner dimension (d_model and the MLP width): see
+    /// [`QuantKind::ggml_dtype`]; [`quant_kind`](Self::quant_kind) says what was picked. Fails
+    /// when d_model or the MLP width is not a multiple of the type's block (32, or 256 for
+    /// Q4K).
+    pub fn quantize(&self, kind: QuantKind) -> Result<TextDecoder> {
+        let _span = tracing::debug_span!("quantize_decoder", ?kind).entered();
+        let d = self.embed_tokens.dim(1)?;
+        let ffn = match self.blocks.first().map(|b| &b.fc1) {
+            Some(Projection::Dense(l)) => l.weight().dim(0)?,
+            Some(Projection::Quantized { out, .. }) => *out,
+            None => candle_core::bail!("a decoder needs at least one layer"),
+        };
+        let dtype = kind.ggml_dtype(&[d, ffn]);
+        Ok(TextDecoder {
+            embed_tokens: self.embed_tokens.clone(),
+            positions: self.positions.clone(),
+            blocks: self
+                .blocks
+                .iter()
+                .map(|b| b.quantize(dtype))
+                .collect::<Result<_>>()?,
+            ln: self.ln.clone(),
+            head: self.head.quantize_padded(dtype, VOCAB_PAD)?,
+            quant: Some(dtype),
+            layer_ids: self.layer_ids.clone(),
+            vocab_size: self.vocab_size,
+            max_positions: self.max_positions,
+            device: self.device.clone(),
+        })
+    }
+
+    /// The weight type of a quantized copy (`Q8_0`, `Q4K` or `Q4_0`); `None` for f32.
+    pub fn quant_kind(&self) -> Option<GgmlDType> {
+        self.quant
     }
 
     /// A fresh, empty self-attention cache sized for this decoder.
@@ -180,6 +267,6 @@ impl TextDecoder {
             x = (&x + block.fc2.forward(&h)?)?;
         }
         let x = self.ln.forward(&x)?.squeeze(0)?;
-        x.matmul(&self.embed_tokens.t()?)
+        self.head.forward(&x)
     }
 }

@@ -13,6 +13,7 @@ pub mod hub;
 pub mod import;
 pub mod kv_cache;
 pub mod layout;
+pub mod linear;
 pub mod offline;
 mod staging;
 pub mod store;

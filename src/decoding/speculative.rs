@@ -1,0 +1,294 @@
+//! Speculative decoding of one window: a cheap draft decoder proposes tokens, the target scores
+//! them all in one forward pass, and only what the target itself would have produced is kept.
+//!
+//! Each round:
+//! 1. **Draft.** The draft proposes up to `gamma` tokens, each from its own logits after the
+//!    same [`LogitFilters`] the target uses, with the same prefix (greedy: argmax; sampling:
+//!    a draw from its tempered distribution q).
+//! 2. **Verify.** One target pass over the pending token plus the proposals yields the target's
+//!    logits at every proposed position and one beyond. Each row is filtered with its own prefix.
+//! 3. **Accept.** Greedy: proposals stand while they equal the target's argmax; the first
+//!    mismatch is replaced by the target's token (or, when all stand, the target adds a bonus
+//!    token). Sampling: each proposal x stands with probability min(1, p(x)/q(x)); a rejection
+//!    draws from norm(max(0, p - q)); all standing earns a bonus draw from p.
+//! 4. **Roll back.** Both self-attention caches are truncated to the accepted prefix.
+//!
+//! The emitted token, its log-probability, the no-speech probability and the stopping rules
+//! (end-of-text, `sample_len`, the 448-position context) are the target's, exactly as in
+//! [`super::greedy::decode_greedy`]; in greedy mode the tokens are the target's own greedy
+//! tokens. Invariant between rounds: each cache holds a prefix of `tokens`; the target's holds
+//! all but the last ("pending") token, which the next verify pass feeds first.
+
+use candle_core::{IndexOp, Result, Tensor};
+
+use super::filters::{LogitFilters, argmax, log_softmax, no_speech_prob};
+use super::greedy::WindowDecode;
+use super::sampling::{Residual, Sampler, Verdict, tempered_probs, verify_token};
+use crate::model::{CrossKv, KvCache, TextDecoder};
+use crate::text::SpecialTokens;
+
+/// How many tokens the draft proposes per round, and how that adapts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpecConfig {
+    /// Draft length of the first round.
+    pub gamma: usize,
+    /// Smallest draft length adaptation may choose.
+    pub min_gamma: usize,
+    /// Largest draft length adaptation may choose.
+    pub max_gamma: usize,
+    /// Grow gamma by 2 after a round where every proposal stood, shrink by 1 otherwise.
+    pub adaptive: bool,
+    /// 0 for greedy; otherwise sample from softmax(logits / temperature).
+    pub temperature: f32,
+    /// Replacement distribution on rejection (only `Exact` is correct; see [`Residual`]).
+    pub residual: Residual,
+}
+
+impl Default for SpecConfig {
+    fn default() -> Self {
+        SpecConfig {
+            gamma: 6,
+            min_gamma: 2,
+            max_gamma: 12,
+            adaptive: true,
+            temperature: 0.0,
+            residual: Residual::Exact,
+        }
+    }
+}
+
+/// What speculation did in one window.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SpecStats {
+    /// Target forward passes (including the prompt pass).
+    pub target_calls: usize,
+    /// Draft forward passes.
+    pub draft_calls: usize,
+    /// Tokens the draft proposed.
+    pub draft_tokens: usize,
+    /// Proposals the target accepted.
+    pub accepted_tokens: usize,
+}
+
+impl SpecStats {
+    /// Adds another window's counts.
+    pub fn add(&mut self, other: &SpecStats) {
+        self.target_calls += other.target_calls;
+        self.draft_calls += other.draft_calls;
+        self.draft_tokens += other.draft_tokens;
+        self.accepted_tokens += other.accepted_tokens;
+    }
+
+    /// Share of proposals accepted.
+    pub fn acceptance_rate(&self) -> f64 {
+        if self.draft_tokens == 0 {
+            0.0
+        } else {
+            self.accepted_tokens as f64 / self.draft_tokens as f64
+        }
+    }
+}
+
+/// A decoder, the cross-attention of the window for it, and its cache.
+struct Side<'a> {
+    decoder: &'a TextDecoder,
+    cross: &'a CrossKv,
+    cache: KvCache,
+}
+
+impl Side<'_> {
+    /// Feeds `tokens[cache.len()..]` followed by `extra`; returns the logits of those positions.
+    fn catch_up(&mut self, tokens: &[u32], extra: &[u32]) -> Result<Tensor> {
+        let mut feed = tokens[self.cache.len()..].to_vec();
+        feed.extend_from_slice(extra);
+        self.decoder.forward(&feed, &mut self.cache, self.cross)
+    }
+}
+
+fn row(t: &Tensor, i: usize) -> Result<Vec<f32>> {
+    t.i(i)?.to_vec1::<f32>()
+}
+
+/// Speculative decoding of one window. Arguments as [`super::greedy::decode_greedy`], plus the
+/// draft decoder with its cross-attention for this window, the configuration, and (for
+/// temperature > 0) the random source.
+#[allow(clippy::too_many_arguments)]
+pub fn decode_speculative(
+    target: (&TextDecoder, &CrossKv),
+    draft: (&TextDecoder, &CrossKv),
+    initial: &[u32],
+    sot_index: usize,
+    filters: &LogitFilters,
+    specials: &SpecialTokens,
+    sample_len: usize,
+    cfg: &SpecConfig,
+    sampler: &mut Sampler,
+) -> Result<(WindowDecode, SpecStats)> {
+    let sampling = cfg.temperature > 0.0;
+    let max_positions = target.0.max_positions();
+    let mut t = Side {
+        decoder: target.0,
+        cross: target.1,
+        cache: target.0.new_cache(),
+    };
+    let mut d = Side {
+        decoder: draft.0,
+        cross: draft.1,
+        cache: draft.0.new_cache(),
+    };
+    let mut stats = SpecStats::default();
+    let mut tokens = initial.to_vec();
+    let mut no_speech = None;
+
+    // The prompt minus its last token, so the first verify pass starts with a pending token.
+    if initial.len() > 1 {
+        let logits = t
+            .decoder
+            .forward(&initial[..initial.len() - 1], &mut t.cache, t.cross)?;
+        stats.target_calls += 1;
+        if sot_index < initial.len() - 1 {
+            no_speech = no_speech_prob(&row(&logits, sot_index)?, specials);
+        }
+    }
+
+    let mut gamma = cfg.gamma.max(1);
+    let mut sampled = 0usize;
+    let mut sum_logprob = 0.0f64;
+    let mut finished = false;
+    let mut logprobs = Vec::new();
+    let mut p = Vec::new();
+    let mut scratch = Vec::new();
+    let mut q_rows: Vec<Vec<f32>> = Vec::new();
+
+    while sampled < sample_len && tokens.len() <= max_positions {
+        // 1. Draft.
+        let k_max = gamma
+            .min(sample_len - sampled - 1)
+            .min(max_positions - tokens.len());
+        let mut proposals: Vec<u32> = Vec::with_capacity(k_max);
+        q_rows.clear();
+        if k_max > 0 {
+            let logits = d.catch_up(&tokens, &[])?;
+            stats.draft_calls += 1;
+            let mut r = row(&logits, logits.dim(0)? - 1)?;
+            loop {
+                let mut prefix = tokens.clone();
+                prefix.extend_from_slice(&proposals);
+                filters.apply(&prefix, &mut r);
+                let x = if sampling {
+                    let mut q = Vec::new();
+                    tempered_probs(&r, cfg.temperature, &mut q);
+                    let x = sampler.sample(&q);
+                    q_rows.push(q);
+                    x
+                } else {
+                    argmax(&r) as u32
+                };
+                proposals.push(x);
+                if x == specials.eot || proposals.len() == k_max {
+                    break;
+                }
+                r = row(&d.decoder.forward(&[x], &mut d.cache, d.cross)?, 0)?;
+                stats.draft_calls += 1;
+            }
+        }
+        stats.draft_tokens += proposals.len();
+
+        // 2. Verify: one target pass over the pending token(s) and the proposals.
+        let before = t.cache.len();
+        let logits = t.catch_up(&tokens, &proposals)?;
+        stats.target_calls += 1;
+        let base = logits.dim(0)? - proposals.len() - 1;
+        if no_speech.is_none() && sot_index >= before && sot_index < tokens.len() {
+            no_speech = no_speech_prob(&row(&logits, sot_index - before)?, specials);
+        }
+
+        // 3. Accept.
+        let mut accepted = 0;
+        let mut emitted: Option<u32> = None;
+        for i in 0..=proposals.len() {
+            let mut r = row(&logits, base + i)?;
+            let mut prefix = tokens.clone();
+            prefix.extend_from_slice(&proposals[..i]);
+            filters.apply(&prefix, &mut r);
+            logprobs.resize(r.len(), 0.0);
+            log_softmax(&r, &mut logprobs);
+            let choice = if i < proposals.len() {
+                let x = proposals[i];
+                let stands = if sampling {
+                    tempered_probs(&r, cfg.temperature, &mut p);
+                    match verify_token(&p, &q_rows[i], x, cfg.residual, sampler, &mut scratch) {
+                        Verdict::Accept => None,
+                        Verdict::Replace(y) => Some(y),
+                    }
+                } else {
+                    let y = argmax(&r) as u32;
+                    (y != x).then_some(y)
+                };
+                match stands {
+                    None => {
+                        accepted += 1;
+                        sum_logprob += f64::from(logprobs[x as usize]);
+                        if x == specials.eot {
+                            finished = true;
+                            break;
+                        }
+                        continue;
+                    }
+                    Some(y) => y,
+                }
+            } else if sampling {
+                tempered_probs(&r, cfg.temperature, &mut p);
+                sampler.sample(&p)
+            } else {
+                argmax(&r) as u32
+            };
+            sum_logprob += f64::from(logprobs[choice as usize]);
+            emitted = Some(choice);
+            break;
+        }
+        stats.accepted_tokens += accepted;
+        tokens.extend_from_slice(&proposals[..accepted]);
+        sampled += accepted;
+        if finished {
+            // An accepted end-of-text is not part of the tokens.
+            tokens.pop();
+            break;
+        }
+        if let Some(x) = emitted {
+            sampled += 1;
+            if x == specials.eot {
+                finished = true;
+                break;
+            }
+            tokens.push(x);
+        }
+
+        // 4. Roll back to what both caches may keep: everything but the pending token.
+        t.cache.truncate(tokens.len() - 1);
+        let d_keep = d.cache.len().min(tokens.len() - 1);
+        d.cache.truncate(d_keep);
+
+        if cfg.adaptive {
+            gamma = if accepted == proposals.len() && !proposals.is_empty() {
+                (gamma + 2).min(cfg.max_gamma)
+            } else {
+                gamma.saturating_sub(1).max(cfg.min_gamma)
+            };
+        }
+    }
+
+    let sampled_tokens = tokens.split_off(initial.len());
+    let avg_logprob = sum_logprob / (sampled_tokens.len() + 1) as f64;
+    Ok((
+        WindowDecode {
+            tokens: sampled_tokens,
+            sum_logprob,
+            avg_logprob,
+            no_speech_prob: no_speech.map_or(0.0, f64::from),
+            finished,
+            forward_passes: stats.target_calls,
+        },
+        stats,
+    ))
+}

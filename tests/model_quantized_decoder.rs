@@ -1,0 +1,546 @@
+//! Quantized self-drafts (`TextDecoder::quantize`): a Q8_0 or 4-bit copy of the target's decoder
+//! that runs on the target's cross-attention K/V.
+//!
+//! Checked here: the copy keeps the cached decoder's guarantees (one-token steps, blocks,
+//! roll-back + re-feed and forks agree), it stays close to the f32 logits, its teacher-forced
+//! argmax agrees with the f32 target on real speech (tiny.en and base on jfk), it quantizes odd
+//! vocabularies (padded rows are cut off again), and quantizing leaves the f32 target untouched.
+//! A timing of decoder steps, f32 against the quantized copies, is an ignored test
+//! (`decoder_step_timings`, see its doc).
+
+mod common;
+
+use std::time::Instant;
+
+use candle_core::quantized::GgmlDType;
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use whisper_spec::audio::{N_SAMPLES, load_audio, log_mel_spectrogram};
+use whisper_spec::model::linear::{Projection, QuantKind};
+use whisper_spec::model::{CrossKv, ModelDir, TextDecoder, Whisper};
+
+/// Largest disagreement allowed between ways of feeding the same tokens to one quantized
+/// decoder. Weights are fixed, each input row is quantized on its own, and activations stay
+/// f32: only the f32 attention / accumulation order differs, as in the dense decoder.
+const FEED_TOLERANCE: f32 = 5e-4;
+
+fn logits_rows(t: &Tensor) -> Vec<Vec<f32>> {
+    t.to_vec2::<f32>().unwrap()
+}
+
+fn largest_gap(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
+    assert_eq!(a.len(), b.len(), "row counts differ");
+    let mut gap = 0.0f32;
+    for (ra, rb) in a.iter().zip(b) {
+        assert_eq!(ra.len(), rb.len(), "column counts differ");
+        for (x, y) in ra.iter().zip(rb) {
+            gap = gap.max((x - y).abs());
+        }
+    }
+    gap
+}
+
+fn argmax(row: &[f32]) -> usize {
+    row.iter()
+        .enumerate()
+        .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
+            if v > best.1 { (i, v) } else { best }
+        })
+        .0
+}
+
+/// Logits of every position of `tokens`, fed in consecutive chunks of the sizes in `pattern`
+/// (repeated as needed) through one fresh cache.
+fn feed_in_chunks(
+    decoder: &TextDecoder,
+    cross: &CrossKv,
+    tokens: &[u32],
+    pattern: &[usize],
+) -> Vec<Vec<f32>> {
+    let mut cache = decoder.new_cache();
+    let mut rows = Vec::with_capacity(tokens.len());
+    let mut start = 0;
+    let mut sizes = pattern.iter().cycle();
+    while start < tokens.len() {
+        let end = (start + sizes.next().unwrap()).min(tokens.len());
+        let out = decoder
+            .forward(&tokens[start..end], &mut cache, cross)
+            .unwrap();
+        assert_eq!(out.dims(), &[end - start, decoder.vocab_size()]);
+        rows.extend(logits_rows(&out));
+        start = end;
+    }
+    assert_eq!(cache.len(), tokens.len());
+    rows
+}
+
+/// One token at a time, whole blocks, uneven blocks, roll-back + re-feed and a fork all give
+/// the same logits (within [`FEED_TOLERANCE`]); returns the largest difference seen.
+fn feeding_is_consistent(decoder: &TextDecoder, cross: &CrossKv, tokens: &[u32]) -> f32 {
+    let stepwise = feed_in_chunks(decoder, cross, tokens, &[1]);
+    let mut worst = 0.0f32;
+    let mut note = |what: String, gap: f32| {
+        assert!(gap <= FEED_TOLERANCE, "{what}: max abs diff {gap}");
+        worst = worst.max(gap);
+    };
+    for pattern in [vec![tokens.len()], vec![2, 5, 1, 3], vec![5]] {
+        let gap = largest_gap(&stepwise, &feed_in_chunks(decoder, cross, tokens, &pattern));
+        note(format!("chunks {pattern:?}"), gap);
+    }
+
+    let mut cache = decoder.new_cache();
+    decoder.forward(tokens, &mut cache, cross).unwrap();
+    for keep in [tokens.len() - 2, tokens.len() / 3, 2] {
+        cache.truncate(keep);
+        assert_eq!(cache.len(), keep);
+        let again = logits_rows(&decoder.forward(&tokens[keep..], &mut cache, cross).unwrap());
+        assert_eq!(cache.len(), tokens.len());
+        note(
+            format!("truncate({keep}) + re-feed"),
+            largest_gap(&stepwise[keep..], &again),
+        );
+    }
+
+    let split = tokens.len() / 2;
+    let mut parent = decoder.new_cache();
+    decoder
+        .forward(&tokens[..split], &mut parent, cross)
+        .unwrap();
+    let mut child = parent.fork().unwrap();
+    let detour: Vec<u32> = tokens[split..].iter().map(|t| (t + 7) % 250).collect();
+    decoder.forward(&detour, &mut parent, cross).unwrap();
+    let resumed = logits_rows(
+        &decoder
+            .forward(&tokens[split..], &mut child, cross)
+            .unwrap(),
+    );
+    note("fork".into(), largest_gap(&stepwise[split..], &resumed));
+    worst
+}
+
+/// Row-major `[80, 3000]` log-mel of jfk.flac (the first 30 s window).
+fn jfk_window() -> Vec<f32> {
+    let audio = load_audio(common::shared_dir().join("corpus/jfk.flac")).unwrap();
+    let mel = log_mel_spectrogram(&audio.samples, 80, N_SAMPLES);
+    (0..80).flat_map(|m| mel.row(m)[..3000].to_vec()).collect()
+}
+
+/// The golden jfk.flac text tokens of `model` (transformers, greedy, no timestamps).
+fn golden_jfk_tokens(model: &str) -> Vec<u32> {
+    let path = common::shared_dir().join(format!("golden/transformers/{model}.notimestamps.jsonl"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    text.lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["file"] == "jfk.flac")
+        .map(|v| {
+            v["token_ids"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t.as_u64().unwrap() as u32)
+                .collect()
+        })
+        .unwrap_or_else(|| panic!("no jfk.flac in {}", path.display()))
+}
+
+struct Loaded {
+    model: Whisper,
+    cross: CrossKv,
+    /// Prompt then golden text tokens.
+    tokens: Vec<u32>,
+    prompt_len: usize,
+}
+
+fn load_with_jfk(name: &str, prompt: &[u32]) -> Loaded {
+    let dir = ModelDir::open(&common::models::store_model(name)).unwrap();
+    let model = Whisper::load(&dir, &Device::Cpu).unwrap();
+    let features = model.encode(&jfk_window(), 3000).unwrap();
+    let cross = model.decoder.cross_kv(&features).unwrap();
+    let mut tokens = prompt.to_vec();
+    tokens.extend(golden_jfk_tokens(name));
+    Loaded {
+        model,
+        cross,
+        tokens,
+        prompt_len: prompt.len(),
+    }
+}
+
+/// Quantizes the real decoder both ways and checks each copy against the f32 target, all on
+/// the target's cross-attention K/V.
+fn check_real_model(name: &str, prompt: &[u32], expect_q4: GgmlDType) {
+    let Loaded {
+        model,
+        cross,
+        tokens,
+        prompt_len,
+    } = load_with_jfk(name, prompt);
+    let target = &model.decoder;
+    let reference = logits_rows(
+        &target
+            .forward(&tokens, &mut target.new_cache(), &cross)
+            .unwrap(),
+    );
+    // Positions whose next token is a text token or the end of text.
+    let scored = prompt_len - 1..tokens.len();
+    let target_best: Vec<usize> = scored.clone().map(|i| argmax(&reference[i])).collect();
+    let follows_golden = scored
+        .clone()
+        .zip(&target_best)
+        .filter(|&(i, &b)| tokens.get(i + 1).is_none_or(|&t| t as usize == b))
+        .count();
+    eprintln!(
+        "{name}: f32 argmax follows the golden tokens at {follows_golden}/{} positions",
+        target_best.len()
+    );
+
+    for (kind, expected, min_agreement) in [
+        (QuantKind::Q8_0, GgmlDType::Q8_0, 0.95),
+        (QuantKind::Q4, expect_q4, 0.80),
+    ] {
+        let draft = target.quantize(kind).unwrap();
+        assert_eq!(draft.quant_kind(), Some(expected));
+        assert_eq!(draft.layer_ids(), target.layer_ids());
+        assert_eq!(draft.vocab_size(), target.vocab_size());
+        assert_eq!(draft.max_positions(), target.max_positions());
+
+        let logits = logits_rows(
+            &draft
+                .forward(&tokens, &mut draft.new_cache(), &cross)
+                .unwrap(),
+        );
+        let gap = largest_gap(&reference, &logits);
+        let agree = scored
+            .clone()
+            .zip(&target_best)
+            .filter(|&(i, &b)| argmax(&logits[i]) == b)
+            .count();
+        let agreement = agree as f64 / target_best.len() as f64;
+        let feed_gap = feeding_is_consistent(&draft, &cross, &tokens);
+        eprintln!(
+            "{name} {expected:?}: max |logit - f32| {gap:.4}, teacher-forced argmax agreement \
+             {agree}/{} = {agreement:.3}, feeding consistency max diff {feed_gap:e}",
+            target_best.len()
+        );
+        assert!(
+            gap.is_finite() && gap < 5.0,
+            "{name} {expected:?}: logits far off: {gap}"
+        );
+        assert!(
+            agreement >= min_agreement,
+            "{name} {expected:?}: agreement {agreement} < {min_agreement}"
+        );
+    }
+
+    // Quantizing made copies: the target's logits are what they were.
+    let after = logits_rows(
+        &target
+            .forward(&tokens, &mut target.new_cache(), &cross)
+            .unwrap(),
+    );
+    assert_eq!(largest_gap(&reference, &after), 0.0);
+    assert_eq!(target.quant_kind(), None);
+}
+
+#[test]
+fn tiny_en_quantized_drafts_follow_the_f32_target() {
+    // sot, notimestamps; tiny's d_model 384 is no multiple of 256, so 4-bit is Q4_0.
+    check_real_model("tiny.en", &[50257, 50362], GgmlDType::Q4_0);
+}
+
+#[test]
+fn base_quantized_drafts_follow_the_f32_target() {
+    // sot, en, transcribe, notimestamps; d_model 512 and MLP 2048 allow Q4K.
+    check_real_model("base", &[50258, 50259, 50359, 50363], GgmlDType::Q4K);
+}
+
+/// A synthetic model on the CPU: (encoder-free) decoder, the target's cross K/V, and tokens.
+fn synthetic(vocab: usize, d: usize, seed: u64) -> (tempfile::TempDir, TextDecoder, CrossKv) {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = common::synthetic::config(vocab, d, 1, 2);
+    common::synthetic::write_model(tmp.path(), &cfg, seed);
+    let dev = Device::Cpu;
+    let vb = unsafe {
+        VarBuilder::from_mmaped_safetensors(
+            &[tmp.path().join("model.safetensors")],
+            DType::F32,
+            &dev,
+        )
+    }
+    .unwrap();
+    let decoder = TextDecoder::load(vb.pp("model.decoder"), &cfg).unwrap();
+    let mut rng = common::ct2_writer::Lcg(seed + 1);
+    let states: Vec<f32> = (0..1500 * d).map(|_| rng.uniform()).collect();
+    let features = Tensor::from_vec(states, (1, 1500, d), &dev).unwrap();
+    let cross = decoder.cross_kv(&features).unwrap();
+    (tmp, decoder, cross)
+}
+
+#[test]
+fn synthetic_odd_vocabulary_quantizes_and_keeps_cache_guarantees() {
+    // 301 is odd and no multiple of 16: the padded head rows must be cut off again.
+    let vocab = 301;
+    let (_tmp, target, cross) = synthetic(vocab, 64, 21);
+    let mut rng = common::ct2_writer::Lcg(9);
+    let tokens: Vec<u32> = std::iter::once(vocab as u32 - 1)
+        .chain((1..20).map(|_| rng.next_u32() % (vocab as u32 - 2)))
+        .collect();
+    let reference = logits_rows(
+        &target
+            .forward(&tokens, &mut target.new_cache(), &cross)
+            .unwrap(),
+    );
+    let scale = reference
+        .iter()
+        .flatten()
+        .fold(0.0f32, |m, v| m.max(v.abs()));
+    for (kind, expected) in [
+        (QuantKind::Q8_0, GgmlDType::Q8_0),
+        // d = 64 is no multiple of 256: Q4_0.
+        (QuantKind::Q4, GgmlDType::Q4_0),
+    ] {
+        let draft = target.quantize(kind).unwrap();
+        assert_eq!(draft.quant_kind(), Some(expected));
+        assert!(format!("{draft:?}").contains(&format!("{expected:?}")));
+        let logits = logits_rows(
+            &draft
+                .forward(&tokens, &mut draft.new_cache(), &cross)
+                .unwrap(),
+        );
+        assert_eq!(logits[0].len(), vocab);
+        let gap = largest_gap(&reference, &logits);
+        let feed_gap = feeding_is_consistent(&draft, &cross, &tokens);
+        eprintln!(
+            "synthetic vocab {vocab}, {expected:?}: max |logit - f32| {gap:.4} (largest \
+             |logit| {scale:.2}), feeding consistency max diff {feed_gap:e}"
+        );
+        // Relative to the largest f32 logit: 8-bit weights stay within a few percent.
+        let bound = if expected == GgmlDType::Q8_0 {
+            0.03
+        } else {
+            0.2
+        } * scale;
+        assert!(gap < bound, "{expected:?}: max diff {gap} >= {bound}");
+
+        // The draft's own cross K/V are the target's (those projections stay f32).
+        let own = draft.cross_kv(&Tensor::zeros((1, 1500, 64), DType::F32, &Device::Cpu).unwrap());
+        let theirs =
+            target.cross_kv(&Tensor::zeros((1, 1500, 64), DType::F32, &Device::Cpu).unwrap());
+        let a = draft
+            .forward(&tokens[..3], &mut draft.new_cache(), &own.unwrap())
+            .unwrap();
+        let b = draft
+            .forward(&tokens[..3], &mut draft.new_cache(), &theirs.unwrap())
+            .unwrap();
+        assert_eq!(largest_gap(&logits_rows(&a), &logits_rows(&b)), 0.0);
+    }
+    // A quantized copy can be quantized again (from its dequantized weights).
+    let twice = target
+        .quantize(QuantKind::Q8_0)
+        .unwrap()
+        .quantize(QuantKind::Q4)
+        .unwrap();
+    assert_eq!(twice.quant_kind(), Some(GgmlDType::Q4_0));
+    let out = twice
+        .forward(&tokens[..4], &mut twice.new_cache(), &cross)
+        .unwrap();
+    assert_eq!(out.dims(), &[4, vocab]);
+}
+
+#[test]
+fn widths_that_are_not_whole_blocks_are_refused() {
+    // d = 48 is no multiple of 32 (the block of Q8_0 and Q4_0).
+    let (_tmp, target, _cross) = synthetic(100, 48, 3);
+    for kind in [QuantKind::Q8_0, QuantKind::Q4] {
+        let err = target.quantize(kind).unwrap_err().to_string();
+        assert!(err.contains("cannot quantize"), "{err}");
+    }
+}
+
+/// Median and minimum wall time of `f` over `reps` runs after two warm-up runs, in ms.
+fn time_ms(reps: usize, mut f: impl FnMut()) -> (f64, f64) {
+    f();
+    f();
+    let mut ms: Vec<f64> = (0..reps)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    ms.sort_by(f64::total_cmp);
+    (ms[reps / 2], ms[0])
+}
+
+/// Times a 1-token step and a 5-token block of f32, Q8_0 and Q4 decoders on tiny.en and base
+/// with 24 positions cached (rolled back after every call), and the vocabulary projection
+/// alone with and without row padding. Prints a table; asserts nothing about speed.
+///
+/// Run with the thread count under test, e.g.
+/// `RAYON_NUM_THREADS=1 cargo test --release --test model_quantized_decoder -- --ignored
+/// --nocapture decoder_step_timings`.
+#[test]
+#[ignore = "timing only; run explicitly with --ignored --nocapture"]
+fn decoder_step_timings() {
+    let reps: usize = std::env::var("TIMING_REPS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(40);
+    let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "default".into());
+    eprintln!("threads {threads}, {reps} reps, median (min) ms");
+    for (name, prompt) in [
+        ("tiny.en", vec![50257u32, 50362]),
+        ("base", vec![50258, 50259, 50359, 50363]),
+    ] {
+        let Loaded {
+            model,
+            cross,
+            tokens,
+            ..
+        } = load_with_jfk(name, &prompt);
+        let past = 24;
+        let mut history = tokens.clone();
+        history.resize(past + 5, 220);
+        let variants = [
+            ("f32", model.decoder.clone()),
+            ("Q8_0", model.decoder.quantize(QuantKind::Q8_0).unwrap()),
+            ("Q4", model.decoder.quantize(QuantKind::Q4).unwrap()),
+        ];
+        for (label, decoder) in &variants {
+            let mut cache = decoder.new_cache();
+            decoder
+                .forward(&history[..past], &mut cache, &cross)
+                .unwrap();
+            let mut step = |n: usize| {
+                decoder
+                    .forward(&history[past..past + n], &mut cache, &cross)
+                    .unwrap();
+                cache.truncate(past);
+            };
+            let one = time_ms(reps, || step(1));
+            let five = time_ms(reps, || step(5));
+            eprintln!(
+                "{name:8} {label:5} ({:?}): 1 token {:.2} ({:.2}), 5 tokens {:.2} ({:.2})",
+                decoder.quant_kind(),
+                one.0,
+                one.1,
+                five.0,
+                five.1
+            );
+        }
+
+        // The vocabulary projection alone: does padding N to a multiple of 16 pay?
+        let dir = ModelDir::open(&common::models::store_model(name)).unwrap();
+        let vb = whisper_spec::model::whisper::var_builder(&dir, DType::F32, &Device::Cpu).unwrap();
+        let (vocab, d) = (model.config.vocab_size, model.config.d_model);
+        let embed = vb
+            .get((vocab, d), "model.decoder.embed_tokens.weight")
+            .unwrap();
+        let dense = Projection::Dense(candle_nn::Linear::new(embed, None));
+        let d4 = QuantKind::Q4.ggml_dtype(&[d, model.config.decoder_ffn_dim]);
+        let mut rng = common::ct2_writer::Lcg(1);
+        let x1 = Tensor::from_vec(
+            (0..d).map(|_| rng.uniform()).collect(),
+            (1, d),
+            &Device::Cpu,
+        )
+        .unwrap();
+        let x5 = Tensor::from_vec(
+            (0..5 * d).map(|_| rng.uniform()).collect(),
+            (5, d),
+            &Device::Cpu,
+        )
+        .unwrap();
+        let heads = [
+            ("f32", dense.clone()),
+            ("Q8_0 unpadded", dense.quantize(GgmlDType::Q8_0).unwrap()),
+            (
+                "Q8_0 pad 16",
+                dense.quantize_padded(GgmlDType::Q8_0, 16).unwrap(),
+            ),
+            ("Q4 unpadded", dense.quantize(d4).unwrap()),
+            ("Q4 pad 16", dense.quantize_padded(d4, 16).unwrap()),
+        ];
+        for (label, head) in &heads {
+            let one = time_ms(reps, || {
+                head.forward(&x1).unwrap();
+            });
+            let five = time_ms(reps, || {
+                head.forward(&x5).unwrap();
+            });
+            eprintln!(
+                "{name:8} head {label:14} ({:?}) {d}x{vocab}: M=1 {:.2} ({:.2}), M=5 {:.2} ({:.2})",
+                head.ggml_dtype(),
+                one.0,
+                one.1,
+                five.0,
+                five.1
+            );
+        }
+    }
+}
+
+#[test]
+fn zz_debug_tiny() {
+    let l = load_with_jfk("tiny.en", &[50257, 50362]);
+    for (label, dec) in [
+        ("f32", l.model.decoder.clone()),
+        ("q8", l.model.decoder.quantize(QuantKind::Q8_0).unwrap()),
+    ] {
+        let a = feed_in_chunks(&dec, &l.cross, &l.tokens, &[1]);
+        let b = feed_in_chunks(&dec, &l.cross, &l.tokens, &[l.tokens.len()]);
+        let per: Vec<String> = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| format!("{:.1e}", largest_gap(&[x.clone()], &[y.clone()])))
+            .collect();
+        let scale = a.iter().flatten().fold(0.0f32, |m, v| m.max(v.abs()));
+        eprintln!("{label} scale {scale}: {}", per.join(" "));
+    }
+}
+
+#[test]
+fn zz_debug_qmm() {
+    use candle_core::Module;
+    let dev = Device::Cpu;
+    for (k, n, dt) in [
+        (384usize, 384usize, GgmlDType::Q8_0),
+        (384, 1536, GgmlDType::Q8_0),
+        (1536, 384, GgmlDType::Q8_0),
+        (384, 51872, GgmlDType::Q8_0),
+        (384, 384, GgmlDType::Q4_0),
+        (512, 512, GgmlDType::Q8_0),
+        (512, 512, GgmlDType::Q4K),
+    ] {
+        let w = Tensor::randn(0f32, 1.0, (n, k), &dev).unwrap();
+        let q = candle_core::quantized::QMatMul::from_qtensor(
+            candle_core::quantized::QTensor::quantize(&w, dt).unwrap(),
+        )
+        .unwrap();
+        for m in [2usize, 5, 8, 16, 17, 26] {
+            let x = Tensor::randn(0f32, 1.0, (1, m, k), &dev).unwrap();
+            let full = q
+                .forward(&x)
+                .unwrap()
+                .squeeze(0)
+                .unwrap()
+                .to_vec2::<f32>()
+                .unwrap();
+            let mut bad = vec![];
+            for i in 0..m {
+                let r = q
+                    .forward(&x.narrow(1, i, 1).unwrap().contiguous().unwrap())
+                    .unwrap()
+                    .squeeze(0)
+                    .unwrap()
+                    .to_vec2::<f32>()
+                    .unwrap();
+                let g = largest_gap(&[full[i].clone()], &r);
+                if g > 0.0 {
+                    bad.push((i, g));
+                }
+            }
+            eprintln!("{dt:?} k {k} n {n} m {m}: rows differing {:?}", bad);
+        }
+    }
+}
