@@ -1,0 +1,253 @@
+//! Speculative sampling keeps the target's distribution exactly. On a small-vocabulary random
+//! model, 20 000 seeded speculative runs of three tokens are compared with the target's exact
+//! distribution (computed by enumeration): a chi-square test on the joint of the first two
+//! tokens and on the third token's marginal must pass (p > 0.001) — and must FAIL when the
+//! rejection residual norm(max(0, p - q)) is replaced by plain p, so the test can catch a
+//! broken sampler.
+
+mod common;
+
+use std::collections::HashMap;
+
+use candle_core::{DType, Device, IndexOp, Tensor};
+use candle_nn::VarBuilder;
+use statrs::distribution::{ChiSquared, ContinuousCDF};
+use whisper_spec::decoding::filters::{FilterOptions, LogitFilters};
+use whisper_spec::decoding::sampling::{Residual, Sampler, tempered_probs};
+use whisper_spec::decoding::speculative::{SpecConfig, decode_speculative};
+use whisper_spec::model::{AudioEncoder, CrossKv, TextDecoder};
+use whisper_spec::text::SpecialTokens;
+
+const VOCAB: usize = 40;
+const SAMPLES: usize = 20_000;
+const TEMPERATURE: f32 = 1.0;
+
+fn specials() -> SpecialTokens {
+    SpecialTokens {
+        eot: 30,
+        sot: 31,
+        translate: 32,
+        transcribe: 33,
+        sot_lm: None,
+        prev: 34,
+        no_speech: None,
+        no_timestamps: 35,
+        timestamp_begin: 36,
+        vocab_size: VOCAB,
+    }
+}
+
+struct Setup {
+    target: TextDecoder,
+    target_cross: CrossKv,
+    draft: TextDecoder,
+    draft_cross: CrossKv,
+    filters: LogitFilters,
+    initial: Vec<u32>,
+}
+
+fn setup(dir: &std::path::Path) -> Setup {
+    let load = |name: &str, seed: u64, layers: usize| {
+        let cfg = common::synthetic::config(VOCAB, 16, 1, layers);
+        let path = dir.join(name);
+        common::synthetic::write_model(&path, &cfg, seed);
+        let vb = unsafe {
+            VarBuilder::from_mmaped_safetensors(
+                &[path.join("model.safetensors")],
+                DType::F32,
+                &Device::Cpu,
+            )
+        }
+        .unwrap();
+        (
+            AudioEncoder::load(vb.pp("model.encoder"), &cfg).unwrap(),
+            TextDecoder::load(vb.pp("model.decoder"), &cfg).unwrap(),
+        )
+    };
+    let (encoder, target) = load("target", 21, 2);
+    let (_, draft) = load("draft", 22, 1);
+    let mut rng = common::ct2_writer::Lcg(5);
+    let mel: Vec<f32> = (0..80 * 3000).map(|_| rng.uniform()).collect();
+    let features = encoder
+        .forward(&Tensor::from_vec(mel, (1, 80, 3000), &Device::Cpu).unwrap())
+        .unwrap();
+    let sp = specials();
+    let initial = vec![sp.sot, sp.no_timestamps];
+    let filters = LogitFilters::with_specials(
+        sp,
+        &[7, sp.eot],
+        &FilterOptions::new(initial.len(), &[1, 2], false),
+    );
+    Setup {
+        target_cross: target.cross_kv(&features).unwrap(),
+        draft_cross: draft.cross_kv(&features).unwrap(),
+        target,
+        draft,
+        filters,
+        initial,
+    }
+}
+
+/// The target's tempered, filtered next-token distribution after `prefix`.
+fn target_probs(s: &Setup, prefix: &[u32]) -> Vec<f32> {
+    let logits = s
+        .target
+        .forward(prefix, &mut s.target.new_cache(), &s.target_cross)
+        .unwrap();
+    let mut row = logits
+        .i(prefix.len() - 1)
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    s.filters.apply(prefix, &mut row);
+    let mut p = Vec::new();
+    tempered_probs(&row, TEMPERATURE, &mut p);
+    p
+}
+
+/// Outcome cells of a run: first two tokens (end-of-text closes a sequence) and the third.
+fn cells(tokens: &[u32], eot: u32) -> ((u32, u32), u32) {
+    let at = |i: usize| tokens.get(i).copied().unwrap_or(eot);
+    let first = at(0);
+    let second = if first == eot { eot } else { at(1) };
+    let third = if first == eot || second == eot {
+        eot
+    } else {
+        at(2)
+    };
+    ((first, second), third)
+}
+
+/// Exact probabilities of the same cells, by enumeration over the target.
+fn exact(s: &Setup) -> (HashMap<(u32, u32), f64>, HashMap<u32, f64>) {
+    let eot = specials().eot;
+    let (mut pair, mut third) = (HashMap::new(), HashMap::new());
+    let p1 = target_probs(s, &s.initial);
+    for (a, &pa) in p1.iter().enumerate().filter(|(_, p)| **p > 0.0) {
+        let a = a as u32;
+        if a == eot {
+            *pair.entry((eot, eot)).or_insert(0.0) += f64::from(pa);
+            *third.entry(eot).or_insert(0.0) += f64::from(pa);
+            continue;
+        }
+        let mut pre = s.initial.clone();
+        pre.push(a);
+        let p2 = target_probs(s, &pre);
+        for (b, &pb) in p2.iter().enumerate().filter(|(_, p)| **p > 0.0) {
+            let b = b as u32;
+            let pab = f64::from(pa) * f64::from(pb);
+            *pair.entry((a, b)).or_insert(0.0) += pab;
+            if b == eot {
+                *third.entry(eot).or_insert(0.0) += pab;
+                continue;
+            }
+            let mut pre2 = pre.clone();
+            pre2.push(b);
+            for (c, &pc) in target_probs(s, &pre2).iter().enumerate() {
+                if pc > 0.0 {
+                    *third.entry(c as u32).or_insert(0.0) += pab * f64::from(pc);
+                }
+            }
+        }
+    }
+    (pair, third)
+}
+
+/// Chi-square p-value of observed counts against expected probabilities; cells expecting
+/// fewer than 5 are pooled.
+fn p_value<K: std::hash::Hash + Eq + Copy>(
+    observed: &HashMap<K, usize>,
+    expected: &HashMap<K, f64>,
+    n: usize,
+) -> f64 {
+    let (mut stat, mut dof) = (0.0, 0usize);
+    let (mut pooled_obs, mut pooled_exp) = (0.0, 0.0);
+    for (k, &p) in expected {
+        let e = p * n as f64;
+        let o = observed.get(k).copied().unwrap_or(0) as f64;
+        if e < 5.0 {
+            pooled_obs += o;
+            pooled_exp += e;
+        } else {
+            stat += (o - e).powi(2) / e;
+            dof += 1;
+        }
+    }
+    if pooled_exp > 0.0 {
+        stat += (pooled_obs - pooled_exp).powi(2) / pooled_exp.max(1e-9);
+        dof += 1;
+    }
+    let unexpected: usize = observed
+        .iter()
+        .filter(|(k, _)| !expected.contains_key(k))
+        .map(|(_, c)| *c)
+        .sum();
+    assert_eq!(unexpected, 0, "a sampled sequence has target probability 0");
+    1.0 - ChiSquared::new((dof - 1) as f64).unwrap().cdf(stat)
+}
+
+fn run(s: &Setup, residual: Residual, seed: u64) -> (f64, f64, f64) {
+    let sp = specials();
+    let cfg = SpecConfig {
+        gamma: 2,
+        adaptive: false,
+        temperature: TEMPERATURE,
+        residual,
+        ..SpecConfig::default()
+    };
+    let mut sampler = Sampler::new(seed);
+    let (mut pairs, mut thirds) = (HashMap::new(), HashMap::new());
+    let (mut proposed, mut accepted) = (0, 0);
+    for _ in 0..SAMPLES {
+        let (out, stats) = decode_speculative(
+            (&s.target, &s.target_cross),
+            (&s.draft, &s.draft_cross),
+            &s.initial,
+            0,
+            &s.filters,
+            &sp,
+            3,
+            &cfg,
+            &mut sampler,
+        )
+        .unwrap();
+        proposed += stats.draft_tokens;
+        accepted += stats.accepted_tokens;
+        let (pair, third) = cells(&out.tokens, sp.eot);
+        *pairs.entry(pair).or_insert(0) += 1;
+        *thirds.entry(third).or_insert(0) += 1;
+    }
+    let (exact_pairs, exact_thirds) = exact(s);
+    (
+        p_value(&pairs, &exact_pairs, SAMPLES),
+        p_value(&thirds, &exact_thirds, SAMPLES),
+        accepted as f64 / proposed as f64,
+    )
+}
+
+#[test]
+fn speculative_sampling_matches_the_target_distribution_and_a_wrong_residual_is_caught() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = setup(tmp.path());
+
+    let (p_pair, p_third, acceptance) = run(&s, Residual::Exact, 1);
+    eprintln!(
+        "exact residual: p(pair) = {p_pair:.4}, p(third) = {p_third:.4}, acceptance {acceptance:.3}"
+    );
+    assert!(
+        acceptance > 0.05 && acceptance < 0.95,
+        "draft and target must disagree sometimes for the test to mean anything: {acceptance}"
+    );
+    assert!(
+        p_pair > 0.001,
+        "joint of the first two tokens: p = {p_pair}"
+    );
+    assert!(p_third > 0.001, "third token: p = {p_third}");
+
+    let (bad_pair, bad_third, _) = run(&s, Residual::TargetOnly, 1);
+    eprintln!("plain-p residual: p(pair) = {bad_pair:e}, p(third) = {bad_third:e}");
+    assert!(
+        bad_pair < 0.001 || bad_third < 0.001,
+        "the test must catch the wrong residual (p = {bad_pair}, {bad_third})"
+    );
+}
