@@ -52,4 +52,22 @@ pub struct Stats {
     pub decoder_s: f64,
     /// Tokens generated.
     pub tokens: usize,
+    /// The speculative draft, when one was used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draft: Option<String>,
+    /// Target decoder forward passes.
+    #[serde(default)]
+    pub target_calls: usize,
+    /// Tokens the draft proposed.
+    #[serde(default)]
+    pub draft_tokens: usize,
+    /// Proposals the target accepted.
+    #[serde(default)]
+    pub accepted_tokens: usize,
+    /// accepted_tokens / draft_tokens (0 without a draft).
+    #[serde(default)]
+    pub acceptance_rate: f64,
+    /// With `--verify`: the first token where speculative and target-only decoding differ.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify_difference: Option<String>,
 }

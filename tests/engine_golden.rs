@@ -10,8 +10,10 @@ use std::collections::HashMap;
 use candle_core::{Device, IndexOp};
 use whisper_spec::audio::load_audio;
 use whisper_spec::decoding::filters::{FilterOptions, LogitFilters};
-use whisper_spec::model::{CrossKv, ModelDir};
+use whisper_spec::decoding::sampling::Sampler;
+use whisper_spec::model::ModelDir;
 use whisper_spec::text::Task;
+use whisper_spec::transcribe::EncodedWindow;
 use whisper_spec::{TranscribeOptions, Transcriber};
 
 struct Golden {
@@ -57,7 +59,7 @@ fn sample_rates() -> HashMap<String, u32> {
 /// logit(our token) - logit(their token) with the decoder fed their prefix.
 fn first_difference(
     t: &Transcriber,
-    cross: &CrossKv,
+    cross: &EncodedWindow,
     language: Option<&str>,
     timestamps: bool,
     ours: &[u32],
@@ -78,7 +80,7 @@ fn first_difference(
     seq.extend_from_slice(&theirs[..k]);
     let decoder = &t.model().decoder;
     let logits = decoder
-        .forward(&seq, &mut decoder.new_cache(), cross)
+        .forward(&seq, &mut decoder.new_cache(), &cross.cross)
         .unwrap();
     let mut row = logits.i(seq.len() - 1).unwrap().to_vec1::<f32>().unwrap();
     let filters = LogitFilters::new(
@@ -128,8 +130,16 @@ fn check_model(model: &str, sets: &[(&str, Option<&str>, bool)]) {
                 ..TranscribeOptions::default()
             };
             let ours = t
-                .decode_window(&cross, language.as_deref(), &[], &opts)
+                .decode_window(
+                    &cross,
+                    language.as_deref(),
+                    &[],
+                    &opts,
+                    false,
+                    &mut Sampler::new(0),
+                )
                 .unwrap()
+                .0
                 .tokens;
             if native {
                 native_total += 1;

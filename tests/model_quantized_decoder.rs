@@ -1,12 +1,12 @@
 //! Quantized self-drafts (`TextDecoder::quantize`): a Q8_0 or 4-bit copy of the target's decoder
 //! that runs on the target's cross-attention K/V.
 //!
-//! Checked here: the copy keeps the cached decoder's guarantees (one-token steps, blocks,
-//! roll-back + re-feed and forks agree), it stays close to the f32 logits, its teacher-forced
-//! argmax agrees with the f32 target on real speech (tiny.en and base on jfk), it quantizes odd
-//! vocabularies (padded rows are cut off again), and quantizing leaves the f32 target untouched.
-//! A timing of decoder steps, f32 against the quantized copies, is an ignored test
-//! (`decoder_step_timings`, see its doc).
+//! Checked here: the copy keeps the cached decoder's guarantees (roll-back and forks exact;
+//! blocks agree with one-token steps up to quantization noise, see `compare_feeding`), it stays
+//! close to the f32 logits, its teacher-forced argmax agrees with the f32 target on real speech
+//! (tiny.en and base on jfk), it quantizes odd vocabularies and widths (padded rows and columns
+//! are cut off again), and quantizing leaves the f32 target untouched. A timing of decoder
+//! steps, f32 against the quantized copies, is an ignored test (`decoder_step_timings`).
 
 mod common;
 
@@ -199,9 +199,9 @@ fn load_with_jfk(name: &str, prompt: &[u32]) -> Loaded {
     }
 }
 
-/// Quantizes the real decoder both ways and checks each copy against the f32 target, all on
+/// Quantizes the real decoder every way and checks each copy against the f32 target, all on
 /// the target's cross-attention K/V.
-fn check_real_model(name: &str, prompt: &[u32], expect_q4: GgmlDType) {
+fn check_real_model(name: &str, prompt: &[u32]) {
     let Loaded {
         model,
         cross,
@@ -217,6 +217,17 @@ fn check_real_model(name: &str, prompt: &[u32], expect_q4: GgmlDType) {
     // Positions whose next token is a text token or the end of text.
     let scored = prompt_len - 1..tokens.len();
     let target_best: Vec<usize> = scored.clone().map(|i| argmax(&reference[i])).collect();
+    let scale = reference
+        .iter()
+        .flatten()
+        .fold(0.0f32, |m, v| m.max(v.abs()));
+    let dense_feed = compare_feeding(target, &cross, &tokens);
+    eprintln!(
+        "{name} f32: largest |logit| {scale:.1}; block vs one-token feeding: max diff {:e}, \
+         argmax changed {}/{}",
+        dense_feed.worst, dense_feed.argmax_changed, dense_feed.rows
+    );
+    assert!(dense_feed.worst <= 2e-4 && dense_feed.argmax_changed == 0);
     let follows_golden = scored
         .clone()
         .zip(&target_best)
@@ -227,9 +238,11 @@ fn check_real_model(name: &str, prompt: &[u32], expect_q4: GgmlDType) {
         target_best.len()
     );
 
-    for (kind, expected, min_agreement) in [
-        (QuantKind::Q8_0, GgmlDType::Q8_0, 0.95),
-        (QuantKind::Q4, expect_q4, 0.80),
+    // (kind, type picked, least teacher-forced agreement, largest logit error / largest logit)
+    for (kind, expected, min_agreement, max_error) in [
+        (QuantKind::Q8_0, GgmlDType::Q8_0, 0.95, 0.05),
+        (QuantKind::Q4, GgmlDType::Q4K, 0.80, 0.2),
+        (QuantKind::Q4_0, GgmlDType::Q4_0, 0.80, 0.2),
     ] {
         let draft = target.quantize(kind).unwrap();
         assert_eq!(draft.quant_kind(), Some(expected));
@@ -260,12 +273,24 @@ fn check_real_model(name: &str, prompt: &[u32], expect_q4: GgmlDType) {
             feed.rows
         );
         assert!(
-            gap.is_finite() && gap < 5.0,
-            "{name} {expected:?}: logits far off: {gap}"
+            gap.is_finite() && gap <= max_error * scale,
+            "{name} {expected:?}: logits off by {gap}"
         );
         assert!(
             agreement >= min_agreement,
             "{name} {expected:?}: agreement {agreement} < {min_agreement}"
+        );
+        // Feeding in blocks stays within the quantization noise itself (see `compare_feeding`).
+        assert!(
+            feed.worst <= 2.0 * gap,
+            "{name} {expected:?}: block vs one-token feeding differ by {}",
+            feed.worst
+        );
+        assert!(
+            feed.argmax_changed * 20 <= feed.rows,
+            "{name} {expected:?}: argmax changed in {}/{} rows between ways of feeding",
+            feed.argmax_changed,
+            feed.rows
         );
     }
 
@@ -281,14 +306,14 @@ fn check_real_model(name: &str, prompt: &[u32], expect_q4: GgmlDType) {
 
 #[test]
 fn tiny_en_quantized_drafts_follow_the_f32_target() {
-    // sot, notimestamps; tiny's d_model 384 is no multiple of 256, so 4-bit is Q4_0.
-    check_real_model("tiny.en", &[50257, 50362], GgmlDType::Q4_0);
+    // sot, notimestamps; tiny's d_model 384 is padded to 512 for Q4K and the fast kernels.
+    check_real_model("tiny.en", &[50257, 50362]);
 }
 
 #[test]
 fn base_quantized_drafts_follow_the_f32_target() {
-    // sot, en, transcribe, notimestamps; d_model 512 and MLP 2048 allow Q4K.
-    check_real_model("base", &[50258, 50259, 50359, 50363], GgmlDType::Q4K);
+    // sot, en, transcribe, notimestamps; d_model 512 and MLP 2048 need no K padding.
+    check_real_model("base", &[50258, 50259, 50359, 50363]);
 }
 
 /// A synthetic model on the CPU: (encoder-free) decoder, the target's cross K/V, and tokens.
@@ -314,10 +339,18 @@ fn synthetic(vocab: usize, d: usize, seed: u64) -> (tempfile::TempDir, TextDecod
 }
 
 #[test]
-fn synthetic_odd_vocabulary_quantizes_and_keeps_cache_guarantees() {
+fn synthetic_odd_vocabulary_and_width_quantize_and_keep_cache_guarantees() {
     // 301 is odd and no multiple of 16: the padded head rows must be cut off again.
-    let vocab = 301;
-    let (_tmp, target, cross) = synthetic(vocab, 64, 21);
+    for d in [64, 48] {
+        check_synthetic(301, d);
+    }
+}
+
+/// Quantizes a random model every way and checks shapes, closeness to f32, the feeding
+/// guarantees and that the draft may use the target's cross K/V. `d` = 64 is whole blocks of
+/// 32 but no multiple of 256 (Q4K pads it); 48 is not even whole blocks (every type pads it).
+fn check_synthetic(vocab: usize, d: usize) {
+    let (_tmp, target, cross) = synthetic(vocab, d, 21);
     let mut rng = common::ct2_writer::Lcg(9);
     let tokens: Vec<u32> = std::iter::once(vocab as u32 - 1)
         .chain((1..20).map(|_| rng.next_u32() % (vocab as u32 - 2)))
@@ -333,8 +366,8 @@ fn synthetic_odd_vocabulary_quantizes_and_keeps_cache_guarantees() {
         .fold(0.0f32, |m, v| m.max(v.abs()));
     for (kind, expected) in [
         (QuantKind::Q8_0, GgmlDType::Q8_0),
-        // d = 64 is no multiple of 256: Q4_0.
-        (QuantKind::Q4, GgmlDType::Q4_0),
+        (QuantKind::Q4, GgmlDType::Q4K),
+        (QuantKind::Q4_0, GgmlDType::Q4_0),
     ] {
         let draft = target.quantize(kind).unwrap();
         assert_eq!(draft.quant_kind(), Some(expected));
@@ -348,7 +381,7 @@ fn synthetic_odd_vocabulary_quantizes_and_keeps_cache_guarantees() {
         let gap = largest_gap(&reference, &logits);
         let feed = compare_feeding(&draft, &cross, &tokens);
         eprintln!(
-            "synthetic vocab {vocab}, {expected:?}: max |logit - f32| {gap:.4} (largest \
+            "synthetic vocab {vocab} d {d}, {expected:?}: max |logit - f32| {gap:.4} (largest \
              |logit| {scale:.2}); block vs one-token feeding: {feed:?}"
         );
         // Relative to the largest f32 logit: 8-bit weights stay within a few percent.
@@ -360,9 +393,9 @@ fn synthetic_odd_vocabulary_quantizes_and_keeps_cache_guarantees() {
         assert!(gap < bound, "{expected:?}: max diff {gap} >= {bound}");
 
         // The draft's own cross K/V are the target's (those projections stay f32).
-        let own = draft.cross_kv(&Tensor::zeros((1, 1500, 64), DType::F32, &Device::Cpu).unwrap());
-        let theirs =
-            target.cross_kv(&Tensor::zeros((1, 1500, 64), DType::F32, &Device::Cpu).unwrap());
+        let other = Tensor::ones((1, 1500, d), DType::F32, &Device::Cpu).unwrap();
+        let own = draft.cross_kv(&other);
+        let theirs = target.cross_kv(&other);
         let a = draft
             .forward(&tokens[..3], &mut draft.new_cache(), &own.unwrap())
             .unwrap();
@@ -377,21 +410,11 @@ fn synthetic_odd_vocabulary_quantizes_and_keeps_cache_guarantees() {
         .unwrap()
         .quantize(QuantKind::Q4)
         .unwrap();
-    assert_eq!(twice.quant_kind(), Some(GgmlDType::Q4_0));
+    assert_eq!(twice.quant_kind(), Some(GgmlDType::Q4K));
     let out = twice
         .forward(&tokens[..4], &mut twice.new_cache(), &cross)
         .unwrap();
     assert_eq!(out.dims(), &[4, vocab]);
-}
-
-#[test]
-fn widths_that_are_not_whole_blocks_are_refused() {
-    // d = 48 is no multiple of 32 (the block of Q8_0 and Q4_0).
-    let (_tmp, target, _cross) = synthetic(100, 48, 3);
-    for kind in [QuantKind::Q8_0, QuantKind::Q4] {
-        let err = target.quantize(kind).unwrap_err().to_string();
-        assert!(err.contains("cannot quantize"), "{err}");
-    }
 }
 
 /// Median and minimum wall time of `f` over `reps` runs after two warm-up runs, in ms.
@@ -409,9 +432,9 @@ fn time_ms(reps: usize, mut f: impl FnMut()) -> (f64, f64) {
     (ms[reps / 2], ms[0])
 }
 
-/// Times a 1-token step and a 5-token block of f32, Q8_0 and Q4 decoders on tiny.en and base
-/// with 24 positions cached (rolled back after every call), and the vocabulary projection
-/// alone with and without row padding. Prints a table; asserts nothing about speed.
+/// Times a 1-token step and a 5-token block of f32, Q8_0, Q4 and Q4_0 decoders on tiny.en and
+/// base with 24 positions cached (rolled back after every call), and the vocabulary projection
+/// alone with and without padding. Prints a table; asserts nothing about speed.
 ///
 /// Run with the thread count under test, e.g.
 /// `RAYON_NUM_THREADS=1 cargo test --release --test model_quantized_decoder -- --ignored
@@ -438,10 +461,20 @@ fn decoder_step_timings() {
         let past = 24;
         let mut history = tokens.clone();
         history.resize(past + 5, 220);
+        let quantize = |kind| {
+            let t = Instant::now();
+            let q = model.decoder.quantize(kind).unwrap();
+            eprintln!(
+                "{name:8} quantize({kind:?}) took {:.0} ms",
+                t.elapsed().as_secs_f64() * 1e3
+            );
+            q
+        };
         let variants = [
             ("f32", model.decoder.clone()),
-            ("Q8_0", model.decoder.quantize(QuantKind::Q8_0).unwrap()),
-            ("Q4", model.decoder.quantize(QuantKind::Q4).unwrap()),
+            ("Q8_0", quantize(QuantKind::Q8_0)),
+            ("Q4", quantize(QuantKind::Q4)),
+            ("Q4_0", quantize(QuantKind::Q4_0)),
         ];
         for (label, decoder) in &variants {
             let mut cache = decoder.new_cache();
@@ -466,15 +499,15 @@ fn decoder_step_timings() {
             );
         }
 
-        // The vocabulary projection alone: does padding N to a multiple of 16 pay?
+        // The vocabulary projection alone: unpadded (candle's generic kernels), and padded as
+        // `Projection::quantize` does (K to 256, N to 16: the repacked kernels).
         let dir = ModelDir::open(&common::models::store_model(name)).unwrap();
         let vb = whisper_spec::model::whisper::var_builder(&dir, DType::F32, &Device::Cpu).unwrap();
         let (vocab, d) = (model.config.vocab_size, model.config.d_model);
         let embed = vb
             .get((vocab, d), "model.decoder.embed_tokens.weight")
             .unwrap();
-        let dense = Projection::Dense(candle_nn::Linear::new(embed, None));
-        let d4 = QuantKind::Q4.ggml_dtype(&[d, model.config.decoder_ffn_dim]);
+        let dense = Projection::from_linear(candle_nn::Linear::new(embed, None));
         let mut rng = common::ct2_writer::Lcg(1);
         let x1 = Tensor::from_vec(
             (0..d).map(|_| rng.uniform()).collect(),
@@ -488,16 +521,14 @@ fn decoder_step_timings() {
             &Device::Cpu,
         )
         .unwrap();
-        let heads = [
-            ("f32", dense.clone()),
-            ("Q8_0 unpadded", dense.quantize(GgmlDType::Q8_0).unwrap()),
-            (
-                "Q8_0 pad 16",
-                dense.quantize_padded(GgmlDType::Q8_0, 16).unwrap(),
-            ),
-            ("Q4 unpadded", dense.quantize(d4).unwrap()),
-            ("Q4 pad 16", dense.quantize_padded(d4, 16).unwrap()),
-        ];
+        let mut heads = vec![("f32".to_string(), dense.clone())];
+        for dtype in [GgmlDType::Q8_0, GgmlDType::Q4K, GgmlDType::Q4_0] {
+            // Q4K cannot hold an unpadded K that is not whole super-blocks (tiny's 384).
+            if let Ok(head) = dense.quantize_padded(dtype, 1, 1) {
+                heads.push((format!("{dtype:?} unpadded"), head));
+            }
+            heads.push((format!("{dtype:?} padded"), dense.quantize(dtype).unwrap()));
+        }
         for (label, head) in &heads {
             let one = time_ms(reps, || {
                 head.forward(&x1).unwrap();
@@ -506,202 +537,9 @@ fn decoder_step_timings() {
                 head.forward(&x5).unwrap();
             });
             eprintln!(
-                "{name:8} head {label:14} ({:?}) {d}x{vocab}: M=1 {:.2} ({:.2}), M=5 {:.2} ({:.2})",
-                head.ggml_dtype(),
-                one.0,
-                one.1,
-                five.0,
-                five.1
+                "{name:8} head {label:14} {d}x{vocab}: M=1 {:.2} ({:.2}), M=5 {:.2} ({:.2})",
+                one.0, one.1, five.0, five.1
             );
         }
     }
-}
-
-#[test]
-fn zz_debug_tiny() {
-    let l = load_with_jfk("tiny.en", &[50257, 50362]);
-    for (label, dec) in [
-        ("f32", l.model.decoder.clone()),
-        ("q8", l.model.decoder.quantize(QuantKind::Q8_0).unwrap()),
-    ] {
-        let a = feed_in_chunks(&dec, &l.cross, &l.tokens, &[1]);
-        let b = feed_in_chunks(&dec, &l.cross, &l.tokens, &[l.tokens.len()]);
-        let per: Vec<String> = a
-            .iter()
-            .zip(&b)
-            .map(|(x, y)| format!("{:.1e}", largest_gap(&[x.clone()], &[y.clone()])))
-            .collect();
-        let scale = a.iter().flatten().fold(0.0f32, |m, v| m.max(v.abs()));
-        eprintln!("{label} scale {scale}: {}", per.join(" "));
-    }
-}
-
-#[test]
-fn zz_debug_qmm() {
-    use candle_core::Module;
-    let dev = Device::Cpu;
-    for (k, n, dt) in [
-        (512usize, 2048usize, GgmlDType::Q8_0),
-        (2048, 512, GgmlDType::Q8_0),
-        (512, 51872, GgmlDType::Q8_0),
-        (512, 2048, GgmlDType::Q4K),
-        (2048, 512, GgmlDType::Q4K),
-        (512, 51872, GgmlDType::Q4K),
-    ] {
-        let w = Tensor::randn(0f32, 1.0, (n, k), &dev).unwrap();
-        let q = candle_core::quantized::QMatMul::from_qtensor(
-            candle_core::quantized::QTensor::quantize(&w, dt).unwrap(),
-        )
-        .unwrap();
-        for m in [2usize, 3, 5, 26] {
-            let x = Tensor::randn(0f32, 1.0, (1, m, k), &dev).unwrap();
-            let full = q
-                .forward(&x)
-                .unwrap()
-                .squeeze(0)
-                .unwrap()
-                .to_vec2::<f32>()
-                .unwrap();
-            let mut bad = vec![];
-            for i in 0..m {
-                let r = q
-                    .forward(&x.narrow(1, i, 1).unwrap().contiguous().unwrap())
-                    .unwrap()
-                    .squeeze(0)
-                    .unwrap()
-                    .to_vec2::<f32>()
-                    .unwrap();
-                let g = largest_gap(&[full[i].clone()], &r);
-                if g > 0.0 {
-                    bad.push((i, g));
-                }
-            }
-            eprintln!("{dt:?} k {k} n {n} m {m}: rows differing {:?}", bad);
-        }
-    }
-}
-
-#[test]
-fn zz_debug_ops() {
-    let dev = Device::Cpu;
-    let n = 26;
-    let (h, hd) = (6, 64);
-    let q = Tensor::randn(0f32, 1.0, (1, h, n, hd), &dev).unwrap();
-    let k = Tensor::randn(0f32, 1.0, (1, h, n, hd), &dev).unwrap();
-    let v = Tensor::randn(0f32, 1.0, (1, h, n, hd), &dev).unwrap();
-    let kt = k.transpose(2, 3).unwrap().contiguous().unwrap();
-    let mask = {
-        let data: Vec<f32> = (0..n)
-            .flat_map(|i| (0..n).map(move |j| if j <= i { 0.0 } else { f32::NEG_INFINITY }))
-            .collect();
-        Tensor::from_vec(data, (n, n), &dev).unwrap()
-    };
-    let scores = (q.matmul(&kt).unwrap() * 0.125).unwrap();
-    let masked = scores.broadcast_add(&mask).unwrap();
-    let w = candle_nn::ops::softmax_last_dim(&masked).unwrap();
-    let out = w.matmul(&v).unwrap();
-    let (mut ds, mut dw, mut dsm, mut dout) = (vec![], vec![], vec![], vec![]);
-    for i in 0..n {
-        let qi = q.narrow(2, i, 1).unwrap().contiguous().unwrap();
-        let kti = k
-            .narrow(2, 0, i + 1)
-            .unwrap()
-            .transpose(2, 3)
-            .unwrap()
-            .contiguous()
-            .unwrap();
-        let vi = v.narrow(2, 0, i + 1).unwrap().contiguous().unwrap();
-        let si = (qi.matmul(&kti).unwrap() * 0.125).unwrap();
-        let s_blk = scores.narrow(2, i, 1).unwrap().narrow(3, 0, i + 1).unwrap();
-        let g = (&si - &s_blk)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
-        ds.push(g);
-        let wi = candle_nn::ops::softmax_last_dim(&si).unwrap();
-        // softmax of block's scores row alone vs within masked
-        let w_blk = w.narrow(2, i, 1).unwrap().narrow(3, 0, i + 1).unwrap();
-        let wsame = candle_nn::ops::softmax_last_dim(&s_blk.contiguous().unwrap()).unwrap();
-        let g2 = (&wsame - &w_blk)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
-        dsm.push(g2);
-        let g3 = (&wi - &w_blk)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
-        dw.push(g3);
-        // w@v with the block's own weights row, short
-        let oi = wsame.matmul(&vi).unwrap();
-        let o_blk = out.narrow(2, i, 1).unwrap();
-        let g4 = (&oi - &o_blk)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
-        dout.push(g4);
-    }
-    eprintln!(
-        "scores {ds:?}\nsoftmax(masked vs short, same input) {dsm:?}\nsoftmax total {dw:?}\nw@v {dout:?}"
-    );
-    // cross
-    let ck = Tensor::randn(0f32, 1.0, (1, h, hd, 1500), &dev).unwrap();
-    let cv = Tensor::randn(0f32, 1.0, (1, h, 1500, hd), &dev).unwrap();
-    let cs = q.matmul(&ck).unwrap();
-    let cw = candle_nn::ops::softmax_last_dim(&cs).unwrap();
-    let co = cw.matmul(&cv).unwrap();
-    let (mut a, mut b) = (vec![], vec![]);
-    for i in 0..n {
-        let qi = q.narrow(2, i, 1).unwrap().contiguous().unwrap();
-        let si = qi.matmul(&ck).unwrap();
-        let g = (&si - &cs.narrow(2, i, 1).unwrap())
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
-        a.push(g);
-        let wi = cw.narrow(2, i, 1).unwrap().contiguous().unwrap();
-        let oi = wi.matmul(&cv).unwrap();
-        let g = (&oi - &co.narrow(2, i, 1).unwrap())
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
-        b.push(g);
-    }
-    eprintln!("cross scores {a:?}\ncross w@v {b:?}");
 }

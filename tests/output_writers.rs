@@ -44,6 +44,12 @@ fn transcript(file: &str, segments: Vec<Segment>) -> Transcript {
             encoder_s: 0.5,
             decoder_s: 0.75,
             tokens: 42,
+            draft: Some("self-q8".into()),
+            target_calls: 12,
+            draft_tokens: 40,
+            accepted_tokens: 30,
+            acceptance_rate: 0.75,
+            verify_difference: None,
         },
     }
 }
@@ -252,7 +258,18 @@ fn json_has_stable_field_names() {
     );
     assert_eq!(
         keys(&value["stats"]),
-        ["decoder_s", "encoder_s", "rtf", "tokens", "wall_s"]
+        [
+            "acceptance_rate",
+            "accepted_tokens",
+            "decoder_s",
+            "draft",
+            "draft_tokens",
+            "encoder_s",
+            "rtf",
+            "target_calls",
+            "tokens",
+            "wall_s"
+        ]
     );
     assert_eq!(value["segments"][1]["end"], 4.02);
     assert_eq!(value["segments"][0]["tokens"][1], 2425);

@@ -8,6 +8,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 
+use crate::decoding::draft::{Draft, DraftSpec};
+use crate::decoding::speculative::SpecConfig;
 use crate::model::Store;
 use crate::output;
 use crate::text::{Task, resolve_language};
@@ -52,6 +54,24 @@ pub struct TranscribeArgs {
     /// CPU threads for the model (default: all cores).
     #[arg(short, long)]
     pub threads: Option<usize>,
+    /// Speculative draft: auto (the catalog's pairing: a distil model, else self-q8), none,
+    /// self-q8, self-q4, self-layers:N, or a model name/path with the same vocabulary. Output
+    /// is the target's own either way.
+    #[arg(long, default_value = "auto")]
+    pub draft: String,
+    /// Tokens the draft proposes in the first round of each window (then adapted).
+    #[arg(long, default_value_t = 6)]
+    pub draft_tokens: usize,
+    /// Sampling temperature; 0 decodes greedily.
+    #[arg(long, default_value_t = 0.0)]
+    pub temperature: f32,
+    /// Seed for sampling (same seed, same output).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Also decode each window with the target alone; fail and print the first differing
+    /// token if speculative decoding changed anything.
+    #[arg(long)]
+    pub verify: bool,
 }
 
 /// `--task` values.
@@ -97,8 +117,20 @@ pub fn run(args: TranscribeArgs, verbose: u8) -> anyhow::Result<ExitCode> {
             TaskArg::Translate => Task::Translate,
         },
         timestamps: !args.no_timestamps,
+        temperature: args.temperature,
+        seed: args.seed,
+        verify: args.verify,
         ..TranscribeOptions::default()
     };
+    anyhow::ensure!(
+        args.temperature >= 0.0 && args.temperature.is_finite(),
+        "--temperature must be 0 or more"
+    );
+    anyhow::ensure!(args.draft_tokens >= 1, "--draft-tokens must be at least 1");
+    let draft_spec: DraftSpec = args
+        .draft
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!("--draft: {e}"))?;
     if let Some(dir) = &args.output_dir {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create output dir {}", dir.display()))?;
@@ -118,8 +150,23 @@ pub fn run(args: TranscribeArgs, verbose: u8) -> anyhow::Result<ExitCode> {
     }
 
     let device = device()?;
-    let resolved = Store::from_env().resolve(&args.model)?;
+    let store = Store::from_env();
+    let resolved = store.resolve(&args.model)?;
     let transcriber = Transcriber::load(&resolved.model, &args.model, &device)?;
+    let draft = Draft::build(
+        &draft_spec,
+        transcriber.model(),
+        &resolved.model,
+        &args.model,
+        &store,
+        &device,
+    )?;
+    let spec = SpecConfig {
+        gamma: args.draft_tokens,
+        max_gamma: SpecConfig::default().max_gamma.max(args.draft_tokens),
+        ..SpecConfig::default()
+    };
+    let transcriber = transcriber.with_draft(draft, spec);
     transcriber.check_options(&opts)?;
 
     let mut failures = 0;
@@ -132,8 +179,26 @@ pub fn run(args: TranscribeArgs, verbose: u8) -> anyhow::Result<ExitCode> {
                 continue;
             }
         };
+        if let Some(diff) = &transcript.stats.verify_difference {
+            failures += 1;
+            eprintln!(
+                "error: {}: --verify: speculative output differs: {diff}",
+                file.display()
+            );
+        }
         if verbose > 0 {
             let s = &transcript.stats;
+            if let Some(d) = &s.draft {
+                eprintln!(
+                    "{}: draft {d}: {} of {} proposals accepted ({:.1} %), {} target calls for {} tokens",
+                    transcript.file,
+                    s.accepted_tokens,
+                    s.draft_tokens,
+                    100.0 * s.acceptance_rate,
+                    s.target_calls,
+                    s.tokens
+                );
+            }
             eprintln!(
                 "{}: {:.1} s of audio in {:.2} s (RTF {:.3}; encoder {:.2} s, decoder {:.2} s, {} tokens), language {}",
                 transcript.file,

@@ -1,5 +1,5 @@
-//! Target-only greedy decoding of one window: the reference every faster path (speculative
-//! decoding) must reproduce token for token.
+//! Target-only decoding of one window (greedy, or sampling at a temperature): the reference
+//! every faster path (speculative decoding) must reproduce, token for token when greedy.
 //!
 //! Follows openai/whisper's `DecodingTask` at temperature 0: one forward pass over the initial
 //! tokens (previous-text prompt + start-of-transcript sequence), the no-speech probability read
@@ -9,6 +9,7 @@
 use candle_core::{IndexOp, Result};
 
 use super::filters::{LogitFilters, argmax, log_softmax, no_speech_prob};
+use super::sampling::{Sampler, tempered_probs};
 use crate::model::{CrossKv, TextDecoder};
 use crate::text::SpecialTokens;
 
@@ -41,6 +42,36 @@ pub fn decode_greedy(
     specials: &SpecialTokens,
     sample_len: usize,
 ) -> Result<WindowDecode> {
+    let mut unused = Sampler::new(0);
+    decode_target(
+        decoder,
+        cross,
+        initial,
+        sot_index,
+        filters,
+        specials,
+        sample_len,
+        0.0,
+        &mut unused,
+    )
+}
+
+/// Target-only decoding of one window: greedy at temperature 0, otherwise sampling from
+/// softmax(filtered logits / temperature) with `sampler` (openai's `DecodingTask` at that
+/// temperature, best_of 1). Log-probabilities are of the untempered filtered logits, as openai
+/// reports them.
+#[allow(clippy::too_many_arguments)]
+pub fn decode_target(
+    decoder: &TextDecoder,
+    cross: &CrossKv,
+    initial: &[u32],
+    sot_index: usize,
+    filters: &LogitFilters,
+    specials: &SpecialTokens,
+    sample_len: usize,
+    temperature: f32,
+    sampler: &mut Sampler,
+) -> Result<WindowDecode> {
     let mut cache = decoder.new_cache();
     let logits = decoder.forward(initial, &mut cache, cross)?;
     let no_speech_prob =
@@ -48,6 +79,7 @@ pub fn decode_greedy(
     let mut row = logits.i(initial.len() - 1)?.to_vec1::<f32>()?;
     let mut tokens = initial.to_vec();
     let mut logprobs = vec![0.0f32; row.len()];
+    let mut probs = Vec::new();
     let mut sum_logprob = 0.0f64;
     let mut finished = false;
     let mut forward_passes = 1;
@@ -55,7 +87,12 @@ pub fn decode_greedy(
     for _ in 0..sample_len {
         filters.apply(&tokens, &mut row);
         log_softmax(&row, &mut logprobs);
-        let next = argmax(&row) as u32;
+        let next = if temperature > 0.0 {
+            tempered_probs(&row, temperature, &mut probs);
+            sampler.sample(&probs)
+        } else {
+            argmax(&row) as u32
+        };
         sum_logprob += f64::from(logprobs[next as usize]);
         if next == specials.eot {
             finished = true;

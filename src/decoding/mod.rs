@@ -5,6 +5,7 @@
 //!   shares (log-softmax, argmax, language probabilities);
 //! - [`greedy`]: target-only greedy decoding of one window, the reference path.
 
+pub mod draft;
 pub mod filters;
 pub mod greedy;
 pub mod sampling;

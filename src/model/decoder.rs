@@ -24,11 +24,6 @@ use super::config::WhisperConfig;
 use super::kv_cache::KvCache;
 use super::linear::{Projection, QuantKind};
 
-/// Output rows of the quantized vocabulary projection are padded to a multiple of this (zero
-/// rows, cut off from the logits): candle's repacked AVX-512 VNNI kernels need N % 16 == 0
-/// (and K % 256 == 0), and Whisper's vocabularies (51864, 51865) are not multiples of 16.
-const VOCAB_PAD: usize = 16;
-
 /// One pre-norm decoder block: causal self-attention, cross-attention, MLP.
 #[derive(Debug, Clone)]
 struct DecoderBlock {
@@ -97,7 +92,7 @@ pub struct TextDecoder {
     blocks: Vec<DecoderBlock>,
     ln: LayerNorm,
     /// The logits projection: `embed_tokens` as a bias-free `Linear` (the same tensor, so
-    /// exactly `x @ embed_tokens^T`), or its quantized, row-padded copy.
+    /// exactly `x @ embed_tokens^T`), or its quantized copy.
     head: Projection,
     /// The weight type of a quantized copy; `None` for the f32 decoder.
     quant: Option<GgmlDType>,
@@ -130,7 +125,7 @@ impl TextDecoder {
         let d = cfg.d_model;
         let embed_tokens = vb.get((cfg.vocab_size, d), "embed_tokens.weight")?;
         Ok(TextDecoder {
-            head: Projection::Dense(Linear::new(embed_tokens.clone(), None)),
+            head: Projection::from_linear(Linear::new(embed_tokens.clone(), None)),
             quant: None,
             embed_tokens,
             positions: vb.get((cfg.max_target_positions, d), "embed_positions.weight")?,
@@ -166,25 +161,23 @@ impl TextDecoder {
     /// read-only, the quantized weights are its own).
     ///
     /// Quantized: self-attention q/k/v/out, cross-attention q/out, fc1, fc2 and the tied
-    /// vocabulary projection (padded to a multiple of 16 rows for candle's fast kernels; the
-    /// logits keep `vocab_size` columns). Kept f32: token and position embeddings, layer norms,
-    /// and the cross-attention key/value projections, so `cross_kv` of the copy equals the
-    /// target's and the target's [`CrossKv`] can be passed to the copy's `forward`.
-    /// Activations stay f32 between layers.
+    /// vocabulary projection (zero-padded where that reaches candle's fast kernels, see
+    /// [`Projection::quantize`]; the logits keep `vocab_size` columns). Kept f32: token and
+    /// position embeddings, layer norms, and the cross-attention key/value projections, so
+    /// `cross_kv` of the copy equals the target's and the target's [`CrossKv`] can be passed to
+    /// the copy's `forward` (that also saves the draft a pass over the encoder output).
+    /// Activations stay f32 between layers (the kernels round each row to 8 bits inside).
     ///
-    /// `kind` resolves against every inner dimension (d_model and the MLP width): see
-    /// [`QuantKind::ggml_dtype`]; [`quant_kind`](Self::quant_kind) says what was picked. Fails
-    /// when d_model or the MLP width is not a multiple of the type's block (32, or 256 for
-    /// Q4K).
+    /// [`quant_kind`](Self::quant_kind) names the GGML type used ([`QuantKind::ggml_dtype`]).
+    ///
+    /// Block-vs-step consistency is looser than the f32 decoder's: roll-back + one-token
+    /// re-feed and forks reproduce one-token steps bit for bit, but a block of tokens can differ
+    /// from the same tokens one at a time by about the quantization error itself (a last-bit
+    /// f32 difference in attention can move an 8-bit rounding). That never affects exactness
+    /// of speculative decoding: the draft only proposes, the f32 target verifies.
     pub fn quantize(&self, kind: QuantKind) -> Result<TextDecoder> {
         let _span = tracing::debug_span!("quantize_decoder", ?kind).entered();
-        let d = self.embed_tokens.dim(1)?;
-        let ffn = match self.blocks.first().map(|b| &b.fc1) {
-            Some(Projection::Dense(l)) => l.weight().dim(0)?,
-            Some(Projection::Quantized { out, .. }) => *out,
-            None => candle_core::bail!("a decoder needs at least one layer"),
-        };
-        let dtype = kind.ggml_dtype(&[d, ffn]);
+        let dtype = kind.ggml_dtype();
         Ok(TextDecoder {
             embed_tokens: self.embed_tokens.clone(),
             positions: self.positions.clone(),
@@ -194,7 +187,7 @@ impl TextDecoder {
                 .map(|b| b.quantize(dtype))
                 .collect::<Result<_>>()?,
             ln: self.ln.clone(),
-            head: self.head.quantize_padded(dtype, VOCAB_PAD)?,
+            head: self.head.quantize(dtype)?,
             quant: Some(dtype),
             layer_ids: self.layer_ids.clone(),
             vocab_size: self.vocab_size,

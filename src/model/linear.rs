@@ -6,12 +6,22 @@
 //! variant wraps `candle_nn::Linear` unchanged, so a model that is never quantized computes
 //! exactly what it did before this type existed.
 //!
-//! Quantized weights are built once from the f32 ones (`QTensor::quantize`); activations stay
-//! f32 between layers (candle's kernels quantize each input row internally for the dot
-//! products, so outputs of a row do not depend on the other rows of the batch).
+//! Quantized weights are built once from the f32 ones (`QTensor::quantize`). Activations stay
+//! f32 between layers, but candle's kernels round each input row to 8 bits internally for the
+//! integer dot products (each row on its own, so a row's output does not depend on the other
+//! rows of the batch).
+//!
+//! Layout matters more than bits on x86: candle 0.11.1 has "repacked" AVX-512/AVX VNNI kernels
+//! (`Q8_0`, `Q4K`) that are 3-10x faster than its generic quantized kernels, but only for
+//! K % 256 == 0 and N % 16 == 0. Measured here (1 thread, Zen 4): the 384 x 51872 vocabulary
+//! projection of tiny.en in Q8_0 takes 1.69 ms generic and 0.62 ms with K zero-padded to 512
+//! (8.3 vs 0.9 ms for 5 rows); base's 512 x 51865 one 2.29 ms unpadded and 0.70 ms with N
+//! padded to 51872. So [`Projection::quantize`] pads the weight with zero columns (K) and
+//! rows (N) where that unlocks those kernels, pads the input to match and cuts the output
+//! back: zeros add nothing to the dot products.
 
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
-use candle_core::{Module, Result, Tensor};
+use candle_core::{D, DType, Module, Result, Tensor};
 use candle_nn::{Linear, VarBuilder};
 
 /// The quantization a self-draft asks for.
@@ -20,137 +30,218 @@ pub enum QuantKind {
     /// 8-bit weights in blocks of 32 (GGML `Q8_0`): close to f32 (teacher-forced agreement
     /// with the target above 99 % on real speech), about 0.27x the f32 bytes.
     Q8_0,
-    /// 4-bit weights: `Q4K` (super-blocks of 256) when every inner dimension allows it,
-    /// otherwise `Q4_0` (blocks of 32). About 0.15x the f32 bytes, agreement around 95 %.
+    /// 4-bit k-quants (GGML `Q4K`, super-blocks of 256 with 6-bit sub-block scales; inner
+    /// dimensions that are not whole super-blocks, like tiny's 384, are zero-padded). About
+    /// 0.14x the f32 bytes (more where padded); more accurate and, on x86 with AVX2, much
+    /// faster than `Q4_0`.
     Q4,
+    /// 4-bit weights in blocks of 32 (GGML `Q4_0`), the plain GGML 4-bit rule. Kept for
+    /// comparison only: candle has no fast x86 kernel for it, so a decoder step is barely
+    /// faster than f32 (base: 7.1 vs 8.1 ms, 1 thread) and less accurate than `Q4`.
+    Q4_0,
 }
 
 impl QuantKind {
-    /// The GGML type used for weights whose inner (input) dimensions are all of `ks`.
-    ///
-    /// `Q4` picks `Q4K` only when every K is a multiple of 256: one model-wide type keeps the
-    /// draft uniform and `Q4K` cannot hold a row that is not whole super-blocks (tiny's
-    /// d_model 384 is not), so such a model falls back to `Q4_0`.
-    pub fn ggml_dtype(self, ks: &[usize]) -> GgmlDType {
+    /// The GGML weight type this kind uses.
+    pub fn ggml_dtype(self) -> GgmlDType {
         match self {
             QuantKind::Q8_0 => GgmlDType::Q8_0,
-            QuantKind::Q4 if ks.iter().all(|k| k.is_multiple_of(256)) => GgmlDType::Q4K,
-            QuantKind::Q4 => GgmlDType::Q4_0,
+            QuantKind::Q4 => GgmlDType::Q4K,
+            QuantKind::Q4_0 => GgmlDType::Q4_0,
         }
+    }
+}
+
+/// Whether candle (0.11.1) has a repacked x86 kernel for `dtype` on this CPU. Mirrors the
+/// private `repack_x86::select` (Q4K from AVX2 + FMA up, Q8_0 only with AVX-512 VNNI or
+/// AVX-VNNI); re-check it when upgrading candle. Only decides padding: a wrong answer costs
+/// speed, never correctness.
+fn has_repacked_kernel(dtype: GgmlDType) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let avx2 = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
+        let vnni = (is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512vnni"))
+            || (is_x86_feature_detected!("avxvnni") && is_x86_feature_detected!("avx2"));
+        match dtype {
+            GgmlDType::Q4K => avx2 || vnni,
+            GgmlDType::Q8_0 => vnni,
+            _ => false,
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = dtype;
+        false
     }
 }
 
 /// `y = x W^T + b` over the last dimension of `x`, with `W` dense f32 or quantized.
 #[derive(Debug, Clone)]
-pub enum Projection {
+pub struct Projection {
+    inner: Inner,
+}
+
+#[derive(Debug, Clone)]
+enum Inner {
     /// The f32 weights, computed by `candle_nn::Linear` as always.
     Dense(Linear),
-    /// Quantized weights (possibly with zero rows appended, see [`Projection::quantize_padded`])
-    /// and the f32 bias.
-    Quantized {
-        /// `[rows, in]` quantized weight; `rows >= out`.
-        weight: QMatMul,
-        /// f32 bias of the `out` real outputs.
-        bias: Option<Tensor>,
-        /// Output columns kept (rows beyond this are padding).
-        out: usize,
-        /// The GGML type of `weight`.
-        dtype: GgmlDType,
-    },
+    Quantized(QuantizedWeight),
+}
+
+/// A quantized weight, possibly zero-padded (see [`Projection::quantize`]), and the f32 bias.
+#[derive(Debug, Clone)]
+struct QuantizedWeight {
+    /// `[padded_out, padded_in]`.
+    weight: QMatMul,
+    /// f32 bias of the `out` real outputs.
+    bias: Option<Tensor>,
+    /// Input width callers pass, and the weight's (zero columns beyond `in_dim`).
+    in_dim: usize,
+    padded_in: usize,
+    /// Output columns returned (the weight may have more, zero, rows).
+    out: usize,
+    dtype: GgmlDType,
 }
 
 impl Projection {
+    /// A dense projection computing exactly what `linear.forward` does.
+    pub fn from_linear(linear: Linear) -> Self {
+        Projection {
+            inner: Inner::Dense(linear),
+        }
+    }
+
     /// Loads a dense projection with a bias (`weight` `[out, in]`, `bias` `[out]`) under `vb`.
     pub fn load(in_dim: usize, out_dim: usize, vb: VarBuilder) -> Result<Self> {
-        Ok(Projection::Dense(candle_nn::linear(in_dim, out_dim, vb)?))
+        Ok(Self::from_linear(candle_nn::linear(in_dim, out_dim, vb)?))
     }
 
     /// Loads a dense projection without a bias under `vb`.
     pub fn load_no_bias(in_dim: usize, out_dim: usize, vb: VarBuilder) -> Result<Self> {
-        Ok(Projection::Dense(candle_nn::linear_no_bias(
+        Ok(Self::from_linear(candle_nn::linear_no_bias(
             in_dim, out_dim, vb,
         )?))
     }
 
-    /// A quantized copy with the same outputs (up to quantization error).
+    /// A quantized copy with the same outputs up to quantization error, laid out for the
+    /// fastest kernel candle has for `dtype` here: where a repacked kernel exists (CPU), K is
+    /// padded to a multiple of 256 and N to a multiple of 16; otherwise K only to whole blocks
+    /// of `dtype` (so any width can be quantized).
     pub fn quantize(&self, dtype: GgmlDType) -> Result<Self> {
-        self.quantize_padded(dtype, 1)
+        let (k_multiple, n_multiple) = if self.device().is_cpu() && has_repacked_kernel(dtype) {
+            (256, 16)
+        } else {
+            (dtype.block_size(), 1)
+        };
+        self.quantize_padded(dtype, k_multiple, n_multiple)
     }
 
-    /// A quantized copy whose weight gets zero rows up to a multiple of `multiple` outputs;
-    /// `forward` cuts them off again, so callers see the original width.
-    ///
-    /// Why: candle's repacked AVX-512 VNNI kernels (several times faster for more than one
-    /// input row) need the output count to be a multiple of 16 and K a multiple of 256;
-    /// Whisper's vocabularies (51864, 51865) are not, so the logits projection pads.
-    /// A quantized projection is quantized again from its dequantized weights.
-    pub fn quantize_padded(&self, dtype: GgmlDType, multiple: usize) -> Result<Self> {
-        let (w, bias, out) = match self {
-            Projection::Dense(l) => (l.weight().clone(), l.bias().cloned(), l.weight().dim(0)?),
-            Projection::Quantized {
-                weight, bias, out, ..
-            } => {
-                let w = match weight {
-                    QMatMul::QTensor(q) => q.dequantize(&q.device())?,
+    /// A quantized copy whose weight gets zero columns up to a multiple of `k_multiple` inputs
+    /// and zero rows up to a multiple of `n_multiple` outputs; `forward` pads its input and
+    /// cuts its output to match, so callers see the original widths. Fails when the padded
+    /// K is not whole blocks of `dtype`. A quantized projection is quantized again from its
+    /// dequantized weights.
+    pub fn quantize_padded(
+        &self,
+        dtype: GgmlDType,
+        k_multiple: usize,
+        n_multiple: usize,
+    ) -> Result<Self> {
+        let (w, bias, in_dim, out) = match &self.inner {
+            Inner::Dense(l) => {
+                let (out, in_dim) = l.weight().dims2()?;
+                (l.weight().clone(), l.bias().cloned(), in_dim, out)
+            }
+            Inner::Quantized(q) => {
+                let w = match &q.weight {
+                    QMatMul::QTensor(t) => t.dequantize(&t.device())?,
                     QMatMul::Tensor(w) => w.clone(),
-                    QMatMul::TensorF16(w) => w.to_dtype(candle_core::DType::F32)?,
+                    QMatMul::TensorF16(w) => w.to_dtype(DType::F32)?,
                 };
-                (w.narrow(0, 0, *out)?, bias.clone(), *out)
+                let w = w.narrow(0, 0, q.out)?.narrow(1, 0, q.in_dim)?;
+                (w, q.bias.clone(), q.in_dim, q.out)
             }
         };
-        let (rows, k) = w.dims2()?;
-        let padded = rows.div_ceil(multiple.max(1)) * multiple.max(1);
-        let w = if padded > rows {
-            let zeros = Tensor::zeros((padded - rows, k), w.dtype(), w.device())?;
-            Tensor::cat(&[&w, &zeros], 0)?
-        } else {
-            w
-        };
+        let round_up = |x: usize, m: usize| x.div_ceil(m.max(1)) * m.max(1);
+        let (rows, cols) = (round_up(out, n_multiple), round_up(in_dim, k_multiple));
+        let w = w
+            .pad_with_zeros(1, 0, cols - in_dim)?
+            .pad_with_zeros(0, 0, rows - out)?
+            .contiguous()?;
         let qt = QTensor::quantize(&w, dtype).map_err(|e| {
             candle_core::Error::Msg(format!(
-                "cannot quantize a [{rows}, {k}] weight to {dtype:?}: {e}"
+                "cannot quantize a [{out}, {in_dim}] weight (padded to [{rows}, {cols}]) to \
+                 {dtype:?}: {e}"
             ))
         })?;
         let weight = QMatMul::from_qtensor(qt)?;
         if w.device().is_cpu() {
             // The first call packs the weight into kernel tiles (lazily, inside candle); doing
             // it here keeps that one-off cost out of the first decoding step.
-            weight.forward(&Tensor::zeros((1, k), candle_core::DType::F32, w.device())?)?;
+            weight.forward(&Tensor::zeros((1, cols), DType::F32, w.device())?)?;
         }
-        Ok(Projection::Quantized {
-            weight,
-            bias,
-            out,
-            dtype,
+        Ok(Projection {
+            inner: Inner::Quantized(QuantizedWeight {
+                weight,
+                bias,
+                in_dim,
+                padded_in: cols,
+                out,
+                dtype,
+            }),
         })
     }
 
     /// The GGML type of a quantized projection; `None` when dense.
     pub fn ggml_dtype(&self) -> Option<GgmlDType> {
-        match self {
-            Projection::Dense(_) => None,
-            Projection::Quantized { dtype, .. } => Some(*dtype),
+        match &self.inner {
+            Inner::Dense(_) => None,
+            Inner::Quantized(q) => Some(q.dtype),
+        }
+    }
+
+    /// The `(out, in)` widths callers see (padding excluded).
+    pub fn dims(&self) -> Result<(usize, usize)> {
+        match &self.inner {
+            Inner::Dense(l) => l.weight().dims2(),
+            Inner::Quantized(q) => Ok((q.out, q.in_dim)),
+        }
+    }
+
+    fn device(&self) -> candle_core::Device {
+        match &self.inner {
+            Inner::Dense(l) => l.weight().device().clone(),
+            Inner::Quantized(q) => match &q.weight {
+                QMatMul::QTensor(t) => t.device(),
+                QMatMul::Tensor(w) | QMatMul::TensorF16(w) => w.device().clone(),
+            },
         }
     }
 
     /// Applies the projection to the last dimension of `x` (any rank >= 2).
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        match self {
-            Projection::Dense(l) => l.forward(x),
-            Projection::Quantized {
-                weight, bias, out, ..
-            } => {
-                // candle's quantized kernel reads its input as one contiguous slice.
-                let mut y = weight.forward(&x.contiguous()?)?;
-                let last = y.rank() - 1;
-                if y.dim(last)? != *out {
-                    y = y.narrow(last, 0, *out)?.contiguous()?;
-                }
-                match bias {
-                    Some(b) => y.broadcast_add(b),
-                    None => Ok(y),
-                }
-            }
+        let q = match &self.inner {
+            Inner::Dense(l) => return l.forward(x),
+            Inner::Quantized(q) => q,
+        };
+        let given = x.dim(D::Minus1)?;
+        if given != q.in_dim {
+            candle_core::bail!("projection expects {} inputs, got {given}", q.in_dim);
+        }
+        // Zero inputs for the padded weight columns; candle's quantized kernel also needs its
+        // input as one contiguous slice.
+        let x = if q.padded_in > given {
+            x.pad_with_zeros(D::Minus1, 0, q.padded_in - given)?
+        } else {
+            x.contiguous()?
+        };
+        let mut y = q.weight.forward(&x)?;
+        if y.dim(D::Minus1)? != q.out {
+            y = y.narrow(D::Minus1, 0, q.out)?.contiguous()?;
+        }
+        match &q.bias {
+            Some(b) => y.broadcast_add(b),
+            None => Ok(y),
         }
     }
 }

@@ -8,6 +8,8 @@ use std::time::Instant;
 use super::segments::split_window;
 use super::{TranscribeOptions, Transcriber};
 use crate::audio::{N_SAMPLES, SAMPLE_RATE, log_mel_spectrogram};
+use crate::decoding::sampling::Sampler;
+use crate::decoding::speculative::SpecStats;
 use crate::error::Result;
 use crate::transcript::{Segment, Stats, Transcript};
 
@@ -35,6 +37,8 @@ pub(super) fn transcribe(
     let mut all_tokens: Vec<u32> = Vec::new();
     let mut window = vec![0.0f32; n_mels * N_FRAMES];
     let mut seek = 0usize;
+    let mut sampler = Sampler::new(opts.seed);
+    let mut window_stats = SpecStats::default();
 
     while seek < content_frames {
         let window_frames = N_FRAMES.min(content_frames - seek);
@@ -43,14 +47,13 @@ pub(super) fn transcribe(
                 .copy_from_slice(&mel.row(m)[seek..seek + N_FRAMES]);
         }
         let t0 = Instant::now();
-        let features = model.encode(&window, N_FRAMES)?;
+        let encoded = t.encode_window(&window)?;
         stats.encoder_s += t0.elapsed().as_secs_f64();
 
         let t0 = Instant::now();
-        let cross = model.decoder.cross_kv(&features)?;
         if language.is_none() {
             language = Some(if tokenizer.is_multilingual() {
-                let detected = t.detect_language(&cross)?;
+                let detected = t.detect_language(&encoded)?;
                 tracing::info!(
                     "{file}: detected language {} (p = {:.2})",
                     detected.code,
@@ -66,9 +69,44 @@ pub(super) fn transcribe(
         } else {
             &[]
         };
-        let result = t.decode_window(&cross, language.as_deref(), prompt, opts)?;
+        let (result, spec) = t.decode_window(
+            &encoded,
+            language.as_deref(),
+            prompt,
+            opts,
+            true,
+            &mut sampler,
+        )?;
         stats.decoder_s += t0.elapsed().as_secs_f64();
         stats.tokens += result.tokens.len();
+        match &spec {
+            Some(s) => window_stats.add(s),
+            None => window_stats.target_calls += result.forward_passes,
+        }
+        // Token identity is the contract of greedy decoding; sampled windows only share the
+        // target's distribution.
+        if opts.verify
+            && opts.temperature == 0.0
+            && spec.is_some()
+            && stats.verify_difference.is_none()
+        {
+            let (alone, _) = t.decode_window(
+                &encoded,
+                language.as_deref(),
+                prompt,
+                opts,
+                false,
+                &mut Sampler::new(opts.seed),
+            )?;
+            if let Some(k) = first_difference(&alone.tokens, &result.tokens) {
+                stats.verify_difference = Some(format!(
+                    "window at {:.2} s, token {k}: target alone {:?}, speculative {:?}",
+                    seek as f64 * 0.01,
+                    alone.tokens.get(k),
+                    result.tokens.get(k)
+                ));
+            }
+        }
 
         let silent = matches!(
             (opts.no_speech_threshold, opts.logprob_threshold),
@@ -106,6 +144,11 @@ pub(super) fn transcribe(
         .collect::<String>()
         .trim()
         .to_string();
+    stats.draft = t.draft().map(|d| d.label().to_string());
+    stats.target_calls = window_stats.target_calls;
+    stats.draft_tokens = window_stats.draft_tokens;
+    stats.accepted_tokens = window_stats.accepted_tokens;
+    stats.acceptance_rate = window_stats.acceptance_rate();
     stats.wall_s = started.elapsed().as_secs_f64();
     stats.rtf = if duration_s > 0.0 {
         stats.wall_s / duration_s
@@ -121,4 +164,10 @@ pub(super) fn transcribe(
         segments,
         stats,
     })
+}
+
+/// The first index where two token sequences differ (a length difference counts).
+fn first_difference(a: &[u32], b: &[u32]) -> Option<usize> {
+    let common = a.iter().zip(b).position(|(x, y)| x != y);
+    common.or((a.len() != b.len()).then(|| a.len().min(b.len())))
 }

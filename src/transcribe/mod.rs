@@ -17,8 +17,11 @@ use candle_core::Device;
 pub use options::TranscribeOptions;
 
 use crate::audio;
+use crate::decoding::draft::Draft;
 use crate::decoding::filters::{FilterOptions, LogitFilters, language_probs};
-use crate::decoding::greedy::{WindowDecode, decode_greedy};
+use crate::decoding::greedy::{WindowDecode, decode_target};
+use crate::decoding::sampling::Sampler;
+use crate::decoding::speculative::{SpecConfig, SpecStats, decode_speculative};
 use crate::error::{Error, Result};
 use crate::model::{CrossKv, ModelDir, Whisper};
 use crate::text::{Task, TextError, WhisperTokenizer};
@@ -30,6 +33,17 @@ pub struct Transcriber {
     model: Whisper,
     tokenizer: WhisperTokenizer,
     name: String,
+    draft: Option<Draft>,
+    spec: SpecConfig,
+}
+
+/// One encoded 30 s window: the target's cross-attention and, with a draft, the draft's.
+#[derive(Debug, Clone)]
+pub struct EncodedWindow {
+    /// The target decoder's cross-attention keys/values.
+    pub cross: CrossKv,
+    /// The draft decoder's, when there is a draft.
+    pub draft_cross: Option<CrossKv>,
 }
 
 /// A detected language: code and probability.
@@ -50,7 +64,21 @@ impl Transcriber {
             model,
             tokenizer,
             name: name.to_string(),
+            draft: None,
+            spec: SpecConfig::default(),
         })
+    }
+
+    /// Decodes with `draft` (speculative decoding) configured by `spec`, or alone with `None`.
+    pub fn with_draft(mut self, draft: Option<Draft>, spec: SpecConfig) -> Self {
+        self.draft = draft;
+        self.spec = spec;
+        self
+    }
+
+    /// The draft in use, if any.
+    pub fn draft(&self) -> Option<&Draft> {
+        self.draft.as_ref()
     }
 
     /// The model.
@@ -104,13 +132,13 @@ impl Transcriber {
     /// Language probabilities from the decoder's first step on an encoded window, as
     /// openai/whisper's `detect_language`: the most likely language token after
     /// start-of-transcript.
-    pub fn detect_language(&self, cross: &CrossKv) -> Result<DetectedLanguage> {
+    pub fn detect_language(&self, window: &EncodedWindow) -> Result<DetectedLanguage> {
         let specials = self.tokenizer.specials();
         let mut cache = self.model.decoder.new_cache();
         let logits = self
             .model
             .decoder
-            .forward(&[specials.sot], &mut cache, cross)?;
+            .forward(&[specials.sot], &mut cache, &window.cross)?;
         let row = logits.squeeze(0)?.to_vec1::<f32>()?;
         let probs = language_probs(&row, &self.tokenizer);
         let (code, probability) = probs
@@ -125,9 +153,14 @@ impl Transcriber {
 
     /// Encodes one 3000-frame mel window (row-major `[n_mels, 3000]`) and prepares the
     /// decoder's cross-attention for it.
-    pub fn encode_window(&self, window: &[f32]) -> Result<CrossKv> {
+    pub fn encode_window(&self, window: &[f32]) -> Result<EncodedWindow> {
         let features = self.model.encode(window, longform::N_FRAMES)?;
-        Ok(self.model.decoder.cross_kv(&features)?)
+        let cross = self.model.decoder.cross_kv(&features)?;
+        let draft_cross = match &self.draft {
+            Some(d) => Some(d.cross_for_window(&cross, &features, window)?),
+            None => None,
+        };
+        Ok(EncodedWindow { cross, draft_cross })
     }
 
     /// The first 30 s of `samples` as a mel window, exactly as the window loop cuts it.
@@ -140,15 +173,19 @@ impl Transcriber {
             .collect()
     }
 
-    /// Greedy decoding of one encoded window in `language` (ignored by English-only models),
-    /// prompted with the tail of `previous` tokens (openai: `<|startofprev|>` + the last 223).
+    /// Decodes one encoded window in `language` (ignored by English-only models), prompted
+    /// with the tail of `previous` tokens (openai: `<|startofprev|>` + the last 223): with the
+    /// draft when there is one (and `use_draft`), else the target alone. Greedy at temperature
+    /// 0, else sampling with `sampler`.
     pub fn decode_window(
         &self,
-        cross: &CrossKv,
+        window: &EncodedWindow,
         language: Option<&str>,
         previous: &[u32],
         opts: &TranscribeOptions,
-    ) -> Result<WindowDecode> {
+        use_draft: bool,
+        sampler: &mut Sampler,
+    ) -> Result<(WindowDecode, Option<SpecStats>)> {
         let specials = self.tokenizer.specials();
         let decoder = &self.model.decoder;
         let mut initial = Vec::new();
@@ -171,15 +208,38 @@ impl Transcriber {
                 opts.timestamps,
             ),
         );
-        Ok(decode_greedy(
+        if let (true, Some(draft), Some(draft_cross)) =
+            (use_draft, &self.draft, &window.draft_cross)
+        {
+            let cfg = SpecConfig {
+                temperature: opts.temperature,
+                ..self.spec.clone()
+            };
+            let (out, stats) = decode_speculative(
+                (decoder, &window.cross),
+                (draft.decoder(), draft_cross),
+                &initial,
+                sot_index,
+                &filters,
+                specials,
+                opts.sample_len,
+                &cfg,
+                sampler,
+            )?;
+            return Ok((out, Some(stats)));
+        }
+        let out = decode_target(
             decoder,
-            cross,
+            &window.cross,
             &initial,
             sot_index,
             &filters,
             specials,
             opts.sample_len,
-        )?)
+            opts.temperature,
+            sampler,
+        )?;
+        Ok((out, None))
     }
 
     pub(crate) fn name(&self) -> &str {

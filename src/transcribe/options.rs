@@ -20,6 +20,13 @@ pub struct TranscribeOptions {
     pub logprob_threshold: Option<f64>,
     /// Most tokens sampled per window (openai: n_text_ctx / 2 = 224).
     pub sample_len: usize,
+    /// 0 decodes greedily; above 0 samples from softmax(logits / temperature).
+    pub temperature: f32,
+    /// Seed of the sampler (same seed, same samples).
+    pub seed: u64,
+    /// With a draft, also decode every window with the target alone and report the first
+    /// token that differs.
+    pub verify: bool,
 }
 
 impl Default for TranscribeOptions {
@@ -32,6 +39,9 @@ impl Default for TranscribeOptions {
             no_speech_threshold: Some(0.6),
             logprob_threshold: Some(-1.0),
             sample_len: 224,
+            temperature: 0.0,
+            seed: 0,
+            verify: false,
         }
     }
 }

@@ -1,0 +1,106 @@
+//! Real models: transcripts with a self-draft are identical, token for token, to the target
+//! alone (tiny.en with self-q8 and self-q4, base with self-q8 and self-layers:2), with and without
+//! timestamps, on a sample of the corpus (the whole corpus is checked with `--verify`; see the
+//! closing notes).
+
+mod common;
+
+use candle_core::Device;
+use whisper_spec::decoding::draft::{Draft, DraftSpec};
+use whisper_spec::decoding::speculative::SpecConfig;
+use whisper_spec::model::{ModelDir, Store};
+use whisper_spec::{TranscribeOptions, Transcriber, Transcript};
+
+const FILES: &[&str] = &[
+    "jfk.flac",
+    "en_read/librispeech/1089-134686-0000.flac",
+    "en_read/librispeech/2830-3980-0043.wav",
+    "en_read/librivox/sense_and_sensibility_01_austen_64kb-0870.wav",
+    "en_read/ljspeech/LJ001-0001.wav",
+    "en_misc/OSR_us_000_0034_8k.wav",
+    "multilingual/picovoice_test_de.wav",
+];
+
+fn tokens(t: &Transcript) -> Vec<u32> {
+    t.segments.iter().flat_map(|s| s.tokens.clone()).collect()
+}
+
+fn check(model: &str, drafts: &[&str]) {
+    let dir = ModelDir::open(&common::models::store_model(model)).unwrap();
+    let device = Device::Cpu;
+    let store = Store::from_env();
+    let alone = Transcriber::load(&dir, model, &device).unwrap();
+    let english_only = !alone.tokenizer().is_multilingual();
+    for draft_name in drafts {
+        let spec: DraftSpec = draft_name.parse().unwrap();
+        let draft = Draft::build(&spec, alone.model(), &dir, model, &store, &device)
+            .unwrap()
+            .expect("a draft");
+        let with = Transcriber::load(&dir, model, &device)
+            .unwrap()
+            .with_draft(Some(draft), SpecConfig::default());
+        let (mut proposed, mut accepted, mut calls, mut toks) = (0, 0, 0, 0);
+        for file in FILES {
+            if english_only && file.starts_with("multilingual/") {
+                continue;
+            }
+            let path = common::shared_dir().join("corpus").join(file);
+            for timestamps in [true, false] {
+                let opts = TranscribeOptions {
+                    timestamps,
+                    ..TranscribeOptions::default()
+                };
+                let reference = alone.transcribe_file(&path, &opts).unwrap();
+                let spec = with.transcribe_file(&path, &opts).unwrap();
+                assert_eq!(
+                    tokens(&spec),
+                    tokens(&reference),
+                    "{model} + {draft_name}, {file}, timestamps {timestamps}"
+                );
+                assert_eq!(spec.text, reference.text);
+                proposed += spec.stats.draft_tokens;
+                accepted += spec.stats.accepted_tokens;
+                calls += spec.stats.target_calls;
+                toks += spec.stats.tokens;
+            }
+        }
+        eprintln!(
+            "{model} + {draft_name}: acceptance {:.3}, {:.2} tokens per target call",
+            accepted as f64 / proposed.max(1) as f64,
+            toks as f64 / calls.max(1) as f64
+        );
+    }
+}
+
+#[test]
+fn tiny_en_self_drafts_change_nothing() {
+    check("tiny.en", &["self-q8", "self-q4"]);
+}
+
+#[test]
+fn base_self_drafts_change_nothing() {
+    check("base", &["self-q8", "self-layers:2"]);
+}
+
+#[test]
+fn a_draft_with_another_vocabulary_is_refused_by_name() {
+    let dir = ModelDir::open(&common::models::store_model("base")).unwrap();
+    let device = Device::Cpu;
+    let target = Transcriber::load(&dir, "base", &device).unwrap();
+    let tiny = common::models::store_model("tiny.en");
+    let spec = DraftSpec::Model(tiny.display().to_string());
+    let err = Draft::build(
+        &spec,
+        target.model(),
+        &dir,
+        "base",
+        &Store::from_env(),
+        &device,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("vocabulary size 51864 vs the target's 51865"),
+        "{err}"
+    );
+}
