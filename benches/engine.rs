@@ -29,7 +29,7 @@ fn bench_model(c: &mut Criterion, name: &str) {
     group.bench_function("encoder 30 s window", |b| {
         b.iter(|| t.model().encode(&window, 3000).unwrap())
     });
-    let cross = t.encode_window(&window).unwrap();
+    let cross = t.encode_window(&window).unwrap().cross;
     let decoder = &t.model().decoder;
     let sot = t.tokenizer().specials().sot;
     // A cache holding 24 positions, as in the middle of a sentence.

@@ -1,6 +1,7 @@
 //! Command-line layer: one file per command. Each command parses its own arguments (clap),
 //! calls the library and prints; no audio or model logic lives here.
 
+pub mod bench;
 pub mod models;
 pub mod probe;
 pub mod transcribe;
@@ -27,6 +28,8 @@ pub struct Cli {
 pub enum Command {
     /// Transcribe audio files (or translate them into English).
     Transcribe(transcribe::TranscribeArgs),
+    /// Target alone vs speculative decoding on the same files: speed-up, acceptance, identity.
+    Bench(bench::BenchArgs),
     /// List, fetch, inspect and import Whisper models.
     Models(models::ModelsArgs),
     /// Print codec, sample rate, channels and duration of audio files, one JSON line per file.
@@ -38,6 +41,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     init_logging(cli.verbose);
     match cli.command {
         Command::Transcribe(args) => transcribe::run(args, cli.verbose),
+        Command::Bench(args) => bench::run(args),
         Command::Models(args) => models::run(args),
         Command::Probe(args) => probe::run(args),
     }

@@ -1,0 +1,181 @@
+//! `whisper-spec bench FILE...`: target-only vs speculative decoding in one process, on the
+//! same files, runs interleaved (the machine is noisy), medians reported: decoder-phase and
+//! end-to-end speed-up, acceptance, tokens per target call, real-time factor, peak RSS, and
+//! whether the transcripts are identical.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Args;
+
+use crate::audio::load_audio;
+use crate::decoding::draft::{Draft, DraftSpec};
+use crate::decoding::speculative::SpecConfig;
+use crate::model::Store;
+use crate::transcribe::{TranscribeOptions, Transcriber};
+
+/// Arguments of `whisper-spec bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Audio files to decode.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Target model.
+    #[arg(short, long, default_value = super::transcribe::DEFAULT_MODEL)]
+    pub model: String,
+    /// Draft (as `transcribe --draft`; `auto` = the catalog's pairing).
+    #[arg(long, default_value = "auto")]
+    pub draft: String,
+    /// Runs of each mode per file (alternating).
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+    /// Decode timestamps.
+    #[arg(long)]
+    pub no_timestamps: bool,
+    /// Print a JSON summary as the last line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() {
+        return 0.0;
+    }
+    let mid = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[mid]
+    } else {
+        (v[mid - 1] + v[mid]) / 2.0
+    }
+}
+
+/// Peak resident memory of this process in MB (Linux), from /proc.
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// Runs `whisper-spec bench`.
+pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(args.runs >= 1, "--runs must be at least 1");
+    let device = candle_core::Device::Cpu;
+    let store = Store::from_env();
+    let resolved = store.resolve(&args.model)?;
+    let alone = Transcriber::load(&resolved.model, &args.model, &device)?;
+    let spec: DraftSpec = args.draft.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+    let draft = Draft::build(
+        &spec,
+        alone.model(),
+        &resolved.model,
+        &args.model,
+        &store,
+        &device,
+    )?
+    .ok_or_else(|| {
+        anyhow::anyhow!("bench compares against a draft: --draft none has nothing to compare")
+    })?;
+    let label = draft.label().to_string();
+    let with = Transcriber::load(&resolved.model, &args.model, &device)?
+        .with_draft(Some(draft), SpecConfig::default());
+    let opts = TranscribeOptions {
+        language: None,
+        timestamps: !args.no_timestamps,
+        ..TranscribeOptions::default()
+    };
+
+    println!(
+        "{:<40} {:>8} {:>8} {:>8} {:>8} {:>7} {:>7} {:>6} {:>6} same",
+        "file", "dec s", "dec spec", "e2e s", "e2e spec", "x dec", "x e2e", "accept", "tok/call"
+    );
+    let (mut all_dec, mut all_dec_spec, mut all_e2e, mut all_e2e_spec) = (0.0, 0.0, 0.0, 0.0);
+    let (mut proposed, mut accepted, mut calls, mut tokens, mut audio_s) = (0, 0, 0, 0, 0.0);
+    let mut identical = true;
+    for file in &args.files {
+        let audio = load_audio(file)?;
+        let name = file.display().to_string();
+        let (mut dec, mut dec_s, mut e2e, mut e2e_s) = (vec![], vec![], vec![], vec![]);
+        let (mut a_text, mut s_text) = (String::new(), String::new());
+        let mut last = None;
+        for _ in 0..args.runs {
+            let t0 = Instant::now();
+            let a = alone.transcribe_samples(&audio.samples, &opts, &name)?;
+            e2e.push(t0.elapsed().as_secs_f64());
+            dec.push(a.stats.decoder_s);
+            let t0 = Instant::now();
+            let s = with.transcribe_samples(&audio.samples, &opts, &name)?;
+            e2e_s.push(t0.elapsed().as_secs_f64());
+            dec_s.push(s.stats.decoder_s);
+            a_text = a.text;
+            s_text = s.text.clone();
+            last = Some(s);
+        }
+        let s = last.expect("at least one run");
+        let same = a_text == s_text;
+        identical &= same;
+        let (d, ds, e, es) = (median(dec), median(dec_s), median(e2e), median(e2e_s));
+        all_dec += d;
+        all_dec_spec += ds;
+        all_e2e += e;
+        all_e2e_spec += es;
+        proposed += s.stats.draft_tokens;
+        accepted += s.stats.accepted_tokens;
+        calls += s.stats.target_calls;
+        tokens += s.stats.tokens;
+        audio_s += s.duration_s;
+        println!(
+            "{:<40} {d:>8.3} {ds:>8.3} {e:>8.3} {es:>8.3} {:>7.2} {:>7.2} {:>6.3} {:>6.2} {same}",
+            name.chars()
+                .rev()
+                .take(40)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<String>(),
+            d / ds,
+            e / es,
+            s.stats.acceptance_rate,
+            s.stats.tokens as f64 / s.stats.target_calls.max(1) as f64,
+        );
+    }
+    let acceptance = accepted as f64 / proposed.max(1) as f64;
+    let per_call = tokens as f64 / calls.max(1) as f64;
+    let rss = peak_rss_mb().unwrap_or(0.0);
+    println!(
+        "total ({} files, {audio_s:.1} s, target {}, draft {label}): decoder speed-up {:.2}x, end-to-end {:.2}x, \
+         acceptance {acceptance:.3}, {per_call:.2} tokens per target call, RTF {:.3} -> {:.3}, peak RSS {rss:.0} MB, identical {identical}",
+        args.files.len(),
+        args.model,
+        all_dec / all_dec_spec,
+        all_e2e / all_e2e_spec,
+        all_e2e / audio_s,
+        all_e2e_spec / audio_s,
+    );
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "model": args.model,
+                "draft": label,
+                "files": args.files.len(),
+                "audio_s": audio_s,
+                "speedup_decoder": all_dec / all_dec_spec,
+                "speedup_end_to_end": all_e2e / all_e2e_spec,
+                "acceptance_rate": acceptance,
+                "tokens_per_target_call": per_call,
+                "rtf_target": all_e2e / audio_s,
+                "rtf_speculative": all_e2e_spec / audio_s,
+                "peak_rss_mb": rss,
+                "identical": identical,
+            })
+        );
+    }
+    Ok(if identical {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
