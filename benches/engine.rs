@@ -1,6 +1,7 @@
 //! Engine speed on real weights (tiny.en and base, f32, CPU): encoder time per 30 s window,
-//! decoder time per single-token step and per 5-token block (the speculative verify shape),
-//! each measured with the cache at a realistic length and rolled back after every call.
+//! decoder time per single-token step and per 5-token block (the speculative verify shape) for
+//! the f32 decoder and its Q8_0 / Q4K self-draft copies, each measured with the cache at a
+//! realistic length and rolled back after every call.
 //! Run: `cargo bench --bench engine` (needs the models: `models/fetch.sh`).
 
 use std::path::{Path, PathBuf};
@@ -9,6 +10,7 @@ use candle_core::Device;
 use criterion::{Criterion, criterion_group, criterion_main};
 use whisper_spec::Transcriber;
 use whisper_spec::audio::load_audio;
+use whisper_spec::model::linear::QuantKind;
 use whisper_spec::model::{ModelDir, Store};
 
 fn shared() -> PathBuf {
@@ -36,23 +38,27 @@ fn bench_model(c: &mut Criterion, name: &str) {
     let prefix: Vec<u32> = std::iter::once(sot)
         .chain((0..23).map(|i| 400 + i))
         .collect();
-    let mut cache = decoder.new_cache();
-    decoder.forward(&prefix, &mut cache, &cross).unwrap();
-    let base = cache.len();
-    group.bench_function("decoder step, 1 token", |b| {
-        b.iter(|| {
-            decoder.forward(&[500], &mut cache, &cross).unwrap();
-            cache.truncate(base);
-        })
-    });
-    group.bench_function("decoder block, 5 tokens", |b| {
-        b.iter(|| {
-            decoder
-                .forward(&[500, 501, 502, 503, 504], &mut cache, &cross)
-                .unwrap();
-            cache.truncate(base);
-        })
-    });
+    let q8 = decoder.quantize(QuantKind::Q8_0).unwrap();
+    let q4 = decoder.quantize(QuantKind::Q4).unwrap();
+    for (label, dec) in [("f32", decoder), ("q8_0", &q8), ("q4k", &q4)] {
+        // Quantized copies reuse the target's cross-attention, as self-drafts do.
+        let mut cache = dec.new_cache();
+        dec.forward(&prefix, &mut cache, &cross).unwrap();
+        let base = cache.len();
+        group.bench_function(format!("decoder {label} step, 1 token"), |b| {
+            b.iter(|| {
+                dec.forward(&[500], &mut cache, &cross).unwrap();
+                cache.truncate(base);
+            })
+        });
+        group.bench_function(format!("decoder {label} block, 5 tokens"), |b| {
+            b.iter(|| {
+                dec.forward(&[500, 501, 502, 503, 504], &mut cache, &cross)
+                    .unwrap();
+                cache.truncate(base);
+            })
+        });
+    }
     group.finish();
 }
 

@@ -10,13 +10,11 @@
 
 mod common;
 
-use std::time::Instant;
-
 use candle_core::quantized::GgmlDType;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use whisper_spec::audio::{N_SAMPLES, load_audio, log_mel_spectrogram};
-use whisper_spec::model::linear::{Projection, QuantKind};
+use whisper_spec::model::linear::QuantKind;
 use whisper_spec::model::{CrossKv, ModelDir, TextDecoder, Whisper};
 
 fn logits_rows(t: &Tensor) -> Vec<Vec<f32>> {
@@ -415,131 +413,4 @@ fn check_synthetic(vocab: usize, d: usize) {
         .forward(&tokens[..4], &mut twice.new_cache(), &cross)
         .unwrap();
     assert_eq!(out.dims(), &[4, vocab]);
-}
-
-/// Median and minimum wall time of `f` over `reps` runs after two warm-up runs, in ms.
-fn time_ms(reps: usize, mut f: impl FnMut()) -> (f64, f64) {
-    f();
-    f();
-    let mut ms: Vec<f64> = (0..reps)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed().as_secs_f64() * 1e3
-        })
-        .collect();
-    ms.sort_by(f64::total_cmp);
-    (ms[reps / 2], ms[0])
-}
-
-/// Times a 1-token step and a 5-token block of f32, Q8_0, Q4 and Q4_0 decoders on tiny.en and
-/// base with 24 positions cached (rolled back after every call), and the vocabulary projection
-/// alone with and without padding. Prints a table; asserts nothing about speed.
-///
-/// Run with the thread count under test, e.g.
-/// `RAYON_NUM_THREADS=1 cargo test --release --test model_quantized_decoder -- --ignored
-/// --nocapture decoder_step_timings`.
-#[test]
-#[ignore = "timing only; run explicitly with --ignored --nocapture"]
-fn decoder_step_timings() {
-    let reps: usize = std::env::var("TIMING_REPS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(40);
-    let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "default".into());
-    eprintln!("threads {threads}, {reps} reps, median (min) ms");
-    for (name, prompt) in [
-        ("tiny.en", vec![50257u32, 50362]),
-        ("base", vec![50258, 50259, 50359, 50363]),
-    ] {
-        let Loaded {
-            model,
-            cross,
-            tokens,
-            ..
-        } = load_with_jfk(name, &prompt);
-        let past = 24;
-        let mut history = tokens.clone();
-        history.resize(past + 5, 220);
-        let quantize = |kind| {
-            let t = Instant::now();
-            let q = model.decoder.quantize(kind).unwrap();
-            eprintln!(
-                "{name:8} quantize({kind:?}) took {:.0} ms",
-                t.elapsed().as_secs_f64() * 1e3
-            );
-            q
-        };
-        let variants = [
-            ("f32", model.decoder.clone()),
-            ("Q8_0", quantize(QuantKind::Q8_0)),
-            ("Q4", quantize(QuantKind::Q4)),
-            ("Q4_0", quantize(QuantKind::Q4_0)),
-        ];
-        for (label, decoder) in &variants {
-            let mut cache = decoder.new_cache();
-            decoder
-                .forward(&history[..past], &mut cache, &cross)
-                .unwrap();
-            let mut step = |n: usize| {
-                decoder
-                    .forward(&history[past..past + n], &mut cache, &cross)
-                    .unwrap();
-                cache.truncate(past);
-            };
-            let one = time_ms(reps, || step(1));
-            let five = time_ms(reps, || step(5));
-            eprintln!(
-                "{name:8} {label:5} ({:?}): 1 token {:.2} ({:.2}), 5 tokens {:.2} ({:.2})",
-                decoder.quant_kind(),
-                one.0,
-                one.1,
-                five.0,
-                five.1
-            );
-        }
-
-        // The vocabulary projection alone: unpadded (candle's generic kernels), and padded as
-        // `Projection::quantize` does (K to 256, N to 16: the repacked kernels).
-        let dir = ModelDir::open(&common::models::store_model(name)).unwrap();
-        let vb = whisper_spec::model::whisper::var_builder(&dir, DType::F32, &Device::Cpu).unwrap();
-        let (vocab, d) = (model.config.vocab_size, model.config.d_model);
-        let embed = vb
-            .get((vocab, d), "model.decoder.embed_tokens.weight")
-            .unwrap();
-        let dense = Projection::from_linear(candle_nn::Linear::new(embed, None));
-        let mut rng = common::ct2_writer::Lcg(1);
-        let x1 = Tensor::from_vec(
-            (0..d).map(|_| rng.uniform()).collect(),
-            (1, d),
-            &Device::Cpu,
-        )
-        .unwrap();
-        let x5 = Tensor::from_vec(
-            (0..5 * d).map(|_| rng.uniform()).collect(),
-            (5, d),
-            &Device::Cpu,
-        )
-        .unwrap();
-        let mut heads = vec![("f32".to_string(), dense.clone())];
-        for dtype in [GgmlDType::Q8_0, GgmlDType::Q4K, GgmlDType::Q4_0] {
-            // Q4K cannot hold an unpadded K that is not whole super-blocks (tiny's 384).
-            if let Ok(head) = dense.quantize_padded(dtype, 1, 1) {
-                heads.push((format!("{dtype:?} unpadded"), head));
-            }
-            heads.push((format!("{dtype:?} padded"), dense.quantize(dtype).unwrap()));
-        }
-        for (label, head) in &heads {
-            let one = time_ms(reps, || {
-                head.forward(&x1).unwrap();
-            });
-            let five = time_ms(reps, || {
-                head.forward(&x5).unwrap();
-            });
-            eprintln!(
-                "{name:8} head {label:14} {d}x{vocab}: M=1 {:.2} ({:.2}), M=5 {:.2} ({:.2})",
-                one.0, one.1, five.0, five.1
-            );
-        }
-    }
 }
