@@ -245,3 +245,33 @@ fn two_inputs_with_one_stem_are_refused_with_an_output_dir() {
     );
     assert!(!Path::new(&out_dir.join("talk.txt")).exists());
 }
+
+#[test]
+fn speculative_flags_report_the_draft_and_verify_against_the_target() {
+    let jfk = jfk();
+    let jfk = jfk.to_str().unwrap();
+    let out = run(&[
+        "-m", "tiny.en", "--draft", "self-q8", "--verify", "-f", "json", jfk,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["stats"]["draft"], "self-q8");
+    assert!(v["stats"]["acceptance_rate"].as_f64().unwrap() > 0.5, "{v}");
+    assert!(v["stats"].get("verify_difference").is_none(), "{v}");
+    let calls = v["stats"]["target_calls"].as_u64().unwrap();
+    let tokens = v["stats"]["tokens"].as_u64().unwrap();
+    assert!(calls < tokens, "{calls} target calls for {tokens} tokens");
+
+    let alone = run(&["-m", "tiny.en", "--draft", "none", "-f", "json", jfk]);
+    assert!(alone.status.success(), "{}", stderr(&alone));
+    let a: serde_json::Value = serde_json::from_slice(&alone.stdout).unwrap();
+    assert!(a["stats"].get("draft").is_none());
+    assert_eq!(a["text"], v["text"], "the draft changes nothing");
+
+    let out = run(&["-m", "tiny.en", "--draft", "self-layers:0", jfk]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("self-layers"), "{}", stderr(&out));
+    let out = run(&["-m", "tiny.en", "--draft", "no-such-draft", jfk]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("no-such-draft"), "{}", stderr(&out));
+}
