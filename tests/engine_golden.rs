@@ -43,15 +43,9 @@ fn golden(name: &str) -> Vec<Golden> {
 
 /// Source sample rate of every corpus file, from the manifest.
 fn sample_rates() -> HashMap<String, u32> {
-    let manifest = common::shared_dir().join("corpus/manifest.tsv");
-    std::fs::read_to_string(manifest)
-        .unwrap()
-        .lines()
-        .skip(1)
-        .filter_map(|l| {
-            let cols: Vec<&str> = l.split('\t').collect();
-            Some((cols.first()?.to_string(), cols.get(2)?.parse().ok()?))
-        })
+    common::manifest_rows()
+        .into_iter()
+        .filter_map(|cols| Some((cols.first()?.clone(), cols.get(2)?.parse().ok()?)))
         .collect()
 }
 

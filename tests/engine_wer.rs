@@ -13,15 +13,11 @@ use whisper_spec::{TranscribeOptions, Transcriber};
 
 /// (file, reference transcript) for en_read and long rows whose notes allow WER.
 fn references() -> Vec<(String, String)> {
-    let manifest = common::shared_dir().join("corpus/manifest.tsv");
-    std::fs::read_to_string(manifest)
-        .unwrap()
-        .lines()
-        .skip(1)
-        .filter_map(|l| {
-            let c: Vec<&str> = l.split('\t').collect();
-            let file = *c.first()?;
-            let notes = c.get(9).copied().unwrap_or("");
+    common::manifest_rows()
+        .into_iter()
+        .filter_map(|c| {
+            let file = c.first()?.as_str();
+            let notes = c.get(9).map_or("", String::as_str);
             let usable = (file.starts_with("en_read/") || file.starts_with("long/"))
                 && !notes.contains("APPROXIMATE")
                 && !notes.contains("UNVERIFIED");

@@ -92,16 +92,8 @@ fn tokens(seed: u64, n: usize, start: u32, vocab: u32) -> Vec<u32> {
 fn synthetic_decoder_is_consistent_across_blocks_truncation_and_forks() {
     let tmp = tempfile::tempdir().unwrap();
     let cfg = common::synthetic::config(300, 32, 1, 3);
-    common::synthetic::write_model(tmp.path(), &cfg, 11);
+    let vb = common::synthetic::build(tmp.path(), &cfg, 11);
     let dev = Device::Cpu;
-    let vb = unsafe {
-        VarBuilder::from_mmaped_safetensors(
-            &[tmp.path().join("model.safetensors")],
-            DType::F32,
-            &dev,
-        )
-    }
-    .unwrap();
     let encoder = whisper_spec::model::AudioEncoder::load(vb.pp("model.encoder"), &cfg).unwrap();
     let decoder = TextDecoder::load(vb.pp("model.decoder"), &cfg).unwrap();
     let mut rng = common::ct2_writer::Lcg(5);

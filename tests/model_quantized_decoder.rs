@@ -12,7 +12,6 @@ mod common;
 
 use candle_core::quantized::GgmlDType;
 use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
 use whisper_spec::audio::{N_SAMPLES, load_audio, log_mel_spectrogram};
 use whisper_spec::model::linear::QuantKind;
 use whisper_spec::model::{CrossKv, ModelDir, TextDecoder, Whisper};
@@ -318,16 +317,8 @@ fn base_quantized_drafts_follow_the_f32_target() {
 fn synthetic(vocab: usize, d: usize, seed: u64) -> (tempfile::TempDir, TextDecoder, CrossKv) {
     let tmp = tempfile::tempdir().unwrap();
     let cfg = common::synthetic::config(vocab, d, 1, 2);
-    common::synthetic::write_model(tmp.path(), &cfg, seed);
+    let vb = common::synthetic::build(tmp.path(), &cfg, seed);
     let dev = Device::Cpu;
-    let vb = unsafe {
-        VarBuilder::from_mmaped_safetensors(
-            &[tmp.path().join("model.safetensors")],
-            DType::F32,
-            &dev,
-        )
-    }
-    .unwrap();
     let decoder = TextDecoder::load(vb.pp("model.decoder"), &cfg).unwrap();
     let mut rng = common::ct2_writer::Lcg(seed + 1);
     let states: Vec<f32> = (0..1500 * d).map(|_| rng.uniform()).collect();

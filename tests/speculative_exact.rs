@@ -6,7 +6,7 @@
 
 mod common;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{Device, Tensor};
 use candle_nn::VarBuilder;
 use whisper_spec::decoding::filters::{FilterOptions, LogitFilters};
 use whisper_spec::decoding::greedy::decode_greedy;
@@ -40,15 +40,7 @@ struct Model {
 
 fn model(dir: &std::path::Path, d: usize, dec_layers: usize, seed: u64) -> Model {
     let cfg = common::synthetic::config(VOCAB, d, 1, dec_layers);
-    common::synthetic::write_model(dir, &cfg, seed);
-    let vb = unsafe {
-        VarBuilder::from_mmaped_safetensors(
-            &[dir.join("model.safetensors")],
-            DType::F32,
-            &Device::Cpu,
-        )
-    }
-    .unwrap();
+    let vb = common::synthetic::build(dir, &cfg, seed);
     Model {
         encoder: AudioEncoder::load(vb.pp("model.encoder"), &cfg).unwrap(),
         decoder: TextDecoder::load(vb.pp("model.decoder"), &cfg).unwrap(),

@@ -9,8 +9,7 @@ mod common;
 
 use std::collections::HashMap;
 
-use candle_core::{DType, Device, IndexOp, Tensor};
-use candle_nn::VarBuilder;
+use candle_core::{Device, IndexOp, Tensor};
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 use whisper_spec::decoding::filters::{FilterOptions, LogitFilters};
 use whisper_spec::decoding::sampling::{Residual, Sampler, tempered_probs};
@@ -50,15 +49,7 @@ fn setup(dir: &std::path::Path) -> Setup {
     let load = |name: &str, seed: u64, layers: usize| {
         let cfg = common::synthetic::config(VOCAB, 16, 1, layers);
         let path = dir.join(name);
-        common::synthetic::write_model(&path, &cfg, seed);
-        let vb = unsafe {
-            VarBuilder::from_mmaped_safetensors(
-                &[path.join("model.safetensors")],
-                DType::F32,
-                &Device::Cpu,
-            )
-        }
-        .unwrap();
+        let vb = common::synthetic::build(&path, &cfg, seed);
         (
             AudioEncoder::load(vb.pp("model.encoder"), &cfg).unwrap(),
             TextDecoder::load(vb.pp("model.decoder"), &cfg).unwrap(),

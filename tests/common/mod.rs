@@ -43,3 +43,15 @@ pub fn run_probe<P: AsRef<Path>>(files: &[P]) -> (bool, String, Vec<serde_json::
 }
 pub mod synthetic;
 pub mod wer;
+
+/// The rows of corpus/manifest.tsv (header skipped), each split into its tab-separated columns:
+/// file, duration_s, sample_rate, channels, codec, language, source, license, transcript, notes.
+pub fn manifest_rows() -> Vec<Vec<String>> {
+    let path = shared_dir().join("corpus/manifest.tsv");
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').map(str::to_string).collect())
+        .collect()
+}

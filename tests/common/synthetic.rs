@@ -83,3 +83,17 @@ pub fn write_model(dir: &Path, cfg: &WhisperConfig, seed: u64) {
     )
     .unwrap();
 }
+
+/// Writes a random model of `cfg`'s shape into `dir` and maps it for loading (f32, CPU).
+pub fn build(dir: &Path, cfg: &WhisperConfig, seed: u64) -> candle_nn::VarBuilder<'static> {
+    write_model(dir, cfg, seed);
+    // SAFETY: the file was just written by this test and is not modified while mapped.
+    unsafe {
+        candle_nn::VarBuilder::from_mmaped_safetensors(
+            &[dir.join("model.safetensors")],
+            candle_core::DType::F32,
+            &candle_core::Device::Cpu,
+        )
+    }
+    .unwrap()
+}
