@@ -166,14 +166,14 @@ pub fn decode_speculative(
             .min(sample_len - sampled - 1)
             .min(max_positions - tokens.len());
         let mut proposals: Vec<u32> = Vec::with_capacity(k_max);
+        // `tokens` followed by the proposals so far: every row's filters read a slice of it.
+        let mut prefix = tokens.clone();
         q_rows.clear();
         if k_max > 0 {
             let logits = d.catch_up(&tokens, &[])?;
             stats.draft_calls += 1;
             let mut r = row(&logits, logits.dim(0)? - 1)?;
             loop {
-                let mut prefix = tokens.clone();
-                prefix.extend_from_slice(&proposals);
                 filters.apply(&prefix, &mut r);
                 let x = if sampling {
                     let mut q = Vec::new();
@@ -185,6 +185,7 @@ pub fn decode_speculative(
                     argmax(&r) as u32
                 };
                 proposals.push(x);
+                prefix.push(x);
                 if x == specials.eot || proposals.len() == k_max {
                     break;
                 }
@@ -208,9 +209,7 @@ pub fn decode_speculative(
         let mut emitted: Option<u32> = None;
         for i in 0..=proposals.len() {
             let mut r = row(&logits, base + i)?;
-            let mut prefix = tokens.clone();
-            prefix.extend_from_slice(&proposals[..i]);
-            filters.apply(&prefix, &mut r);
+            filters.apply(&prefix[..tokens.len() + i], &mut r);
             logprobs.resize(r.len(), 0.0);
             log_softmax(&r, &mut logprobs);
             let choice = if i < proposals.len() {

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use super::segments::split_window;
 use super::{TranscribeOptions, Transcriber};
-use crate::audio::{N_SAMPLES, SAMPLE_RATE, log_mel_spectrogram};
+use crate::audio::{LogMel, N_SAMPLES, SAMPLE_RATE, log_mel_spectrogram};
 use crate::decoding::sampling::Sampler;
 use crate::decoding::speculative::SpecStats;
 use crate::error::Result;
@@ -42,10 +42,7 @@ pub(super) fn transcribe(
 
     while seek < content_frames {
         let window_frames = N_FRAMES.min(content_frames - seek);
-        for m in 0..n_mels {
-            window[m * N_FRAMES..(m + 1) * N_FRAMES]
-                .copy_from_slice(&mel.row(m)[seek..seek + N_FRAMES]);
-        }
+        cut_window(&mel, seek, &mut window);
         let t0 = Instant::now();
         let encoded = t.encode_window(&window)?;
         stats.encoder_s += t0.elapsed().as_secs_f64();
@@ -170,4 +167,13 @@ pub(super) fn transcribe(
 fn first_difference(a: &[u32], b: &[u32]) -> Option<usize> {
     let common = a.iter().zip(b).position(|(x, y)| x != y);
     common.or((a.len() != b.len()).then(|| a.len().min(b.len())))
+}
+
+/// Copies the 3000 frames of `mel` starting at frame `seek` into `out` (row-major
+/// `[n_mels, 3000]`): the window the encoder sees. `mel` must extend 3000 frames past `seek`,
+/// which the 30 s of padding guarantees for every seek inside the content.
+pub(super) fn cut_window(mel: &LogMel, seek: usize, out: &mut [f32]) {
+    for m in 0..mel.n_mels {
+        out[m * N_FRAMES..(m + 1) * N_FRAMES].copy_from_slice(&mel.row(m)[seek..seek + N_FRAMES]);
+    }
 }

@@ -163,14 +163,14 @@ impl Transcriber {
         Ok(EncodedWindow { cross, draft_cross })
     }
 
-    /// The first 30 s of `samples` as a mel window, exactly as the window loop cuts it.
+    /// The first 30 s of `samples` as a mel window, exactly as the window loop cuts it (the
+    /// spectrogram of the whole file, whose floor depends on all of it, then frames 0..3000).
     pub fn first_window(&self, samples: &[f32]) -> Vec<f32> {
         let n_mels = self.model.config.num_mel_bins;
-        let head = &samples[..samples.len().min(crate::audio::N_SAMPLES)];
-        let mel = crate::audio::log_mel_spectrogram(head, n_mels, crate::audio::N_SAMPLES);
-        (0..n_mels)
-            .flat_map(|m| mel.row(m)[..longform::N_FRAMES].iter().copied())
-            .collect()
+        let mel = crate::audio::log_mel_spectrogram(samples, n_mels, crate::audio::N_SAMPLES);
+        let mut window = vec![0.0; n_mels * longform::N_FRAMES];
+        longform::cut_window(&mel, 0, &mut window);
+        window
     }
 
     /// Decodes one encoded window in `language` (ignored by English-only models), prompted
