@@ -1,5 +1,5 @@
 //! Engine speed on real weights (tiny.en and base, f32, CPU): encoder time per 30 s window,
-//! decoder time per single-token step and per 5-token block (the speculative verify shape) for
+//! decoder time per single-token step and per K-token block (K = 2, 3, 5, 8, 13: the speculative verify shapes) for
 //! the f32 decoder and its Q8_0 / Q4K self-draft copies, each measured with the cache at a
 //! realistic length and rolled back after every call.
 //! Run: `cargo bench --bench engine` (needs the models: `models/fetch.sh`).
@@ -51,13 +51,16 @@ fn bench_model(c: &mut Criterion, name: &str) {
                 cache.truncate(base);
             })
         });
-        group.bench_function(format!("decoder {label} block, 5 tokens"), |b| {
-            b.iter(|| {
-                dec.forward(&[500, 501, 502, 503, 504], &mut cache, &cross)
-                    .unwrap();
-                cache.truncate(base);
-            })
-        });
+        // The speculative verify shapes: K new tokens in one pass (K = gamma + 1).
+        for k in [2u32, 3, 5, 8, 13] {
+            let block: Vec<u32> = (500..500 + k).collect();
+            group.bench_function(format!("decoder {label} block, {k} tokens"), |b| {
+                b.iter(|| {
+                    dec.forward(&block, &mut cache, &cross).unwrap();
+                    cache.truncate(base);
+                })
+            });
+        }
     }
     group.finish();
 }

@@ -8,11 +8,12 @@
 //! [`CrossKv`]: super::decoder::CrossKv
 
 use candle_core::quantized::GgmlDType;
-use candle_core::{Result, Tensor};
+use candle_core::{DType, Result, Storage, Tensor};
 use candle_nn::VarBuilder;
 
 use super::kv_cache::LayerCache;
 use super::linear::Projection;
+use super::small_attention;
 
 /// q, k, v and output projections of one attention layer (Hugging Face names `q_proj`,
 /// `k_proj` (no bias), `v_proj`, `out_proj`).
@@ -113,19 +114,25 @@ impl Attention {
 
     /// Causal self-attention of `n` new positions (`x`: `[1, n, d]`) against the cache plus
     /// themselves; appends their keys and values to `cache`. `mask` is `[n, past + n]` (None
-    /// when `n == 1`, which sees everything).
+    /// when `n == 1`, which sees everything); the CPU kernel applies the same rule itself.
     pub fn cached_self_attention(
         &self,
         x: &Tensor,
         cache: &mut LayerCache,
         mask: Option<&Tensor>,
     ) -> Result<Tensor> {
-        let q = self.split_heads(&self.q.forward(x)?)?;
+        let q = self.q.forward(x)?;
         let k = self.split_heads(&self.k.forward(x)?)?;
         let v = self.split_heads(&self.v.forward(x)?)?;
-        let (k_all, v_all) = cache.append(&k, &v)?;
-        let kt = k_all.transpose(2, 3)?.contiguous()?;
-        let out = self.attend(&q, &kt, &v_all.contiguous()?, mask)?;
+        cache.append(&k, &v)?;
+        if let Some((kt, v_all)) = cache.buffers()
+            && let Some(out) = self.attend_rows(&q, kt, v_all, cache.len(), true)?
+        {
+            return self.out.forward(&out);
+        }
+        let (kt, v_all) = cache.valid()?;
+        let q = self.split_heads(&q)?;
+        let out = self.attend(&q, &kt.contiguous()?, &v_all.contiguous()?, mask)?;
         self.merge_heads(&out)
     }
 
@@ -141,9 +148,72 @@ impl Attention {
 
     /// Cross-attention of `x` (`[1, n, d]`) over precomputed encoder keys and values.
     pub fn cross_attention(&self, x: &Tensor, kv: &LayerCrossKv) -> Result<Tensor> {
-        let q = self.split_heads(&self.q.forward(x)?)?;
+        let q = self.q.forward(x)?;
+        let frames = kv.v.dim(2)?;
+        if let Some(out) = self.attend_rows(&q, &kv.kt, &kv.v, frames, false)? {
+            return self.out.forward(&out);
+        }
+        let q = self.split_heads(&q)?;
         let out = self.attend(&q, &kv.kt, &kv.v, None)?;
         self.merge_heads(&out)
+    }
+
+    /// Attention of the query rows `q` (`[1, n, d]`, before splitting heads) over the first
+    /// `keys` positions of `kt` (`[1, heads, head_dim, stride]`) and `v` (`[1, heads, stride,
+    /// head_dim]`) with the CPU kernel ([`small_attention`]); returns `[1, n, d]`, or `None`
+    /// where the kernel does not apply (not CPU f32, unusual layouts), for candle to do it.
+    fn attend_rows(
+        &self,
+        q: &Tensor,
+        kt: &Tensor,
+        v: &Tensor,
+        keys: usize,
+        causal: bool,
+    ) -> Result<Option<Tensor>> {
+        let cpu_f32 = |t: &Tensor| t.device().is_cpu() && t.dtype() == DType::F32;
+        let usable = cpu_f32(q) && cpu_f32(kt) && cpu_f32(v) && kt.is_contiguous();
+        if !(usable && v.is_contiguous()) {
+            return Ok(None);
+        }
+        let (_, n, d) = q.dims3()?;
+        let (_, heads, hd, stride) = kt.dims4()?;
+        if heads != self.heads || hd * heads != d || hd > small_attention::MAX_HEAD_DIM {
+            return Ok(None);
+        }
+        if v.dims4()? != (1, heads, stride, hd) || keys > stride || (causal && n > keys) {
+            return Ok(None);
+        }
+        let q = q.contiguous()?;
+        let mut out = vec![0f32; n * d];
+        {
+            let (qs, ql) = q.storage_and_layout();
+            let (ks, kl) = kt.storage_and_layout();
+            let (vs, vl) = v.storage_and_layout();
+            let (Storage::Cpu(qs), Storage::Cpu(ks), Storage::Cpu(vs)) = (&*qs, &*ks, &*vs) else {
+                return Ok(None);
+            };
+            let q = &qs.as_slice::<f32>()?[ql.start_offset()..][..n * d];
+            let kt = &ks.as_slice::<f32>()?[kl.start_offset()..][..heads * hd * stride];
+            let v = &vs.as_slice::<f32>()?[vl.start_offset()..][..heads * stride * hd];
+            small_attention::attend(
+                &small_attention::Attend {
+                    q,
+                    rows: n,
+                    heads,
+                    head_dim: hd,
+                    kt,
+                    kt_head: hd * stride,
+                    kt_row: stride,
+                    v,
+                    v_head: stride * hd,
+                    keys,
+                    causal,
+                    scale: self.scale as f32,
+                },
+                &mut out,
+            );
+        }
+        Tensor::from_vec(out, (1, n, d), q.device()).map(Some)
     }
 }
 

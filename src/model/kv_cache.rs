@@ -8,12 +8,13 @@
 
 use candle_core::{Result, Tensor};
 
-/// Keys and values of one decoder layer: `[1, heads, capacity, head_dim]` buffers, the first
-/// `len` positions valid.
+/// Keys and values of one decoder layer, the first `len` positions valid: keys transposed,
+/// `[1, heads, head_dim, capacity]` (ready for `q k^T`, and the layout the CPU attention
+/// kernel reads), values `[1, heads, capacity, head_dim]`.
 /// Not `Clone`: the buffers are written in place, so a clone would alias them; use `fork`.
 #[derive(Debug)]
 pub struct LayerCache {
-    k: Option<Tensor>,
+    kt: Option<Tensor>,
     v: Option<Tensor>,
     len: usize,
     capacity: usize,
@@ -22,16 +23,15 @@ pub struct LayerCache {
 impl LayerCache {
     fn new(capacity: usize) -> Self {
         LayerCache {
-            k: None,
+            kt: None,
             v: None,
             len: 0,
             capacity,
         }
     }
 
-    /// Appends `k`, `v` of shape `[1, heads, n, head_dim]` and returns the keys and values of
-    /// every cached position (`[1, heads, len + n, head_dim]`).
-    pub fn append(&mut self, k: &Tensor, v: &Tensor) -> Result<(Tensor, Tensor)> {
+    /// Appends `k`, `v` of shape `[1, heads, n, head_dim]` at the end of the valid positions.
+    pub fn append(&mut self, k: &Tensor, v: &Tensor) -> Result<()> {
         let n = k.dim(2)?;
         if self.len + n > self.capacity {
             candle_core::bail!(
@@ -40,37 +40,69 @@ impl LayerCache {
                 self.capacity
             );
         }
-        if self.k.is_none() {
+        if self.kt.is_none() {
             let (b, h, _, d) = k.dims4()?;
-            let shape = (b, h, self.capacity, d);
-            self.k = Some(Tensor::zeros(shape, k.dtype(), k.device())?);
-            self.v = Some(Tensor::zeros(shape, v.dtype(), v.device())?);
+            self.kt = Some(Tensor::zeros(
+                (b, h, d, self.capacity),
+                k.dtype(),
+                k.device(),
+            )?);
+            self.v = Some(Tensor::zeros(
+                (b, h, self.capacity, d),
+                v.dtype(),
+                v.device(),
+            )?);
         }
-        let (kb, vb) = (self.k.as_ref().unwrap(), self.v.as_ref().unwrap());
-        kb.slice_set(&k.contiguous()?, 2, self.len)?;
+        let (kb, vb) = (self.kt.as_ref().unwrap(), self.v.as_ref().unwrap());
+        kb.slice_set(&k.transpose(2, 3)?.contiguous()?, 3, self.len)?;
         vb.slice_set(&v.contiguous()?, 2, self.len)?;
         self.len += n;
-        Ok((kb.narrow(2, 0, self.len)?, vb.narrow(2, 0, self.len)?))
+        Ok(())
+    }
+
+    /// Positions cached.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The whole buffers (`[1, heads, head_dim, capacity]` keys, `[1, heads, capacity,
+    /// head_dim]` values), valid up to [`len`](Self::len); `None` before the first append.
+    pub fn buffers(&self) -> Option<(&Tensor, &Tensor)> {
+        Some((self.kt.as_ref()?, self.v.as_ref()?))
+    }
+
+    /// The valid keys (transposed, `[1, heads, head_dim, len]`, a strided view) and values
+    /// (`[1, heads, len, head_dim]`).
+    pub fn valid(&self) -> Result<(Tensor, Tensor)> {
+        match self.buffers() {
+            Some((kt, v)) => Ok((kt.narrow(3, 0, self.len)?, v.narrow(2, 0, self.len)?)),
+            None => candle_core::bail!("empty decoder cache"),
+        }
     }
 
     /// Independent copy of the valid positions (the buffers are written in place, so a fork
     /// must not share them).
     fn fork(&self) -> Result<Self> {
-        let copy = |t: &Option<Tensor>| -> Result<Option<Tensor>> {
+        let copy = |t: &Option<Tensor>, dim: usize| -> Result<Option<Tensor>> {
             match t {
                 None => Ok(None),
                 Some(t) => {
                     let fresh = Tensor::zeros(t.shape(), t.dtype(), t.device())?;
                     if self.len > 0 {
-                        fresh.slice_set(&t.narrow(2, 0, self.len)?.contiguous()?, 2, 0)?;
+                        fresh.slice_set(&t.narrow(dim, 0, self.len)?.contiguous()?, dim, 0)?;
                     }
                     Ok(Some(fresh))
                 }
             }
         };
         Ok(LayerCache {
-            k: copy(&self.k)?,
-            v: copy(&self.v)?,
+            kt: copy(&self.kt, 3)?,
+            v: copy(&self.v, 2)?,
             len: self.len,
             capacity: self.capacity,
         })

@@ -221,7 +221,13 @@ impl Projection {
     /// Applies the projection to the last dimension of `x` (any rank >= 2).
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let q = match &self.inner {
-            Inner::Dense(l) => return l.forward(x),
+            Inner::Dense(l) => {
+                // A few rows (decoding): the weight-streaming kernel, row-independent bits.
+                if let Some(y) = super::small_matmul::try_forward(x, l.weight(), l.bias())? {
+                    return Ok(y);
+                }
+                return l.forward(x);
+            }
             Inner::Quantized(q) => q,
         };
         let given = x.dim(D::Minus1)?;

@@ -15,6 +15,8 @@ pub mod kv_cache;
 pub mod layout;
 pub mod linear;
 pub mod offline;
+pub mod small_attention;
+pub mod small_matmul;
 mod staging;
 pub mod store;
 pub mod whisper;

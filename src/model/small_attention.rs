@@ -1,0 +1,441 @@
+//! Softmax attention for the decoder's few query rows, over the self-attention cache or the
+//! encoder's 1500 frames.
+//!
+//! During decoding each layer attends 1 (a step) to 13 (a verify pass) query rows per head.
+//! Through candle that is four small batched GEMMs plus a mask, a softmax and a copy of the
+//! whole cache per call; measured here, every extra row of a verify pass cost about 1.5 ms on
+//! base, as much as a third of a one-token step, mostly in these shapes. This kernel reads each
+//! head's keys and values once for all rows and writes the heads' outputs straight into the
+//! `[rows, d_model]` layout the output projection wants.
+//!
+//! Like [`small_matmul`](super::small_matmul), every row is computed on its own in a fixed
+//! order: a score is a fused multiply-add chain over the head dimension, the softmax sums in
+//! sixteen fixed lanes, an output element is a multiply-add chain over the keys in order. So a
+//! row's output depends only on its query and the keys it may see, never on how many rows share
+//! the call: a causal block of tokens gets bit-for-bit the attention of the same tokens fed one
+//! at a time. With the projections that makes a whole decoder pass row-independent.
+
+/// Longest head this kernel handles (Whisper's are all 64).
+pub const MAX_HEAD_DIM: usize = 128;
+
+/// Keys are read in blocks of this many positions, all query rows of a chunk at once.
+const KEY_BLOCK: usize = 64;
+
+/// One attention call: `heads` heads of `head_dim`, `rows` query rows, `keys` key positions.
+///
+/// Layouts (f32, row-major): `q` is `[rows, heads * head_dim]`; keys are stored transposed, head
+/// `h`, dimension `e`, position `t` at `kt[h * kt_head + e * kt_row + t]`; values are
+/// `v[h * v_head + t * head_dim + e]`. The output has `q`'s layout.
+#[derive(Debug, Clone, Copy)]
+pub struct Attend<'a> {
+    /// Queries `[rows, heads * head_dim]`.
+    pub q: &'a [f32],
+    /// Number of query rows.
+    pub rows: usize,
+    /// Number of heads.
+    pub heads: usize,
+    /// Width of each head.
+    pub head_dim: usize,
+    /// Transposed keys (see the layout above).
+    pub kt: &'a [f32],
+    /// Distance between heads in `kt`.
+    pub kt_head: usize,
+    /// Distance between dimensions of one head in `kt` (at least `keys`).
+    pub kt_row: usize,
+    /// Values (see the layout above).
+    pub v: &'a [f32],
+    /// Distance between heads in `v`.
+    pub v_head: usize,
+    /// Key positions the last row sees.
+    pub keys: usize,
+    /// Causal: row `i` sees the first `keys - rows + 1 + i` keys (new tokens appended at the
+    /// end); otherwise every row sees all `keys`.
+    pub causal: bool,
+    /// Factor applied to each score before the softmax.
+    pub scale: f32,
+}
+
+impl Attend<'_> {
+    /// Keys row `i` may see.
+    fn visible(&self, i: usize) -> usize {
+        if self.causal {
+            self.keys + 1 + i - self.rows
+        } else {
+            self.keys
+        }
+    }
+
+    fn check(&self, out: &[f32]) {
+        let (h, hd, t) = (self.heads, self.head_dim, self.keys);
+        assert!(
+            hd > 0 && hd <= MAX_HEAD_DIM,
+            "head_dim {hd} not in 1..={MAX_HEAD_DIM}"
+        );
+        assert!(
+            self.rows > 0 && (!self.causal || self.rows <= t),
+            "rows/keys mismatch"
+        );
+        assert!(self.q.len() >= self.rows * h * hd && out.len() >= self.rows * h * hd);
+        assert!(
+            self.kt_row >= t
+                && self.kt.len() >= (h - 1) * self.kt_head + (hd - 1) * self.kt_row + t
+        );
+        assert!(self.v.len() >= (h - 1) * self.v_head + t * hd);
+    }
+}
+
+/// Computes `out[i, head h] = softmax(scale * q[i, h] . K_h^T over visible keys) V_h` for every
+/// row and head. Parallel over heads and chunks of rows.
+pub fn attend(a: &Attend<'_>, out: &mut [f32]) {
+    a.check(out);
+    let kernel = Kernel::detect();
+    let chunks = a.rows.div_ceil(ROWS);
+    let units = a.heads * chunks;
+    let out_ptr = SendPtr(out.as_mut_ptr());
+    let run = |range: std::ops::Range<usize>| {
+        let out_ptr = &out_ptr;
+        let mut scratch = vec![0f32; ROWS * a.keys];
+        for unit in range {
+            let (h, r0) = (unit / chunks, (unit % chunks) * ROWS);
+            let rn = ROWS.min(a.rows - r0);
+            let mut o = [[0f32; MAX_HEAD_DIM]; ROWS];
+            kernel.head_rows(a, h, r0, rn, &mut scratch, &mut o);
+            let width = a.heads * a.head_dim;
+            for (r, row) in o.iter().enumerate().take(rn) {
+                let at = (r0 + r) * width + h * a.head_dim;
+                // SAFETY: each (head, row) unit writes its own `head_dim` elements of `out`,
+                // in bounds by `check`; no two units share one.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(row.as_ptr(), out_ptr.0.add(at), a.head_dim)
+                };
+            }
+        }
+    };
+    // Self-attention over a short cache is a few microseconds: not worth another thread.
+    if a.heads * a.keys * a.head_dim * a.rows < 128 * 1024 {
+        run(0..units);
+    } else {
+        candle_core::utils::barrier_pool().execute_chunked(units, run);
+    }
+}
+
+/// Query rows handled together (their scores share each loaded block of keys).
+const ROWS: usize = 4;
+
+struct SendPtr(*mut f32);
+// SAFETY: only used by `attend`, whose threads write disjoint elements of one live slice.
+unsafe impl Sync for SendPtr {}
+unsafe impl Send for SendPtr {}
+
+#[derive(Clone, Copy)]
+enum Kernel {
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    Portable,
+}
+
+impl Kernel {
+    fn detect() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("fma") {
+                return Kernel::Avx512;
+            }
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                return Kernel::Avx2;
+            }
+        }
+        Kernel::Portable
+    }
+
+    fn head_rows(
+        self,
+        a: &Attend<'_>,
+        h: usize,
+        r0: usize,
+        rn: usize,
+        scratch: &mut [f32],
+        o: &mut [[f32; MAX_HEAD_DIM]; ROWS],
+    ) {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: detect() saw the features; the body is safe Rust.
+            Kernel::Avx512 => unsafe { head_rows_avx512(a, h, r0, rn, scratch, o) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as above.
+            Kernel::Avx2 => unsafe { head_rows_avx2(a, h, r0, rn, scratch, o) },
+            Kernel::Portable => head_rows(a, h, r0, rn, scratch, o),
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,fma")]
+fn head_rows_avx512(
+    a: &Attend<'_>,
+    h: usize,
+    r0: usize,
+    rn: usize,
+    s: &mut [f32],
+    o: &mut [[f32; MAX_HEAD_DIM]; ROWS],
+) {
+    head_rows(a, h, r0, rn, s, o)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn head_rows_avx2(
+    a: &Attend<'_>,
+    h: usize,
+    r0: usize,
+    rn: usize,
+    s: &mut [f32],
+    o: &mut [[f32; MAX_HEAD_DIM]; ROWS],
+) {
+    head_rows(a, h, r0, rn, s, o)
+}
+
+/// Rows `r0..r0 + rn` of head `h` into `o[r][..head_dim]`; `s` holds their scores
+/// (`[ROWS, keys]`). Written as plain loops of `mul_add` over contiguous runs so that the
+/// compiler vectorises them with the caller's instruction set; vectorising an element-wise
+/// loop never changes its results.
+#[inline(always)]
+fn head_rows(
+    a: &Attend<'_>,
+    h: usize,
+    r0: usize,
+    rn: usize,
+    s: &mut [f32],
+    o: &mut [[f32; MAX_HEAD_DIM]; ROWS],
+) {
+    match rn {
+        1 => rows_const::<1>(a, h, r0, s, o),
+        2 => rows_const::<2>(a, h, r0, s, o),
+        3 => rows_const::<3>(a, h, r0, s, o),
+        4 => rows_const::<4>(a, h, r0, s, o),
+        _ => unreachable!("chunks hold 1..=4 rows"),
+    }
+}
+
+#[inline(always)]
+fn rows_const<const R: usize>(
+    a: &Attend<'_>,
+    h: usize,
+    r0: usize,
+    s: &mut [f32],
+    o: &mut [[f32; MAX_HEAD_DIM]; ROWS],
+) {
+    let (hd, t_all) = (a.head_dim, a.keys);
+    let width = a.heads * hd;
+    let q: [&[f32]; R] = std::array::from_fn(|r| {
+        let at = (r0 + r) * width + h * hd;
+        &a.q[at..at + hd]
+    });
+    let visible: [usize; R] = std::array::from_fn(|r| a.visible(r0 + r));
+    let t_max = visible[R - 1];
+    let kt = &a.kt[h * a.kt_head..];
+
+    // Scores: s[r][t] = scale * sum_e q[r][e] * k[e][t], one multiply-add chain per score.
+    let mut t0 = 0;
+    while t0 < t_max {
+        let tb = KEY_BLOCK.min(t_max - t0);
+        if tb == KEY_BLOCK {
+            score_block::<R, KEY_BLOCK>(&q, kt, a.kt_row, t0, hd, a.scale, s, t_all);
+        } else {
+            for t in t0..t0 + tb {
+                score_block::<R, 1>(&q, kt, a.kt_row, t, hd, a.scale, s, t_all);
+            }
+        }
+        t0 += tb;
+    }
+
+    // Softmax over each row's visible keys.
+    for (r, &len) in visible.iter().enumerate() {
+        softmax_in_place(&mut s[r * t_all..r * t_all + len]);
+    }
+
+    // Output: o[r][e] = sum_t p[r][t] * v[t][e], keys in order.
+    let v = &a.v[h * a.v_head..];
+    for row in o.iter_mut().take(R) {
+        row[..hd].fill(0.0);
+    }
+    for t in 0..t_max {
+        let vr = &v[t * hd..t * hd + hd];
+        for r in 0..R {
+            if t < visible[r] {
+                let p = s[r * t_all + t];
+                for (acc, &x) in o[r][..hd].iter_mut().zip(vr) {
+                    *acc = p.mul_add(x, *acc);
+                }
+            }
+        }
+    }
+}
+
+/// Scores of `R` rows against keys `t0..t0 + W`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
+fn score_block<const R: usize, const W: usize>(
+    q: &[&[f32]; R],
+    kt: &[f32],
+    kt_row: usize,
+    t0: usize,
+    hd: usize,
+    scale: f32,
+    s: &mut [f32],
+    t_all: usize,
+) {
+    let mut acc = [[0f32; W]; R];
+    for e in 0..hd {
+        let row = e * kt_row + t0;
+        let k: &[f32; W] = kt[row..row + W].try_into().expect("W keys");
+        if W == KEY_BLOCK {
+            // The next block of this key row: `head_dim` rows far apart are too many streams
+            // for the hardware prefetcher to follow on its own.
+            for line in (0..W).step_by(16) {
+                prefetch(kt.as_ptr().wrapping_add(row + W + line));
+            }
+        }
+        for r in 0..R {
+            let qe = q[r][e];
+            for (x, &y) in acc[r].iter_mut().zip(k) {
+                *x = qe.mul_add(y, *x);
+            }
+        }
+    }
+    for (r, row) in acc.iter().enumerate() {
+        for (dst, &x) in s[r * t_all + t0..r * t_all + t0 + W].iter_mut().zip(row) {
+            *dst = x * scale;
+        }
+    }
+}
+
+/// Hints the CPU to load the cache line at `p` (never faults; no-op off x86).
+#[inline(always)]
+fn prefetch(p: *const f32) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint; it never faults, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast())
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+/// `x <- exp(x - max) / sum`, the sum taken in 16 lanes and then pairwise, a fixed order.
+#[inline(always)]
+fn softmax_in_place(x: &mut [f32]) {
+    let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut lanes = [0f32; 16];
+    for (i, v) in x.iter_mut().enumerate() {
+        *v = (*v - max).exp();
+        lanes[i % 16] += *v;
+    }
+    let mut width = 16;
+    while width > 1 {
+        width /= 2;
+        for l in 0..width {
+            lanes[l] += lanes[l + width];
+        }
+    }
+    let inv = 1.0 / lanes[0];
+    for v in x.iter_mut() {
+        *v *= inv;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(len: usize, seed: u32) -> Vec<f32> {
+        let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(7);
+        (0..len)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 17;
+                s ^= s << 5;
+                (s % 2001) as f32 / 1000.0 - 1.0
+            })
+            .collect()
+    }
+
+    /// f64 attention of row `i`, head `h`, with the same layouts.
+    fn reference(a: &Attend<'_>, i: usize, h: usize) -> Vec<f64> {
+        let hd = a.head_dim;
+        let q = &a.q[i * a.heads * hd + h * hd..][..hd];
+        let n = a.visible(i);
+        let scores: Vec<f64> = (0..n)
+            .map(|t| {
+                (0..hd)
+                    .map(|e| q[e] as f64 * a.kt[h * a.kt_head + e * a.kt_row + t] as f64)
+                    .sum::<f64>()
+                    * a.scale as f64
+            })
+            .collect();
+        let max = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let p: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
+        let sum: f64 = p.iter().sum();
+        (0..hd)
+            .map(|e| {
+                (0..n)
+                    .map(|t| p[t] / sum * a.v[h * a.v_head + t * hd + e] as f64)
+                    .sum()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn matches_f64_reference_and_each_row_matches_a_one_row_call() {
+        // (rows, heads, head_dim, keys, key row stride, causal)
+        for &(rows, heads, hd, keys, stride, causal) in &[
+            (1, 2, 16, 1, 8, true),
+            (5, 3, 16, 9, 12, true),
+            (13, 8, 64, 200, 448, true),
+            (6, 4, 64, 1500, 1500, false),
+            (3, 2, 24, 70, 70, false),
+        ] {
+            let q = data(rows * heads * hd, 1);
+            let kt = data(heads * hd * stride, 2);
+            let v = data(heads * stride * hd, 3);
+            let a = Attend {
+                q: &q,
+                rows,
+                heads,
+                head_dim: hd,
+                kt: &kt,
+                kt_head: hd * stride,
+                kt_row: stride,
+                v: &v,
+                v_head: stride * hd,
+                keys,
+                causal,
+                scale: (hd as f32).powf(-0.5),
+            };
+            let mut out = vec![0f32; rows * heads * hd];
+            attend(&a, &mut out);
+            for i in 0..rows {
+                for h in 0..heads {
+                    let want = reference(&a, i, h);
+                    let got = &out[i * heads * hd + h * hd..][..hd];
+                    for (g, w) in got.iter().zip(&want) {
+                        assert!((*g as f64 - w).abs() < 1e-5, "{rows}x{keys}: {g} vs {w}");
+                    }
+                }
+                // Row i alone (a one-token step at its position) gives the same bits.
+                let one = Attend {
+                    q: &q[i * heads * hd..(i + 1) * heads * hd],
+                    rows: 1,
+                    keys: a.visible(i),
+                    causal: false,
+                    ..a
+                };
+                let mut alone = vec![0f32; heads * hd];
+                attend(&one, &mut alone);
+                assert_eq!(alone, out[i * heads * hd..(i + 1) * heads * hd], "row {i}");
+            }
+        }
+    }
+}

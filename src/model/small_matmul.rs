@@ -1,0 +1,449 @@
+//! `y = x W^T (+ b)` for a few rows of `x`: the decoder's projections during decoding.
+//!
+//! A decoder step multiplies one row (a speculative verify pass 2 to 13 rows) by every weight
+//! matrix, so its cost is reading the weights once from memory. A general GEMM (candle's
+//! `gemm` crate) is tuned for many rows: measured here, 5 rows through base's 512 x 51865
+//! vocabulary projection cost 3.4x one row, which made a verify pass 2.4x a step and ate most of
+//! what speculative decoding saves. This kernel streams each weight row once and multiplies it
+//! by all the rows of `x` while it is in registers, so 5 rows cost little more than 1.
+//!
+//! Every output element is one dot product computed the same way whatever the number of rows
+//! or their position in a tile: lane `l` of a SIMD accumulator sums the products at
+//! `k = l, l + W, l + 2W, ...` in increasing `k` with fused multiply-adds, then the lanes are
+//! added in a fixed tree, then the bias. So a row's result does not depend on the other rows:
+//! a block of tokens gets bit-for-bit the projections of the same tokens fed one at a time,
+//! which is what makes the target's verify pass agree with its own one-token steps.
+//!
+//! Work is split over output columns on candle's barrier pool, the same threads that run
+//! candle's quantized kernels, so dense and quantized projections never oversubscribe cores.
+
+use candle_core::{Device, Result, Storage, Tensor};
+
+/// Most rows of `x` this path takes; larger inputs (the encoder's 1500 frames) are compute-bound
+/// and go to candle's GEMM, which blocks for the cache.
+pub const MAX_ROWS: usize = 16;
+
+/// Rows of `x` and of `W` multiplied together in registers (a 4 x 4 tile of accumulators).
+const MR: usize = 4;
+const NR: usize = 4;
+
+/// `x @ weight^T (+ bias)` over the last dimension of `x` for inputs of at most [`MAX_ROWS`]
+/// rows on the CPU in f32; `None` when the input is not such (the caller uses candle).
+/// `weight` is `[n, k]`, `bias` `[n]`; the result has `x`'s shape with the last dimension `n`.
+pub fn try_forward(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result<Option<Tensor>> {
+    let dims = x.dims();
+    let Some((&k, lead)) = dims.split_last() else {
+        return Ok(None);
+    };
+    let m: usize = lead.iter().product();
+    if m == 0 || m > MAX_ROWS || !x.device().is_cpu() || x.dtype() != candle_core::DType::F32 {
+        return Ok(None);
+    }
+    let (n, wk) = weight.dims2()?;
+    if wk != k || weight.dtype() != candle_core::DType::F32 || !weight.is_contiguous() {
+        return Ok(None);
+    }
+    let x = x.contiguous()?;
+    let mut y = vec![0f32; m * n];
+    {
+        let (xs, xl) = x.storage_and_layout();
+        let (ws, wl) = weight.storage_and_layout();
+        let (Storage::Cpu(xs), Storage::Cpu(ws)) = (&*xs, &*ws) else {
+            return Ok(None);
+        };
+        let xd = &xs.as_slice::<f32>()?[xl.start_offset()..xl.start_offset() + m * k];
+        let wd = &ws.as_slice::<f32>()?[wl.start_offset()..wl.start_offset() + n * k];
+        match bias {
+            Some(b) => {
+                let b = b.contiguous()?;
+                let (bs, bl) = b.storage_and_layout();
+                let Storage::Cpu(bs) = &*bs else {
+                    return Ok(None);
+                };
+                let bd = &bs.as_slice::<f32>()?[bl.start_offset()..bl.start_offset() + n];
+                matmul_nt(xd, m, k, wd, n, Some(bd), &mut y);
+            }
+            None => matmul_nt(xd, m, k, wd, n, None, &mut y),
+        }
+    }
+    let mut shape = dims.to_vec();
+    *shape.last_mut().expect("rank >= 1") = n;
+    Tensor::from_vec(y, shape, &Device::Cpu).map(Some)
+}
+
+/// `y[i, j] = sum_k x[i, k] * w[j, k] (+ bias[j])` for `x` `[m, k]`, `w` `[n, k]`, `y` `[m, n]`,
+/// all row-major. Parallel over `j`; each `y[i, j]` is computed the same way for any `m`.
+pub fn matmul_nt(
+    x: &[f32],
+    m: usize,
+    k: usize,
+    w: &[f32],
+    n: usize,
+    bias: Option<&[f32]>,
+    y: &mut [f32],
+) {
+    assert!(x.len() >= m * k && w.len() >= n * k && y.len() >= m * n);
+    assert!(bias.is_none_or(|b| b.len() >= n));
+    let kernel = Kernel::detect();
+    let tiles = n.div_ceil(NR);
+    let y_ptr = SendPtr(y.as_mut_ptr());
+    let run = |range: std::ops::Range<usize>| {
+        let y_ptr = &y_ptr;
+        for tile in range {
+            let j0 = tile * NR;
+            let nr = NR.min(n - j0);
+            let mut i0 = 0;
+            while i0 < m {
+                let mr = MR.min(m - i0);
+                let mut out = [[0f32; NR]; MR];
+                kernel.tile(&x[i0 * k..], mr, k, &w[j0 * k..], nr, &mut out);
+                for (i, row) in out.iter().enumerate().take(mr) {
+                    for (jj, &v) in row.iter().enumerate().take(nr) {
+                        let j = j0 + jj;
+                        let v = match bias {
+                            Some(b) => v + b[j],
+                            None => v,
+                        };
+                        // SAFETY: tiles cover disjoint columns `j0..j0 + nr`, so no two
+                        // threads write the same `y[i0 + i, j]`; the index is < m * n.
+                        unsafe { *y_ptr.0.add((i0 + i) * n + j) = v };
+                    }
+                }
+                i0 += mr;
+            }
+        }
+    };
+    // A pass over a few hundred KB of weights is too short to be worth waking another thread.
+    if n * k < 64 * 1024 {
+        run(0..tiles);
+    } else {
+        candle_core::utils::barrier_pool().execute_chunked(tiles, run);
+    }
+}
+
+/// A raw output pointer shared by the pool's threads, which write disjoint elements.
+struct SendPtr(*mut f32);
+// SAFETY: only used by `matmul_nt`, whose threads write disjoint elements of one live slice.
+unsafe impl Sync for SendPtr {}
+unsafe impl Send for SendPtr {}
+
+/// The instruction set the dot products use, chosen once per call from what the CPU has.
+#[derive(Clone, Copy)]
+enum Kernel {
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    Portable,
+}
+
+impl Kernel {
+    fn detect() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if is_x86_feature_detected!("avx512f") {
+                return Kernel::Avx512;
+            }
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                return Kernel::Avx2;
+            }
+        }
+        Kernel::Portable
+    }
+
+    /// Dot products of rows `0..mr` of `x` (row stride `k`) with rows `0..nr` of `w` (row
+    /// stride `k`) into `out[i][j]`.
+    fn tile(self, x: &[f32], mr: usize, k: usize, w: &[f32], nr: usize, out: &mut [[f32; NR]; MR]) {
+        debug_assert!(x.len() >= (mr - 1) * k + k && w.len() >= (nr - 1) * k + k);
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: detect() saw AVX-512F; the asserts above keep every load in bounds.
+            Kernel::Avx512 => unsafe { x86::dispatch_avx512(x, mr, k, w, nr, out) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: detect() saw AVX2 and FMA; loads stay in bounds as above.
+            Kernel::Avx2 => unsafe { x86::dispatch_avx2(x, mr, k, w, nr, out) },
+            Kernel::Portable => portable_tile(x, mr, k, w, nr, out),
+        }
+    }
+}
+
+/// Plain Rust: eight interleaved partial sums per dot product, added pairwise at the end.
+fn portable_tile(x: &[f32], mr: usize, k: usize, w: &[f32], nr: usize, out: &mut [[f32; NR]; MR]) {
+    const L: usize = 8;
+    for i in 0..mr {
+        let xr = &x[i * k..i * k + k];
+        for j in 0..nr {
+            let wr = &w[j * k..j * k + k];
+            let mut acc = [0f32; L];
+            for (kk, (a, b)) in xr.iter().zip(wr).enumerate() {
+                acc[kk % L] += a * b;
+            }
+            let mut width = L;
+            while width > 1 {
+                width /= 2;
+                for l in 0..width {
+                    acc[l] += acc[l + width];
+                }
+            }
+            out[i][j] = acc[0];
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    //! The SIMD tiles. Each is generic over the tile size so the accumulators stay in registers;
+    //! a remainder tile (fewer rows or columns) runs the same per-element arithmetic.
+
+    use super::{MR, NR};
+    use std::arch::x86_64::*;
+
+    /// How many weight rows ahead of the current one to prefetch (two tiles).
+    const AHEAD: usize = 2 * NR;
+
+    macro_rules! dispatch {
+        ($name:ident, $tile:ident, $feat:literal) => {
+            #[target_feature(enable = $feat)]
+            pub(super) unsafe fn $name(
+                x: &[f32],
+                mr: usize,
+                k: usize,
+                w: &[f32],
+                nr: usize,
+                out: &mut [[f32; NR]; MR],
+            ) {
+                let (x, w) = (x.as_ptr(), w.as_ptr());
+                // SAFETY: the caller checked bounds and the CPU features.
+                unsafe {
+                    match (mr, nr) {
+                        (4, 4) => $tile::<4, 4>(x, k, w, out),
+                        (4, 3) => $tile::<4, 3>(x, k, w, out),
+                        (4, 2) => $tile::<4, 2>(x, k, w, out),
+                        (4, 1) => $tile::<4, 1>(x, k, w, out),
+                        (3, 4) => $tile::<3, 4>(x, k, w, out),
+                        (3, 3) => $tile::<3, 3>(x, k, w, out),
+                        (3, 2) => $tile::<3, 2>(x, k, w, out),
+                        (3, 1) => $tile::<3, 1>(x, k, w, out),
+                        (2, 4) => $tile::<2, 4>(x, k, w, out),
+                        (2, 3) => $tile::<2, 3>(x, k, w, out),
+                        (2, 2) => $tile::<2, 2>(x, k, w, out),
+                        (2, 1) => $tile::<2, 1>(x, k, w, out),
+                        (1, 4) => $tile::<1, 4>(x, k, w, out),
+                        (1, 3) => $tile::<1, 3>(x, k, w, out),
+                        (1, 2) => $tile::<1, 2>(x, k, w, out),
+                        (1, 1) => $tile::<1, 1>(x, k, w, out),
+                        _ => unreachable!("tile sizes are 1..=4"),
+                    }
+                }
+            }
+        };
+    }
+
+    dispatch!(dispatch_avx512, tile_avx512, "avx512f");
+    dispatch!(dispatch_avx2, tile_avx2, "avx2,fma");
+
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn tile_avx512<const M: usize, const N: usize>(
+        x: *const f32,
+        k: usize,
+        w: *const f32,
+        out: &mut [[f32; NR]; MR],
+    ) {
+        let mut acc = [[_mm512_setzero_ps(); N]; M];
+        let whole = k / 16 * 16;
+        let mut kk = 0;
+        // SAFETY (all loads): rows are `k` long and `kk + 16 <= k`, or masked to `k - kk`.
+        unsafe {
+            while kk < whole {
+                let mut wv = [_mm512_setzero_ps(); N];
+                for (j, v) in wv.iter_mut().enumerate() {
+                    *v = _mm512_loadu_ps(w.add(j * k + kk));
+                    // The same cache line of the weight row `AHEAD` rows on: the hardware
+                    // prefetcher alone leaves the loop waiting on memory once it has work to
+                    // do per byte (several rows of x). Never faults, even past the end.
+                    _mm_prefetch::<_MM_HINT_T0>(w.wrapping_add((j + AHEAD) * k + kk).cast());
+                }
+                for (i, row) in acc.iter_mut().enumerate() {
+                    let xv = _mm512_loadu_ps(x.add(i * k + kk));
+                    for (a, &b) in row.iter_mut().zip(&wv) {
+                        *a = _mm512_fmadd_ps(xv, b, *a);
+                    }
+                }
+                kk += 16;
+            }
+            if kk < k {
+                let mask: __mmask16 = (1u16 << (k - kk)) - 1;
+                let mut wv = [_mm512_setzero_ps(); N];
+                for (j, v) in wv.iter_mut().enumerate() {
+                    *v = _mm512_maskz_loadu_ps(mask, w.add(j * k + kk));
+                }
+                for (i, row) in acc.iter_mut().enumerate() {
+                    let xv = _mm512_maskz_loadu_ps(mask, x.add(i * k + kk));
+                    for (a, &b) in row.iter_mut().zip(&wv) {
+                        *a = _mm512_fmadd_ps(xv, b, *a);
+                    }
+                }
+            }
+        }
+        for (i, row) in acc.iter().enumerate() {
+            for (j, a) in row.iter().enumerate() {
+                out[i][j] = _mm512_reduce_add_ps(*a);
+            }
+        }
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn tile_avx2<const M: usize, const N: usize>(
+        x: *const f32,
+        k: usize,
+        w: *const f32,
+        out: &mut [[f32; NR]; MR],
+    ) {
+        let mut acc = [[_mm256_setzero_ps(); N]; M];
+        let whole = k / 8 * 8;
+        let mut kk = 0;
+        // SAFETY (all loads): rows are `k` long and `kk + 8 <= k`, or masked to `k - kk`.
+        unsafe {
+            while kk < whole {
+                let mut wv = [_mm256_setzero_ps(); N];
+                for (j, v) in wv.iter_mut().enumerate() {
+                    *v = _mm256_loadu_ps(w.add(j * k + kk));
+                    if kk % 16 == 0 {
+                        _mm_prefetch::<_MM_HINT_T0>(w.wrapping_add((j + AHEAD) * k + kk).cast());
+                    }
+                }
+                for (i, row) in acc.iter_mut().enumerate() {
+                    let xv = _mm256_loadu_ps(x.add(i * k + kk));
+                    for (a, &b) in row.iter_mut().zip(&wv) {
+                        *a = _mm256_fmadd_ps(xv, b, *a);
+                    }
+                }
+                kk += 8;
+            }
+            if kk < k {
+                let rest = (k - kk) as i32;
+                let mask = _mm256_setr_epi32(
+                    -((rest > 0) as i32),
+                    -((rest > 1) as i32),
+                    -((rest > 2) as i32),
+                    -((rest > 3) as i32),
+                    -((rest > 4) as i32),
+                    -((rest > 5) as i32),
+                    -((rest > 6) as i32),
+                    0,
+                );
+                let mut wv = [_mm256_setzero_ps(); N];
+                for (j, v) in wv.iter_mut().enumerate() {
+                    *v = _mm256_maskload_ps(w.add(j * k + kk), mask);
+                }
+                for (i, row) in acc.iter_mut().enumerate() {
+                    let xv = _mm256_maskload_ps(x.add(i * k + kk), mask);
+                    for (a, &b) in row.iter_mut().zip(&wv) {
+                        *a = _mm256_fmadd_ps(xv, b, *a);
+                    }
+                }
+            }
+        }
+        for (i, row) in acc.iter().enumerate() {
+            for (j, a) in row.iter().enumerate() {
+                out[i][j] = hsum256(*a);
+            }
+        }
+    }
+
+    /// Sum of the 8 lanes in a fixed order: halves, then pairs, then the last two.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn hsum256(v: __m256) -> f32 {
+        let lo = _mm256_castps256_ps128(v);
+        let hi = _mm256_extractf128_ps::<1>(v);
+        let s = _mm_add_ps(lo, hi);
+        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        let s = _mm_add_ss(s, _mm_shuffle_ps::<0b01>(s, s));
+        _mm_cvtss_f32(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(len: usize, seed: u32) -> Vec<f32> {
+        let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+        (0..len)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 17;
+                s ^= s << 5;
+                (s % 2001) as f32 / 1000.0 - 1.0
+            })
+            .collect()
+    }
+
+    fn reference(x: &[f32], m: usize, k: usize, w: &[f32], n: usize, b: &[f32]) -> Vec<f64> {
+        let mut y = vec![0f64; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                let dot: f64 = (0..k)
+                    .map(|kk| x[i * k + kk] as f64 * w[j * k + kk] as f64)
+                    .sum();
+                y[i * n + j] = dot + b[j] as f64;
+            }
+        }
+        y
+    }
+
+    /// Every shape class: tails in k (not a multiple of 16 or 8), n (not a multiple of the
+    /// tile), m (remainder rows), and a size that crosses the threading threshold.
+    #[test]
+    fn matches_f64_reference_and_rows_are_independent() {
+        for &(m, k, n) in &[
+            (1, 5, 3),
+            (3, 37, 9),
+            (5, 384, 130),
+            (13, 512, 515),
+            (16, 200, 1030),
+        ] {
+            let x = data(m * k, 1);
+            let w = data(n * k, 2);
+            let b = data(n, 3);
+            let mut y = vec![0f32; m * n];
+            matmul_nt(&x, m, k, &w, n, Some(&b), &mut y);
+            let want = reference(&x, m, k, &w, n, &b);
+            for (got, want) in y.iter().zip(&want) {
+                let tol = 1e-5 * (k as f64).sqrt() * 4.0;
+                assert!(
+                    (*got as f64 - want).abs() <= tol,
+                    "{m}x{k}x{n}: {got} vs {want}"
+                );
+            }
+            // Each row alone gives the same bits as inside the block.
+            for i in 0..m {
+                let mut row = vec![0f32; n];
+                matmul_nt(&x[i * k..(i + 1) * k], 1, k, &w, n, Some(&b), &mut row);
+                assert_eq!(row, y[i * n..(i + 1) * n], "{m}x{k}x{n} row {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn tensor_entry_point_keeps_shape_and_declines_large_inputs() {
+        let w = Tensor::from_vec(data(6 * 8, 4), (6, 8), &Device::Cpu).unwrap();
+        let b = Tensor::from_vec(data(6, 5), 6, &Device::Cpu).unwrap();
+        let x = Tensor::from_vec(data(3 * 8, 6), (1, 3, 8), &Device::Cpu).unwrap();
+        let y = try_forward(&x, &w, Some(&b)).unwrap().unwrap();
+        assert_eq!(y.dims(), &[1, 3, 6]);
+        let want = x
+            .broadcast_matmul(&w.t().unwrap())
+            .unwrap()
+            .broadcast_add(&b)
+            .unwrap();
+        let diff = (y - want).unwrap().abs().unwrap().max_all().unwrap();
+        assert!(diff.to_scalar::<f32>().unwrap() < 1e-5);
+        let big =
+            Tensor::zeros((1, MAX_ROWS + 1, 8), candle_core::DType::F32, &Device::Cpu).unwrap();
+        assert!(try_forward(&big, &w, None).unwrap().is_none());
+    }
+}
