@@ -8,6 +8,7 @@ pub mod audio;
 pub mod cli;
 pub mod decoding;
 pub mod error;
+pub mod math;
 pub mod model;
 pub mod output;
 pub mod text;

@@ -258,19 +258,53 @@ fn rows_const<const R: usize>(
 
     // Output: o[r][e] = sum_t p[r][t] * v[t][e], keys in order.
     let v = &a.v[h * a.v_head..];
-    for row in o.iter_mut().take(R) {
-        row[..hd].fill(0.0);
-    }
-    for t in 0..t_max {
-        let vr = &v[t * hd..t * hd + hd];
-        for r in 0..R {
-            if t < visible[r] {
-                let p = s[r * t_all + t];
-                for (acc, &x) in o[r][..hd].iter_mut().zip(vr) {
-                    *acc = p.mul_add(x, *acc);
+    if hd == 64 {
+        weighted_values::<R, 64>(v, s, t_all, &visible, o);
+    } else {
+        for row in o.iter_mut().take(R) {
+            row[..hd].fill(0.0);
+        }
+        for t in 0..t_max {
+            let vr = &v[t * hd..t * hd + hd];
+            for r in 0..R {
+                if t < visible[r] {
+                    let p = s[r * t_all + t];
+                    for (acc, &x) in o[r][..hd].iter_mut().zip(vr) {
+                        *acc = p.mul_add(x, *acc);
+                    }
                 }
             }
         }
+    }
+}
+
+/// `o[r][..HD] = sum_t p[r][t] * v[t]` with the accumulators sized at compile time, so they
+/// stay in registers (Whisper's heads are all 64 wide); the same arithmetic as the general
+/// loop above.
+#[inline(always)]
+#[allow(clippy::needless_range_loop)]
+fn weighted_values<const R: usize, const HD: usize>(
+    v: &[f32],
+    s: &[f32],
+    t_all: usize,
+    visible: &[usize; R],
+    o: &mut [[f32; MAX_HEAD_DIM]; ROWS],
+) {
+    let mut acc = [[0f32; HD]; R];
+    let t_max = visible[R - 1];
+    for t in 0..t_max {
+        let vr: &[f32; HD] = v[t * HD..t * HD + HD].try_into().expect("HD values");
+        for r in 0..R {
+            if t < visible[r] {
+                let p = s[r * t_all + t];
+                for (a, &x) in acc[r].iter_mut().zip(vr) {
+                    *a = p.mul_add(x, *a);
+                }
+            }
+        }
+    }
+    for r in 0..R {
+        o[r][..HD].copy_from_slice(&acc[r]);
     }
 }
 
@@ -324,14 +358,24 @@ fn prefetch(p: *const f32) {
     let _ = p;
 }
 
-/// `x <- exp(x - max) / sum`, the sum taken in 16 lanes and then pairwise, a fixed order.
+/// `x <- exp(x - max) / sum`, the sum taken in 16 lanes and then pairwise, a fixed order. The
+/// exponential is [`exp_nonpositive`](crate::math::exp_nonpositive), which vectorises (libm's
+/// `expf` per element cost about 0.3 ms per token over base's 6 x 8 x 1500 cross-attention
+/// scores).
 #[inline(always)]
 fn softmax_in_place(x: &mut [f32]) {
     let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let mut lanes = [0f32; 16];
-    for (i, v) in x.iter_mut().enumerate() {
-        *v = (*v - max).exp();
-        lanes[i % 16] += *v;
+    let mut chunks = x.chunks_exact_mut(16);
+    for chunk in &mut chunks {
+        for (v, lane) in chunk.iter_mut().zip(&mut lanes) {
+            *v = crate::math::exp_nonpositive(*v - max);
+            *lane += *v;
+        }
+    }
+    for (v, lane) in chunks.into_remainder().iter_mut().zip(&mut lanes) {
+        *v = crate::math::exp_nonpositive(*v - max);
+        *lane += *v;
     }
     let mut width = 16;
     while width > 1 {
