@@ -27,6 +27,15 @@ pub struct BenchArgs {
     /// Draft (as `transcribe --draft`; `auto` = the catalog's pairing).
     #[arg(long, default_value = "auto")]
     pub draft: String,
+    /// Draft tokens proposed in the first round of each window (then adapted).
+    #[arg(long, default_value_t = SpecConfig::default().gamma)]
+    pub draft_tokens: usize,
+    /// Most draft tokens adaptation may reach.
+    #[arg(long, default_value_t = SpecConfig::default().max_gamma)]
+    pub max_draft_tokens: usize,
+    /// Keep the draft length fixed at --draft-tokens (no adaptation), to compare policies.
+    #[arg(long)]
+    pub fixed_draft_tokens: bool,
     /// Runs of each mode per file (alternating).
     #[arg(long, default_value_t = 3)]
     pub runs: usize,
@@ -59,6 +68,19 @@ fn peak_rss_mb() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
+/// The speculative settings the flags ask for.
+fn spec_config(args: &BenchArgs) -> anyhow::Result<SpecConfig> {
+    anyhow::ensure!(args.draft_tokens >= 1, "--draft-tokens must be at least 1");
+    let max_gamma = args.max_draft_tokens.max(args.draft_tokens);
+    Ok(SpecConfig {
+        gamma: args.draft_tokens,
+        min_gamma: SpecConfig::default().min_gamma.min(args.draft_tokens),
+        max_gamma,
+        adaptive: !args.fixed_draft_tokens,
+        ..SpecConfig::default()
+    })
+}
+
 /// Runs `whisper-spec bench`.
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.runs >= 1, "--runs must be at least 1");
@@ -80,7 +102,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     })?;
     let label = draft.label().to_string();
     let with = Transcriber::load(&resolved.model, &args.model, &device)?
-        .with_draft(Some(draft), SpecConfig::default());
+        .with_draft(Some(draft), spec_config(&args)?);
     let opts = TranscribeOptions {
         language: None,
         timestamps: !args.no_timestamps,

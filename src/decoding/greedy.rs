@@ -73,10 +73,12 @@ pub fn decode_target(
     sampler: &mut Sampler,
 ) -> Result<WindowDecode> {
     let mut cache = decoder.new_cache();
-    let logits = decoder.forward(initial, &mut cache, cross)?;
+    // Logits of the prompt's start-of-transcript row (no-speech probability) and last row only.
+    let rows = [sot_index, initial.len() - 1];
+    let logits = decoder.forward_rows(initial, &mut cache, cross, Some(&rows))?;
     let no_speech_prob =
-        no_speech_prob(&logits.i(sot_index)?.to_vec1::<f32>()?, specials).map_or(0.0, f64::from);
-    let mut row = logits.i(initial.len() - 1)?.to_vec1::<f32>()?;
+        no_speech_prob(&logits.i(0)?.to_vec1::<f32>()?, specials).map_or(0.0, f64::from);
+    let mut row = logits.i(1)?.to_vec1::<f32>()?;
     let mut tokens = initial.to_vec();
     let mut logprobs = vec![0.0f32; row.len()];
     let mut probs = Vec::new();

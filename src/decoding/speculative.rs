@@ -103,6 +103,17 @@ impl Side<'_> {
         feed.extend_from_slice(extra);
         self.decoder.forward(&feed, &mut self.cache, self.cross)
     }
+
+    /// Feeds `tokens[cache.len()..]`; returns the logits of the last position only (the draft
+    /// catching up, possibly over a whole prompt, needs no other).
+    fn catch_up_last(&mut self, tokens: &[u32]) -> Result<Vec<f32>> {
+        let feed = &tokens[self.cache.len()..];
+        let last = [feed.len() - 1];
+        let logits = self
+            .decoder
+            .forward_rows(feed, &mut self.cache, self.cross, Some(&last))?;
+        row(&logits, 0)
+    }
 }
 
 fn row(t: &Tensor, i: usize) -> Result<Vec<f32>> {
@@ -142,12 +153,15 @@ pub fn decode_speculative(
 
     // The prompt minus its last token, so the first verify pass starts with a pending token.
     if initial.len() > 1 {
-        let logits = t
-            .decoder
-            .forward(&initial[..initial.len() - 1], &mut t.cache, t.cross)?;
+        // Only the start-of-transcript row's logits are used (no-speech probability).
+        let head = initial.len() - 1;
+        let sot_row = sot_index.min(head - 1);
+        let logits =
+            t.decoder
+                .forward_rows(&initial[..head], &mut t.cache, t.cross, Some(&[sot_row]))?;
         stats.target_calls += 1;
-        if sot_index < initial.len() - 1 {
-            no_speech = no_speech_prob(&row(&logits, sot_index)?, specials);
+        if sot_index < head {
+            no_speech = no_speech_prob(&row(&logits, 0)?, specials);
         }
     }
 
@@ -170,9 +184,8 @@ pub fn decode_speculative(
         let mut prefix = tokens.clone();
         q_rows.clear();
         if k_max > 0 {
-            let logits = d.catch_up(&tokens, &[])?;
+            let mut r = d.catch_up_last(&tokens)?;
             stats.draft_calls += 1;
-            let mut r = row(&logits, logits.dim(0)? - 1)?;
             loop {
                 filters.apply(&prefix, &mut r);
                 let x = if sampling {

@@ -221,6 +221,20 @@ impl TextDecoder {
     /// Scores `tokens` (new positions after what `cache` holds) and appends them to the cache.
     /// Returns logits `[tokens.len(), vocab]` (f32), one row per new position.
     pub fn forward(&self, tokens: &[u32], cache: &mut KvCache, cross: &CrossKv) -> Result<Tensor> {
+        self.forward_rows(tokens, cache, cross, None)
+    }
+
+    /// As [`forward`](Self::forward), but the vocabulary projection only for the new positions
+    /// listed in `rows` (indices into `tokens`; `None` = all): returns `[rows.len(), vocab]`.
+    /// A prompt pass needs one or two rows of logits, and its 224 rows through the 51865-wide
+    /// projection were most of its cost. Each returned row is the same as in `forward`.
+    pub fn forward_rows(
+        &self,
+        tokens: &[u32],
+        cache: &mut KvCache,
+        cross: &CrossKv,
+        rows: Option<&[usize]>,
+    ) -> Result<Tensor> {
         let _span = tracing::trace_span!("decoder", n = tokens.len()).entered();
         let n = tokens.len();
         let past = cache.len();
@@ -260,6 +274,16 @@ impl TextDecoder {
             x = (&x + block.fc2.forward(&h)?)?;
         }
         let x = self.ln.forward(&x)?.squeeze(0)?;
+        let x = match rows {
+            None => x,
+            Some(rows) => {
+                if let Some(&bad) = rows.iter().find(|&&r| r >= n) {
+                    candle_core::bail!("row {bad} asked of a {n}-token forward pass");
+                }
+                let ids: Vec<u32> = rows.iter().map(|&r| r as u32).collect();
+                x.index_select(&Tensor::new(ids.as_slice(), &self.device)?, 0)?
+            }
+        };
         self.head.forward(&x)
     }
 }

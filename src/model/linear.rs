@@ -222,7 +222,7 @@ impl Projection {
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let q = match &self.inner {
             Inner::Dense(l) => {
-                // A few rows (decoding): the weight-streaming kernel, row-independent bits.
+                // Decoder-sized inputs: the weight-streaming kernel, row-independent bits.
                 if let Some(y) = super::small_matmul::try_forward(x, l.weight(), l.bias())? {
                     return Ok(y);
                 }

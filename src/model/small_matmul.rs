@@ -19,9 +19,11 @@
 
 use candle_core::{Device, Result, Storage, Tensor};
 
-/// Most rows of `x` this path takes; larger inputs (the encoder's 1500 frames) are compute-bound
-/// and go to candle's GEMM, which blocks for the cache.
-pub const MAX_ROWS: usize = 16;
+/// Most rows of `x` this path takes: the decoder's whole context (448 positions), so every
+/// decoder pass, prompt included, is row-independent. Measured here it is also faster than
+/// candle's GEMM at those sizes (base, 224 rows: 35 vs 67 ms through the vocabulary projection,
+/// 1.3 vs 2.1 ms through fc1). The encoder's 1500 frames still go to candle.
+pub const MAX_ROWS: usize = 448;
 
 /// Rows of `x` and of `W` multiplied together in registers (a 4 x 4 tile of accumulators).
 const MR: usize = 4;
