@@ -60,7 +60,7 @@ pub struct TranscribeArgs {
     #[arg(long, default_value = "auto")]
     pub draft: String,
     /// Tokens the draft proposes in the first round of each window (then adapted).
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = SpecConfig::default().gamma)]
     pub draft_tokens: usize,
     /// Sampling temperature; 0 decodes greedily.
     #[arg(long, default_value_t = 0.0)]
