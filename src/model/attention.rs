@@ -104,7 +104,22 @@ impl Attention {
     }
 
     /// Full self-attention over `x` (`[1, n, d]`), as in the encoder.
+    ///
+    /// On the CPU through [`small_attention`], whose vectorised softmax made the base encoder
+    /// twice as fast as candle's batched GEMMs plus a libm `expf` per score.
     pub fn self_attention(&self, x: &Tensor) -> Result<Tensor> {
+        if x.device().is_cpu() {
+            let q = self.q.forward(x)?;
+            let kt = self
+                .split_heads(&self.k.forward(x)?)?
+                .transpose(2, 3)?
+                .contiguous()?;
+            let v = self.split_heads(&self.v.forward(x)?)?;
+            let frames = v.dim(2)?;
+            if let Some(out) = self.attend_rows(&q, &kt, &v, frames, false)? {
+                return self.out.forward(&out);
+            }
+        }
         let q = self.split_heads(&self.q.forward(x)?)?;
         let k = self.split_heads(&self.k.forward(x)?)?;
         let v = self.split_heads(&self.v.forward(x)?)?;

@@ -222,7 +222,7 @@ impl Projection {
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let q = match &self.inner {
             Inner::Dense(l) => {
-                // Decoder-sized inputs: the weight-streaming kernel, row-independent bits.
+                // On the CPU: the weight-streaming kernel (row-independent bits, faster than GEMM here).
                 if let Some(y) = super::small_matmul::try_forward(x, l.weight(), l.bias())? {
                     return Ok(y);
                 }
