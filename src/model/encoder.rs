@@ -3,10 +3,12 @@
 //! 1500 states out.
 
 use candle_core::{Result, Tensor};
-use candle_nn::{Conv1d, Conv1dConfig, LayerNorm, Linear, Module, VarBuilder};
+use candle_nn::{LayerNorm, Module, VarBuilder};
 
 use super::attention::Attention;
 use super::config::WhisperConfig;
+use super::conv::Conv3;
+use super::linear::Projection;
 
 /// One pre-norm block: self-attention, then the MLP, each with a residual.
 #[derive(Debug, Clone)]
@@ -14,8 +16,8 @@ struct EncoderBlock {
     attn_ln: LayerNorm,
     attn: Attention,
     mlp_ln: LayerNorm,
-    fc1: Linear,
-    fc2: Linear,
+    fc1: Projection,
+    fc2: Projection,
 }
 
 impl EncoderBlock {
@@ -25,8 +27,8 @@ impl EncoderBlock {
             attn_ln: candle_nn::layer_norm(d, 1e-5, vb.pp("self_attn_layer_norm"))?,
             attn: Attention::load(vb.pp("self_attn"), d, cfg.encoder_attention_heads)?,
             mlp_ln: candle_nn::layer_norm(d, 1e-5, vb.pp("final_layer_norm"))?,
-            fc1: candle_nn::linear(d, cfg.encoder_ffn_dim, vb.pp("fc1"))?,
-            fc2: candle_nn::linear(cfg.encoder_ffn_dim, d, vb.pp("fc2"))?,
+            fc1: Projection::load(d, cfg.encoder_ffn_dim, vb.pp("fc1"))?,
+            fc2: Projection::load(cfg.encoder_ffn_dim, d, vb.pp("fc2"))?,
         })
     }
 
@@ -41,8 +43,8 @@ impl EncoderBlock {
 /// The audio encoder (`model.encoder.*`).
 #[derive(Debug, Clone)]
 pub struct AudioEncoder {
-    conv1: Conv1d,
-    conv2: Conv1d,
+    conv1: Conv3,
+    conv2: Conv3,
     positions: Tensor,
     blocks: Vec<EncoderBlock>,
     ln_post: LayerNorm,
@@ -53,14 +55,9 @@ impl AudioEncoder {
     /// Loads the encoder from `vb` positioned at `model.encoder`.
     pub fn load(vb: VarBuilder, cfg: &WhisperConfig) -> Result<Self> {
         let d = cfg.d_model;
-        let conv = |stride| Conv1dConfig {
-            padding: 1,
-            stride,
-            ..Default::default()
-        };
         Ok(AudioEncoder {
-            conv1: candle_nn::conv1d(cfg.num_mel_bins, d, 3, conv(1), vb.pp("conv1"))?,
-            conv2: candle_nn::conv1d(d, d, 3, conv(2), vb.pp("conv2"))?,
+            conv1: Conv3::load(cfg.num_mel_bins, d, 1, vb.pp("conv1"))?,
+            conv2: Conv3::load(d, d, 2, vb.pp("conv2"))?,
             positions: vb.get((cfg.max_source_positions, d), "embed_positions.weight")?,
             blocks: (0..cfg.encoder_layers)
                 .map(|i| EncoderBlock::load(vb.pp(format!("layers.{i}")), cfg))
@@ -79,9 +76,10 @@ impl AudioEncoder {
     /// `[1, frames / 2, d_model]`.
     pub fn forward(&self, mel: &Tensor) -> Result<Tensor> {
         let _span = tracing::debug_span!("encoder").entered();
-        let x = self.conv1.forward(mel)?.gelu_erf()?;
-        let x = self.conv2.forward(&x)?.gelu_erf()?;
-        let x = x.transpose(1, 2)?;
+        // Time-major from here on: `[1, frames, channels]`.
+        let x = mel.transpose(1, 2)?.contiguous()?;
+        let x = self.conv1.forward_time_major(&x)?.gelu_erf()?;
+        let x = self.conv2.forward_time_major(&x)?.gelu_erf()?;
         let frames = x.dim(1)?;
         if frames > self.positions.dim(0)? {
             candle_core::bail!(

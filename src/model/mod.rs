@@ -5,6 +5,7 @@
 pub mod attention;
 pub mod catalog;
 pub mod config;
+pub mod conv;
 pub mod ct2;
 pub mod decoder;
 pub mod encoder;

@@ -30,6 +30,9 @@ use candle_core::{Device, Result, Storage, Tensor};
 const MR: usize = 4;
 const NR: usize = 4;
 
+/// Size of a block of rows of `x` (in floats) kept in L2 while the weight tiles stream past.
+const ROW_BLOCK_FLOATS: usize = 128 * 1024;
+
 /// `x @ weight^T (+ bias)` over the last dimension of `x` for f32 inputs on the CPU; `None`
 /// when the input is not such (the caller uses candle).
 /// `weight` is `[n, k]`, `bias` `[n]`; the result has `x`'s shape with the last dimension `n`.
@@ -90,30 +93,39 @@ pub fn matmul_nt(
     let kernel = Kernel::detect();
     let tiles = n.div_ceil(NR);
     let y_ptr = SendPtr(y.as_mut_ptr());
+    // Rows are taken in blocks small enough (at most 512 KB of x) to stay in L2 while every
+    // weight tile of this thread passes by; a decoder pass is a single block. Without this,
+    // the encoder's 1500 rows were re-read from memory for every tile of four weight rows.
+    let block_rows = (ROW_BLOCK_FLOATS / k.max(1)).max(MR) / MR * MR;
     let run = |range: std::ops::Range<usize>| {
         let y_ptr = &y_ptr;
-        for tile in range {
-            let j0 = tile * NR;
-            let nr = NR.min(n - j0);
-            let mut i0 = 0;
-            while i0 < m {
-                let mr = MR.min(m - i0);
-                let mut out = [[0f32; NR]; MR];
-                kernel.tile(&x[i0 * k..], mr, k, &w[j0 * k..], nr, &mut out);
-                for (i, row) in out.iter().enumerate().take(mr) {
-                    for (jj, &v) in row.iter().enumerate().take(nr) {
-                        let j = j0 + jj;
-                        let v = match bias {
-                            Some(b) => v + b[j],
-                            None => v,
-                        };
-                        // SAFETY: tiles cover disjoint columns `j0..j0 + nr`, so no two
-                        // threads write the same `y[i0 + i, j]`; the index is < m * n.
-                        unsafe { *y_ptr.0.add((i0 + i) * n + j) = v };
+        let mut b0 = 0;
+        while b0 < m {
+            let b1 = m.min(b0 + block_rows);
+            for tile in range.clone() {
+                let j0 = tile * NR;
+                let nr = NR.min(n - j0);
+                let mut i0 = b0;
+                while i0 < b1 {
+                    let mr = MR.min(b1 - i0);
+                    let mut out = [[0f32; NR]; MR];
+                    kernel.tile(&x[i0 * k..], mr, k, &w[j0 * k..], nr, &mut out);
+                    for (i, row) in out.iter().enumerate().take(mr) {
+                        for (jj, &v) in row.iter().enumerate().take(nr) {
+                            let j = j0 + jj;
+                            let v = match bias {
+                                Some(b) => v + b[j],
+                                None => v,
+                            };
+                            // SAFETY: tiles cover disjoint columns `j0..j0 + nr`, so no two
+                            // threads write the same `y[i0 + i, j]`; the index is < m * n.
+                            unsafe { *y_ptr.0.add((i0 + i) * n + j) = v };
+                        }
                     }
+                    i0 += mr;
                 }
-                i0 += mr;
             }
+            b0 = b1;
         }
     };
     // A pass over a few hundred KB of weights is too short to be worth waking another thread.
