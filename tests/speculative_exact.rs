@@ -120,6 +120,14 @@ fn speculative_greedy_equals_target_greedy_on_random_models() {
             let cfg = SpecConfig {
                 gamma,
                 adaptive: case % 4 != 1,
+                // The draft reads all, none or part of the previous-text prompt; the target as
+                // its own draft reads all of it, so that every proposal must stand.
+                draft_prompt_tokens: match (case / 3 + k as u64) % 3 {
+                    _ if *name == "self" => None,
+                    0 => None,
+                    1 => Some(0),
+                    _ => Some(2),
+                },
                 ..SpecConfig::default()
             };
             let (spec, stats) = decode_speculative(

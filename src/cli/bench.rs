@@ -36,6 +36,9 @@ pub struct BenchArgs {
     /// Keep the draft length fixed at --draft-tokens (no adaptation), to compare policies.
     #[arg(long)]
     pub fixed_draft_tokens: bool,
+    /// Previous-text tokens the draft reads (default: all, as the target).
+    #[arg(long)]
+    pub draft_prompt_tokens: Option<usize>,
     /// Runs of each mode per file (alternating).
     #[arg(long, default_value_t = 3)]
     pub runs: usize,
@@ -77,6 +80,7 @@ fn spec_config(args: &BenchArgs) -> anyhow::Result<SpecConfig> {
         min_gamma: SpecConfig::default().min_gamma.min(args.draft_tokens),
         max_gamma,
         adaptive: !args.fixed_draft_tokens,
+        draft_prompt_tokens: args.draft_prompt_tokens,
         ..SpecConfig::default()
     })
 }
