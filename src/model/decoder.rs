@@ -21,6 +21,7 @@ use candle_nn::{LayerNorm, Linear, Module, VarBuilder};
 
 use super::attention::{Attention, LayerCrossKv, causal_mask};
 use super::config::WhisperConfig;
+use super::gelu::gelu;
 use super::kv_cache::KvCache;
 use super::linear::{Projection, QuantKind};
 
@@ -270,7 +271,7 @@ impl TextDecoder {
                 .cross
                 .cross_attention(&block.cross_ln.forward(&x)?, &cross.layers[i])?;
             x = (x + h)?;
-            let h = block.fc1.forward(&block.mlp_ln.forward(&x)?)?.gelu_erf()?;
+            let h = gelu(&block.fc1.forward(&block.mlp_ln.forward(&x)?)?)?;
             x = (&x + block.fc2.forward(&h)?)?;
         }
         let x = self.ln.forward(&x)?.squeeze(0)?;

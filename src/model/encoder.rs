@@ -8,6 +8,7 @@ use candle_nn::{LayerNorm, Module, VarBuilder};
 use super::attention::Attention;
 use super::config::WhisperConfig;
 use super::conv::Conv3;
+use super::gelu::gelu;
 use super::linear::Projection;
 
 /// One pre-norm block: self-attention, then the MLP, each with a residual.
@@ -35,7 +36,7 @@ impl EncoderBlock {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let _span = tracing::trace_span!("encoder_block").entered();
         let x = (x + self.attn.self_attention(&self.attn_ln.forward(x)?)?)?;
-        let h = self.fc1.forward(&self.mlp_ln.forward(&x)?)?.gelu_erf()?;
+        let h = gelu(&self.fc1.forward(&self.mlp_ln.forward(&x)?)?)?;
         x + self.fc2.forward(&h)?
     }
 }
@@ -78,8 +79,8 @@ impl AudioEncoder {
         let _span = tracing::debug_span!("encoder").entered();
         // Time-major from here on: `[1, frames, channels]`.
         let x = mel.transpose(1, 2)?.contiguous()?;
-        let x = self.conv1.forward_time_major(&x)?.gelu_erf()?;
-        let x = self.conv2.forward_time_major(&x)?.gelu_erf()?;
+        let x = gelu(&self.conv1.forward_time_major(&x)?)?;
+        let x = gelu(&self.conv2.forward_time_major(&x)?)?;
         let frames = x.dim(1)?;
         if frames > self.positions.dim(0)? {
             candle_core::bail!(

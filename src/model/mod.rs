@@ -10,6 +10,7 @@ pub mod ct2;
 pub mod decoder;
 pub mod encoder;
 mod error;
+pub mod gelu;
 pub mod hub;
 pub mod import;
 pub mod kv_cache;
