@@ -36,9 +36,12 @@ pub struct BenchArgs {
     /// Keep the draft length fixed at --draft-tokens (no adaptation), to compare policies.
     #[arg(long)]
     pub fixed_draft_tokens: bool,
-    /// Previous-text tokens the draft reads (default: all, as the target).
-    #[arg(long)]
+    /// Previous-text tokens the draft reads (default: none; see --draft-reads-prompt).
+    #[arg(long, conflicts_with = "draft_reads_prompt")]
     pub draft_prompt_tokens: Option<usize>,
+    /// The draft reads the whole previous-text prompt, as the target does.
+    #[arg(long)]
+    pub draft_reads_prompt: bool,
     /// Runs of each mode per file (alternating).
     #[arg(long, default_value_t = 3)]
     pub runs: usize,
@@ -80,7 +83,12 @@ fn spec_config(args: &BenchArgs) -> anyhow::Result<SpecConfig> {
         min_gamma: SpecConfig::default().min_gamma.min(args.draft_tokens),
         max_gamma,
         adaptive: !args.fixed_draft_tokens,
-        draft_prompt_tokens: args.draft_prompt_tokens,
+        draft_prompt_tokens: if args.draft_reads_prompt {
+            None
+        } else {
+            args.draft_prompt_tokens
+                .or(SpecConfig::default().draft_prompt_tokens)
+        },
         ..SpecConfig::default()
     })
 }
