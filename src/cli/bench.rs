@@ -36,7 +36,7 @@ pub struct BenchArgs {
     /// Keep the draft length fixed at --draft-tokens (no adaptation), to compare policies.
     #[arg(long)]
     pub fixed_draft_tokens: bool,
-    /// Previous-text tokens the draft reads (default: none; see --draft-reads-prompt).
+    /// Previous-text tokens the draft reads (default: the model's, see `SpecConfig::for_target`).
     #[arg(long, conflicts_with = "draft_reads_prompt")]
     pub draft_prompt_tokens: Option<usize>,
     /// The draft reads the whole previous-text prompt, as the target does.
@@ -75,21 +75,21 @@ fn peak_rss_mb() -> Option<f64> {
 }
 
 /// The speculative settings the flags ask for.
-fn spec_config(args: &BenchArgs) -> anyhow::Result<SpecConfig> {
+fn spec_config(args: &BenchArgs, decoder_layers: usize) -> anyhow::Result<SpecConfig> {
+    let base = SpecConfig::for_target(decoder_layers);
     anyhow::ensure!(args.draft_tokens >= 1, "--draft-tokens must be at least 1");
     let max_gamma = args.max_draft_tokens.max(args.draft_tokens);
     Ok(SpecConfig {
         gamma: args.draft_tokens,
-        min_gamma: SpecConfig::default().min_gamma.min(args.draft_tokens),
+        min_gamma: base.min_gamma.min(args.draft_tokens),
         max_gamma,
         adaptive: !args.fixed_draft_tokens,
         draft_prompt_tokens: if args.draft_reads_prompt {
             None
         } else {
-            args.draft_prompt_tokens
-                .or(SpecConfig::default().draft_prompt_tokens)
+            args.draft_prompt_tokens.or(base.draft_prompt_tokens)
         },
-        ..SpecConfig::default()
+        ..base
     })
 }
 
@@ -113,8 +113,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         anyhow::anyhow!("bench compares against a draft: --draft none has nothing to compare")
     })?;
     let label = draft.label().to_string();
-    let with = Transcriber::load(&resolved.model, &args.model, &device)?
-        .with_draft(Some(draft), spec_config(&args)?);
+    let with = Transcriber::load(&resolved.model, &args.model, &device)?.with_draft(
+        Some(draft),
+        spec_config(&args, alone.model().config.decoder_layers)?,
+    );
     let opts = TranscribeOptions {
         language: None,
         timestamps: !args.no_timestamps,

@@ -161,10 +161,11 @@ pub fn run(args: TranscribeArgs, verbose: u8) -> anyhow::Result<ExitCode> {
         &store,
         &device,
     )?;
+    let base = SpecConfig::for_target(transcriber.model().config.decoder_layers);
     let spec = SpecConfig {
         gamma: args.draft_tokens,
-        max_gamma: SpecConfig::default().max_gamma.max(args.draft_tokens),
-        ..SpecConfig::default()
+        max_gamma: base.max_gamma.max(args.draft_tokens),
+        ..base
     };
     let transcriber = transcriber.with_draft(draft, spec);
     transcriber.check_options(&opts)?;

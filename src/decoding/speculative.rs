@@ -48,12 +48,8 @@ pub struct SpecConfig {
     /// How many tokens of the previous-text prompt (those just before the start-of-transcript
     /// token) the draft reads; `None` = all of it, as the target. Fewer make the draft's
     /// prompt pass (up to 224 tokens through the whole draft, every window) cheaper, for less
-    /// informed proposals. Output is the target's either way.
-    ///
-    /// Default `Some(0)`, measured (base, self-q8, ../shared/corpus/long, 555 s): the draft
-    /// without the prompt accepts 0.885 instead of 0.963 of its proposals but the decoder is
-    /// 1.31x instead of 1.08x faster than the target alone. A partial prompt (16 or 48 tokens,
-    /// which loses the start-of-previous token) is worst: acceptance 0.62, slower than none.
+    /// informed proposals. Output is the target's either way. Default `None`;
+    /// [`SpecConfig::for_target`] picks by model size, from measurements.
     pub draft_prompt_tokens: Option<usize>,
 }
 
@@ -66,7 +62,23 @@ impl Default for SpecConfig {
             adaptive: true,
             temperature: 0.0,
             residual: Residual::Exact,
-            draft_prompt_tokens: Some(0),
+            draft_prompt_tokens: None,
+        }
+    }
+}
+
+impl SpecConfig {
+    /// The defaults for a target with `decoder_layers` layers. Measured with Q8_0 self-drafts
+    /// on ../shared/corpus/long (555 s, 2 cores, decoder speed-up over the target alone,
+    /// single runs, noisy): base (6 layers) 1.50x and 1.25x with the draft skipping the prompt
+    /// against 1.39x and 1.13x reading it (acceptance 0.87 vs 0.96); tiny.en (4 layers) 1.05x
+    /// skipping against 1.27x reading (acceptance 0.77 vs 0.95). A partial prompt, which loses
+    /// the start-of-previous token, is worst (base, 16 or 48 tokens: acceptance 0.62, slower
+    /// than the target alone). So the draft skips the prompt from 6 layers up.
+    pub fn for_target(decoder_layers: usize) -> Self {
+        SpecConfig {
+            draft_prompt_tokens: (decoder_layers >= 6).then_some(0),
+            ..SpecConfig::default()
         }
     }
 }
