@@ -5,7 +5,7 @@
 //! a quarter of the whole encoder. Here the im2col copy is laid out time-major with the three
 //! taps outermost (`col[t, j * C + c] = x[t * stride + j - 1, c]`), so each tap is one
 //! contiguous copy of a frame, and the product goes through
-//! [`small_matmul`](super::small_matmul) on every core. The output is time-major
+//! [`small_matmul`] on every core. The output is time-major
 //! (`[frames, out]`), which is what the transformer blocks take, so the transpose candle's layout
 //! needed is gone too.
 
