@@ -19,12 +19,25 @@ use super::small_attention;
 /// `k_proj` (no bias), `v_proj`, `out_proj`).
 #[derive(Debug, Clone)]
 pub struct Attention {
-    q: Projection,
-    k: Projection,
-    v: Projection,
+    inputs: Inputs,
     out: Projection,
     heads: usize,
     scale: f64,
+}
+
+/// How the query, key and value projections are held.
+#[derive(Debug, Clone)]
+enum Inputs {
+    /// Three projections: cross-attention, whose queries and keys/values see different inputs.
+    Separate {
+        q: Projection,
+        k: Projection,
+        v: Projection,
+    },
+    /// Self-attention: one `[3d, d]` projection (k's bias zero), one pass over the weights
+    /// and one dispatch instead of three. Each output is its own dot product (and 8-bit
+    /// weights are quantized per row), so the numbers are those of the three projections.
+    Fused { qkv: Projection, d: usize },
 }
 
 /// Keys (stored transposed, ready for `q @ k^T`) and values of one cross-attention layer.
@@ -37,15 +50,48 @@ pub struct LayerCrossKv {
 }
 
 impl Attention {
-    /// Loads the projections under `vb` (e.g. `model.decoder.layers.0.self_attn`).
+    /// Loads the projections under `vb` (e.g. `model.decoder.layers.0.encoder_attn`), as three
+    /// separate projections (for cross-attention).
     pub fn load(vb: VarBuilder, d_model: usize, heads: usize) -> Result<Self> {
-        if heads == 0 || !d_model.is_multiple_of(heads) {
-            candle_core::bail!("{heads} heads do not divide d_model {d_model}");
-        }
+        check_heads(d_model, heads)?;
         Ok(Attention {
-            q: Projection::load(d_model, d_model, vb.pp("q_proj"))?,
-            k: Projection::load_no_bias(d_model, d_model, vb.pp("k_proj"))?,
-            v: Projection::load(d_model, d_model, vb.pp("v_proj"))?,
+            inputs: Inputs::Separate {
+                q: Projection::load(d_model, d_model, vb.pp("q_proj"))?,
+                k: Projection::load_no_bias(d_model, d_model, vb.pp("k_proj"))?,
+                v: Projection::load(d_model, d_model, vb.pp("v_proj"))?,
+            },
+            out: Projection::load(d_model, d_model, vb.pp("out_proj"))?,
+            heads,
+            scale: ((d_model / heads) as f64).powf(-0.5),
+        })
+    }
+
+    /// Loads a self-attention layer under `vb` (e.g. `model.decoder.layers.0.self_attn`) with
+    /// its query, key and value projections fused into one.
+    pub fn load_self(vb: VarBuilder, d_model: usize, heads: usize) -> Result<Self> {
+        check_heads(d_model, heads)?;
+        let d = d_model;
+        let w = Tensor::cat(
+            &[
+                vb.get((d, d), "q_proj.weight")?,
+                vb.get((d, d), "k_proj.weight")?,
+                vb.get((d, d), "v_proj.weight")?,
+            ],
+            0,
+        )?;
+        let b = Tensor::cat(
+            &[
+                vb.get(d, "q_proj.bias")?,
+                Tensor::zeros(d, w.dtype(), w.device())?,
+                vb.get(d, "v_proj.bias")?,
+            ],
+            0,
+        )?;
+        Ok(Attention {
+            inputs: Inputs::Fused {
+                qkv: Projection::from_linear(candle_nn::Linear::new(w, Some(b))),
+                d,
+            },
             out: Projection::load(d_model, d_model, vb.pp("out_proj"))?,
             heads,
             scale: ((d_model / heads) as f64).powf(-0.5),
@@ -53,7 +99,7 @@ impl Attention {
     }
 
     /// A copy with the query and output projections quantized to `dtype`, and the key and
-    /// value projections too when `keys_values` is set.
+    /// value projections too when `keys_values` is set (always, for a fused self-attention).
     ///
     /// A self-draft's cross-attention keeps its key/value projections dense
     /// (`keys_values = false`): they only run once per window, on the encoder output, and a
@@ -61,21 +107,63 @@ impl Attention {
     /// [`cross_kv`](Self::cross_kv) identical to the target's, so the target's
     /// [`CrossKv`](super::decoder::CrossKv) can be reused as is.
     pub fn quantize(&self, dtype: GgmlDType, keys_values: bool) -> Result<Self> {
-        let kv = |p: &Projection| {
-            if keys_values {
-                p.quantize(dtype)
-            } else {
-                Ok(p.clone())
+        let inputs = match &self.inputs {
+            Inputs::Fused { qkv, d } => Inputs::Fused {
+                qkv: qkv.quantize(dtype)?,
+                d: *d,
+            },
+            Inputs::Separate { q, k, v } => {
+                let kv = |p: &Projection| {
+                    if keys_values {
+                        p.quantize(dtype)
+                    } else {
+                        Ok(p.clone())
+                    }
+                };
+                Inputs::Separate {
+                    q: q.quantize(dtype)?,
+                    k: kv(k)?,
+                    v: kv(v)?,
+                }
             }
         };
         Ok(Attention {
-            q: self.q.quantize(dtype)?,
-            k: kv(&self.k)?,
-            v: kv(&self.v)?,
+            inputs,
             out: self.out.quantize(dtype)?,
             heads: self.heads,
             scale: self.scale,
         })
+    }
+
+    /// Queries, keys and values of `x` (`[1, n, d]` each).
+    fn project_qkv(&self, x: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
+        match &self.inputs {
+            Inputs::Separate { q, k, v } => Ok((q.forward(x)?, k.forward(x)?, v.forward(x)?)),
+            Inputs::Fused { qkv, d } => {
+                let y = qkv.forward(x)?;
+                let part = |i: usize| y.narrow(2, i * d, *d)?.contiguous();
+                Ok((part(0)?, part(1)?, part(2)?))
+            }
+        }
+    }
+
+    /// Queries of `x` alone.
+    fn project_q(&self, x: &Tensor) -> Result<Tensor> {
+        match &self.inputs {
+            Inputs::Separate { q, .. } => q.forward(x),
+            Inputs::Fused { .. } => Ok(self.project_qkv(x)?.0),
+        }
+    }
+
+    /// Keys and values of `x` alone.
+    fn project_kv(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        match &self.inputs {
+            Inputs::Separate { k, v, .. } => Ok((k.forward(x)?, v.forward(x)?)),
+            Inputs::Fused { .. } => {
+                let (_, k, v) = self.project_qkv(x)?;
+                Ok((k, v))
+            }
+        }
     }
 
     /// `[1, n, d]` -> `[1, heads, n, head_dim]`.
@@ -108,22 +196,17 @@ impl Attention {
     /// On the CPU through [`small_attention`], whose vectorised softmax made the base encoder
     /// twice as fast as candle's batched GEMMs plus a libm `expf` per score.
     pub fn self_attention(&self, x: &Tensor) -> Result<Tensor> {
+        let (q, k, v) = self.project_qkv(x)?;
+        let kt = self.split_heads(&k)?.transpose(2, 3)?.contiguous()?;
+        let v = self.split_heads(&v)?;
         if x.device().is_cpu() {
-            let q = self.q.forward(x)?;
-            let kt = self
-                .split_heads(&self.k.forward(x)?)?
-                .transpose(2, 3)?
-                .contiguous()?;
-            let v = self.split_heads(&self.v.forward(x)?)?;
             let frames = v.dim(2)?;
             if let Some(out) = self.attend_rows(&q, &kt, &v, frames, false)? {
                 return self.out.forward(&out);
             }
         }
-        let q = self.split_heads(&self.q.forward(x)?)?;
-        let k = self.split_heads(&self.k.forward(x)?)?;
-        let v = self.split_heads(&self.v.forward(x)?)?;
-        let out = self.attend(&q, &k.transpose(2, 3)?, &v, None)?;
+        let q = self.split_heads(&q)?;
+        let out = self.attend(&q, &kt, &v, None)?;
         self.merge_heads(&out)
     }
 
@@ -136,9 +219,8 @@ impl Attention {
         cache: &mut LayerCache,
         mask: Option<&Tensor>,
     ) -> Result<Tensor> {
-        let q = self.q.forward(x)?;
-        let k = self.split_heads(&self.k.forward(x)?)?;
-        let v = self.split_heads(&self.v.forward(x)?)?;
+        let (q, k, v) = self.project_qkv(x)?;
+        let (k, v) = (self.split_heads(&k)?, self.split_heads(&v)?);
         cache.append(&k, &v)?;
         if let Some((kt, v_all)) = cache.buffers()
             && let Some(out) = self.attend_rows(&q, kt, v_all, cache.len(), true)?
@@ -153,8 +235,8 @@ impl Attention {
 
     /// Keys and values of the encoder output `xa` (`[1, frames, d]`) for this cross-attention.
     pub fn cross_kv(&self, xa: &Tensor) -> Result<LayerCrossKv> {
-        let k = self.split_heads(&self.k.forward(xa)?)?;
-        let v = self.split_heads(&self.v.forward(xa)?)?;
+        let (k, v) = self.project_kv(xa)?;
+        let (k, v) = (self.split_heads(&k)?, self.split_heads(&v)?);
         Ok(LayerCrossKv {
             kt: k.transpose(2, 3)?.contiguous()?,
             v,
@@ -163,7 +245,7 @@ impl Attention {
 
     /// Cross-attention of `x` (`[1, n, d]`) over precomputed encoder keys and values.
     pub fn cross_attention(&self, x: &Tensor, kv: &LayerCrossKv) -> Result<Tensor> {
-        let q = self.q.forward(x)?;
+        let q = self.project_q(x)?;
         let frames = kv.v.dim(2)?;
         if let Some(out) = self.attend_rows(&q, &kv.kt, &kv.v, frames, false)? {
             return self.out.forward(&out);
@@ -230,6 +312,13 @@ impl Attention {
         }
         Tensor::from_vec(out, (1, n, d), q.device()).map(Some)
     }
+}
+
+fn check_heads(d_model: usize, heads: usize) -> Result<()> {
+    if heads == 0 || !d_model.is_multiple_of(heads) {
+        candle_core::bail!("{heads} heads do not divide d_model {d_model}");
+    }
+    Ok(())
 }
 
 /// The causal mask for `n` new positions after `past` cached ones: `[n, past + n]`, 0 where

@@ -43,7 +43,7 @@ impl DecoderBlock {
         let heads = cfg.decoder_attention_heads;
         Ok(DecoderBlock {
             attn_ln: candle_nn::layer_norm(d, 1e-5, vb.pp("self_attn_layer_norm"))?,
-            attn: Attention::load(vb.pp("self_attn"), d, heads)?,
+            attn: Attention::load_self(vb.pp("self_attn"), d, heads)?,
             cross_ln: candle_nn::layer_norm(d, 1e-5, vb.pp("encoder_attn_layer_norm"))?,
             cross: Attention::load(vb.pp("encoder_attn"), d, heads)?,
             mlp_ln: candle_nn::layer_norm(d, 1e-5, vb.pp("final_layer_norm"))?,

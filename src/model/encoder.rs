@@ -26,7 +26,7 @@ impl EncoderBlock {
         let d = cfg.d_model;
         Ok(EncoderBlock {
             attn_ln: candle_nn::layer_norm(d, 1e-5, vb.pp("self_attn_layer_norm"))?,
-            attn: Attention::load(vb.pp("self_attn"), d, cfg.encoder_attention_heads)?,
+            attn: Attention::load_self(vb.pp("self_attn"), d, cfg.encoder_attention_heads)?,
             mlp_ln: candle_nn::layer_norm(d, 1e-5, vb.pp("final_layer_norm"))?,
             fc1: Projection::load(d, cfg.encoder_ffn_dim, vb.pp("fc1"))?,
             fc2: Projection::load(cfg.encoder_ffn_dim, d, vb.pp("fc2"))?,
