@@ -11,6 +11,7 @@ pub mod error;
 pub mod math;
 pub mod model;
 pub mod output;
+mod simd;
 pub mod text;
 pub mod transcribe;
 pub mod transcript;

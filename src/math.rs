@@ -79,19 +79,18 @@ pub fn gelu(x: f32) -> f32 {
 
 /// [`gelu`] over a slice in place, compiled for the widest vector unit the CPU has.
 pub fn gelu_in_place(xs: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("fma") {
-            // SAFETY: the features were just detected.
-            return unsafe { gelu_avx512(xs) };
+    match crate::simd::Isa::detect() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: detect() saw the features.
+        crate::simd::Isa::Avx512 => unsafe { gelu_avx512(xs) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above.
+        crate::simd::Isa::Avx2 => unsafe { gelu_avx2(xs) },
+        crate::simd::Isa::Portable => {
+            for x in xs {
+                *x = gelu(*x);
+            }
         }
-        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-            // SAFETY: as above.
-            return unsafe { gelu_avx2(xs) };
-        }
-    }
-    for x in xs {
-        *x = gelu(*x);
     }
 }
 

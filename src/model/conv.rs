@@ -24,7 +24,6 @@ pub struct Conv3 {
     bias: Tensor,
     stride: usize,
     in_dim: usize,
-    out_dim: usize,
 }
 
 impl Conv3 {
@@ -51,7 +50,6 @@ impl Conv3 {
             bias,
             stride,
             in_dim,
-            out_dim,
         })
     }
 
@@ -100,7 +98,7 @@ impl Conv3 {
 
     /// Output channels.
     pub fn out_dim(&self) -> usize {
-        self.out_dim
+        self.taps.dim(0).expect("taps are [out, 3 * in]")
     }
 }
 

@@ -15,6 +15,8 @@
 //! the call: a causal block of tokens gets bit-for-bit the attention of the same tokens fed one
 //! at a time. With the projections that makes a whole decoder pass row-independent.
 
+use crate::simd::{Isa, SendPtr};
+
 /// Longest head this kernel handles (Whisper's are all 64).
 pub const MAX_HEAD_DIM: usize = 128;
 
@@ -88,7 +90,7 @@ impl Attend<'_> {
 /// row and head. Parallel over heads and chunks of rows.
 pub fn attend(a: &Attend<'_>, out: &mut [f32]) {
     a.check(out);
-    let kernel = Kernel::detect();
+    let kernel = Isa::detect();
     let chunks = a.rows.div_ceil(ROWS);
     let units = a.heads * chunks;
     let out_ptr = SendPtr(out.as_mut_ptr());
@@ -122,34 +124,8 @@ pub fn attend(a: &Attend<'_>, out: &mut [f32]) {
 /// Query rows handled together (their scores share each loaded block of keys).
 const ROWS: usize = 4;
 
-struct SendPtr(*mut f32);
-// SAFETY: only used by `attend`, whose threads write disjoint elements of one live slice.
-unsafe impl Sync for SendPtr {}
-unsafe impl Send for SendPtr {}
-
-#[derive(Clone, Copy)]
-enum Kernel {
-    #[cfg(target_arch = "x86_64")]
-    Avx512,
-    #[cfg(target_arch = "x86_64")]
-    Avx2,
-    Portable,
-}
-
-impl Kernel {
-    fn detect() -> Self {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("fma") {
-                return Kernel::Avx512;
-            }
-            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-                return Kernel::Avx2;
-            }
-        }
-        Kernel::Portable
-    }
-
+impl Isa {
+    /// [`head_rows`] compiled for this instruction set.
     fn head_rows(
         self,
         a: &Attend<'_>,
@@ -162,11 +138,11 @@ impl Kernel {
         match self {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: detect() saw the features; the body is safe Rust.
-            Kernel::Avx512 => unsafe { head_rows_avx512(a, h, r0, rn, scratch, o) },
+            Isa::Avx512 => unsafe { head_rows_avx512(a, h, r0, rn, scratch, o) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as above.
-            Kernel::Avx2 => unsafe { head_rows_avx2(a, h, r0, rn, scratch, o) },
-            Kernel::Portable => head_rows(a, h, r0, rn, scratch, o),
+            Isa::Avx2 => unsafe { head_rows_avx2(a, h, r0, rn, scratch, o) },
+            Isa::Portable => head_rows(a, h, r0, rn, scratch, o),
         }
     }
 }

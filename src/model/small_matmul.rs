@@ -26,6 +26,8 @@
 
 use candle_core::{Device, Result, Storage, Tensor};
 
+use crate::simd::{Isa, SendPtr};
+
 /// Rows of `x` and of `W` multiplied together in registers (a 4 x 4 tile of accumulators).
 const MR: usize = 4;
 const NR: usize = 4;
@@ -90,7 +92,7 @@ pub fn matmul_nt(
 ) {
     assert!(x.len() >= m * k && w.len() >= n * k && y.len() >= m * n);
     assert!(bias.is_none_or(|b| b.len() >= n));
-    let kernel = Kernel::detect();
+    let kernel = Isa::detect();
     let tiles = n.div_ceil(NR);
     let y_ptr = SendPtr(y.as_mut_ptr());
     // Rows are taken in blocks small enough (at most 512 KB of x) to stay in L2 while every
@@ -136,36 +138,7 @@ pub fn matmul_nt(
     }
 }
 
-/// A raw output pointer shared by the pool's threads, which write disjoint elements.
-struct SendPtr(*mut f32);
-// SAFETY: only used by `matmul_nt`, whose threads write disjoint elements of one live slice.
-unsafe impl Sync for SendPtr {}
-unsafe impl Send for SendPtr {}
-
-/// The instruction set the dot products use, chosen once per call from what the CPU has.
-#[derive(Clone, Copy)]
-enum Kernel {
-    #[cfg(target_arch = "x86_64")]
-    Avx512,
-    #[cfg(target_arch = "x86_64")]
-    Avx2,
-    Portable,
-}
-
-impl Kernel {
-    fn detect() -> Self {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if is_x86_feature_detected!("avx512f") {
-                return Kernel::Avx512;
-            }
-            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-                return Kernel::Avx2;
-            }
-        }
-        Kernel::Portable
-    }
-
+impl Isa {
     /// Dot products of rows `0..mr` of `x` (row stride `k`) with rows `0..nr` of `w` (row
     /// stride `k`) into `out[i][j]`.
     fn tile(self, x: &[f32], mr: usize, k: usize, w: &[f32], nr: usize, out: &mut [[f32; NR]; MR]) {
@@ -173,11 +146,11 @@ impl Kernel {
         match self {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: detect() saw AVX-512F; the asserts above keep every load in bounds.
-            Kernel::Avx512 => unsafe { x86::dispatch_avx512(x, mr, k, w, nr, out) },
+            Isa::Avx512 => unsafe { x86::dispatch_avx512(x, mr, k, w, nr, out) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: detect() saw AVX2 and FMA; loads stay in bounds as above.
-            Kernel::Avx2 => unsafe { x86::dispatch_avx2(x, mr, k, w, nr, out) },
-            Kernel::Portable => portable_tile(x, mr, k, w, nr, out),
+            Isa::Avx2 => unsafe { x86::dispatch_avx2(x, mr, k, w, nr, out) },
+            Isa::Portable => portable_tile(x, mr, k, w, nr, out),
         }
     }
 }
