@@ -1,6 +1,6 @@
 //! Engine speed on real weights (tiny.en and base, f32, CPU): encoder time per 30 s window,
 //! decoder time per single-token step and per K-token block (K = 2, 3, 5, 8, 13: the speculative verify shapes) for
-//! the f32 decoder and its Q8_0 / Q4K self-draft copies, each measured with the cache at a
+//! the f32 decoder and its Q8_0 / Q4K self-draft copies and the fused 8-bit draft, each measured with the cache at a
 //! realistic length and rolled back after every call.
 //! Run: `cargo bench --bench engine` (needs the models: `models/fetch.sh`).
 
@@ -62,6 +62,24 @@ fn bench_model(c: &mut Criterion, name: &str) {
             });
         }
     }
+    // The fused 8-bit self-draft (the default draft where the CPU has AVX-512 VNNI).
+    let int8 = whisper_spec::model::Int8Decoder::from_decoder(decoder).unwrap();
+    let int8_cross = int8.cross(&cross).unwrap();
+    let mut state = int8.new_state();
+    let mut logits = Vec::new();
+    int8.forward_last(&prefix, &mut state, &int8_cross, &mut logits)
+        .unwrap();
+    let base = state.len();
+    group.bench_function("decoder int8 step, 1 token", |b| {
+        b.iter(|| {
+            int8.forward_last(&[500], &mut state, &int8_cross, &mut logits)
+                .unwrap();
+            state.truncate(base);
+        })
+    });
+    group.bench_function("int8 cross keys/values per window", |b| {
+        b.iter(|| int8.cross(&cross).unwrap())
+    });
     group.finish();
 }
 

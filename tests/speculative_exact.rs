@@ -1,18 +1,19 @@
 //! Speculative greedy decoding equals target-only greedy decoding token for token, on random
 //! synthetic models: a different random draft on the target's encoder output (shared), a
-//! draft with its own encoder (separate), a layer subset of the target, and the target itself
-//! (which must have every proposal accepted). 200+ seeded cases over audio, gamma and
+//! draft with its own encoder (separate), a layer subset of the target, the fused 8-bit copy
+//! of the target, and the target itself (which must have every proposal accepted). 200+ seeded cases over audio, gamma and
 //! timestamps on/off.
 
 mod common;
 
 use candle_core::{Device, Tensor};
 use candle_nn::VarBuilder;
+use whisper_spec::decoding::draft_session::{DecoderDraft, DraftSession, Int8Draft};
 use whisper_spec::decoding::filters::{FilterOptions, LogitFilters};
 use whisper_spec::decoding::greedy::decode_greedy;
 use whisper_spec::decoding::sampling::Sampler;
 use whisper_spec::decoding::speculative::{SpecConfig, decode_speculative};
-use whisper_spec::model::{AudioEncoder, TextDecoder, WhisperConfig};
+use whisper_spec::model::{AudioEncoder, Int8Decoder, TextDecoder, WhisperConfig};
 use whisper_spec::text::SpecialTokens;
 
 const VOCAB: usize = 400;
@@ -62,33 +63,24 @@ fn speculative_greedy_equals_target_greedy_on_random_models() {
     let separate_draft = model(&tmp.path().join("separate"), 24, 1, 3);
     let (vb, cfg) = &target.vb_cfg;
     let subset = TextDecoder::load_layers(vb.pp("model.decoder"), cfg, &[1]).unwrap();
+    let int8 = Int8Decoder::from_decoder(&target.decoder).unwrap();
     let sp = specials();
     let mut rng = common::ct2_writer::Lcg(99);
     let mut sampler = Sampler::new(0);
     let (mut cases, mut self_proposed, mut self_accepted) = (0, 0, 0);
-    let mut total_accepted = [0usize; 4];
+    let mut total_accepted = [0usize; 5];
 
     for case in 0..52 {
         let mel = mel(1000 + case);
         let features = target.encoder.forward(&mel).unwrap();
         let target_cross = target.decoder.cross_kv(&features).unwrap();
-        let drafts: [(&str, &TextDecoder, _); 4] = [
-            (
-                "shared",
-                &shared_draft.decoder,
-                shared_draft.decoder.cross_kv(&features).unwrap(),
-            ),
-            (
-                "separate",
-                &separate_draft.decoder,
-                separate_draft
-                    .decoder
-                    .cross_kv(&separate_draft.encoder.forward(&mel).unwrap())
-                    .unwrap(),
-            ),
-            ("subset", &subset, subset.cross_kv(&features).unwrap()),
-            ("self", &target.decoder, target_cross.clone()),
-        ];
+        let shared_cross = shared_draft.decoder.cross_kv(&features).unwrap();
+        let separate_cross = separate_draft
+            .decoder
+            .cross_kv(&separate_draft.encoder.forward(&mel).unwrap())
+            .unwrap();
+        let subset_cross = subset.cross_kv(&features).unwrap();
+        let int8_cross = int8.cross(&target_cross).unwrap();
         let timestamps = case % 2 == 0;
         let mut initial = vec![sp.sot];
         if case % 3 == 0 {
@@ -115,7 +107,26 @@ fn speculative_greedy_equals_target_greedy_on_random_models() {
             sample_len,
         )
         .unwrap();
-        for (k, (name, draft, draft_cross)) in drafts.iter().enumerate() {
+        let mut drafts: [(&str, Box<dyn DraftSession>); 5] = [
+            (
+                "shared",
+                Box::new(DecoderDraft::new(&shared_draft.decoder, &shared_cross)),
+            ),
+            (
+                "separate",
+                Box::new(DecoderDraft::new(&separate_draft.decoder, &separate_cross)),
+            ),
+            (
+                "subset",
+                Box::new(DecoderDraft::new(&subset, &subset_cross)),
+            ),
+            (
+                "self",
+                Box::new(DecoderDraft::new(&target.decoder, &target_cross)),
+            ),
+            ("int8", Box::new(Int8Draft::new(&int8, &int8_cross))),
+        ];
+        for (k, (name, draft)) in drafts.iter_mut().enumerate() {
             let gamma = 1 + (rng.next_u32() % 8) as usize;
             let cfg = SpecConfig {
                 gamma,
@@ -132,7 +143,7 @@ fn speculative_greedy_equals_target_greedy_on_random_models() {
             };
             let (spec, stats) = decode_speculative(
                 (&target.decoder, &target_cross),
-                (draft, draft_cross),
+                draft.as_mut(),
                 &initial,
                 sot_index,
                 &filters,
@@ -168,7 +179,7 @@ fn speculative_greedy_equals_target_greedy_on_random_models() {
         }
     }
     eprintln!(
-        "{cases} cases; accepted tokens per draft (shared, separate, subset, self): {total_accepted:?}"
+        "{cases} cases; accepted tokens per draft (shared, separate, subset, self, int8): {total_accepted:?}"
     );
     assert!(cases >= 200);
     assert!(self_proposed > 0);

@@ -77,7 +77,7 @@ fn auto_draft_of_large_v3_is_distil_from_the_hub_and_changes_nothing() {
     .unwrap()
     .expect("large-v3 pairs with a draft");
     assert_eq!(draft.label(), "distil-large-v3 (shared encoder)");
-    assert_eq!(draft.decoder().layer_ids(), &[0]);
+    assert_eq!(draft.decoder().expect("a decoder draft").layer_ids(), &[0]);
     assert!(hub.requests.load(Ordering::SeqCst) > 0);
     hub.stop();
 

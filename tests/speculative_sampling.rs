@@ -11,6 +11,7 @@ use std::collections::HashMap;
 
 use candle_core::{Device, IndexOp, Tensor};
 use statrs::distribution::{ChiSquared, ContinuousCDF};
+use whisper_spec::decoding::draft_session::DecoderDraft;
 use whisper_spec::decoding::filters::{FilterOptions, LogitFilters};
 use whisper_spec::decoding::sampling::{Residual, Sampler, tempered_probs};
 use whisper_spec::decoding::speculative::{SpecConfig, decode_speculative};
@@ -192,7 +193,7 @@ fn run(s: &Setup, residual: Residual, seed: u64) -> (f64, f64, f64) {
     for _ in 0..SAMPLES {
         let (out, stats) = decode_speculative(
             (&s.target, &s.target_cross),
-            (&s.draft, &s.draft_cross),
+            &mut DecoderDraft::new(&s.draft, &s.draft_cross),
             &s.initial,
             0,
             &s.filters,

@@ -54,9 +54,9 @@ pub struct TranscribeArgs {
     /// CPU threads for the model (default: all cores).
     #[arg(short, long)]
     pub threads: Option<usize>,
-    /// Speculative draft: auto (the catalog's pairing: a distil model, else self-q8), none,
-    /// self-q8, self-q4, self-layers:N, or a model name/path with the same vocabulary. Output
-    /// is the target's own either way.
+    /// Speculative draft: auto (the catalog's pairing: a distil model, else self-int8 on CPUs
+    /// with AVX-512 VNNI, else self-q8), none, self-int8, self-q8, self-q4, self-layers:N, or a
+    /// model name/path with the same vocabulary. Output is the target's own either way.
     #[arg(long, default_value = "auto")]
     pub draft: String,
     /// Tokens the draft proposes in the first round of each window (then adapted).

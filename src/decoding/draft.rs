@@ -1,7 +1,11 @@
 //! Drafts for speculative decoding: what proposes tokens, and which audio features it reads.
 //!
+//! - **Self-int8** (`self-int8`, the default on CPUs with AVX-512 VNNI): the target's own
+//!   decoder with 8-bit weights, activations and cross-attention keys/values, run by the fused
+//!   [`Int8Decoder`] (no candle operations per step); it rounds the target's cross-attention
+//!   keys/values of each window to 8 bits.
 //! - **Self-quantized** (`self-q8`, `self-q4`): the target's own decoder with 8- or 4-bit
-//!   weights. It shares the target's encoder output *and* its cross-attention keys/values (same
+//!   weights (candle's quantized tensors). It shares the target's encoder output *and* its cross-attention keys/values (same
 //!   weights), so a window costs one encoder pass and one cross-attention projection.
 //! - **Self-layers** (`self-layers:N`): the target's first N-1 decoder layers plus its last
 //!   (distil-whisper's initialisation, untrained): shares the encoder output.
@@ -16,11 +20,14 @@ use std::str::FromStr;
 
 use candle_core::{DType, Device, Tensor};
 
+use super::draft_session::{DecoderDraft, DraftSession, Int8Draft};
 use crate::error::Result;
+use crate::model::int8_matmul::has_vnni;
 use crate::model::linear::QuantKind;
 use crate::model::whisper::var_builder;
 use crate::model::{
-    CrossKv, DraftPairing, ModelDir, ModelError, Store, TextDecoder, Whisper, catalog,
+    CrossKv, DraftPairing, Int8Cross, Int8Decoder, ModelDir, ModelError, Store, TextDecoder,
+    Whisper, catalog,
 };
 use crate::text::WhisperTokenizer;
 
@@ -31,8 +38,10 @@ pub enum DraftSpec {
     None,
     /// The catalog's pairing for the target (self-q8 where no distil model exists).
     Auto,
-    /// The target's decoder, quantized.
+    /// The target's decoder, quantized (candle's quantized tensors).
     SelfQuant(QuantKind),
+    /// The target's decoder as the fused 8-bit draft.
+    SelfInt8,
     /// The target's first N-1 decoder layers plus its last.
     SelfLayers(usize),
     /// Another model: catalog name, hub repo id or path.
@@ -46,6 +55,7 @@ impl FromStr for DraftSpec {
         Ok(match s.trim() {
             "none" | "off" => DraftSpec::None,
             "auto" => DraftSpec::Auto,
+            "self-int8" => DraftSpec::SelfInt8,
             "self-q8" => DraftSpec::SelfQuant(QuantKind::Q8_0),
             "self-q4" => DraftSpec::SelfQuant(QuantKind::Q4),
             "self-q4_0" => DraftSpec::SelfQuant(QuantKind::Q4_0),
@@ -62,6 +72,22 @@ impl FromStr for DraftSpec {
     }
 }
 
+/// A draft's cross-attention for one window.
+#[derive(Debug, Clone)]
+pub enum DraftCross {
+    /// For a [`TextDecoder`] draft.
+    Dense(CrossKv),
+    /// For the fused 8-bit draft.
+    Int8(Int8Cross),
+}
+
+/// The decoder that proposes.
+#[derive(Debug, Clone)]
+enum Proposer {
+    Decoder(TextDecoder),
+    Int8(Box<Int8Decoder>),
+}
+
 /// Where a draft's cross-attention comes from.
 #[derive(Debug, Clone)]
 enum Source {
@@ -76,7 +102,7 @@ enum Source {
 /// A ready draft.
 #[derive(Debug, Clone)]
 pub struct Draft {
-    decoder: TextDecoder,
+    decoder: Proposer,
     source: Source,
     label: String,
 }
@@ -96,14 +122,29 @@ impl Draft {
             DraftSpec::Auto => match catalog::lookup(target_name).map(|e| e.draft) {
                 Some(DraftPairing::Distil(name)) => DraftSpec::Model(name.to_string()),
                 Some(DraftPairing::None) => DraftSpec::None,
+                _ if device.is_cpu() && has_vnni() => DraftSpec::SelfInt8,
                 _ => DraftSpec::SelfQuant(QuantKind::Q8_0),
             },
             other => other.clone(),
         };
         let draft = match spec {
             DraftSpec::None | DraftSpec::Auto => return Ok(None),
+            DraftSpec::SelfInt8 => {
+                if !target.decoder.device().is_cpu() {
+                    return Err(ModelError::invalid(
+                        target_dir.weights(),
+                        "self-int8 runs on the CPU only; use self-q8 on this device",
+                    )
+                    .into());
+                }
+                Draft {
+                    decoder: Proposer::Int8(Box::new(Int8Decoder::from_decoder(&target.decoder)?)),
+                    source: Source::TargetCross,
+                    label: "self-int8".into(),
+                }
+            }
             DraftSpec::SelfQuant(kind) => Draft {
-                decoder: target.decoder.quantize(kind)?,
+                decoder: Proposer::Decoder(target.decoder.quantize(kind)?),
                 source: Source::TargetCross,
                 label: match kind {
                     QuantKind::Q8_0 => "self-q8".into(),
@@ -124,11 +165,11 @@ impl Draft {
                 layers.push(total - 1);
                 let vb = var_builder(target_dir, DType::F32, device)?;
                 Draft {
-                    decoder: TextDecoder::load_layers(
+                    decoder: Proposer::Decoder(TextDecoder::load_layers(
                         vb.pp("model.decoder"),
                         &target.config,
                         &layers,
-                    )?,
+                    )?),
                     source: Source::TargetFeatures,
                     label: format!("self-layers:{n}"),
                 }
@@ -157,7 +198,7 @@ impl Draft {
                 ModelError::invalid(dir.weights(), format!("cannot load draft decoder: {e}"))
             })?;
             return Ok(Draft {
-                decoder,
+                decoder: Proposer::Decoder(decoder),
                 source: Source::TargetFeatures,
                 label: format!("{name} (shared encoder)"),
             });
@@ -174,15 +215,18 @@ impl Draft {
         }
         let model = Whisper::load(&dir, device)?;
         Ok(Draft {
-            decoder: model.decoder.clone(),
+            decoder: Proposer::Decoder(model.decoder.clone()),
             source: Source::OwnEncoder(Box::new(model)),
             label: format!("{name} (own encoder)"),
         })
     }
 
-    /// The draft's decoder.
-    pub fn decoder(&self) -> &TextDecoder {
-        &self.decoder
+    /// The draft's decoder, for drafts that are a [`TextDecoder`] (all but `self-int8`).
+    pub fn decoder(&self) -> Option<&TextDecoder> {
+        match &self.decoder {
+            Proposer::Decoder(d) => Some(d),
+            Proposer::Int8(_) => None,
+        }
     }
 
     /// How the draft is named in stats (`self-q8`, `distil-large-v3 (shared encoder)`, ...).
@@ -197,13 +241,32 @@ impl Draft {
         target_cross: &CrossKv,
         features: &Tensor,
         window: &[f32],
-    ) -> Result<CrossKv> {
-        Ok(match &self.source {
+    ) -> Result<DraftCross> {
+        let decoder = match &self.decoder {
+            Proposer::Int8(d) => return Ok(DraftCross::Int8(d.cross(target_cross)?)),
+            Proposer::Decoder(d) => d,
+        };
+        Ok(DraftCross::Dense(match &self.source {
             Source::TargetCross => target_cross.clone(),
-            Source::TargetFeatures => self.decoder.cross_kv(features)?,
+            Source::TargetFeatures => decoder.cross_kv(features)?,
             Source::OwnEncoder(model) => {
                 let own = model.encode(window, window.len() / model.config.num_mel_bins)?;
-                self.decoder.cross_kv(&own)?
+                decoder.cross_kv(&own)?
+            }
+        }))
+    }
+
+    /// The draft over one window (cross-attention from [`cross_for_window`](Self::cross_for_window)),
+    /// with an empty cache, for [`decode_speculative`](super::speculative::decode_speculative).
+    pub fn session<'a>(&'a self, cross: &'a DraftCross) -> Result<Box<dyn DraftSession + 'a>> {
+        Ok(match (&self.decoder, cross) {
+            (Proposer::Decoder(d), DraftCross::Dense(c)) => Box::new(DecoderDraft::new(d, c)),
+            (Proposer::Int8(d), DraftCross::Int8(c)) => Box::new(Int8Draft::new(d, c)),
+            _ => {
+                return Err(crate::error::Error::Model(ModelError::invalid(
+                    self.label.clone(),
+                    "cross-attention made for another kind of draft",
+                )));
             }
         })
     }

@@ -6,6 +6,7 @@
 //! - [`greedy`]: target-only greedy decoding of one window, the reference path.
 
 pub mod draft;
+pub mod draft_session;
 pub mod filters;
 pub mod greedy;
 pub mod sampling;

@@ -21,6 +21,7 @@
 
 use candle_core::{IndexOp, Result, Tensor};
 
+use super::draft_session::DraftSession;
 use super::filters::{LogitFilters, argmax, log_softmax, no_speech_prob};
 use super::greedy::WindowDecode;
 use super::sampling::{Residual, Sampler, Verdict, tempered_probs, verify_token};
@@ -115,32 +116,19 @@ impl SpecStats {
     }
 }
 
-/// A decoder, the cross-attention of the window for it, and its cache.
-struct Side<'a> {
+/// The target, the cross-attention of the window for it, and its cache.
+struct Target<'a> {
     decoder: &'a TextDecoder,
     cross: &'a CrossKv,
     cache: KvCache,
-    /// Leading tokens this side never sees: its cache position `i` is token `skip + i`.
-    skip: usize,
 }
 
-impl Side<'_> {
+impl Target<'_> {
     /// Feeds `tokens[cache.len()..]` followed by `extra`; returns the logits of those positions.
     fn catch_up(&mut self, tokens: &[u32], extra: &[u32]) -> Result<Tensor> {
-        let mut feed = tokens[self.skip + self.cache.len()..].to_vec();
+        let mut feed = tokens[self.cache.len()..].to_vec();
         feed.extend_from_slice(extra);
         self.decoder.forward(&feed, &mut self.cache, self.cross)
-    }
-
-    /// Feeds `tokens[cache.len()..]`; returns the logits of the last position only (the draft
-    /// catching up, possibly over a whole prompt, needs no other).
-    fn catch_up_last(&mut self, tokens: &[u32]) -> Result<Vec<f32>> {
-        let feed = &tokens[self.skip + self.cache.len()..];
-        let last = [feed.len() - 1];
-        let logits = self
-            .decoder
-            .forward_rows(feed, &mut self.cache, self.cross, Some(&last))?;
-        row(&logits, 0)
     }
 }
 
@@ -149,12 +137,12 @@ fn row(t: &Tensor, i: usize) -> Result<Vec<f32>> {
 }
 
 /// Speculative decoding of one window. Arguments as [`super::greedy::decode_greedy`], plus the
-/// draft decoder with its cross-attention for this window, the configuration, and (for
+/// draft bound to this window (with an empty cache), the configuration, and (for
 /// temperature > 0) the random source.
 #[allow(clippy::too_many_arguments)]
 pub fn decode_speculative(
     target: (&TextDecoder, &CrossKv),
-    draft: (&TextDecoder, &CrossKv),
+    draft: &mut dyn DraftSession,
     initial: &[u32],
     sot_index: usize,
     filters: &LogitFilters,
@@ -165,21 +153,20 @@ pub fn decode_speculative(
 ) -> Result<(WindowDecode, SpecStats)> {
     let sampling = cfg.temperature > 0.0;
     let max_positions = target.0.max_positions();
-    let mut t = Side {
+    let mut t = Target {
         decoder: target.0,
         cross: target.1,
         cache: target.0.new_cache(),
-        skip: 0,
     };
-    let mut d = Side {
-        decoder: draft.0,
-        cross: draft.1,
-        cache: draft.0.new_cache(),
-        skip: match cfg.draft_prompt_tokens {
-            None => 0,
-            Some(n) => sot_index.min(initial.len() - 1).saturating_sub(n),
-        },
+    if !draft.is_empty() {
+        candle_core::bail!("the draft must start a window with an empty cache");
+    }
+    // Leading tokens the draft never sees: its cache position `i` is token `skip + i`.
+    let skip = match cfg.draft_prompt_tokens {
+        None => 0,
+        Some(n) => sot_index.min(initial.len() - 1).saturating_sub(n),
     };
+    let mut r = Vec::new();
     let mut stats = SpecStats::default();
     let mut tokens = initial.to_vec();
     let mut no_speech = None;
@@ -217,7 +204,7 @@ pub fn decode_speculative(
         let mut prefix = tokens.clone();
         q_rows.clear();
         if k_max > 0 {
-            let mut r = d.catch_up_last(&tokens)?;
+            draft.feed(&tokens[skip + draft.len()..], &mut r)?;
             stats.draft_calls += 1;
             loop {
                 filters.apply(&prefix, &mut r);
@@ -235,7 +222,7 @@ pub fn decode_speculative(
                 if x == specials.eot || proposals.len() == k_max {
                     break;
                 }
-                r = row(&d.decoder.forward(&[x], &mut d.cache, d.cross)?, 0)?;
+                draft.feed(&[x], &mut r)?;
                 stats.draft_calls += 1;
             }
         }
@@ -311,8 +298,8 @@ pub fn decode_speculative(
 
         // 4. Roll back to what both caches may keep: everything but the pending token.
         t.cache.truncate(tokens.len() - 1);
-        let d_keep = d.cache.len().min(tokens.len() - 1 - d.skip);
-        d.cache.truncate(d_keep);
+        let d_keep = draft.len().min(tokens.len() - 1 - skip);
+        draft.truncate(d_keep);
 
         if cfg.adaptive {
             gamma = if accepted == proposals.len() && !proposals.is_empty() {

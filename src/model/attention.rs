@@ -49,6 +49,13 @@ pub struct LayerCrossKv {
     v: Tensor,
 }
 
+impl LayerCrossKv {
+    /// Keys (`[1, heads, head_dim, frames]`) and values (`[1, heads, frames, head_dim]`).
+    pub(crate) fn tensors(&self) -> (&Tensor, &Tensor) {
+        (&self.kt, &self.v)
+    }
+}
+
 impl Attention {
     /// Loads the projections under `vb` (e.g. `model.decoder.layers.0.encoder_attn`), as three
     /// separate projections (for cross-attention).
@@ -133,6 +140,25 @@ impl Attention {
             heads: self.heads,
             scale: self.scale,
         })
+    }
+
+    /// The dense `[3d, d]` query/key/value projection of a fused self-attention, or the
+    /// query projection of a cross-attention, and the output projection (for the fused draft).
+    pub(crate) fn input_and_output(&self) -> (&Projection, &Projection) {
+        match &self.inputs {
+            Inputs::Fused { qkv, .. } => (qkv, &self.out),
+            Inputs::Separate { q, .. } => (q, &self.out),
+        }
+    }
+
+    /// Number of heads.
+    pub fn heads(&self) -> usize {
+        self.heads
+    }
+
+    /// The factor scores are multiplied by (`head_dim^-0.5`).
+    pub fn scale(&self) -> f64 {
+        self.scale
     }
 
     /// Queries, keys and values of `x` (`[1, n, d]` each).

@@ -27,14 +27,14 @@ use super::linear::{Projection, QuantKind};
 
 /// One pre-norm decoder block: causal self-attention, cross-attention, MLP.
 #[derive(Debug, Clone)]
-struct DecoderBlock {
-    attn_ln: LayerNorm,
-    attn: Attention,
-    cross_ln: LayerNorm,
-    cross: Attention,
-    mlp_ln: LayerNorm,
-    fc1: Projection,
-    fc2: Projection,
+pub(crate) struct DecoderBlock {
+    pub(crate) attn_ln: LayerNorm,
+    pub(crate) attn: Attention,
+    pub(crate) cross_ln: LayerNorm,
+    pub(crate) cross: Attention,
+    pub(crate) mlp_ln: LayerNorm,
+    pub(crate) fc1: Projection,
+    pub(crate) fc2: Projection,
 }
 
 impl DecoderBlock {
@@ -75,6 +75,11 @@ pub struct CrossKv {
 }
 
 impl CrossKv {
+    /// Layer `i`'s keys and values.
+    pub(crate) fn layer(&self, i: usize) -> &LayerCrossKv {
+        &self.layers[i]
+    }
+
     /// Number of layers covered.
     pub fn layers(&self) -> usize {
         self.layers.len()
@@ -150,6 +155,17 @@ impl TextDecoder {
     /// Most positions (prompt + generated) the decoder can attend over (448).
     pub fn max_positions(&self) -> usize {
         self.max_positions
+    }
+
+    /// The blocks, token embedding (`[vocab, d]`), position embedding and final norm, for
+    /// building the fused draft.
+    pub(crate) fn parts(&self) -> (&[DecoderBlock], &Tensor, &Tensor, &LayerNorm) {
+        (&self.blocks, &self.embed_tokens, &self.positions, &self.ln)
+    }
+
+    /// The device the weights live on.
+    pub fn device(&self) -> &Device {
+        &self.device
     }
 
     /// The source layers this decoder holds.

@@ -192,6 +192,14 @@ impl Projection {
         })
     }
 
+    /// The f32 weight (`[out, in]`) and bias of a dense projection; `None` when quantized.
+    pub fn dense_parts(&self) -> Option<(&Tensor, Option<&Tensor>)> {
+        match &self.inner {
+            Inner::Dense(l) => Some((l.weight(), l.bias())),
+            Inner::Quantized(_) => None,
+        }
+    }
+
     /// The GGML type of a quantized projection; `None` when dense.
     pub fn ggml_dtype(&self) -> Option<GgmlDType> {
         match &self.inner {

@@ -339,7 +339,7 @@ fn prefetch(p: *const f32) {
 /// `expf` per element cost about 0.3 ms per token over base's 6 x 8 x 1500 cross-attention
 /// scores).
 #[inline(always)]
-fn softmax_in_place(x: &mut [f32]) {
+pub(crate) fn softmax_in_place(x: &mut [f32]) {
     let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let mut lanes = [0f32; 16];
     let mut chunks = x.chunks_exact_mut(16);

@@ -17,7 +17,7 @@ use candle_core::Device;
 pub use options::TranscribeOptions;
 
 use crate::audio;
-use crate::decoding::draft::Draft;
+use crate::decoding::draft::{Draft, DraftCross};
 use crate::decoding::filters::{FilterOptions, LogitFilters, language_probs};
 use crate::decoding::greedy::{WindowDecode, decode_target};
 use crate::decoding::sampling::Sampler;
@@ -43,7 +43,7 @@ pub struct EncodedWindow {
     /// The target decoder's cross-attention keys/values.
     pub cross: CrossKv,
     /// The draft decoder's, when there is a draft.
-    pub draft_cross: Option<CrossKv>,
+    pub draft_cross: Option<DraftCross>,
 }
 
 /// A detected language: code and probability.
@@ -215,9 +215,10 @@ impl Transcriber {
                 temperature: opts.temperature,
                 ..self.spec.clone()
             };
+            let mut session = draft.session(draft_cross)?;
             let (out, stats) = decode_speculative(
                 (decoder, &window.cross),
-                (draft.decoder(), draft_cross),
+                session.as_mut(),
                 &initial,
                 sot_index,
                 &filters,

@@ -1,0 +1,335 @@
+//! Cross-attention over 8-bit keys and values, for the fused speculative draft.
+//!
+//! In f32, base's cross-attention keys and values are 36 MB, read in full at every decoding
+//! step: as many bytes as the draft's 8-bit weights. Rounded to 8 bits (one scale per head and
+//! frame) they are 9 MB. Scores are integer dot products (`vpdpbusd` over keys stored offset
+//! by 128, 16 frames x 4 dimensions per register, the query rounded to 8 bits); the softmax and
+//! the weighted sum of values stay f32 (values are widened from 8 bits as they are read: an
+//! 8-bit rounding of the probabilities would lose the many small ones).
+//!
+//! Only the draft reads these: the target's cross-attention is always f32.
+
+use super::int8_matmul::quantize_row as round_to_i8;
+use crate::simd::SendPtr;
+
+/// Frames per key block: one 512-bit register holds 16 frames x 4 dimensions.
+const FRAMES: usize = 16;
+
+/// One layer's cross-attention keys and values in 8 bits.
+#[derive(Debug, Clone)]
+pub struct Int8CrossLayer {
+    heads: usize,
+    head_dim: usize,
+    frames: usize,
+    /// `frames` rounded up to whole key blocks.
+    padded: usize,
+    /// Keys + 128 as bytes: head, block of 16 frames, group of 4 dimensions, frame, dimension.
+    k: Vec<u8>,
+    /// Per head and (padded) frame; 0 for padding.
+    k_scale: Vec<f32>,
+    /// Values: head, frame, dimension.
+    v: Vec<i8>,
+    /// Per head and frame.
+    v_scale: Vec<f32>,
+}
+
+impl Int8CrossLayer {
+    /// Rounds f32 keys (transposed: head, dimension, frame; each dimension `kt_row` apart) and
+    /// values (head, frame, dimension) of `frames` frames to 8 bits.
+    pub fn from_f32(
+        kt: &[f32],
+        kt_row: usize,
+        v: &[f32],
+        heads: usize,
+        head_dim: usize,
+        frames: usize,
+    ) -> Self {
+        assert!(
+            head_dim.is_multiple_of(16),
+            "head width {head_dim} is not a multiple of 16"
+        );
+        assert!(kt.len() >= heads * head_dim * kt_row && kt_row >= frames);
+        assert!(v.len() >= heads * frames * head_dim);
+        let padded = frames.div_ceil(FRAMES) * FRAMES;
+        let groups = head_dim / 4;
+        let mut k = vec![128u8; heads * padded * head_dim];
+        let mut k_scale = vec![0f32; heads * padded];
+        let mut vq = vec![0i8; heads * frames * head_dim];
+        let mut v_scale = vec![0f32; heads * frames];
+        let (mut key, mut q) = (vec![0f32; head_dim], vec![0i8; head_dim]);
+        for h in 0..heads {
+            for f in 0..frames {
+                for (e, x) in key.iter_mut().enumerate() {
+                    *x = kt[(h * head_dim + e) * kt_row + f];
+                }
+                k_scale[h * padded + f] = round_to_i8(&key, &mut q);
+                let block = (h * padded + f / FRAMES * FRAMES) * head_dim;
+                for g in 0..groups {
+                    for t in 0..4 {
+                        let at = block + g * FRAMES * 4 + (f % FRAMES) * 4 + t;
+                        k[at] = (i16::from(q[g * 4 + t]) + 128) as u8;
+                    }
+                }
+                let at = (h * frames + f) * head_dim;
+                v_scale[h * frames + f] =
+                    round_to_i8(&v[at..at + head_dim], &mut vq[at..at + head_dim]);
+            }
+        }
+        Int8CrossLayer {
+            heads,
+            head_dim,
+            frames,
+            padded,
+            k,
+            k_scale,
+            v: vq,
+            v_scale,
+        }
+    }
+
+    /// Frames attended over.
+    pub fn frames(&self) -> usize {
+        self.frames
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.k.len() + self.v.len() + 4 * (self.k_scale.len() + self.v_scale.len())
+    }
+
+    /// `out[i, head h] = softmax(scale * q[i, h] . K_h^T) V_h` for the `rows` rows of `q`
+    /// (`[rows, heads * head_dim]`); `out` has `q`'s layout.
+    pub fn attend(&self, q: &[f32], rows: usize, scale: f32, out: &mut [f32]) {
+        let width = self.heads * self.head_dim;
+        assert!(q.len() >= rows * width && out.len() >= rows * width);
+        let units = rows * self.heads;
+        let out_ptr = SendPtr(out.as_mut_ptr());
+        let vnni = super::int8_matmul::has_vnni();
+        let run = |range: std::ops::Range<usize>| {
+            let out_ptr = &out_ptr;
+            let mut scores = vec![0f32; self.padded];
+            let mut o = vec![0f32; self.head_dim];
+            let mut qq = vec![0i8; self.head_dim];
+            for unit in range {
+                let (i, h) = (unit / self.heads, unit % self.heads);
+                let at = i * width + h * self.head_dim;
+                let sq = round_to_i8(&q[at..at + self.head_dim], &mut qq);
+                self.head(vnni, h, &qq, sq * scale, &mut scores, &mut o);
+                // SAFETY: each (row, head) unit writes its own `head_dim` elements, in bounds
+                // by the assert above.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(o.as_ptr(), out_ptr.0.add(at), self.head_dim)
+                };
+            }
+        };
+        if units == 1 {
+            run(0..1);
+        } else {
+            candle_core::utils::barrier_pool().execute_chunked(units, run);
+        }
+    }
+
+    /// One head for one query (`qq` in 8 bits, scores scaled by `factor`).
+    fn head(
+        &self,
+        vnni: bool,
+        h: usize,
+        qq: &[i8],
+        factor: f32,
+        scores: &mut [f32],
+        o: &mut [f32],
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if vnni {
+            // SAFETY: `has_vnni` saw the features; buffers are sized by the constructor.
+            unsafe { x86::head(self, h, qq, factor, scores, o) };
+            return;
+        }
+        let _ = vnni;
+        self.scores_portable(h, qq, factor, scores);
+        super::small_attention::softmax_in_place(&mut scores[..self.frames]);
+        o.iter_mut().for_each(|x| *x = 0.0);
+        for (f, &p) in scores[..self.frames].iter().enumerate() {
+            let w = p * self.v_scale[h * self.frames + f];
+            let row = &self.v[(h * self.frames + f) * self.head_dim..][..self.head_dim];
+            for (x, &v) in o.iter_mut().zip(row) {
+                *x += w * f32::from(v);
+            }
+        }
+    }
+
+    fn scores_portable(&self, h: usize, qq: &[i8], factor: f32, scores: &mut [f32]) {
+        let offset: i32 = 128 * qq.iter().map(|&v| i32::from(v)).sum::<i32>();
+        let groups = self.head_dim / 4;
+        for (f, s) in scores.iter_mut().enumerate().take(self.frames) {
+            let block = (h * self.padded + f / FRAMES * FRAMES) * self.head_dim;
+            let mut dot = 0i32;
+            for g in 0..groups {
+                for t in 0..4 {
+                    let u = self.k[block + g * FRAMES * 4 + (f % FRAMES) * 4 + t];
+                    dot += i32::from(u) * i32::from(qq[g * 4 + t]);
+                }
+            }
+            *s = (dot - offset) as f32 * factor * self.k_scale[h * self.padded + f];
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::{FRAMES, Int8CrossLayer};
+    use std::arch::x86_64::*;
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    pub(super) unsafe fn head(
+        l: &Int8CrossLayer,
+        h: usize,
+        qq: &[i8],
+        factor: f32,
+        scores: &mut [f32],
+        o: &mut [f32],
+    ) {
+        let hd = l.head_dim;
+        let groups = hd / 4;
+        let offset = _mm512_set1_epi32(128 * qq.iter().map(|&v| i32::from(v)).sum::<i32>());
+        let factor = _mm512_set1_ps(factor);
+        let mut qb = [0i32; 32];
+        for (g, b) in qb.iter_mut().enumerate().take(groups) {
+            *b = i32::from_le_bytes([
+                qq[4 * g] as u8,
+                qq[4 * g + 1] as u8,
+                qq[4 * g + 2] as u8,
+                qq[4 * g + 3] as u8,
+            ]);
+        }
+        // SAFETY: key blocks are `groups * 64` bytes each, `padded / 16` of them per head;
+        // `scores` holds `padded` floats; values `frames * hd` bytes per head.
+        unsafe {
+            let k = l.k.as_ptr().add(h * l.padded * hd);
+            let ks = l.k_scale.as_ptr().add(h * l.padded);
+            for b in 0..l.padded / FRAMES {
+                let blk = k.add(b * FRAMES * hd);
+                let mut acc = _mm512_setzero_si512();
+                for (g, &qv) in qb.iter().enumerate().take(groups) {
+                    let kv = _mm512_loadu_si512(blk.add(g * 64).cast());
+                    acc = _mm512_dpbusd_epi32(acc, kv, _mm512_set1_epi32(qv));
+                }
+                let s = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc, offset));
+                let s = _mm512_mul_ps(
+                    _mm512_mul_ps(s, factor),
+                    _mm512_loadu_ps(ks.add(b * FRAMES)),
+                );
+                _mm512_storeu_ps(scores.as_mut_ptr().add(b * FRAMES), s);
+            }
+        }
+        crate::model::small_attention::softmax_in_place(&mut scores[..l.frames]);
+        // SAFETY: as above; `o` holds `hd` floats, a multiple of 16.
+        unsafe {
+            let v = l.v.as_ptr().add(h * l.frames * hd);
+            let vs = l.v_scale.as_ptr().add(h * l.frames);
+            let chunks = hd / 16;
+            let mut acc = [_mm512_setzero_ps(); 8];
+            for f in 0..l.frames {
+                let w = _mm512_set1_ps(*scores.get_unchecked(f) * *vs.add(f));
+                let row = v.add(f * hd);
+                for (c, a) in acc.iter_mut().enumerate().take(chunks) {
+                    let x = _mm_loadu_si128(row.add(16 * c).cast());
+                    let x = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(x));
+                    *a = _mm512_fmadd_ps(w, x, *a);
+                }
+            }
+            for (c, a) in acc.iter().enumerate().take(chunks) {
+                _mm512_storeu_ps(o.as_mut_ptr().add(16 * c), *a);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(len: usize, seed: u32) -> Vec<f32> {
+        let mut s = seed.wrapping_mul(2654435761).wrapping_add(1);
+        (0..len)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 17;
+                s ^= s << 5;
+                (s as f32 / u32::MAX as f32) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    /// f64 attention over the f32 keys and values.
+    fn reference(
+        q: &[f32],
+        kt: &[f32],
+        v: &[f32],
+        h: usize,
+        hd: usize,
+        frames: usize,
+        scale: f32,
+    ) -> Vec<f64> {
+        let s: Vec<f64> = (0..frames)
+            .map(|f| {
+                (0..hd)
+                    .map(|e| f64::from(q[h * hd + e]) * f64::from(kt[(h * hd + e) * frames + f]))
+                    .sum::<f64>()
+                    * f64::from(scale)
+            })
+            .collect();
+        let max = s.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let e: Vec<f64> = s.iter().map(|x| (x - max).exp()).collect();
+        let sum: f64 = e.iter().sum();
+        (0..hd)
+            .map(|d| {
+                (0..frames)
+                    .map(|f| e[f] / sum * f64::from(v[(h * frames + f) * hd + d]))
+                    .sum()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn close_to_f32_attention_and_kernels_agree() {
+        let (heads, hd, frames, rows) = (3, 64, 50, 2);
+        let kt = data(heads * hd * frames, 1);
+        let v = data(heads * frames * hd, 2);
+        let q: Vec<f32> = data(rows * heads * hd, 3).iter().map(|x| 4.0 * x).collect();
+        let layer = Int8CrossLayer::from_f32(&kt, frames, &v, heads, hd, frames);
+        let mut out = vec![0f32; rows * heads * hd];
+        layer.attend(&q, rows, 0.125, &mut out);
+        for i in 0..rows {
+            for h in 0..heads {
+                let r = reference(&q[i * heads * hd..], &kt, &v, h, hd, frames, 0.125);
+                for d in 0..hd {
+                    let got = f64::from(out[i * heads * hd + h * hd + d]);
+                    assert!(
+                        (got - r[d]).abs() < 0.02,
+                        "row {i} head {h} dim {d}: {got} vs {}",
+                        r[d]
+                    );
+                }
+            }
+        }
+        // The portable path computes the same scores and nearly the same output.
+        let mut qq = vec![0i8; hd];
+        let sq = round_to_i8(&q[..hd], &mut qq);
+        let (mut s1, mut o1) = (vec![0f32; layer.padded], vec![0f32; hd]);
+        let (mut s2, mut o2) = (vec![0f32; layer.padded], vec![0f32; hd]);
+        layer.head(false, 1, &qq, sq * 0.125, &mut s1, &mut o1);
+        layer.head(
+            super::super::int8_matmul::has_vnni(),
+            1,
+            &qq,
+            sq * 0.125,
+            &mut s2,
+            &mut o2,
+        );
+        assert_eq!(&s1[..frames], &s2[..frames]);
+        for (a, b) in o1.iter().zip(&o2) {
+            assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+        }
+    }
+}

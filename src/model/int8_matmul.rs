@@ -1,0 +1,396 @@
+//! `y = x W^T + b` with 8-bit weights *and* 8-bit activations: the arithmetic of the fused
+//! speculative draft ([`Int8Decoder`](super::int8_decoder::Int8Decoder)).
+//!
+//! A draft step is a pass over every weight of the decoder for one token, so its cost is the
+//! bytes it reads. Here each weight is one byte with one f32 scale per output row (as
+//! CTranslate2's int8), and each input row is rounded to 8 bits with its own scale just before
+//! the product, so the inner loop is pure integer arithmetic: on CPUs with AVX-512 VNNI one
+//! `vpdpbusd` multiplies and sums 64 byte pairs. That instruction takes one unsigned operand,
+//! so inputs are stored offset by 128 (`u = x_q + 128`) and the offset's contribution,
+//! `128 * sum(w_row)`, is taken back out with a per-row sum computed once.
+//!
+//! Rows are padded to whole groups of 4 inputs and the row count to whole tiles of 64 (zeros),
+//! so the kernel never needs a remainder path. Without VNNI a portable
+//! integer loop computes the same numbers (slowly); the draft that uses this is only chosen
+//! automatically where VNNI exists.
+
+use crate::simd::SendPtr;
+
+/// Output rows per tile: four registers of 16 lanes.
+const TILE: usize = 64;
+/// Input rows computed together (their products share each loaded weight block).
+const MR: usize = 4;
+/// Inner dimension is taken 4 bytes at a time (one 32-bit lane of `vpdpbusd`).
+const GROUP: usize = 4;
+
+/// Whether this CPU has the 8-bit dot-product instruction the fast kernel needs.
+pub fn has_vnni() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        is_x86_feature_detected!("avx512f")
+            && is_x86_feature_detected!("avx512bw")
+            && is_x86_feature_detected!("avx512vnni")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Rounds `x` symmetrically to 8 bits: returns `scale` with `x ~ scale * q`, `|q| <= 127`
+/// (halves away from zero). An all-zero row gets scale 0 (and zeros).
+pub(super) fn quantize_row(x: &[f32], out: &mut [i8]) -> f32 {
+    let max = x.iter().fold(0f32, |m, v| m.max(v.abs()));
+    if max == 0.0 || !max.is_finite() {
+        out.iter_mut().for_each(|q| *q = 0);
+        return 0.0;
+    }
+    let inv = 127.0 / max;
+    for (q, &v) in out.iter_mut().zip(x) {
+        // `as` truncates toward zero after the half is added away from zero: a rounding
+        // without libm's `roundf` call (no SSE4.1 in the baseline target).
+        let t = (v * inv).clamp(-127.0, 127.0);
+        *q = (t + 0.5f32.copysign(t)) as i8;
+    }
+    max / 127.0
+}
+
+/// A weight matrix `[rows, cols]` in 8 bits, one scale per row, and an optional f32 bias.
+///
+/// Stored packed for the kernel: tiles of 64 rows; inside a tile, for each group of 4 inputs,
+/// the 4 bytes of each of the 64 rows in turn. So one 64-byte load holds 16 rows x 4 inputs,
+/// exactly the operand of one `vpdpbusd` whose 16 lanes are 16 rows' partial sums, and a tile
+/// is one contiguous stream of bytes.
+#[derive(Debug, Clone)]
+pub struct Int8Matrix {
+    rows: usize,
+    cols: usize,
+    /// `cols` rounded up to whole groups.
+    stride: usize,
+    /// `rows` rounded up to whole tiles (zero rows beyond `rows`), packed as above.
+    data: Vec<i8>,
+    scale: Vec<f32>,
+    /// `sum(row)`, to undo the +128 offset of the inputs.
+    sum: Vec<i32>,
+    /// Zero where the matrix has none.
+    bias: Vec<f32>,
+}
+
+impl Int8Matrix {
+    /// Quantizes the row-major f32 `w` (`[rows, cols]`), keeping `bias` (`rows` long) in f32.
+    pub fn quantize(w: &[f32], rows: usize, cols: usize, bias: Option<&[f32]>) -> Self {
+        assert_eq!(w.len(), rows * cols, "weight is not [{rows}, {cols}]");
+        assert!(
+            bias.is_none_or(|b| b.len() == rows),
+            "bias is not {rows} long"
+        );
+        let stride = cols.div_ceil(GROUP) * GROUP;
+        let padded_rows = rows.div_ceil(TILE) * TILE;
+        let mut data = vec![0i8; padded_rows * stride];
+        let mut scale = vec![0f32; padded_rows];
+        let mut sum = vec![0i32; padded_rows];
+        let mut q = vec![0i8; cols];
+        for r in 0..rows {
+            scale[r] = quantize_row(&w[r * cols..(r + 1) * cols], &mut q);
+            sum[r] = q.iter().map(|&v| i32::from(v)).sum();
+            let (tile, lane) = (r / TILE, r % TILE);
+            for (c, &v) in q.iter().enumerate() {
+                data[tile * TILE * stride + (c / GROUP * TILE + lane) * GROUP + c % GROUP] = v;
+            }
+        }
+        let mut b = vec![0f32; padded_rows];
+        if let Some(bias) = bias {
+            b[..rows].copy_from_slice(bias);
+        }
+        Int8Matrix {
+            rows,
+            cols,
+            stride,
+            data,
+            scale,
+            sum,
+            bias: b,
+        }
+    }
+
+    /// Output width.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Input width.
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// Bytes held (weights, scales, sums, bias).
+    pub fn bytes(&self) -> usize {
+        self.data.len() + 12 * self.scale.len()
+    }
+
+    /// `y[i, j] = x[i] . w[j] + b[j]` for every row `i` of `x` and every output `j`; `y` is
+    /// `[x.rows(), self.rows()]` row-major.
+    pub fn forward(&self, x: &Int8Rows, y: &mut [f32]) {
+        assert_eq!(x.stride, self.stride, "input quantized for another width");
+        assert_eq!(x.cols, self.cols, "input width differs from the weight's");
+        let m = x.rows;
+        assert!(y.len() >= m * self.rows, "output too small");
+        let tiles = self.rows.div_ceil(TILE);
+        let y_ptr = SendPtr(y.as_mut_ptr());
+        let vnni = has_vnni();
+        let run = |range: std::ops::Range<usize>| {
+            let y_ptr = &y_ptr;
+            let mut acc = [[0i32; TILE]; MR];
+            for tile in range {
+                let j0 = tile * TILE;
+                let nr = TILE.min(self.rows - j0);
+                let w = &self.data[j0 * self.stride..(j0 + TILE) * self.stride];
+                let mut i0 = 0;
+                while i0 < m {
+                    let mr = MR.min(m - i0);
+                    let xs = &x.data[i0 * self.stride..(i0 + mr) * self.stride];
+                    tile_dots(vnni, xs, mr, w, self.stride, &mut acc);
+                    for (i, row) in acc.iter().enumerate().take(mr) {
+                        let sx = x.scale[i0 + i];
+                        // SAFETY: tiles cover disjoint columns, so no two threads write the
+                        // same elements; `(i0 + i) * rows + j0 + nr <= m * rows <= y.len()`.
+                        let out = unsafe {
+                            std::slice::from_raw_parts_mut(
+                                y_ptr.0.add((i0 + i) * self.rows + j0),
+                                nr,
+                            )
+                        };
+                        for (jj, o) in out.iter_mut().enumerate() {
+                            let j = j0 + jj;
+                            let dot = row[jj] - 128 * self.sum[j];
+                            *o = sx * self.scale[j] * dot as f32 + self.bias[j];
+                        }
+                    }
+                    i0 += mr;
+                }
+            }
+        };
+        if tiles == 1 || self.rows * self.stride * m < 256 * 1024 {
+            run(0..tiles);
+        } else {
+            candle_core::utils::barrier_pool().execute_chunked(tiles, run);
+        }
+    }
+}
+
+/// Input rows rounded to 8 bits for [`Int8Matrix::forward`]: one scale per row, values stored
+/// offset by 128 (see the module notes), rows padded with the offset (zero) to whole groups.
+/// A buffer meant to be reused step after step.
+#[derive(Debug, Clone, Default)]
+pub struct Int8Rows {
+    rows: usize,
+    cols: usize,
+    stride: usize,
+    data: Vec<u8>,
+    scale: Vec<f32>,
+    scratch: Vec<i8>,
+}
+
+impl Int8Rows {
+    /// An empty buffer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Rounds the `rows` rows of `x` (`[rows, cols]` row-major) to 8 bits.
+    pub fn set(&mut self, x: &[f32], rows: usize, cols: usize) {
+        assert!(x.len() >= rows * cols, "input is not [{rows}, {cols}]");
+        let stride = cols.div_ceil(GROUP) * GROUP;
+        self.rows = rows;
+        self.cols = cols;
+        self.stride = stride;
+        self.data.clear();
+        self.data.resize(rows * stride, 128);
+        self.scale.resize(rows, 0.0);
+        self.scratch.resize(cols, 0);
+        for r in 0..rows {
+            self.scale[r] = quantize_row(&x[r * cols..(r + 1) * cols], &mut self.scratch);
+            for (u, &q) in self.data[r * stride..].iter_mut().zip(&self.scratch) {
+                *u = (q as u8) ^ 0x80;
+            }
+        }
+    }
+
+    /// Rows held.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+}
+
+/// `acc[i][r] = sum_k u[i][k] * w[r][k]` for `mr` input rows (`stride` apart) and one packed
+/// tile of 64 weight rows.
+fn tile_dots(
+    vnni: bool,
+    x: &[u8],
+    mr: usize,
+    w: &[i8],
+    stride: usize,
+    acc: &mut [[i32; TILE]; MR],
+) {
+    debug_assert!(x.len() >= mr * stride && w.len() >= TILE * stride);
+    #[cfg(target_arch = "x86_64")]
+    if vnni {
+        // SAFETY: `has_vnni` saw the features; the assert above bounds every load.
+        unsafe {
+            match mr {
+                1 => x86::tile::<1>(x.as_ptr(), w.as_ptr(), stride, acc),
+                2 => x86::tile::<2>(x.as_ptr(), w.as_ptr(), stride, acc),
+                3 => x86::tile::<3>(x.as_ptr(), w.as_ptr(), stride, acc),
+                _ => x86::tile::<4>(x.as_ptr(), w.as_ptr(), stride, acc),
+            }
+        }
+        return;
+    }
+    let _ = vnni;
+    for (i, row) in acc.iter_mut().enumerate().take(mr) {
+        let xr = &x[i * stride..(i + 1) * stride];
+        row.iter_mut().for_each(|a| *a = 0);
+        for (g, xg) in xr.chunks_exact(GROUP).enumerate() {
+            let wg = &w[g * TILE * GROUP..(g + 1) * TILE * GROUP];
+            for (a, wr) in row.iter_mut().zip(wg.chunks_exact(GROUP)) {
+                *a += xg
+                    .iter()
+                    .zip(wr)
+                    .map(|(&u, &v)| i32::from(u) * i32::from(v))
+                    .sum::<i32>();
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::{GROUP, MR, TILE};
+    use std::arch::x86_64::*;
+
+    /// Bytes ahead of the current position to prefetch: the loop is memory-bound and reads
+    /// one contiguous stream, 256 bytes per step.
+    const AHEAD: usize = 1024;
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    pub(super) unsafe fn tile<const M: usize>(
+        x: *const u8,
+        w: *const i8,
+        stride: usize,
+        out: &mut [[i32; TILE]; MR],
+    ) {
+        let mut acc = [[_mm512_setzero_si512(); 4]; M];
+        // SAFETY: the tile holds `stride / 4` groups of 256 bytes; each row of x `stride`
+        // bytes; prefetches never fault.
+        unsafe {
+            for g in 0..stride / GROUP {
+                let wg = w.add(g * TILE * GROUP);
+                _mm_prefetch::<_MM_HINT_T0>(wg.wrapping_add(AHEAD).cast());
+                _mm_prefetch::<_MM_HINT_T0>(wg.wrapping_add(AHEAD + 64).cast());
+                _mm_prefetch::<_MM_HINT_T0>(wg.wrapping_add(AHEAD + 128).cast());
+                _mm_prefetch::<_MM_HINT_T0>(wg.wrapping_add(AHEAD + 192).cast());
+                let wv = [
+                    _mm512_loadu_si512(wg.cast()),
+                    _mm512_loadu_si512(wg.add(64).cast()),
+                    _mm512_loadu_si512(wg.add(128).cast()),
+                    _mm512_loadu_si512(wg.add(192).cast()),
+                ];
+                for (i, row) in acc.iter_mut().enumerate() {
+                    let xv = _mm512_set1_epi32(
+                        x.add(i * stride + g * GROUP).cast::<i32>().read_unaligned(),
+                    );
+                    for (a, &b) in row.iter_mut().zip(&wv) {
+                        *a = _mm512_dpbusd_epi32(*a, xv, b);
+                    }
+                }
+            }
+        }
+        for (i, row) in acc.iter().enumerate() {
+            for (c, a) in row.iter().enumerate() {
+                // SAFETY: 16 lanes into 16 elements of the row.
+                unsafe { _mm512_storeu_si512(out[i].as_mut_ptr().add(16 * c).cast(), *a) };
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(len: usize, seed: u32) -> Vec<f32> {
+        let mut s = seed.wrapping_mul(2654435761).wrapping_add(1);
+        (0..len)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 17;
+                s ^= s << 5;
+                (s as f32 / u32::MAX as f32) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    #[test]
+    fn close_to_the_f32_product_for_every_shape() {
+        for &(m, k, n) in &[
+            (1, 64, 4),
+            (1, 384, 7),
+            (3, 100, 9),
+            (5, 512, 33),
+            (9, 70, 130),
+        ] {
+            let x = data(m * k, 1 + k as u32);
+            let w = data(n * k, 2 + n as u32);
+            let b = data(n, 3);
+            let q = Int8Matrix::quantize(&w, n, k, Some(&b));
+            let mut xr = Int8Rows::new();
+            xr.set(&x, m, k);
+            let mut y = vec![0f32; m * n];
+            q.forward(&xr, &mut y);
+            for i in 0..m {
+                for j in 0..n {
+                    let exact: f32 =
+                        (0..k).map(|t| x[i * k + t] * w[j * k + t]).sum::<f32>() + b[j];
+                    // Two 8-bit roundings of values in [-1, 1]: error ~ sqrt(k) * 2 / 254.
+                    let tol = 0.02 * (k as f32).sqrt();
+                    assert!(
+                        (y[i * n + j] - exact).abs() < tol,
+                        "m{m} k{k} n{n} [{i},{j}]: {} vs {exact}",
+                        y[i * n + j]
+                    );
+                }
+            }
+            // A row's result does not depend on the other rows given with it.
+            let mut one = Int8Rows::new();
+            let mut y1 = vec![0f32; n];
+            one.set(&x[(m - 1) * k..], 1, k);
+            q.forward(&one, &mut y1);
+            assert_eq!(&y[(m - 1) * n..], &y1[..], "m{m} k{k} n{n}");
+        }
+    }
+
+    #[test]
+    fn portable_and_vnni_kernels_agree() {
+        let (m, k) = (3, 192);
+        let x = data(m * k, 7);
+        let w = data(TILE * k, 8);
+        let q = Int8Matrix::quantize(&w, TILE, k, None);
+        let mut xr = Int8Rows::new();
+        xr.set(&x, m, k);
+        let (mut a, mut b) = ([[0; TILE]; MR], [[0; TILE]; MR]);
+        tile_dots(false, &xr.data, m, &q.data, q.stride, &mut a);
+        tile_dots(has_vnni(), &xr.data, m, &q.data, q.stride, &mut b);
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn zero_rows_give_the_bias() {
+        let w = data(8 * 64, 5);
+        let q = Int8Matrix::quantize(&w, 8, 64, Some(&[1.5; 8]));
+        let mut xr = Int8Rows::new();
+        xr.set(&[0.0; 64], 1, 64);
+        let mut y = vec![0f32; 8];
+        q.forward(&xr, &mut y);
+        assert_eq!(y, vec![1.5; 8]);
+    }
+}
