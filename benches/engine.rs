@@ -62,6 +62,17 @@ fn bench_model(c: &mut Criterion, name: &str) {
             });
         }
     }
+    // A window's prompt pass: 223 previous-text tokens and the start of transcript, logits of
+    // the last row only (as the decoding loop asks).
+    let prompt: Vec<u32> = (0..224).map(|i| 400 + (i * 37) % 5000).collect();
+    group.bench_function("decoder f32 prompt pass, 224 tokens", |b| {
+        b.iter(|| {
+            let mut cache = decoder.new_cache();
+            decoder
+                .forward_rows(&prompt, &mut cache, &cross, Some(&[223]))
+                .unwrap()
+        })
+    });
     // The fused 8-bit self-draft (the default draft where the CPU has AVX-512 VNNI).
     let int8 = whisper_spec::model::Int8Decoder::from_decoder(decoder).unwrap();
     let int8_cross = int8.cross(&cross).unwrap();
@@ -75,6 +86,13 @@ fn bench_model(c: &mut Criterion, name: &str) {
             int8.forward_last(&[500], &mut state, &int8_cross, &mut logits)
                 .unwrap();
             state.truncate(base);
+        })
+    });
+    group.bench_function("decoder int8 prompt pass, 224 tokens", |b| {
+        b.iter(|| {
+            let mut state = int8.new_state();
+            int8.forward_last(&prompt, &mut state, &int8_cross, &mut logits)
+                .unwrap()
         })
     });
     group.bench_function("int8 cross keys/values per window", |b| {

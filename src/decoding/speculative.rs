@@ -47,9 +47,11 @@ pub struct SpecConfig {
     /// Replacement distribution on rejection (only `Exact` is correct; see [`Residual`]).
     pub residual: Residual,
     /// How many tokens of the previous-text prompt (those just before the start-of-transcript
-    /// token) the draft reads; `None` = all of it, as the target. Fewer make the draft's
-    /// prompt pass (up to 224 tokens through the whole draft, every window) cheaper, for less
-    /// informed proposals. Output is the target's either way. Default `None`;
+    /// token) the draft reads; `None` = all of it, as the target; `Some(0)` = none (not even
+    /// the start-of-previous token). A partial prompt keeps the start-of-previous token in
+    /// front of the last `n` tokens. Fewer make the draft's prompt pass (up to 224 tokens
+    /// through the whole draft, every window) cheaper, for less informed proposals. Output is
+    /// the target's either way. Default `None`;
     /// [`SpecConfig::for_target`] picks by model size, from measurements.
     pub draft_prompt_tokens: Option<usize>,
 }
@@ -161,11 +163,16 @@ pub fn decode_speculative(
     if !draft.is_empty() {
         candle_core::bail!("the draft must start a window with an empty cache");
     }
-    // Leading tokens the draft never sees: its cache position `i` is token `skip + i`.
+    // Prompt tokens the draft never sees: with `keep_prev`, its cache position 0 is token 0
+    // (start-of-previous) and position `i > 0` token `skip + i - 1`; otherwise position `i`
+    // is token `skip + i`.
     let skip = match cfg.draft_prompt_tokens {
         None => 0,
         Some(n) => sot_index.min(initial.len() - 1).saturating_sub(n),
     };
+    let keep_prev =
+        skip > 0 && cfg.draft_prompt_tokens != Some(0) && initial.first() == Some(&specials.prev);
+    let kept = usize::from(keep_prev);
     let mut r = Vec::new();
     let mut stats = SpecStats::default();
     let mut tokens = initial.to_vec();
@@ -204,7 +211,14 @@ pub fn decode_speculative(
         let mut prefix = tokens.clone();
         q_rows.clear();
         if k_max > 0 {
-            draft.feed(&tokens[skip + draft.len()..], &mut r)?;
+            let have = draft.len();
+            if keep_prev && have == 0 {
+                let mut feed = vec![tokens[0]];
+                feed.extend_from_slice(&tokens[skip..]);
+                draft.feed(&feed, &mut r)?;
+            } else {
+                draft.feed(&tokens[skip + have - kept.min(have)..], &mut r)?;
+            }
             stats.draft_calls += 1;
             loop {
                 filters.apply(&prefix, &mut r);
@@ -298,7 +312,7 @@ pub fn decode_speculative(
 
         // 4. Roll back to what both caches may keep: everything but the pending token.
         t.cache.truncate(tokens.len() - 1);
-        let d_keep = draft.len().min(tokens.len() - 1 - skip);
+        let d_keep = draft.len().min(tokens.len() - 1 - skip + kept);
         draft.truncate(d_keep);
 
         if cfg.adaptive {

@@ -14,6 +14,8 @@ use crate::simd::SendPtr;
 
 /// Frames per key block: one 512-bit register holds 16 frames x 4 dimensions.
 const FRAMES: usize = 16;
+/// Query rows of one head computed together.
+const CHUNK: usize = 4;
 
 /// One layer's cross-attention keys and values in 8 bits.
 #[derive(Debug, Clone)]
@@ -98,28 +100,38 @@ impl Int8CrossLayer {
     }
 
     /// `out[i, head h] = softmax(scale * q[i, h] . K_h^T) V_h` for the `rows` rows of `q`
-    /// (`[rows, heads * head_dim]`); `out` has `q`'s layout.
+    /// (`[rows, heads * head_dim]`); `out` has `q`'s layout. Up to four rows of a head share
+    /// each load of its keys and values (a prompt pass has hundreds of rows).
     pub fn attend(&self, q: &[f32], rows: usize, scale: f32, out: &mut [f32]) {
-        let width = self.heads * self.head_dim;
+        let (hd, width) = (self.head_dim, self.heads * self.head_dim);
         assert!(q.len() >= rows * width && out.len() >= rows * width);
-        let units = rows * self.heads;
+        let chunks = rows.div_ceil(CHUNK);
+        let units = self.heads * chunks;
         let out_ptr = SendPtr(out.as_mut_ptr());
         let vnni = super::int8_matmul::has_vnni();
         let run = |range: std::ops::Range<usize>| {
             let out_ptr = &out_ptr;
-            let mut scores = vec![0f32; self.padded];
-            let mut o = vec![0f32; self.head_dim];
-            let mut qq = vec![0i8; self.head_dim];
+            let mut scores = vec![0f32; CHUNK * self.padded];
+            let mut o = vec![0f32; CHUNK * hd];
+            let mut qq = vec![0i8; CHUNK * hd];
+            let mut factors = [0f32; CHUNK];
             for unit in range {
-                let (i, h) = (unit / self.heads, unit % self.heads);
-                let at = i * width + h * self.head_dim;
-                let sq = round_to_i8(&q[at..at + self.head_dim], &mut qq);
-                self.head(vnni, h, &qq, sq * scale, &mut scores, &mut o);
-                // SAFETY: each (row, head) unit writes its own `head_dim` elements, in bounds
-                // by the assert above.
-                unsafe {
-                    std::ptr::copy_nonoverlapping(o.as_ptr(), out_ptr.0.add(at), self.head_dim)
-                };
+                let (h, r0) = (unit / chunks, unit % chunks * CHUNK);
+                let rn = CHUNK.min(rows - r0);
+                for r in 0..rn {
+                    let at = (r0 + r) * width + h * hd;
+                    factors[r] =
+                        scale * round_to_i8(&q[at..at + hd], &mut qq[r * hd..(r + 1) * hd]);
+                }
+                self.head(vnni, h, rn, &qq, &factors, &mut scores, &mut o);
+                for r in 0..rn {
+                    let at = (r0 + r) * width + h * hd;
+                    // SAFETY: each (head, row) pair is written by one unit only, `hd`
+                    // elements in bounds by the assert above.
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(o[r * hd..].as_ptr(), out_ptr.0.add(at), hd)
+                    };
+                }
             }
         };
         if units == 1 {
@@ -129,31 +141,75 @@ impl Int8CrossLayer {
         }
     }
 
-    /// One head for one query (`qq` in 8 bits, scores scaled by `factor`).
+    /// Head `h` for `rn` queries (`qq`: `rn` rows of `head_dim` 8-bit values; row `r`'s scores
+    /// scaled by `factors[r]`) into `o` (`rn` rows of `head_dim`). `scores` holds `CHUNK`
+    /// rows of `padded`.
+    #[allow(clippy::too_many_arguments)]
     fn head(
         &self,
         vnni: bool,
         h: usize,
+        rn: usize,
         qq: &[i8],
-        factor: f32,
+        factors: &[f32; CHUNK],
         scores: &mut [f32],
         o: &mut [f32],
     ) {
+        let (hd, padded, frames) = (self.head_dim, self.padded, self.frames);
         #[cfg(target_arch = "x86_64")]
         if vnni {
-            // SAFETY: `has_vnni` saw the features; buffers are sized by the constructor.
-            unsafe { x86::head(self, h, qq, factor, scores, o) };
+            // SAFETY: `has_vnni` saw the features; buffers are sized by `attend`.
+            unsafe {
+                match rn {
+                    1 => x86::scores::<1>(self, h, qq, factors, scores),
+                    2 => x86::scores::<2>(self, h, qq, factors, scores),
+                    3 => x86::scores::<3>(self, h, qq, factors, scores),
+                    _ => x86::scores::<4>(self, h, qq, factors, scores),
+                }
+            }
+        } else {
+            for r in 0..rn {
+                self.scores_portable(
+                    h,
+                    &qq[r * hd..(r + 1) * hd],
+                    factors[r],
+                    &mut scores[r * padded..],
+                );
+            }
+        }
+        for r in 0..rn {
+            let row = &mut scores[r * padded..r * padded + frames];
+            // The per-frame value scale folds into the probability.
+            let v_scale = &self.v_scale[h * frames..(h + 1) * frames];
+            #[cfg(target_arch = "x86_64")]
+            if vnni {
+                // SAFETY: AVX-512F is part of the VNNI features `vnni` stands for.
+                unsafe { x86::softmax_folded(row, v_scale) };
+                continue;
+            }
+            softmax_folded(row, v_scale);
+        }
+        #[cfg(target_arch = "x86_64")]
+        if vnni && hd == 64 {
+            // SAFETY: as above (AVX-512F is part of the VNNI features).
+            unsafe {
+                match rn {
+                    1 => x86::values::<1>(self, h, scores, o),
+                    2 => x86::values::<2>(self, h, scores, o),
+                    3 => x86::values::<3>(self, h, scores, o),
+                    _ => x86::values::<4>(self, h, scores, o),
+                }
+            }
             return;
         }
-        let _ = vnni;
-        self.scores_portable(h, qq, factor, scores);
-        super::small_attention::softmax_in_place(&mut scores[..self.frames]);
-        o.iter_mut().for_each(|x| *x = 0.0);
-        for (f, &p) in scores[..self.frames].iter().enumerate() {
-            let w = p * self.v_scale[h * self.frames + f];
-            let row = &self.v[(h * self.frames + f) * self.head_dim..][..self.head_dim];
-            for (x, &v) in o.iter_mut().zip(row) {
-                *x += w * f32::from(v);
+        o[..rn * hd].iter_mut().for_each(|x| *x = 0.0);
+        for f in 0..frames {
+            let v = &self.v[(h * frames + f) * hd..][..hd];
+            for r in 0..rn {
+                let w = scores[r * padded + f];
+                for (x, &y) in o[r * hd..(r + 1) * hd].iter_mut().zip(v) {
+                    *x += w * f32::from(y);
+                }
             }
         }
     }
@@ -175,71 +231,114 @@ impl Int8CrossLayer {
     }
 }
 
+/// Softmax of `row`, each probability then multiplied by its frame's value scale.
+#[inline(always)]
+fn softmax_folded(row: &mut [f32], v_scale: &[f32]) {
+    super::small_attention::softmax_in_place(row);
+    for (p, &s) in row.iter_mut().zip(v_scale) {
+        *p *= s;
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{FRAMES, Int8CrossLayer};
+    use super::{CHUNK, FRAMES, Int8CrossLayer};
     use std::arch::x86_64::*;
 
+    /// [`super::softmax_folded`] compiled for AVX-512 (the exponential vectorises).
+    #[target_feature(enable = "avx512f")]
+    pub(super) fn softmax_folded(row: &mut [f32], v_scale: &[f32]) {
+        super::softmax_folded(row, v_scale)
+    }
+
+    /// Scores of `R` queries against every key block of head `h`: each loaded block of keys
+    /// serves all `R`.
+    #[allow(clippy::needless_range_loop)]
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-    pub(super) unsafe fn head(
+    pub(super) unsafe fn scores<const R: usize>(
         l: &Int8CrossLayer,
         h: usize,
         qq: &[i8],
-        factor: f32,
+        factors: &[f32; CHUNK],
         scores: &mut [f32],
-        o: &mut [f32],
     ) {
         let hd = l.head_dim;
         let groups = hd / 4;
-        let offset = _mm512_set1_epi32(128 * qq.iter().map(|&v| i32::from(v)).sum::<i32>());
-        let factor = _mm512_set1_ps(factor);
-        let mut qb = [0i32; 32];
-        for (g, b) in qb.iter_mut().enumerate().take(groups) {
-            *b = i32::from_le_bytes([
-                qq[4 * g] as u8,
-                qq[4 * g + 1] as u8,
-                qq[4 * g + 2] as u8,
-                qq[4 * g + 3] as u8,
-            ]);
+        let mut qb = [[0i32; 32]; R];
+        let mut offset = [_mm512_setzero_si512(); R];
+        let mut factor = [_mm512_setzero_ps(); R];
+        for r in 0..R {
+            let q = &qq[r * hd..(r + 1) * hd];
+            for (g, b) in qb[r].iter_mut().enumerate().take(groups) {
+                *b = i32::from_le_bytes([
+                    q[4 * g] as u8,
+                    q[4 * g + 1] as u8,
+                    q[4 * g + 2] as u8,
+                    q[4 * g + 3] as u8,
+                ]);
+            }
+            offset[r] = _mm512_set1_epi32(128 * q.iter().map(|&v| i32::from(v)).sum::<i32>());
+            factor[r] = _mm512_set1_ps(factors[r]);
         }
         // SAFETY: key blocks are `groups * 64` bytes each, `padded / 16` of them per head;
-        // `scores` holds `padded` floats; values `frames * hd` bytes per head.
+        // `scores` holds `R` rows of `padded` floats.
         unsafe {
             let k = l.k.as_ptr().add(h * l.padded * hd);
             let ks = l.k_scale.as_ptr().add(h * l.padded);
             for b in 0..l.padded / FRAMES {
                 let blk = k.add(b * FRAMES * hd);
-                let mut acc = _mm512_setzero_si512();
-                for (g, &qv) in qb.iter().enumerate().take(groups) {
+                let mut acc = [_mm512_setzero_si512(); R];
+                for g in 0..groups {
                     let kv = _mm512_loadu_si512(blk.add(g * 64).cast());
-                    acc = _mm512_dpbusd_epi32(acc, kv, _mm512_set1_epi32(qv));
+                    for r in 0..R {
+                        acc[r] = _mm512_dpbusd_epi32(acc[r], kv, _mm512_set1_epi32(qb[r][g]));
+                    }
                 }
-                let s = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc, offset));
-                let s = _mm512_mul_ps(
-                    _mm512_mul_ps(s, factor),
-                    _mm512_loadu_ps(ks.add(b * FRAMES)),
-                );
-                _mm512_storeu_ps(scores.as_mut_ptr().add(b * FRAMES), s);
+                let scale = _mm512_loadu_ps(ks.add(b * FRAMES));
+                for r in 0..R {
+                    let s = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r], offset[r]));
+                    let s = _mm512_mul_ps(_mm512_mul_ps(s, factor[r]), scale);
+                    _mm512_storeu_ps(scores.as_mut_ptr().add(r * l.padded + b * FRAMES), s);
+                }
             }
         }
-        crate::model::small_attention::softmax_in_place(&mut scores[..l.frames]);
-        // SAFETY: as above; `o` holds `hd` floats, a multiple of 16.
+    }
+
+    /// `o[r] = sum_f w[r][f] * v[f]` for `R` rows of weights (`scores`, `padded` apart) over
+    /// head `h`'s 64-wide values: each value row is widened to f32 once for all `R`.
+    #[allow(clippy::needless_range_loop)]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    pub(super) unsafe fn values<const R: usize>(
+        l: &Int8CrossLayer,
+        h: usize,
+        scores: &[f32],
+        o: &mut [f32],
+    ) {
+        const HD: usize = 64;
+        let mut acc = [[_mm512_setzero_ps(); 4]; R];
+        // SAFETY: head `h` has `frames` rows of 64 bytes; `scores` R rows of `padded`; `o`
+        // R rows of 64.
         unsafe {
-            let v = l.v.as_ptr().add(h * l.frames * hd);
-            let vs = l.v_scale.as_ptr().add(h * l.frames);
-            let chunks = hd / 16;
-            let mut acc = [_mm512_setzero_ps(); 8];
+            let v = l.v.as_ptr().add(h * l.frames * HD);
             for f in 0..l.frames {
-                let w = _mm512_set1_ps(*scores.get_unchecked(f) * *vs.add(f));
-                let row = v.add(f * hd);
-                for (c, a) in acc.iter_mut().enumerate().take(chunks) {
-                    let x = _mm_loadu_si128(row.add(16 * c).cast());
-                    let x = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(x));
-                    *a = _mm512_fmadd_ps(w, x, *a);
+                let row = v.add(f * HD);
+                let x = [
+                    _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(row.cast()))),
+                    _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(row.add(16).cast()))),
+                    _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(row.add(32).cast()))),
+                    _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(row.add(48).cast()))),
+                ];
+                for r in 0..R {
+                    let w = _mm512_set1_ps(*scores.get_unchecked(r * l.padded + f));
+                    for c in 0..4 {
+                        acc[r][c] = _mm512_fmadd_ps(w, x[c], acc[r][c]);
+                    }
                 }
             }
-            for (c, a) in acc.iter().enumerate().take(chunks) {
-                _mm512_storeu_ps(o.as_mut_ptr().add(16 * c), *a);
+            for r in 0..R {
+                for c in 0..4 {
+                    _mm512_storeu_ps(o.as_mut_ptr().add(r * HD + 16 * c), acc[r][c]);
+                }
             }
         }
     }
@@ -313,23 +412,28 @@ mod tests {
                 }
             }
         }
-        // The portable path computes the same scores and nearly the same output.
-        let mut qq = vec![0i8; hd];
-        let sq = round_to_i8(&q[..hd], &mut qq);
-        let (mut s1, mut o1) = (vec![0f32; layer.padded], vec![0f32; hd]);
-        let (mut s2, mut o2) = (vec![0f32; layer.padded], vec![0f32; hd]);
-        layer.head(false, 1, &qq, sq * 0.125, &mut s1, &mut o1);
-        layer.head(
-            super::super::int8_matmul::has_vnni(),
-            1,
-            &qq,
-            sq * 0.125,
-            &mut s2,
-            &mut o2,
-        );
-        assert_eq!(&s1[..frames], &s2[..frames]);
-        for (a, b) in o1.iter().zip(&o2) {
-            assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+        // The portable path computes the same scores and nearly the same output, for one row
+        // and for several.
+        let rn = 3;
+        let mut qq = vec![0i8; CHUNK * hd];
+        let mut factors = [0f32; CHUNK];
+        for r in 0..rn {
+            factors[r] =
+                0.125 * round_to_i8(&q[r * hd..(r + 1) * hd], &mut qq[r * hd..(r + 1) * hd]);
+        }
+        let vnni = super::super::int8_matmul::has_vnni();
+        for n in [1, rn] {
+            let (mut s1, mut o1) = (vec![0f32; CHUNK * layer.padded], vec![0f32; CHUNK * hd]);
+            let (mut s2, mut o2) = (vec![0f32; CHUNK * layer.padded], vec![0f32; CHUNK * hd]);
+            layer.head(false, 1, n, &qq, &factors, &mut s1, &mut o1);
+            layer.head(vnni, 1, n, &qq, &factors, &mut s2, &mut o2);
+            for r in 0..n {
+                let at = r * layer.padded;
+                assert_eq!(&s1[at..at + frames], &s2[at..at + frames]);
+            }
+            for (a, b) in o1[..n * hd].iter().zip(&o2[..n * hd]) {
+                assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+            }
         }
     }
 }

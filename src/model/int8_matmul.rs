@@ -40,6 +40,22 @@ pub fn has_vnni() -> bool {
 /// Rounds `x` symmetrically to 8 bits: returns `scale` with `x ~ scale * q`, `|q| <= 127`
 /// (halves away from zero). An all-zero row gets scale 0 (and zeros).
 pub(super) fn quantize_row(x: &[f32], out: &mut [i8]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if crate::simd::Isa::detect() == crate::simd::Isa::Avx512 {
+        // SAFETY: detect() saw AVX-512F; the body is safe Rust.
+        return unsafe { quantize_row_avx512(x, out) };
+    }
+    quantize_row_body(x, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn quantize_row_avx512(x: &[f32], out: &mut [i8]) -> f32 {
+    quantize_row_body(x, out)
+}
+
+#[inline(always)]
+fn quantize_row_body(x: &[f32], out: &mut [i8]) -> f32 {
     let max = x.iter().fold(0f32, |m, v| m.max(v.abs()));
     if max == 0.0 || !max.is_finite() {
         out.iter_mut().for_each(|q| *q = 0);
@@ -53,6 +69,46 @@ pub(super) fn quantize_row(x: &[f32], out: &mut [i8]) -> f32 {
         *q = (t + 0.5f32.copysign(t)) as i8;
     }
     max / 127.0
+}
+
+/// `out[j] = sx * scale[j] * (acc[j] - 128 * sum[j]) + bias[j]`: integer sums back to f32.
+#[inline(always)]
+fn epilogue_body(acc: &[i32], sum: &[i32], scale: &[f32], bias: &[f32], sx: f32, out: &mut [f32]) {
+    for ((((o, &a), &s), &c), &b) in out.iter_mut().zip(acc).zip(sum).zip(scale).zip(bias) {
+        *o = sx * c * (a - 128 * s) as f32 + b;
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn epilogue_avx512(
+    acc: &[i32],
+    sum: &[i32],
+    scale: &[f32],
+    bias: &[f32],
+    sx: f32,
+    out: &mut [f32],
+) {
+    epilogue_body(acc, sum, scale, bias, sx, out)
+}
+
+fn epilogue(
+    wide: bool,
+    acc: &[i32],
+    sum: &[i32],
+    scale: &[f32],
+    bias: &[f32],
+    sx: f32,
+    out: &mut [f32],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if wide {
+        // SAFETY: the caller saw AVX-512F (part of the VNNI features).
+        unsafe { epilogue_avx512(acc, sum, scale, bias, sx, out) };
+        return;
+    }
+    let _ = wide;
+    epilogue_body(acc, sum, scale, bias, sx, out)
 }
 
 /// A weight matrix `[rows, cols]` in 8 bits, one scale per row, and an optional f32 bias.
@@ -160,11 +216,16 @@ impl Int8Matrix {
                                 nr,
                             )
                         };
-                        for (jj, o) in out.iter_mut().enumerate() {
-                            let j = j0 + jj;
-                            let dot = row[jj] - 128 * self.sum[j];
-                            *o = sx * self.scale[j] * dot as f32 + self.bias[j];
-                        }
+                        let cols = j0..j0 + nr;
+                        epilogue(
+                            vnni,
+                            &row[..nr],
+                            &self.sum[cols.clone()],
+                            &self.scale[cols.clone()],
+                            &self.bias[cols],
+                            sx,
+                            out,
+                        );
                     }
                     i0 += mr;
                 }
