@@ -21,6 +21,7 @@ use candle_core::{Storage, Tensor};
 use candle_nn::LayerNorm;
 
 use super::decoder::{CrossKv, TextDecoder};
+use super::int4_matmul::Int4Matrix;
 use super::int8_cross::Int8CrossLayer;
 use super::int8_matmul::{Int8Matrix, Int8Rows};
 use super::linear::Projection;
@@ -122,7 +123,15 @@ pub struct Int8Decoder {
     ln: Norm,
     /// The tied vocabulary projection in 8 bits.
     head: Int8Matrix,
+    /// The same in 4 bits, which scores every token first (see [`Int8Decoder::forward_last`]);
+    /// `None` where the width is not a multiple of 8.
+    coarse: Option<Int4Matrix>,
 }
+
+/// Tokens whose 4-bit score is within this of the best are rescored in 8 bits (at most
+/// [`MAX_RESCORED`] of them, the margin halved until they fit).
+const RESCORE_MARGIN: f32 = 5.0;
+const MAX_RESCORED: usize = 256;
 
 /// The 8-bit cross-attention keys and values of one window, for every layer.
 #[derive(Debug, Clone)]
@@ -143,6 +152,7 @@ pub struct Int8State {
     wide: Vec<f32>,
     attn: Vec<f32>,
     rows: Int8Rows,
+    candidates: Vec<u32>,
 }
 
 impl Int8State {
@@ -198,6 +208,11 @@ impl Int8Decoder {
             .collect::<candle_core::Result<Vec<_>>>()?;
         let embed = embed.contiguous()?;
         let head = with_slice(&embed, |w| Int8Matrix::quantize(w, vocab, d, None))?;
+        let coarse = if d.is_multiple_of(8) {
+            Some(with_slice(&embed, |w| Int4Matrix::quantize(w, vocab, d))?)
+        } else {
+            None
+        };
         Ok(Int8Decoder {
             d,
             heads,
@@ -210,6 +225,7 @@ impl Int8Decoder {
             layers,
             ln: Norm::from(ln)?,
             head,
+            coarse,
         })
     }
 
@@ -228,7 +244,11 @@ impl Int8Decoder {
                 + l.fc1.bytes()
                 + l.fc2.bytes()
         };
-        self.layers.iter().map(layer).sum::<usize>() + self.head.bytes()
+        let head = match &self.coarse {
+            Some(c) => c.bytes(),
+            None => self.head.bytes(),
+        };
+        self.layers.iter().map(layer).sum::<usize>() + head
     }
 
     /// The target's cross-attention keys/values for a window, rounded to 8 bits.
@@ -264,6 +284,7 @@ impl Int8Decoder {
             wide: Vec::new(),
             attn: Vec::new(),
             rows: Int8Rows::new(),
+            candidates: Vec::new(),
         }
     }
 
@@ -384,8 +405,37 @@ impl Int8Decoder {
         self.ln.apply(last, normed);
         state.rows.set(normed, 1, d);
         logits.resize(vocab, 0.0);
-        self.head.forward(&state.rows, logits);
+        match &self.coarse {
+            None => self.head.forward(&state.rows, logits),
+            Some(coarse) => {
+                coarse.forward(&state.rows, logits);
+                self.rescore(&state.rows, logits, &mut state.candidates);
+            }
+        }
         Ok(())
+    }
+
+    /// Replaces the 4-bit scores of the best tokens by their 8-bit scores. Which token wins
+    /// is then the 8-bit head's choice unless it scored more than the margin below the best
+    /// 4-bit score. The draft only proposes, so a rare miss costs a rejected proposal.
+    fn rescore(&self, x: &Int8Rows, logits: &mut [f32], candidates: &mut Vec<u32>) {
+        let best = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let mut margin = RESCORE_MARGIN;
+        candidates.clear();
+        for (j, &v) in logits.iter().enumerate() {
+            if v >= best - margin {
+                candidates.push(j as u32);
+            }
+        }
+        while candidates.len() > MAX_RESCORED && margin > 1e-3 {
+            margin /= 2.0;
+            candidates.retain(|&j| logits[j as usize] >= best - margin);
+        }
+        // Ties beyond the cap (degenerate logits) keep their 4-bit scores.
+        candidates.truncate(MAX_RESCORED);
+        for &j in candidates.iter() {
+            logits[j as usize] = self.head.output(x, 0, j as usize);
+        }
     }
 }
 

@@ -184,6 +184,28 @@ impl Int8Matrix {
         self.data.len() + 12 * self.scale.len()
     }
 
+    /// Output `j` for input row `i` alone: the same value [`forward`](Self::forward) writes
+    /// at `[i, j]`, for rescoring a few candidates.
+    pub fn output(&self, x: &Int8Rows, i: usize, j: usize) -> f32 {
+        assert!(j < self.rows, "output {j} of {}", self.rows);
+        let (u, sx) = x.row(i);
+        assert_eq!(u.len(), self.stride, "input quantized for another width");
+        let (tile, lane) = (j / TILE, j % TILE);
+        let base = tile * TILE * self.stride + lane * GROUP;
+        let dot: i32 = u
+            .chunks_exact(GROUP)
+            .enumerate()
+            .map(|(g, xs)| {
+                let w = &self.data[base + g * TILE * GROUP..][..GROUP];
+                xs.iter()
+                    .zip(w)
+                    .map(|(&a, &b)| i32::from(a) * i32::from(b))
+                    .sum::<i32>()
+            })
+            .sum();
+        sx * self.scale[j] * (dot - 128 * self.sum[j]) as f32 + self.bias[j]
+    }
+
     /// `y[i, j] = x[i] . w[j] + b[j]` for every row `i` of `x` and every output `j`; `y` is
     /// `[x.rows(), self.rows()]` row-major.
     pub fn forward(&self, x: &Int8Rows, y: &mut [f32]) {
@@ -280,6 +302,14 @@ impl Int8Rows {
     /// Rows held.
     pub fn rows(&self) -> usize {
         self.rows
+    }
+
+    /// Row `i`: its bytes (offset by 128, padded to whole groups) and its scale.
+    pub fn row(&self, i: usize) -> (&[u8], f32) {
+        (
+            &self.data[i * self.stride..(i + 1) * self.stride],
+            self.scale[i],
+        )
     }
 }
 
@@ -418,6 +448,16 @@ mod tests {
                         (y[i * n + j] - exact).abs() < tol,
                         "m{m} k{k} n{n} [{i},{j}]: {} vs {exact}",
                         y[i * n + j]
+                    );
+                }
+            }
+            // Single outputs, for rescoring, are the same numbers.
+            for i in 0..m {
+                for j in 0..n {
+                    assert_eq!(
+                        q.output(&xr, i, j),
+                        y[i * n + j],
+                        "m{m} k{k} n{n} [{i},{j}]"
                     );
                 }
             }

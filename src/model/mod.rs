@@ -13,6 +13,7 @@ mod error;
 pub mod gelu;
 pub mod hub;
 pub mod import;
+pub mod int4_matmul;
 pub mod int8_cross;
 pub mod int8_decoder;
 pub mod int8_matmul;
