@@ -9,7 +9,7 @@
 //!
 //! Only the draft reads these: the target's cross-attention is always f32.
 
-use super::int8_matmul::quantize_row as round_to_i8;
+use super::int8_matmul::{quantize_row as round_to_i8, round_scaled};
 use crate::simd::SendPtr;
 
 /// Frames per key block: one 512-bit register holds 16 frames x 4 dimensions.
@@ -53,25 +53,46 @@ impl Int8CrossLayer {
         assert!(kt.len() >= heads * head_dim * kt_row && kt_row >= frames);
         assert!(v.len() >= heads * frames * head_dim);
         let padded = frames.div_ceil(FRAMES) * FRAMES;
-        let groups = head_dim / 4;
         let mut k = vec![128u8; heads * padded * head_dim];
         let mut k_scale = vec![0f32; heads * padded];
         let mut vq = vec![0i8; heads * frames * head_dim];
         let mut v_scale = vec![0f32; heads * frames];
-        let (mut key, mut q) = (vec![0f32; head_dim], vec![0i8; head_dim]);
+        let mut inv = vec![0f32; frames];
         for h in 0..heads {
+            let kt_h = &kt[h * head_dim * kt_row..];
+            // Per-frame scales from each key's largest component, read row by row (the keys
+            // are stored transposed: one frame's key is `kt_row` floats apart per dimension).
+            let scales = &mut k_scale[h * padded..h * padded + frames];
+            scales.iter_mut().for_each(|x| *x = 0.0);
+            for e in 0..head_dim {
+                for (m, &x) in scales
+                    .iter_mut()
+                    .zip(&kt_h[e * kt_row..e * kt_row + frames])
+                {
+                    *m = m.max(x.abs());
+                }
+            }
+            for (sc, i) in scales.iter_mut().zip(inv.iter_mut()) {
+                (*sc, *i) = if *sc == 0.0 || !sc.is_finite() {
+                    (0.0, 0.0)
+                } else {
+                    (*sc / 127.0, 127.0 / *sc)
+                };
+            }
+            let k_h = &mut k[h * padded * head_dim..(h + 1) * padded * head_dim];
+            for e in 0..head_dim {
+                let (g, t) = (e / 4, e % 4);
+                for (f, (&x, &i)) in kt_h[e * kt_row..e * kt_row + frames]
+                    .iter()
+                    .zip(&inv)
+                    .enumerate()
+                {
+                    let at =
+                        (f / FRAMES * FRAMES) * head_dim + g * FRAMES * 4 + (f % FRAMES) * 4 + t;
+                    k_h[at] = (round_scaled(x, i) as u8) ^ 0x80;
+                }
+            }
             for f in 0..frames {
-                for (e, x) in key.iter_mut().enumerate() {
-                    *x = kt[(h * head_dim + e) * kt_row + f];
-                }
-                k_scale[h * padded + f] = round_to_i8(&key, &mut q);
-                let block = (h * padded + f / FRAMES * FRAMES) * head_dim;
-                for g in 0..groups {
-                    for t in 0..4 {
-                        let at = block + g * FRAMES * 4 + (f % FRAMES) * 4 + t;
-                        k[at] = (i16::from(q[g * 4 + t]) + 128) as u8;
-                    }
-                }
                 let at = (h * frames + f) * head_dim;
                 v_scale[h * frames + f] =
                     round_to_i8(&v[at..at + head_dim], &mut vq[at..at + head_dim]);

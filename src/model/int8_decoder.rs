@@ -257,17 +257,29 @@ impl Int8Decoder {
         if cross.layers() != self.layers.len() {
             candle_core::bail!("cross-attention does not match the draft's layers");
         }
-        let layers = (0..self.layers.len())
-            .map(|i| {
-                let (kt, v) = cross.layer(i).tensors();
-                let (_, heads, hd, frames) = kt.dims4()?;
-                let v = v.contiguous()?;
-                with_slice(&kt.contiguous()?, |kt| {
-                    with_slice(&v, |v| {
-                        Int8CrossLayer::from_f32(kt, frames, v, heads, hd, frames)
-                    })
-                })?
-            })
+        let convert = |i: usize| -> candle_core::Result<Int8CrossLayer> {
+            let (kt, v) = cross.layer(i).tensors();
+            let (_, heads, hd, frames) = kt.dims4()?;
+            let v = v.contiguous()?;
+            with_slice(&kt.contiguous()?, |kt| {
+                with_slice(&v, |v| {
+                    Int8CrossLayer::from_f32(kt, frames, v, heads, hd, frames)
+                })
+            })?
+        };
+        // Layers convert independently: one per thread at a time.
+        let done = std::sync::Mutex::new((0..self.layers.len()).map(|_| None).collect::<Vec<_>>());
+        candle_core::utils::barrier_pool().execute_chunked(self.layers.len(), |range| {
+            for i in range {
+                let layer = convert(i);
+                done.lock().expect("no panics while held")[i] = Some(layer);
+            }
+        });
+        let layers = done
+            .into_inner()
+            .expect("no panics while held")
+            .into_iter()
+            .map(|l| l.expect("every layer converted"))
             .collect::<candle_core::Result<_>>()?;
         Ok(Int8Cross { layers })
     }

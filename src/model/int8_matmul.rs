@@ -63,12 +63,18 @@ fn quantize_row_body(x: &[f32], out: &mut [i8]) -> f32 {
     }
     let inv = 127.0 / max;
     for (q, &v) in out.iter_mut().zip(x) {
-        // `as` truncates toward zero after the half is added away from zero: a rounding
-        // without libm's `roundf` call (no SSE4.1 in the baseline target).
-        let t = (v * inv).clamp(-127.0, 127.0);
-        *q = (t + 0.5f32.copysign(t)) as i8;
+        *q = round_scaled(v, inv);
     }
     max / 127.0
+}
+
+/// `round(v * inv)` to 8 bits, clamped to `-127..=127`, halves away from zero: `as` truncates
+/// toward zero after the half is added, a rounding without libm's `roundf` call (no SSE4.1 in
+/// the baseline target).
+#[inline(always)]
+pub(super) fn round_scaled(v: f32, inv: f32) -> i8 {
+    let t = (v * inv).clamp(-127.0, 127.0);
+    (t + 0.5f32.copysign(t)) as i8
 }
 
 /// `out[j] = sx * scale[j] * (acc[j] - 128 * sum[j]) + bias[j]`: integer sums back to f32.
