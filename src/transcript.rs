@@ -37,6 +37,12 @@ pub struct Segment {
     pub avg_logprob: f64,
     /// Probability of the no-speech token at the start of the window.
     pub no_speech_prob: f64,
+    /// Temperature of the attempt that produced the window (0 = greedy).
+    #[serde(default)]
+    pub temperature: f32,
+    /// zlib compression ratio of the window's text (above 2.4: a repetition loop).
+    #[serde(default)]
+    pub compression_ratio: f64,
 }
 
 /// Timing of one file's transcription.

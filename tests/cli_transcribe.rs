@@ -75,6 +75,8 @@ fn transcribes_to_stdout_as_text_and_json() {
         "tokens",
         "avg_logprob",
         "no_speech_prob",
+        "temperature",
+        "compression_ratio",
     ] {
         assert!(seg.get(key).is_some(), "segment lacks {key}: {seg}");
     }

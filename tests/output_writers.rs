@@ -22,6 +22,8 @@ fn seg(start: f64, end: f64, text: &str) -> Segment {
         tokens: vec![50364, 2425, 11, 50464],
         avg_logprob: -0.25,
         no_speech_prob: 0.01,
+        temperature: 0.0,
+        compression_ratio: 1.2,
     }
 }
 
@@ -249,9 +251,11 @@ fn json_has_stable_field_names() {
         keys(&value["segments"][0]),
         [
             "avg_logprob",
+            "compression_ratio",
             "end",
             "no_speech_prob",
             "start",
+            "temperature",
             "text",
             "tokens"
         ]

@@ -27,7 +27,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Transcribe audio files (or translate them into English).
-    Transcribe(transcribe::TranscribeArgs),
+    Transcribe(Box<transcribe::TranscribeArgs>),
     /// Target alone vs speculative decoding on the same files: speed-up, acceptance, identity.
     Bench(bench::BenchArgs),
     /// List, fetch, inspect and import Whisper models.
@@ -40,7 +40,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     init_logging(cli.verbose);
     match cli.command {
-        Command::Transcribe(args) => transcribe::run(args, cli.verbose),
+        Command::Transcribe(args) => transcribe::run(*args, cli.verbose),
         Command::Bench(args) => bench::run(args),
         Command::Models(args) => models::run(args),
         Command::Probe(args) => probe::run(args),

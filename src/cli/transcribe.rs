@@ -62,9 +62,44 @@ pub struct TranscribeArgs {
     /// Tokens the draft proposes in the first round of each window (then adapted).
     #[arg(long, default_value_t = SpecConfig::default().gamma)]
     pub draft_tokens: usize,
-    /// Sampling temperature; 0 decodes greedily.
+    /// Temperature of each window's first attempt; 0 decodes greedily.
     #[arg(long, default_value_t = 0.0)]
     pub temperature: f32,
+    /// Temperature fallback: retry a window that fails the thresholds below this much hotter,
+    /// up to 1.0 (`none` or 0: no retry).
+    #[arg(long, default_value = "0.2", value_parser = parse_optional)]
+    pub temperature_increment_on_fallback: OptionalNumber,
+    /// Retry a window whose text compresses (zlib) better than this: a repetition loop
+    /// (`none`: never).
+    #[arg(long, default_value = "2.4", value_parser = parse_optional)]
+    pub compression_ratio_threshold: OptionalNumber,
+    /// Retry a window whose mean token log-probability is below this (`none`: never); with
+    /// the no-speech threshold it also marks silence.
+    #[arg(long, default_value = "-1.0", value_parser = parse_optional, allow_hyphen_values = true)]
+    pub logprob_threshold: OptionalNumber,
+    /// A window is silence (skipped) when its no-speech probability is above this and its
+    /// mean log-probability at or below --logprob-threshold (`none`: never).
+    #[arg(long, default_value = "0.6", value_parser = parse_optional)]
+    pub no_speech_threshold: OptionalNumber,
+    /// A window whose loudest half second is below this level (dBFS) is silence and is not
+    /// decoded (`none`: decode everything; Whisper invents words on digital silence).
+    #[arg(long, default_value = "-70", value_parser = parse_optional, allow_hyphen_values = true)]
+    pub silence_threshold_db: OptionalNumber,
+    /// Candidates sampled per window at temperatures above 0; the most likely is kept.
+    #[arg(long, default_value_t = 5)]
+    pub best_of: usize,
+    /// Prompt each window with the previous text (`false`: each window on its own).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub condition_on_previous_text: bool,
+    /// Text that prompts the first window, as if said before it (names, spelling, style).
+    #[arg(long)]
+    pub initial_prompt: Option<String>,
+    /// Prompt every window with --initial-prompt, ahead of the previous text.
+    #[arg(long, requires = "initial_prompt")]
+    pub carry_initial_prompt: bool,
+    /// Text the transcript is forced to start with (first window; not repeated in the output).
+    #[arg(long)]
+    pub prefix: Option<String>,
     /// Seed for sampling (same seed, same output).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -118,10 +153,25 @@ pub fn run(args: TranscribeArgs, verbose: u8) -> anyhow::Result<ExitCode> {
         },
         timestamps: !args.no_timestamps,
         temperature: args.temperature,
+        temperature_increment: args
+            .temperature_increment_on_fallback
+            .0
+            .filter(|x| *x > 0.0)
+            .map(|x| x as f32),
+        compression_ratio_threshold: args.compression_ratio_threshold.0,
+        logprob_threshold: args.logprob_threshold.0,
+        no_speech_threshold: args.no_speech_threshold.0,
+        silence_db: args.silence_threshold_db.0,
+        best_of: args.best_of,
+        condition_on_previous_text: args.condition_on_previous_text,
+        initial_prompt: args.initial_prompt.clone(),
+        carry_initial_prompt: args.carry_initial_prompt,
+        prefix: args.prefix.clone(),
         seed: args.seed,
         verify: args.verify,
         ..TranscribeOptions::default()
     };
+    anyhow::ensure!(args.best_of >= 1, "--best-of must be at least 1");
     anyhow::ensure!(
         args.temperature >= 0.0 && args.temperature.is_finite(),
         "--temperature must be 0 or more"
@@ -237,6 +287,23 @@ pub fn run(args: TranscribeArgs, verbose: u8) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// A threshold or step that can be switched off: a number, or `none`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OptionalNumber(pub Option<f64>);
+
+/// A number, or `none` (also `off`) for no value.
+fn parse_optional(s: &str) -> Result<OptionalNumber, String> {
+    match s.trim() {
+        "none" | "off" | "None" => Ok(OptionalNumber(None)),
+        x => x
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .map(|v| OptionalNumber(Some(v)))
+            .ok_or_else(|| format!("expected a number or `none`, got '{x}'")),
+    }
 }
 
 /// The compute device: the first CUDA GPU when built with `cuda` and one is present, else CPU.

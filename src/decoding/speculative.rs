@@ -34,7 +34,9 @@ pub struct SpecConfig {
     /// Draft length of the first round. The default (4, adapting between 2 and 8) is measured:
     /// with base and a Q8_0 self-draft on this CPU (draft step 0.46 of a target step, a 5-token
     /// verify 1.5x a step) the cost per token is flat from 3 to 6 and climbs past 8, and the
-    /// earlier 6..12 range spent more draft steps on rejected tails for the same speed.
+    /// earlier 6..12 range spent more draft steps on rejected tails for the same speed. With
+    /// the fused 8-bit draft (step 0.16 of a target step) 4..8 and 6..12 measured the same
+    /// (1.86-1.90x on ljspeech, base).
     pub gamma: usize,
     /// Smallest draft length adaptation may choose.
     pub min_gamma: usize,
@@ -71,13 +73,16 @@ impl Default for SpecConfig {
 }
 
 impl SpecConfig {
-    /// The defaults for a target with `decoder_layers` layers. Measured with Q8_0 self-drafts
-    /// on ../shared/corpus/long (555 s, 2 cores, decoder speed-up over the target alone,
-    /// single runs, noisy): base (6 layers) 1.50x and 1.25x with the draft skipping the prompt
-    /// against 1.39x and 1.13x reading it (acceptance 0.87 vs 0.96); tiny.en (4 layers) 1.05x
-    /// skipping against 1.27x reading (acceptance 0.77 vs 0.95). A partial prompt, which loses
-    /// the start-of-previous token, is worst (base, 16 or 48 tokens: acceptance 0.62, slower
-    /// than the target alone). So the draft skips the prompt from 6 layers up.
+    /// The defaults for a target with `decoder_layers` layers, measured with the fused 8-bit
+    /// self-draft on ../shared/corpus/long/ljspeech (222 s, 2 cores, decoder speed-up over the
+    /// target alone, single interleaved runs, noisy by +-5 %): base (6 layers) 1.88-1.99x with
+    /// the draft skipping the previous-text prompt against 1.83-1.88x reading it (acceptance
+    /// 0.84 vs 0.95: the draft's 224-token prompt pass, 33 ms a window, costs about what the
+    /// better proposals save); the start-of-previous token plus the last 16 or 48 prompt
+    /// tokens: 1.87x (acceptance 0.86, 0.89); tiny.en (4 layers) 1.81x reading the prompt
+    /// against 1.68x skipping it (acceptance 0.87 vs 0.69). With candle's `Q8_0` draft the
+    /// picture was the same (base 1.50x skipping vs 1.39x reading, tiny.en 1.05x vs 1.27x). So
+    /// the draft skips the prompt from 6 layers up.
     pub fn for_target(decoder_layers: usize) -> Self {
         SpecConfig {
             draft_prompt_tokens: (decoder_layers >= 6).then_some(0),

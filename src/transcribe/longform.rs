@@ -1,12 +1,13 @@
 //! openai/whisper's sequential window loop: encode a 30 s window at the seek position, decode
-//! it (prompted with the previous text), split it into segments at timestamp pairs, and seek to
-//! the last complete timestamp (or past the window). Temperature fallback is not here yet: this
-//! is the greedy reference path.
+//! it (prompted with the previous text, with temperature fallback: [`super::fallback`]), skip
+//! it if it is silence, split it into segments at timestamp pairs, and seek to the last
+//! complete timestamp (or past the window).
 
 use std::time::Instant;
 
+use super::fallback::decode_with_fallback;
 use super::segments::split_window;
-use super::{TranscribeOptions, Transcriber};
+use super::{TranscribeOptions, Transcriber, WindowPrompt};
 use crate::audio::{LogMel, N_SAMPLES, SAMPLE_RATE, log_mel_spectrogram};
 use crate::decoding::sampling::Sampler;
 use crate::decoding::speculative::SpecStats;
@@ -34,7 +35,20 @@ pub(super) fn transcribe(
     let mut language = opts.language.clone();
     let mut stats = Stats::default();
     let mut segments: Vec<Segment> = Vec::new();
-    let mut all_tokens: Vec<u32> = Vec::new();
+    // openai/whisper: the initial prompt opens the token history; `prompt_reset_since` marks
+    // where the prompt starts again (after a window decoded hot, or without conditioning).
+    let initial_prompt: Vec<u32> = match &opts.initial_prompt {
+        Some(p) if !p.trim().is_empty() => tokenizer.encode(&format!(" {}", p.trim())),
+        _ => Vec::new(),
+    };
+    let prefix: Vec<u32> = match &opts.prefix {
+        Some(p) if !p.trim().is_empty() => tokenizer.encode(&format!(" {}", p.trim())),
+        _ => Vec::new(),
+    };
+    let max_prompt = model.decoder.max_positions() / 2 - 1;
+    let mut all_tokens: Vec<u32> = initial_prompt.clone();
+    let mut prompt_reset_since = 0usize;
+    let mut first_window = true;
     let mut window = vec![0.0f32; n_mels * N_FRAMES];
     let mut seek = 0usize;
     let mut sampler = Sampler::new(opts.seed);
@@ -42,6 +56,14 @@ pub(super) fn transcribe(
 
     while seek < content_frames {
         let window_frames = N_FRAMES.min(content_frames - seek);
+        if let Some(db) = opts.silence_db {
+            let from = (seek * HOP).min(samples.len());
+            let to = ((seek + window_frames) * HOP).min(samples.len());
+            if loudest_block_db(&samples[from..to]) < db {
+                seek += window_frames;
+                continue;
+            }
+        }
         cut_window(&mel, seek, &mut window);
         let t0 = Instant::now();
         let encoded = t.encode_window(&window)?;
@@ -61,37 +83,37 @@ pub(super) fn transcribe(
                 "en".into()
             });
         }
-        let prompt = if opts.condition_on_previous_text {
-            &all_tokens[..]
-        } else {
-            &[]
+        let previous = window_prompt(
+            &all_tokens,
+            &initial_prompt,
+            prompt_reset_since,
+            opts.carry_initial_prompt,
+            max_prompt,
+        );
+        // faster-whisper's rule: the prefix forces the start of the first window only.
+        let prompt = WindowPrompt {
+            language: language.as_deref(),
+            previous: &previous,
+            prefix: if first_window { &prefix } else { &[] },
         };
-        let (result, spec) = t.decode_window(
-            &encoded,
-            language.as_deref(),
-            prompt,
-            opts,
-            true,
-            &mut sampler,
-        )?;
+        first_window = false;
+        let attempt = decode_with_fallback(t, &encoded, &prompt, opts, &mut sampler)?;
+        let result = &attempt.result;
+        let spec = &attempt.spec;
         stats.decoder_s += t0.elapsed().as_secs_f64();
         stats.tokens += result.tokens.len();
-        match &spec {
+        match spec {
             Some(s) => window_stats.add(s),
             None => window_stats.target_calls += result.forward_passes,
         }
         // Token identity is the contract of greedy decoding; sampled windows only share the
-        // target's distribution.
-        if opts.verify
-            && opts.temperature == 0.0
-            && spec.is_some()
-            && stats.verify_difference.is_none()
-        {
-            let (alone, _) = t.decode_window(
+        // target's distribution (tests/speculative_sampling.rs).
+        if opts.verify && attempt.greedy && spec.is_some() && stats.verify_difference.is_none() {
+            let (alone, _) = t.decode_window_with(
                 &encoded,
-                language.as_deref(),
-                prompt,
+                &prompt,
                 opts,
+                0.0,
                 false,
                 &mut Sampler::new(opts.seed),
             )?;
@@ -105,10 +127,11 @@ pub(super) fn transcribe(
             }
         }
 
+        // openai/whisper: skip when no-speech is likely, unless the text is likely enough.
         let silent = matches!(
             (opts.no_speech_threshold, opts.logprob_threshold),
             (Some(ns), lp) if result.no_speech_prob > ns
-                && lp.is_none_or(|lp| result.avg_logprob < lp)
+                && lp.is_none_or(|lp| result.avg_logprob <= lp)
         );
         if silent {
             seek += window_frames;
@@ -129,7 +152,12 @@ pub(super) fn transcribe(
                 tokens: piece.tokens,
                 avg_logprob: result.avg_logprob,
                 no_speech_prob: result.no_speech_prob,
+                temperature: attempt.temperature,
+                compression_ratio: attempt.compression_ratio,
             });
+        }
+        if !opts.condition_on_previous_text || attempt.temperature > 0.5 {
+            prompt_reset_since = all_tokens.len();
         }
         // Never stand still: a window that yields no progress moves on by itself.
         seek += split.advance.max(1);
@@ -163,6 +191,40 @@ pub(super) fn transcribe(
     })
 }
 
+/// Samples per mel frame (10 ms at 16 kHz).
+const HOP: usize = 160;
+
+/// The RMS level (dBFS) of the loudest half second of `samples` (-inf for none or all zeros).
+fn loudest_block_db(samples: &[f32]) -> f64 {
+    let block = SAMPLE_RATE as usize / 2;
+    let loudest = samples
+        .chunks(block)
+        .map(|b| b.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>() / b.len() as f64)
+        .fold(0.0, f64::max);
+    10.0 * loudest.log10()
+}
+
+/// The previous-text tokens for the next window (openai/whisper `transcribe`): the history
+/// since the last reset or, with `carry`, the initial prompt followed by as much of the history
+/// after it as fits in `max` tokens.
+fn window_prompt(
+    all_tokens: &[u32],
+    initial_prompt: &[u32],
+    reset_since: usize,
+    carry: bool,
+    max: usize,
+) -> Vec<u32> {
+    if !carry {
+        return all_tokens[reset_since.min(all_tokens.len())..].to_vec();
+    }
+    let ignored = initial_prompt.len().max(reset_since).min(all_tokens.len());
+    let rest = &all_tokens[ignored..];
+    let room = max.saturating_sub(initial_prompt.len());
+    let mut p = initial_prompt.to_vec();
+    p.extend_from_slice(&rest[rest.len().saturating_sub(room)..]);
+    p
+}
+
 /// The first index where two token sequences differ (a length difference counts).
 fn first_difference(a: &[u32], b: &[u32]) -> Option<usize> {
     let common = a.iter().zip(b).position(|(x, y)| x != y);
@@ -175,5 +237,38 @@ fn first_difference(a: &[u32], b: &[u32]) -> Option<usize> {
 pub(super) fn cut_window(mel: &LogMel, seek: usize, out: &mut [f32]) {
     for m in 0..mel.n_mels {
         out[m * N_FRAMES..(m + 1) * N_FRAMES].copy_from_slice(&mel.row(m)[seek..seek + N_FRAMES]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{loudest_block_db, window_prompt};
+
+    #[test]
+    fn silence_level_is_the_loudest_half_second() {
+        assert_eq!(loudest_block_db(&[]), f64::NEG_INFINITY);
+        assert_eq!(loudest_block_db(&[0.0; 48_000]), f64::NEG_INFINITY);
+        // A full-scale square wave is 0 dBFS; one loud half second among silence counts.
+        let mut x = vec![0.0f32; 48_000];
+        x[16_000..24_000].iter_mut().for_each(|v| *v = 1.0);
+        assert!(loudest_block_db(&x).abs() < 1e-9);
+        let quiet = vec![1e-4f32; 16_000];
+        assert!((loudest_block_db(&quiet) + 80.0).abs() < 1e-3);
+    }
+
+    #[test]
+    fn prompts_follow_openai_whisper() {
+        let initial = [1, 2];
+        let history = [1, 2, 10, 11, 12, 13];
+        // The history since the reset point (the initial prompt opens it).
+        assert_eq!(window_prompt(&history, &initial, 0, false, 5), history);
+        assert_eq!(window_prompt(&history, &initial, 4, false, 5), [12, 13]);
+        // Carried: the initial prompt, then the newest history that fits.
+        assert_eq!(
+            window_prompt(&history, &initial, 0, true, 5),
+            [1, 2, 11, 12, 13]
+        );
+        assert_eq!(window_prompt(&history, &initial, 5, true, 5), [1, 2, 13]);
+        assert_eq!(window_prompt(&initial, &initial, 0, true, 5), [1, 2]);
     }
 }

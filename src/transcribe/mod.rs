@@ -5,6 +5,7 @@
 //! through the log-mel once (so the spectrogram's floor is set by the whole file), and windows of
 //! 3000 frames are cut from it at the seek position.
 
+pub mod fallback;
 mod longform;
 mod options;
 pub mod segments;
@@ -35,6 +36,17 @@ pub struct Transcriber {
     name: String,
     draft: Option<Draft>,
     spec: SpecConfig,
+}
+
+/// What a window's decoder is prompted with, besides the start-of-transcript sequence.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WindowPrompt<'a> {
+    /// Language code (ignored by English-only models).
+    pub language: Option<&'a str>,
+    /// Previous text (its last 223 tokens are used, after `<|startofprev|>`).
+    pub previous: &'a [u32],
+    /// Tokens forced after the start-of-transcript sequence (`--prefix`).
+    pub prefix: &'a [u32],
 }
 
 /// One encoded 30 s window: the target's cross-attention and, with a draft, the draft's.
@@ -186,6 +198,33 @@ impl Transcriber {
         use_draft: bool,
         sampler: &mut Sampler,
     ) -> Result<(WindowDecode, Option<SpecStats>)> {
+        self.decode_window_with(
+            window,
+            &WindowPrompt {
+                language,
+                previous,
+                prefix: &[],
+            },
+            opts,
+            opts.temperature,
+            use_draft,
+            sampler,
+        )
+    }
+
+    /// As [`decode_window`](Self::decode_window), with the prompt's parts given (a `prefix`
+    /// forced after the start-of-transcript sequence: its tokens are not part of the result)
+    /// and the temperature of this attempt (the fallback loop raises it).
+    pub fn decode_window_with(
+        &self,
+        window: &EncodedWindow,
+        prompt: &WindowPrompt<'_>,
+        opts: &TranscribeOptions,
+        temperature: f32,
+        use_draft: bool,
+        sampler: &mut Sampler,
+    ) -> Result<(WindowDecode, Option<SpecStats>)> {
+        let (language, previous) = (prompt.language, prompt.previous);
         let specials = self.tokenizer.specials();
         let decoder = &self.model.decoder;
         let mut initial = Vec::new();
@@ -200,6 +239,7 @@ impl Transcriber {
         if !opts.timestamps {
             initial.push(specials.no_timestamps);
         }
+        initial.extend_from_slice(prompt.prefix);
         let filters = LogitFilters::new(
             &self.tokenizer,
             &FilterOptions::new(
@@ -212,7 +252,7 @@ impl Transcriber {
             (use_draft, &self.draft, &window.draft_cross)
         {
             let cfg = SpecConfig {
-                temperature: opts.temperature,
+                temperature,
                 ..self.spec.clone()
             };
             let mut session = draft.session(draft_cross)?;
@@ -237,7 +277,7 @@ impl Transcriber {
             &filters,
             specials,
             opts.sample_len,
-            opts.temperature,
+            temperature,
             sampler,
         )?;
         Ok((out, None))

@@ -16,17 +16,60 @@ pub struct TranscribeOptions {
     pub condition_on_previous_text: bool,
     /// A window is silence when its no-speech probability is above this...
     pub no_speech_threshold: Option<f64>,
-    /// ...and its average log-probability below this.
+    /// ...and its average log-probability below this. An attempt whose average
+    /// log-probability is below this also falls back to a higher temperature.
     pub logprob_threshold: Option<f64>,
+    /// A window whose loudest half second has an RMS level below this (dBFS) is silence and
+    /// is not decoded: Whisper invents text (" you", "Thank you.") on digital silence, and
+    /// openai/whisper's no-speech rule does not catch it when the invented text is likely
+    /// enough. `None` decodes every window.
+    pub silence_db: Option<f64>,
     /// Most tokens sampled per window (openai: n_text_ctx / 2 = 224).
     pub sample_len: usize,
-    /// 0 decodes greedily; above 0 samples from softmax(logits / temperature).
+    /// Temperature of each window's first attempt: 0 decodes greedily; above 0 samples from
+    /// softmax(logits / temperature).
     pub temperature: f32,
+    /// Temperature fallback: when an attempt looks wrong (see the two thresholds below), the
+    /// window is decoded again at a temperature this much higher, up to 1.0; `None` = one
+    /// attempt only.
+    pub temperature_increment: Option<f32>,
+    /// An attempt whose text compresses (zlib) by more than this is a repetition loop.
+    pub compression_ratio_threshold: Option<f64>,
+    /// Candidates sampled per attempt above temperature 0; the most likely (mean
+    /// log-probability per token) is kept.
+    pub best_of: usize,
+    /// Text that prompts the first window, as if it had been said before (`--initial-prompt`).
+    pub initial_prompt: Option<String>,
+    /// Prompt every window with the initial prompt, ahead of the previous text.
+    pub carry_initial_prompt: bool,
+    /// Text the first window's transcript is forced to start with (it is not repeated in
+    /// the output).
+    pub prefix: Option<String>,
     /// Seed of the sampler (same seed, same samples).
     pub seed: u64,
     /// With a draft, also decode every window with the target alone and report the first
     /// token that differs.
     pub verify: bool,
+}
+
+impl TranscribeOptions {
+    /// The temperatures of successive attempts: `temperature`, then up by the increment while
+    /// at most 1.0 (openai/whisper: 0.0, 0.2, ..., 1.0).
+    pub fn temperatures(&self) -> Vec<f32> {
+        let mut out = vec![self.temperature];
+        if let Some(step) = self.temperature_increment.filter(|s| *s > 0.0) {
+            let mut i = 1;
+            loop {
+                let t = self.temperature + step * i as f32;
+                if t > 1.0 + 1e-6 {
+                    break;
+                }
+                out.push(t);
+                i += 1;
+            }
+        }
+        out
+    }
 }
 
 impl Default for TranscribeOptions {
@@ -38,8 +81,15 @@ impl Default for TranscribeOptions {
             condition_on_previous_text: true,
             no_speech_threshold: Some(0.6),
             logprob_threshold: Some(-1.0),
+            silence_db: Some(-70.0),
             sample_len: 224,
             temperature: 0.0,
+            temperature_increment: Some(0.2),
+            compression_ratio_threshold: Some(2.4),
+            best_of: 5,
+            initial_prompt: None,
+            carry_initial_prompt: false,
+            prefix: None,
             seed: 0,
             verify: false,
         }

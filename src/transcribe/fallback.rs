@@ -1,0 +1,133 @@
+//! openai/whisper's temperature fallback for one window: decode greedily; if the text is a
+//! repetition loop (compresses too well) or unlikely (low mean log-probability), and the
+//! window is not plain silence, decode again at a higher temperature, keeping the best of
+//! several samples. Sampled attempts go through the speculative sampler when there is a draft,
+//! which follows the target's distribution exactly.
+
+use std::io::Write;
+
+use flate2::Compression;
+use flate2::write::ZlibEncoder;
+
+use super::{EncodedWindow, TranscribeOptions, Transcriber, WindowPrompt};
+use crate::decoding::greedy::WindowDecode;
+use crate::decoding::sampling::Sampler;
+use crate::decoding::speculative::SpecStats;
+use crate::error::Result;
+
+/// `len(text) / len(zlib(text, level 6))` over the UTF-8 bytes, as openai/whisper's
+/// `compression_ratio` (0 for empty text).
+pub fn compression_ratio(text: &str) -> f64 {
+    if text.is_empty() {
+        return 0.0;
+    }
+    let mut z = ZlibEncoder::new(Vec::new(), Compression::new(6));
+    z.write_all(text.as_bytes()).expect("writing to memory");
+    let compressed = z.finish().expect("writing to memory");
+    text.len() as f64 / compressed.len() as f64
+}
+
+/// The attempt kept for a window.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    /// The decoded window.
+    pub result: WindowDecode,
+    /// Its temperature.
+    pub temperature: f32,
+    /// Its text's compression ratio.
+    pub compression_ratio: f64,
+    /// Speculative counts over every attempt and candidate (`None` without a draft).
+    pub spec: Option<SpecStats>,
+    /// Whether it is the greedy attempt (the only one `--verify` can compare token for token).
+    pub greedy: bool,
+}
+
+/// Whether an attempt needs a hotter retry (openai/whisper `decode_with_fallback`).
+fn needs_fallback(r: &WindowDecode, ratio: f64, opts: &TranscribeOptions) -> bool {
+    let repetitive = opts.compression_ratio_threshold.is_some_and(|t| ratio > t);
+    let unlikely = opts.logprob_threshold.is_some_and(|t| r.avg_logprob < t);
+    let silence = matches!(
+        (opts.no_speech_threshold, opts.logprob_threshold),
+        (Some(ns), Some(lp)) if r.no_speech_prob > ns && r.avg_logprob < lp
+    );
+    (repetitive || unlikely) && !silence
+}
+
+/// Decodes `window` with fallback; see the module notes.
+pub fn decode_with_fallback(
+    t: &Transcriber,
+    window: &EncodedWindow,
+    prompt: &WindowPrompt<'_>,
+    opts: &TranscribeOptions,
+    sampler: &mut Sampler,
+) -> Result<Attempt> {
+    let temperatures = opts.temperatures();
+    let mut spec: Option<SpecStats> = None;
+    let mut last = None;
+    for (i, &temperature) in temperatures.iter().enumerate() {
+        let candidates = if temperature > 0.0 {
+            opts.best_of.max(1)
+        } else {
+            1
+        };
+        let mut best: Option<(f64, WindowDecode)> = None;
+        for _ in 0..candidates {
+            let (r, s) = t.decode_window_with(window, prompt, opts, temperature, true, sampler)?;
+            if let Some(s) = s {
+                spec.get_or_insert_with(SpecStats::default).add(&s);
+            }
+            // openai's ranking without a length penalty: log-probability per sampled token.
+            let score = r.sum_logprob / r.tokens.len().max(1) as f64;
+            if best.as_ref().is_none_or(|(b, _)| score > *b) {
+                best = Some((score, r));
+            }
+        }
+        let (_, result) = best.expect("at least one candidate");
+        let ratio = compression_ratio(t.tokenizer().decode(&result.tokens).trim());
+        let retry = needs_fallback(&result, ratio, opts) && i + 1 < temperatures.len();
+        last = Some(Attempt {
+            result,
+            temperature,
+            compression_ratio: ratio,
+            spec: None,
+            greedy: temperature == 0.0,
+        });
+        if !retry {
+            break;
+        }
+        tracing::debug!(
+            "window falls back from temperature {temperature}: compression ratio {ratio:.2}"
+        );
+    }
+    let mut attempt = last.expect("at least one temperature");
+    attempt.spec = spec;
+    Ok(attempt)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compression_ratio_flags_repetition() {
+        // zlib of 1000 repeated bytes is a few dozen bytes; of varied text, about its length.
+        let loop_text = "the same words again ".repeat(20);
+        assert!(compression_ratio(&loop_text) > 2.4);
+        let prose = "And so my fellow Americans, ask not what your country can do for you.";
+        assert!(compression_ratio(prose) < 2.4);
+        assert_eq!(compression_ratio(""), 0.0);
+    }
+
+    #[test]
+    fn temperatures_step_to_one() {
+        let opts = TranscribeOptions::default();
+        let ts = opts.temperatures();
+        assert_eq!(ts.len(), 6);
+        assert!((ts[5] - 1.0).abs() < 1e-6);
+        let none = TranscribeOptions {
+            temperature_increment: None,
+            ..TranscribeOptions::default()
+        };
+        assert_eq!(none.temperatures(), vec![0.0]);
+    }
+}

@@ -1,0 +1,164 @@
+//! Long-form behaviour on real models (tiny.en, with its default self-draft): silence and noise
+//! produce no invented text, temperature fallback retries and stays reproducible per seed, and
+//! the prefix / initial prompt steer the first window.
+
+mod common;
+
+use candle_core::Device;
+use whisper_spec::decoding::draft::{Draft, DraftSpec};
+use whisper_spec::decoding::speculative::SpecConfig;
+use whisper_spec::model::{ModelDir, Store};
+use whisper_spec::{TranscribeOptions, Transcriber};
+
+fn tiny_en(draft: &str) -> Transcriber {
+    let dir = ModelDir::open(&common::models::store_model("tiny.en")).unwrap();
+    let device = Device::Cpu;
+    let t = Transcriber::load(&dir, "tiny.en", &device).unwrap();
+    let spec: DraftSpec = draft.parse().unwrap();
+    let draft = Draft::build(
+        &spec,
+        t.model(),
+        &dir,
+        "tiny.en",
+        &Store::from_env(),
+        &device,
+    )
+    .unwrap();
+    let cfg = SpecConfig::for_target(t.model().config.decoder_layers);
+    t.with_draft(draft, cfg)
+}
+
+fn jfk() -> Vec<f32> {
+    whisper_spec::audio::load_audio(common::shared_dir().join("corpus/jfk.flac"))
+        .unwrap()
+        .samples
+}
+
+#[test]
+fn ten_minutes_of_digital_silence_give_an_empty_transcript() {
+    let t = tiny_en("auto");
+    let silence = vec![0f32; 16_000 * 600];
+    let out = t
+        .transcribe_samples(&silence, &TranscribeOptions::default(), "silence")
+        .unwrap();
+    assert_eq!(out.text, "", "{:?}", out.segments);
+    assert!(out.segments.is_empty());
+    // Without the silence gate, openai/whisper's rules alone let the model invent " you" (its
+    // no-speech probability is high, but so is the likelihood of the invented word): the
+    // gate is what keeps silence empty.
+    let ungated = TranscribeOptions {
+        silence_db: None,
+        ..TranscribeOptions::default()
+    };
+    let minute = &silence[..16_000 * 60];
+    let out = t.transcribe_samples(minute, &ungated, "silence").unwrap();
+    assert!(
+        !out.text.is_empty(),
+        "the gate is no longer needed: {out:?}"
+    );
+    // Speech a little quieter than usual still goes through.
+    let mut quiet = jfk();
+    quiet.iter_mut().for_each(|x| *x *= 0.05);
+    let out = t
+        .transcribe_samples(&quiet, &TranscribeOptions::default(), "quiet jfk")
+        .unwrap();
+    assert!(out.text.contains("country"), "{}", out.text);
+}
+
+#[test]
+fn thirty_seconds_of_white_noise_give_at_most_a_few_words() {
+    let t = tiny_en("auto");
+    let mut rng = common::ct2_writer::Lcg(7);
+    let noise: Vec<f32> = (0..16_000 * 30)
+        .map(|_| 0.2 * (rng.uniform() * 2.0 - 1.0))
+        .collect();
+    let out = t
+        .transcribe_samples(&noise, &TranscribeOptions::default(), "noise")
+        .unwrap();
+    let words = out.text.split_whitespace().count();
+    assert!(words <= 5, "{words} words from noise: {:?}", out.text);
+}
+
+#[test]
+fn fallback_retries_hotter_and_is_reproducible_per_seed() {
+    // A compression-ratio threshold no text can pass: every window goes through every
+    // temperature (0, 0.2, ..., 1.0), best of 2, and keeps the last attempt.
+    let opts = TranscribeOptions {
+        compression_ratio_threshold: Some(0.01),
+        best_of: 2,
+        seed: 11,
+        ..TranscribeOptions::default()
+    };
+    let audio = jfk();
+    let with_draft = tiny_en("auto");
+    let a = with_draft.transcribe_samples(&audio, &opts, "jfk").unwrap();
+    assert!(!a.segments.is_empty(), "sampling still transcribes");
+    for s in &a.segments {
+        assert!((s.temperature - 1.0).abs() < 1e-6, "{s:?}");
+        assert!(s.compression_ratio > 0.01);
+    }
+    // Sampled windows went through the speculative sampler.
+    assert!(a.stats.draft_tokens > 0);
+    let b = with_draft.transcribe_samples(&audio, &opts, "jfk").unwrap();
+    assert_eq!(a.segments, b.segments, "same seed, same samples");
+    let c = with_draft
+        .transcribe_samples(
+            &audio,
+            &TranscribeOptions {
+                seed: 12,
+                ..opts.clone()
+            },
+            "jfk",
+        )
+        .unwrap();
+    assert_ne!(
+        a.segments.iter().map(|s| &s.tokens).collect::<Vec<_>>(),
+        c.segments.iter().map(|s| &s.tokens).collect::<Vec<_>>(),
+        "another seed draws other samples at temperature 1"
+    );
+
+    // With thresholds it passes, a window stays greedy.
+    let greedy = with_draft
+        .transcribe_samples(&audio, &TranscribeOptions::default(), "jfk")
+        .unwrap();
+    assert!(greedy.segments.iter().all(|s| s.temperature == 0.0));
+    assert!(greedy.segments.iter().all(|s| s.compression_ratio < 2.4));
+}
+
+#[test]
+fn prefix_and_initial_prompt_steer_the_first_window() {
+    let t = tiny_en("auto");
+    let audio = jfk();
+    let plain = t
+        .transcribe_samples(&audio, &TranscribeOptions::default(), "jfk")
+        .unwrap();
+    assert!(
+        plain.text.starts_with("And so my fellow Americans"),
+        "{}",
+        plain.text
+    );
+    // The prefix is forced and not repeated: the transcript continues after it.
+    let prefixed = t
+        .transcribe_samples(
+            &audio,
+            &TranscribeOptions {
+                prefix: Some("And so my fellow".into()),
+                ..TranscribeOptions::default()
+            },
+            "jfk",
+        )
+        .unwrap();
+    assert!(prefixed.text.starts_with("America"), "{}", prefixed.text);
+    // An initial prompt in capitals conditions the style of what follows.
+    let prompted = t
+        .transcribe_samples(
+            &audio,
+            &TranscribeOptions {
+                initial_prompt: Some("AND SO, MY FRIENDS, LISTEN TO THIS SPEECH.".into()),
+                ..TranscribeOptions::default()
+            },
+            "jfk",
+        )
+        .unwrap();
+    assert_ne!(prompted.text, plain.text, "the prompt changed nothing");
+}
