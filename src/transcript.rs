@@ -12,6 +12,9 @@ pub struct Transcript {
     pub model: String,
     /// Language code (`en`, `de`, ...), detected or given.
     pub language: String,
+    /// The detected language's probability (first window), when it was detected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language_probability: Option<f64>,
     /// Audio duration in seconds.
     pub duration_s: f64,
     /// The whole text (segments joined, trimmed).

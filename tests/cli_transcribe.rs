@@ -277,3 +277,24 @@ fn speculative_flags_report_the_draft_and_verify_against_the_target() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("no-such-draft"), "{}", stderr(&out));
 }
+
+#[test]
+fn detected_language_is_reported_with_its_probability() {
+    common::models::store_model("base");
+    let de = common::shared_dir().join("corpus/multilingual/picovoice_test_de.wav");
+    let de = de.to_str().unwrap();
+    let out = run(&["-m", "base", "-f", "json", de]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["language"], "de", "{v}");
+    let p = v["language_probability"].as_f64().unwrap();
+    assert!(p > 0.5 && p <= 1.0, "{p}");
+    // A language given on the command line is not a detection: no probability.
+    let out = run(&["-m", "base", "-l", "de", "-f", "json", de]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v.get("language_probability").is_none(), "{v}");
+    // The JSON of the speculative run reports the new draft by name.
+    let out = run(&["-m", "base", "--draft", "self-int8", "-f", "json", de]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["stats"]["draft"], "self-int8", "{v}");
+}

@@ -1,6 +1,6 @@
 //! Long-form behaviour on real models (tiny.en, with its default self-draft): silence and noise
 //! produce no invented text, temperature fallback retries and stays reproducible per seed, and
-//! the prefix / initial prompt steer the first window.
+//! the prefix / initial prompt steer the first window, clip timestamps limit what is heard.
 
 mod common;
 
@@ -161,4 +161,36 @@ fn prefix_and_initial_prompt_steer_the_first_window() {
         )
         .unwrap();
     assert_ne!(prompted.text, plain.text, "the prompt changed nothing");
+}
+
+#[test]
+fn clip_timestamps_transcribe_only_the_clips() {
+    let t = tiny_en("auto");
+    let audio = jfk();
+    let clip = |times: Vec<f64>| {
+        t.transcribe_samples(
+            &audio,
+            &TranscribeOptions {
+                clip_timestamps: times,
+                ..TranscribeOptions::default()
+            },
+            "jfk",
+        )
+        .unwrap()
+    };
+    // "ask not what your country can do" is said between 3.5 s and 7 s.
+    let middle = clip(vec![3.5, 7.0]);
+    assert!(middle.text.contains("ask not"), "{}", middle.text);
+    assert!(!middle.text.contains("Americans"), "{}", middle.text);
+    assert!(!middle.text.contains("for your country"), "{}", middle.text);
+    assert!(
+        middle
+            .segments
+            .iter()
+            .all(|s| s.start >= 3.5 && s.end <= 7.01)
+    );
+    // An open last clip runs to the end of the file; times stay those of the file.
+    let tail = clip(vec![7.0]);
+    assert!(tail.text.contains("your country"), "{}", tail.text);
+    assert!(tail.segments[0].start >= 7.0, "{:?}", tail.segments);
 }

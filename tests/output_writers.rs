@@ -37,6 +37,7 @@ fn transcript(file: &str, segments: Vec<Segment>) -> Transcript {
         file: file.to_string(),
         model: "tiny.en".to_string(),
         language: "en".to_string(),
+        language_probability: None,
         duration_s: segments.last().map_or(0.0, |s| s.end),
         text,
         segments,

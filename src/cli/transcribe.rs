@@ -85,6 +85,10 @@ pub struct TranscribeArgs {
     /// decoded (`none`: decode everything; Whisper invents words on digital silence).
     #[arg(long, default_value = "-70", value_parser = parse_optional, allow_hyphen_values = true)]
     pub silence_threshold_db: OptionalNumber,
+    /// Transcribe only these stretches: start,end,start,end,... in seconds (the last end may
+    /// be left out).
+    #[arg(long, value_delimiter = ',')]
+    pub clip_timestamps: Vec<f64>,
     /// Candidates sampled per window at temperatures above 0; the most likely is kept.
     #[arg(long, default_value_t = 5)]
     pub best_of: usize,
@@ -162,6 +166,7 @@ pub fn run(args: TranscribeArgs, verbose: u8) -> anyhow::Result<ExitCode> {
         logprob_threshold: args.logprob_threshold.0,
         no_speech_threshold: args.no_speech_threshold.0,
         silence_db: args.silence_threshold_db.0,
+        clip_timestamps: args.clip_timestamps.clone(),
         best_of: args.best_of,
         condition_on_previous_text: args.condition_on_previous_text,
         initial_prompt: args.initial_prompt.clone(),
@@ -172,6 +177,13 @@ pub fn run(args: TranscribeArgs, verbose: u8) -> anyhow::Result<ExitCode> {
         ..TranscribeOptions::default()
     };
     anyhow::ensure!(args.best_of >= 1, "--best-of must be at least 1");
+    anyhow::ensure!(
+        args.clip_timestamps
+            .iter()
+            .all(|t| t.is_finite() && *t >= 0.0)
+            && args.clip_timestamps.windows(2).all(|w| w[0] <= w[1]),
+        "--clip-timestamps must be increasing seconds (start,end,start,end,...)"
+    );
     anyhow::ensure!(
         args.temperature >= 0.0 && args.temperature.is_finite(),
         "--temperature must be 0 or more"

@@ -33,6 +33,7 @@ pub(super) fn transcribe(
     let duration_s = samples.len() as f64 / f64::from(SAMPLE_RATE);
 
     let mut language = opts.language.clone();
+    let mut language_probability = None;
     let mut stats = Stats::default();
     let mut segments: Vec<Segment> = Vec::new();
     // openai/whisper: the initial prompt opens the token history; `prompt_reset_since` marks
@@ -54,8 +55,23 @@ pub(super) fn transcribe(
     let mut sampler = Sampler::new(opts.seed);
     let mut window_stats = SpecStats::default();
 
-    while seek < content_frames {
-        let window_frames = N_FRAMES.min(content_frames - seek);
+    // openai/whisper `clip_timestamps`: only these stretches are transcribed, in order.
+    let clips = clip_ranges(&opts.clip_timestamps, content_frames);
+    let mut clip = 0usize;
+    if let Some(&(start, _)) = clips.first() {
+        seek = start;
+    }
+    while clip < clips.len() {
+        let (clip_start, clip_end) = clips[clip];
+        seek = seek.max(clip_start);
+        if seek >= clip_end {
+            clip += 1;
+            if let Some(&(start, _)) = clips.get(clip) {
+                seek = start;
+            }
+            continue;
+        }
+        let window_frames = N_FRAMES.min(clip_end - seek);
         if let Some(db) = opts.silence_db {
             let from = (seek * HOP).min(samples.len());
             let to = ((seek + window_frames) * HOP).min(samples.len());
@@ -65,6 +81,11 @@ pub(super) fn transcribe(
             }
         }
         cut_window(&mel, seek, &mut window);
+        if seek + window_frames < content_frames {
+            // A clip ending inside the audio: what follows it must not be heard, so the
+            // window continues with silence (the mel of the padding) as at the end of a file.
+            silence_after(&mel, window_frames, &mut window);
+        }
         let t0 = Instant::now();
         let encoded = t.encode_window(&window)?;
         stats.encoder_s += t0.elapsed().as_secs_f64();
@@ -78,6 +99,7 @@ pub(super) fn transcribe(
                     detected.code,
                     detected.probability
                 );
+                language_probability = Some(detected.probability);
                 detected.code
             } else {
                 "en".into()
@@ -184,6 +206,7 @@ pub(super) fn transcribe(
         file: file.to_string(),
         model: t.name().to_string(),
         language: language.unwrap_or_else(|| "en".into()),
+        language_probability,
         duration_s,
         text,
         segments,
@@ -231,6 +254,31 @@ fn first_difference(a: &[u32], b: &[u32]) -> Option<usize> {
     common.or((a.len() != b.len()).then(|| a.len().min(b.len())))
 }
 
+/// The clips to transcribe as frame ranges inside `0..content_frames`: pairs of start and end
+/// seconds, the last end defaulting to the end of the audio; no clips = all of it.
+fn clip_ranges(seconds: &[f64], content_frames: usize) -> Vec<(usize, usize)> {
+    let mut points: Vec<usize> = seconds
+        .iter()
+        .map(|s| ((s * 100.0).round().max(0.0) as usize).min(content_frames))
+        .collect();
+    if points.is_empty() {
+        points.push(0);
+    }
+    if points.len() % 2 == 1 {
+        points.push(content_frames);
+    }
+    points.chunks_exact(2).map(|p| (p[0], p[1])).collect()
+}
+
+/// Overwrites frames `from..3000` of the window `out` with the mel of silence (the last frame
+/// of `mel`, inside its 30 s of padding).
+fn silence_after(mel: &LogMel, from: usize, out: &mut [f32]) {
+    for m in 0..mel.n_mels {
+        let quiet = mel.row(m)[mel.n_frames - 1];
+        out[m * N_FRAMES + from..(m + 1) * N_FRAMES].fill(quiet);
+    }
+}
+
 /// Copies the 3000 frames of `mel` starting at frame `seek` into `out` (row-major
 /// `[n_mels, 3000]`): the window the encoder sees. `mel` must extend 3000 frames past `seek`,
 /// which the 30 s of padding guarantees for every seek inside the content.
@@ -254,6 +302,17 @@ mod tests {
         assert!(loudest_block_db(&x).abs() < 1e-9);
         let quiet = vec![1e-4f32; 16_000];
         assert!((loudest_block_db(&quiet) + 80.0).abs() < 1e-3);
+    }
+
+    #[test]
+    fn clips_are_frame_ranges_with_an_open_last_end() {
+        use super::clip_ranges;
+        assert_eq!(clip_ranges(&[], 1000), [(0, 1000)]);
+        assert_eq!(clip_ranges(&[2.5], 1000), [(250, 1000)]);
+        assert_eq!(
+            clip_ranges(&[0.0, 1.0, 3.0, 20.0], 1000),
+            [(0, 100), (300, 1000)]
+        );
     }
 
     #[test]

@@ -24,6 +24,9 @@ pub struct TranscribeOptions {
     /// openai/whisper's no-speech rule does not catch it when the invented text is likely
     /// enough. `None` decodes every window.
     pub silence_db: Option<f64>,
+    /// Only these stretches of the audio, as start and end seconds in pairs (the last end may
+    /// be left out: the end of the audio); empty = all of it (`--clip-timestamps`).
+    pub clip_timestamps: Vec<f64>,
     /// Most tokens sampled per window (openai: n_text_ctx / 2 = 224).
     pub sample_len: usize,
     /// Temperature of each window's first attempt: 0 decodes greedily; above 0 samples from
@@ -82,6 +85,7 @@ impl Default for TranscribeOptions {
             no_speech_threshold: Some(0.6),
             logprob_threshold: Some(-1.0),
             silence_db: Some(-70.0),
+            clip_timestamps: Vec::new(),
             sample_len: 224,
             temperature: 0.0,
             temperature_increment: Some(0.2),
