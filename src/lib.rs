@@ -18,4 +18,4 @@ pub mod transcript;
 
 pub use error::{Error, Result};
 pub use transcribe::{TranscribeOptions, Transcriber};
-pub use transcript::{Segment, Stats, Transcript};
+pub use transcript::{Segment, Stats, Transcript, Word};

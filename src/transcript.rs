@@ -46,6 +46,22 @@ pub struct Segment {
     /// zlib compression ratio of the window's text (above 2.4: a repetition loop).
     #[serde(default)]
     pub compression_ratio: f64,
+    /// Word-level timings (with `--word-timestamps`; empty otherwise).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub words: Vec<Word>,
+}
+
+/// A word and when it was said.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Word {
+    /// The word, with its leading space and attached punctuation.
+    pub word: String,
+    /// Start in seconds from the beginning of the file.
+    pub start: f64,
+    /// End in seconds.
+    pub end: f64,
+    /// Mean probability of its tokens (target model).
+    pub probability: f64,
 }
 
 /// Timing of one file's transcription.

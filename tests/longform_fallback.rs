@@ -1,6 +1,7 @@
 //! Long-form behaviour on real models (tiny.en, with its default self-draft): silence and noise
 //! produce no invented text, temperature fallback retries and stays reproducible per seed, and
-//! the prefix / initial prompt steer the first window, clip timestamps limit what is heard.
+//! the prefix / initial prompt steer the first window, clip timestamps limit what is heard, and
+//! word timestamps spell each segment in order.
 
 mod common;
 
@@ -193,4 +194,54 @@ fn clip_timestamps_transcribe_only_the_clips() {
     let tail = clip(vec![7.0]);
     assert!(tail.text.contains("your country"), "{}", tail.text);
     assert!(tail.segments[0].start >= 7.0, "{:?}", tail.segments);
+}
+
+#[test]
+fn word_timestamps_cover_the_text_in_order() {
+    let t = tiny_en("auto");
+    let out = t
+        .transcribe_samples(
+            &jfk(),
+            &TranscribeOptions {
+                word_timestamps: true,
+                ..TranscribeOptions::default()
+            },
+            "jfk",
+        )
+        .unwrap();
+    let mut previous_end = 0.0;
+    for s in &out.segments {
+        assert!(!s.words.is_empty(), "{s:?}");
+        let joined: String = s.words.iter().map(|w| w.word.as_str()).collect();
+        assert_eq!(joined, s.text, "words spell the segment");
+        for w in &s.words {
+            assert!(w.start <= w.end && w.start >= previous_end - 1e-9, "{w:?}");
+            assert!(
+                w.start >= s.start - 1e-9 && w.end <= s.end + 1e-9,
+                "{w:?} in {s:?}"
+            );
+            assert!(w.probability > 0.0 && w.probability <= 1.0);
+            previous_end = w.end;
+        }
+    }
+    let words: Vec<_> = out.segments.iter().flat_map(|s| s.words.clone()).collect();
+    let find = |needle: &str| {
+        words
+            .iter()
+            .find(|w| w.word.contains(needle))
+            .unwrap_or_else(|| panic!("no {needle} in {words:?}"))
+    };
+    // In the recording "Americans" ends before 2.5 s and "ask" is said after the pause that
+    // lasts until about 3.2 s (tiny.en's alignment stretches the word back into the pause,
+    // as openai/whisper's does); "country." closes the speech after 9.5 s.
+    assert!(find("Americans").end < 2.5, "{:?}", find("Americans"));
+    assert!(find("ask").end > 3.3, "{:?}", find("ask"));
+    assert!(find("country.").end > 9.5, "{:?}", find("country."));
+    // Without the flag there are no words (and the JSON has no "words" key).
+    let plain = t
+        .transcribe_samples(&jfk(), &TranscribeOptions::default(), "jfk")
+        .unwrap();
+    assert!(plain.segments.iter().all(|s| s.words.is_empty()));
+    let json = serde_json::to_value(&plain.segments[0]).unwrap();
+    assert!(json.get("words").is_none());
 }

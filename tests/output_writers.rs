@@ -24,6 +24,7 @@ fn seg(start: f64, end: f64, text: &str) -> Segment {
         no_speech_prob: 0.01,
         temperature: 0.0,
         compression_ratio: 1.2,
+        words: Vec::new(),
     }
 }
 

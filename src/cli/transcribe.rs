@@ -89,6 +89,10 @@ pub struct TranscribeArgs {
     /// be left out).
     #[arg(long, value_delimiter = ',')]
     pub clip_timestamps: Vec<f64>,
+    /// Word-level timestamps (json "words", and per-word timing for srt/vtt highlighting):
+    /// an extra pass of the full model per window over its final text.
+    #[arg(long)]
+    pub word_timestamps: bool,
     /// Candidates sampled per window at temperatures above 0; the most likely is kept.
     #[arg(long, default_value_t = 5)]
     pub best_of: usize,
@@ -167,6 +171,7 @@ pub fn run(args: TranscribeArgs, verbose: u8) -> anyhow::Result<ExitCode> {
         no_speech_threshold: args.no_speech_threshold.0,
         silence_db: args.silence_threshold_db.0,
         clip_timestamps: args.clip_timestamps.clone(),
+        word_timestamps: args.word_timestamps,
         best_of: args.best_of,
         condition_on_previous_text: args.condition_on_previous_text,
         initial_prompt: args.initial_prompt.clone(),

@@ -269,6 +269,19 @@ impl Attention {
         })
     }
 
+    /// Scaled attention scores (before the softmax) of the queries of `x` (`[1, n, d]`, already
+    /// normalised) against the encoder keys, for one `head`: `[n, frames]`. Word timestamps
+    /// align tokens to audio with these (openai/whisper `timing.py` reads the same `q k^T`).
+    pub fn cross_scores(&self, x: &Tensor, kv: &LayerCrossKv, head: usize) -> Result<Tensor> {
+        if head >= self.heads {
+            candle_core::bail!("head {head} of {}", self.heads);
+        }
+        let q = self.split_heads(&self.project_q(x)?)?; // [1, h, n, hd]
+        let q = q.narrow(1, head, 1)?.squeeze(1)?.squeeze(0)?.contiguous()?; // [n, hd]
+        let kt = kv.kt.narrow(1, head, 1)?.squeeze(1)?.squeeze(0)?; // [hd, frames]
+        q.matmul(&kt.contiguous()?)? * self.scale
+    }
+
     /// Cross-attention of `x` (`[1, n, d]`) over precomputed encoder keys and values.
     pub fn cross_attention(&self, x: &Tensor, kv: &LayerCrossKv) -> Result<Tensor> {
         let q = self.project_q(x)?;

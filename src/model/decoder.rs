@@ -235,6 +235,62 @@ impl TextDecoder {
         })
     }
 
+    /// One pass over `tokens` from an empty cache returning the logits of every position and,
+    /// for each `(layer, head)` of `heads`, the scaled cross-attention scores `[tokens,
+    /// frames]` (before the softmax): what word-level timestamps align with.
+    pub fn alignment_pass(
+        &self,
+        tokens: &[u32],
+        cross: &CrossKv,
+        heads: &[[usize; 2]],
+    ) -> Result<(Tensor, Vec<Tensor>)> {
+        let n = tokens.len();
+        if n == 0 || n > self.max_positions {
+            candle_core::bail!("alignment pass over {n} tokens");
+        }
+        if cross.layers.len() != self.blocks.len() {
+            candle_core::bail!("cross-attention does not match this decoder's layers");
+        }
+        let mut cache = self.new_cache();
+        let ids = Tensor::new(tokens, &self.device)?;
+        let x = self.embed_tokens.index_select(&ids, 0)?;
+        let mut x = (x + self.positions.narrow(0, 0, n)?)?.unsqueeze(0)?;
+        let mask = (n > 1)
+            .then(|| causal_mask(n, 0, &self.device))
+            .transpose()?;
+        let mut scores = vec![None; heads.len()];
+        for (i, block) in self.blocks.iter().enumerate() {
+            let layer = self.layer_ids[i];
+            let h = block.attn.cached_self_attention(
+                &block.attn_ln.forward(&x)?,
+                cache.layer_mut(i),
+                mask.as_ref(),
+            )?;
+            x = (x + h)?;
+            let normed = block.cross_ln.forward(&x)?;
+            for (k, &[l, head]) in heads.iter().enumerate() {
+                if l == layer {
+                    scores[k] = Some(block.cross.cross_scores(&normed, &cross.layers[i], head)?);
+                }
+            }
+            let h = block.cross.cross_attention(&normed, &cross.layers[i])?;
+            x = (x + h)?;
+            let h = gelu(&block.fc1.forward(&block.mlp_ln.forward(&x)?)?)?;
+            x = (&x + block.fc2.forward(&h)?)?;
+        }
+        let scores = scores
+            .into_iter()
+            .zip(heads)
+            .map(|(s, [l, h])| {
+                s.ok_or_else(|| {
+                    candle_core::Error::Msg(format!("alignment head ({l}, {h}): no such layer"))
+                })
+            })
+            .collect::<Result<_>>()?;
+        let logits = self.head.forward(&self.ln.forward(&x)?.squeeze(0)?)?;
+        Ok((logits, scores))
+    }
+
     /// Scores `tokens` (new positions after what `cache` holds) and appends them to the cache.
     /// Returns logits `[tokens.len(), vocab]` (f32), one row per new position.
     pub fn forward(&self, tokens: &[u32], cache: &mut KvCache, cross: &CrossKv) -> Result<Tensor> {

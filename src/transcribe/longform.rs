@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use super::fallback::decode_with_fallback;
 use super::segments::split_window;
+use super::timing::{add_word_timestamps, find_alignment};
 use super::{TranscribeOptions, Transcriber, WindowPrompt};
 use crate::audio::{LogMel, N_SAMPLES, SAMPLE_RATE, log_mel_spectrogram};
 use crate::decoding::sampling::Sampler;
@@ -50,6 +51,7 @@ pub(super) fn transcribe(
     let mut all_tokens: Vec<u32> = initial_prompt.clone();
     let mut prompt_reset_since = 0usize;
     let mut first_window = true;
+    let mut last_speech = 0.0f64;
     let mut window = vec![0.0f32; n_mels * N_FRAMES];
     let mut seek = 0usize;
     let mut sampler = Sampler::new(opts.seed);
@@ -161,6 +163,7 @@ pub(super) fn transcribe(
         }
 
         let split = split_window(&result.tokens, timestamp_begin, seek, window_frames);
+        let first_new = segments.len();
         for piece in split.segments {
             let text = tokenizer.decode(&piece.tokens);
             if piece.start == piece.end || text.trim().is_empty() {
@@ -176,13 +179,55 @@ pub(super) fn transcribe(
                 no_speech_prob: result.no_speech_prob,
                 temperature: attempt.temperature,
                 compression_ratio: attempt.compression_ratio,
+                words: Vec::new(),
             });
+        }
+        let mut advance = split.advance;
+        if opts.word_timestamps && segments.len() > first_new {
+            let t0 = Instant::now();
+            let eot = tokenizer.specials().eot;
+            let text: Vec<u32> = segments[first_new..]
+                .iter()
+                .flat_map(|s| s.tokens.iter().copied().filter(|&t| t < eot))
+                .collect();
+            let alignment = find_alignment(
+                t,
+                &encoded,
+                language.as_deref(),
+                opts.task,
+                &text,
+                window_frames,
+            )?;
+            let offset = seek as f64 * 0.01;
+            add_word_timestamps(
+                alignment,
+                &mut segments[first_new..],
+                eot,
+                offset,
+                &mut last_speech,
+            );
+            // openai/whisper: unless the window ended on a lone timestamp, continue from the
+            // end of its last word.
+            let n = result.tokens.len();
+            let single_ending = n >= 2
+                && result.tokens[n - 2] < timestamp_begin
+                && result.tokens[n - 1] >= timestamp_begin;
+            let last_word_end = segments[first_new..]
+                .iter()
+                .rev()
+                .find_map(|s| s.words.last().map(|w| w.end));
+            if let (false, Some(end)) = (single_ending, last_word_end)
+                && end > offset
+            {
+                advance = ((end * 100.0).round() as usize).saturating_sub(seek);
+            }
+            stats.decoder_s += t0.elapsed().as_secs_f64();
         }
         if !opts.condition_on_previous_text || attempt.temperature > 0.5 {
             prompt_reset_since = all_tokens.len();
         }
         // Never stand still: a window that yields no progress moves on by itself.
-        seek += split.advance.max(1);
+        seek += advance.max(1);
     }
 
     let text = segments

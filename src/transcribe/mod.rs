@@ -9,6 +9,7 @@ pub mod fallback;
 mod longform;
 mod options;
 pub mod segments;
+pub mod timing;
 
 use std::path::Path;
 use std::time::Instant;

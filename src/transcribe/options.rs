@@ -27,6 +27,8 @@ pub struct TranscribeOptions {
     /// Only these stretches of the audio, as start and end seconds in pairs (the last end may
     /// be left out: the end of the audio); empty = all of it (`--clip-timestamps`).
     pub clip_timestamps: Vec<f64>,
+    /// Word-level timestamps (an extra target pass per window over its final text).
+    pub word_timestamps: bool,
     /// Most tokens sampled per window (openai: n_text_ctx / 2 = 224).
     pub sample_len: usize,
     /// Temperature of each window's first attempt: 0 decodes greedily; above 0 samples from
@@ -86,6 +88,7 @@ impl Default for TranscribeOptions {
             logprob_threshold: Some(-1.0),
             silence_db: Some(-70.0),
             clip_timestamps: Vec::new(),
+            word_timestamps: false,
             sample_len: 224,
             temperature: 0.0,
             temperature_increment: Some(0.2),
