@@ -6,10 +6,10 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use whisper_spec::output::{
-    self, Format, OutputError, check_stdout, output_path, parse_formats, write_file, write_outputs,
-    write_stream,
+    self, Format, OutputError, SubtitleOptions, check_stdout, output_path, parse_formats,
+    write_file, write_outputs, write_stream,
 };
-use whisper_spec::transcript::{Segment, Stats, Transcript};
+use whisper_spec::transcript::{Segment, Stats, Transcript, Word};
 
 // ---------------------------------------------------------------------------------------------
 // Building transcripts
@@ -736,4 +736,89 @@ fn stdout_conventions() {
     }
     assert!(check_stdout(Format::Json, 100).is_ok());
     assert!(check_stdout(Format::Txt, 100).is_ok());
+}
+
+/// A transcript with word timings, and a hostile word among them.
+fn with_words() -> Transcript {
+    let words = [
+        (" Good", 0.0, 0.4),
+        (" morning,", 0.4, 1.0),
+        (" <team>", 1.2, 1.8),
+        (" &", 1.8, 2.0),
+        (" friends.", 2.0, 2.6),
+        (" Today", 3.0, 3.4),
+        (" -->", 3.4, 3.6),
+        (" plans.", 3.6, 4.2),
+    ];
+    let mut s = seg(0.0, 4.2, "");
+    s.words = words
+        .iter()
+        .map(|&(w, start, end)| Word {
+            word: w.into(),
+            start,
+            end,
+            probability: 0.9,
+        })
+        .collect();
+    s.text = words.iter().map(|w| w.0).collect();
+    transcript("words.wav", vec![s])
+}
+
+fn render_with(format: Format, t: &Transcript, subs: &SubtitleOptions) -> String {
+    let mut out = Vec::new();
+    output::write_with(format, t, subs, &mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn word_cues_wrap_lines_and_round_trip() {
+    let t = with_words();
+    let subs = SubtitleOptions {
+        max_line_width: Some(16),
+        max_line_count: Some(2),
+        highlight_words: false,
+    };
+    let cues = parse_srt(&render_with(Format::Srt, &t, &subs));
+    let texts: Vec<&str> = cues.iter().map(|c| c.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        ["Good morning,\n<team> &", "friends. Today\n-> plans."]
+    );
+    assert_eq!((cues[0].start_ms, cues[0].end_ms), (0, 2000));
+    assert_eq!((cues[1].start_ms, cues[1].end_ms), (2000, 4200));
+    for line in texts.iter().flat_map(|t| t.lines()) {
+        assert!(line.chars().count() <= 16, "{line:?}");
+    }
+    // WebVTT: the same cues, escaped on the way out and unescaped by the parser.
+    let vtt = parse_vtt(&render_with(Format::Vtt, &t, &subs));
+    let vtexts: Vec<&str> = vtt.iter().map(|c| c.text.as_str()).collect();
+    assert_eq!(vtexts, texts);
+}
+
+#[test]
+fn highlighted_words_get_a_cue_each() {
+    let t = with_words();
+    let subs = SubtitleOptions {
+        highlight_words: true,
+        ..SubtitleOptions::default()
+    };
+    let cues = parse_srt(&render_with(Format::Srt, &t, &subs));
+    // One cue per word, plus the two gaps between words (1.0-1.2 s and 2.6-3.0 s).
+    assert_eq!(cues.len(), 10);
+    let underlined: Vec<usize> = cues.iter().map(|c| c.text.matches("<u>").count()).collect();
+    assert_eq!(underlined.iter().sum::<usize>(), 8);
+    assert!(
+        cues[0].text.starts_with("<u>Good</u> morning,"),
+        "{:?}",
+        cues[0]
+    );
+    assert!(cues.windows(2).all(|w| w[0].end_ms <= w[1].start_ms));
+    // WebVTT keeps the tags and escapes the text inside them.
+    let vtt = render_with(Format::Vtt, &t, &subs);
+    assert!(
+        vtt.contains("<u>&lt;team&gt;</u>") || vtt.contains("<u>&lt;team></u>"),
+        "{vtt}"
+    );
+    let plain = vtt.replace("<u>", "").replace("</u>", "");
+    assert_eq!(parse_vtt(&plain).len(), 10);
 }

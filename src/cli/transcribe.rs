@@ -93,6 +93,15 @@ pub struct TranscribeArgs {
     /// an extra pass of the full model per window over its final text.
     #[arg(long)]
     pub word_timestamps: bool,
+    /// With --word-timestamps: most characters per subtitle line (srt, vtt).
+    #[arg(long, requires = "word_timestamps")]
+    pub max_line_width: Option<usize>,
+    /// With --word-timestamps and --max-line-width: most lines per subtitle cue.
+    #[arg(long, requires = "max_line_width")]
+    pub max_line_count: Option<usize>,
+    /// With --word-timestamps: one subtitle cue per word, the word underlined (srt, vtt).
+    #[arg(long, requires = "word_timestamps")]
+    pub highlight_words: bool,
     /// Candidates sampled per window at temperatures above 0; the most likely is kept.
     #[arg(long, default_value_t = 5)]
     pub best_of: usize,
@@ -182,6 +191,15 @@ pub fn run(args: TranscribeArgs, verbose: u8) -> anyhow::Result<ExitCode> {
         ..TranscribeOptions::default()
     };
     anyhow::ensure!(args.best_of >= 1, "--best-of must be at least 1");
+    anyhow::ensure!(
+        args.max_line_width != Some(0) && args.max_line_count != Some(0),
+        "--max-line-width and --max-line-count must be at least 1"
+    );
+    let subtitles = output::SubtitleOptions {
+        max_line_width: args.max_line_width,
+        max_line_count: args.max_line_count,
+        highlight_words: args.highlight_words,
+    };
     anyhow::ensure!(
         args.clip_timestamps
             .iter()
@@ -280,7 +298,7 @@ pub fn run(args: TranscribeArgs, verbose: u8) -> anyhow::Result<ExitCode> {
             );
         }
         match &args.output_dir {
-            Some(dir) => match output::write_outputs(&transcript, &formats, dir) {
+            Some(dir) => match output::write_outputs_with(&transcript, &formats, dir, &subtitles) {
                 Ok(paths) => {
                     for p in paths {
                         eprintln!("wrote {}", p.display());
@@ -293,7 +311,7 @@ pub fn run(args: TranscribeArgs, verbose: u8) -> anyhow::Result<ExitCode> {
             },
             None => {
                 let mut out = std::io::stdout().lock();
-                output::write_streamed(formats[0], &transcript, &mut out)
+                output::write_streamed_with(formats[0], &transcript, &subtitles, &mut out)
                     .and_then(|()| out.flush())
                     .context("cannot write to stdout")?;
             }

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use super::atomic::write_file;
-use super::{Format, OutputError, write};
+use super::{Format, OutputError, SubtitleOptions, write_with};
 use crate::transcript::Transcript;
 
 /// Where `format`'s output for `input` goes: `<dir>/<input's file stem>.<ext>`, so
@@ -30,6 +30,16 @@ pub fn write_outputs(
     formats: &[Format],
     dir: &Path,
 ) -> Result<Vec<PathBuf>, OutputError> {
+    write_outputs_with(transcript, formats, dir, &SubtitleOptions::default())
+}
+
+/// [`write_outputs`] with subtitles cut by `subtitles`.
+pub fn write_outputs_with(
+    transcript: &Transcript,
+    formats: &[Format],
+    dir: &Path,
+    subtitles: &SubtitleOptions,
+) -> Result<Vec<PathBuf>, OutputError> {
     std::fs::create_dir_all(dir).map_err(|source| OutputError::CreateDir {
         dir: dir.to_path_buf(),
         source,
@@ -40,7 +50,7 @@ pub fn write_outputs(
         if written.contains(&path) {
             continue;
         }
-        write_file(&path, |out| write(format, transcript, out))?;
+        write_file(&path, |out| write_with(format, transcript, subtitles, out))?;
         written.push(path);
     }
     Ok(written)

@@ -10,7 +10,7 @@
 use std::io::{self, Write};
 
 use super::json::write_json_line;
-use super::{Format, OutputError, write};
+use super::{Format, OutputError, SubtitleOptions, write_with};
 use crate::transcript::Transcript;
 
 /// Whether `format` can go to stdout for `count` input files (see the module doc).
@@ -31,9 +31,19 @@ pub fn write_streamed<W: Write + ?Sized>(
     transcript: &Transcript,
     out: &mut W,
 ) -> io::Result<()> {
+    write_streamed_with(format, transcript, &SubtitleOptions::default(), out)
+}
+
+/// [`write_streamed`] with subtitles cut by `subtitles`.
+pub fn write_streamed_with<W: Write + ?Sized>(
+    format: Format,
+    transcript: &Transcript,
+    subtitles: &SubtitleOptions,
+    out: &mut W,
+) -> io::Result<()> {
     match format {
         Format::Json => write_json_line(transcript, out),
-        _ => write(format, transcript, out),
+        _ => write_with(format, transcript, subtitles, out),
     }
 }
 

@@ -5,7 +5,7 @@
 
 use std::io::{self, Write};
 
-use super::clean::cue_text;
+use super::cues::{SubtitleOptions, cues};
 use super::timestamp::{format_millis, span_millis};
 use crate::transcript::Transcript;
 
@@ -22,15 +22,25 @@ use crate::transcript::Transcript;
 /// Cue text is trimmed, on one line, with every `-->` turned into `->` and `&` and `<` written
 /// as `&amp;` and `&lt;`.
 pub fn write_vtt<W: Write + ?Sized>(transcript: &Transcript, out: &mut W) -> io::Result<()> {
+    write_vtt_with(transcript, &SubtitleOptions::default(), out)
+}
+
+/// [`write_vtt`] with cues cut by `opts` where the segments have word timings (see
+/// [`cues`](super::cues)); highlighted words are wrapped in `<u>` tags, the text escaped.
+pub fn write_vtt_with<W: Write + ?Sized>(
+    transcript: &Transcript,
+    opts: &SubtitleOptions,
+    out: &mut W,
+) -> io::Result<()> {
     writeln!(out, "WEBVTT\n")?;
-    for segment in &transcript.segments {
-        let (start, end) = span_millis(segment.start, segment.end);
+    for cue in cues(&transcript.segments, opts, &escape) {
+        let (start, end) = span_millis(cue.start, cue.end);
         writeln!(
             out,
             "{} --> {}\n{}\n",
             format_millis(start, '.'),
             format_millis(end, '.'),
-            escape(&cue_text(&segment.text))
+            cue.text
         )?;
     }
     Ok(())
