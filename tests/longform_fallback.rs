@@ -245,3 +245,56 @@ fn word_timestamps_cover_the_text_in_order() {
     let json = serde_json::to_value(&plain.segments[0]).unwrap();
     assert!(json.get("words").is_none());
 }
+
+#[test]
+fn beam_search_of_width_one_is_greedy_and_wider_beams_transcribe() {
+    let t = tiny_en("auto");
+    let files = [
+        "jfk.flac",
+        "en_read/librispeech/1089-134686-0000.flac",
+        "en_read/ljspeech/LJ001-0001.wav",
+    ];
+    for file in files {
+        let audio = whisper_spec::audio::load_audio(common::shared_dir().join("corpus").join(file))
+            .unwrap()
+            .samples;
+        let greedy_opts = TranscribeOptions {
+            temperature_increment: None,
+            ..TranscribeOptions::default()
+        };
+        let greedy = t.transcribe_samples(&audio, &greedy_opts, file).unwrap();
+        let beam1 = t
+            .transcribe_samples(
+                &audio,
+                &TranscribeOptions {
+                    beam_size: Some(1),
+                    ..greedy_opts.clone()
+                },
+                file,
+            )
+            .unwrap();
+        assert_eq!(beam1.segments, greedy.segments, "{file}: beam 1 is greedy");
+        // Beams run on the target alone: no draft statistics.
+        assert_eq!(beam1.stats.draft_tokens, 0);
+        let beam5 = t
+            .transcribe_samples(
+                &audio,
+                &TranscribeOptions {
+                    beam_size: Some(5),
+                    ..greedy_opts.clone()
+                },
+                file,
+            )
+            .unwrap();
+        assert!(!beam5.text.is_empty());
+        // Most words agree with greedy decoding on clean read speech.
+        let words = |s: &str| {
+            s.split_whitespace()
+                .map(str::to_lowercase)
+                .collect::<Vec<_>>()
+        };
+        let (g, b) = (words(&greedy.text), words(&beam5.text));
+        let common = b.iter().filter(|w| g.contains(w)).count();
+        assert!(common * 10 >= b.len() * 8, "{file}: {g:?} vs {b:?}");
+    }
+}

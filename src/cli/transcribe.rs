@@ -102,6 +102,13 @@ pub struct TranscribeArgs {
     /// With --word-timestamps: one subtitle cue per word, the word underlined (srt, vtt).
     #[arg(long, requires = "word_timestamps")]
     pub highlight_words: bool,
+    /// Beam search with this many beams at temperature 0 (greedy without it). Beams decode
+    /// with the full model alone: speculative decoding verifies one sequence, not several.
+    #[arg(long)]
+    pub beam_size: Option<usize>,
+    /// Beam search: finished candidates collected = beam size x patience.
+    #[arg(long, default_value_t = 1.0, requires = "beam_size")]
+    pub patience: f64,
     /// Candidates sampled per window at temperatures above 0; the most likely is kept.
     #[arg(long, default_value_t = 5)]
     pub best_of: usize,
@@ -182,6 +189,8 @@ pub fn run(args: TranscribeArgs, verbose: u8) -> anyhow::Result<ExitCode> {
         clip_timestamps: args.clip_timestamps.clone(),
         word_timestamps: args.word_timestamps,
         best_of: args.best_of,
+        beam_size: args.beam_size,
+        patience: args.patience,
         condition_on_previous_text: args.condition_on_previous_text,
         initial_prompt: args.initial_prompt.clone(),
         carry_initial_prompt: args.carry_initial_prompt,
@@ -191,6 +200,11 @@ pub fn run(args: TranscribeArgs, verbose: u8) -> anyhow::Result<ExitCode> {
         ..TranscribeOptions::default()
     };
     anyhow::ensure!(args.best_of >= 1, "--best-of must be at least 1");
+    anyhow::ensure!(args.beam_size != Some(0), "--beam-size must be at least 1");
+    anyhow::ensure!(
+        args.patience > 0.0 && args.patience.is_finite(),
+        "--patience must be above 0"
+    );
     anyhow::ensure!(
         args.max_line_width != Some(0) && args.max_line_count != Some(0),
         "--max-line-width and --max-line-count must be at least 1"

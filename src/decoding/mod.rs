@@ -5,6 +5,7 @@
 //!   shares (log-softmax, argmax, language probabilities);
 //! - [`greedy`]: target-only greedy decoding of one window, the reference path.
 
+pub mod beam;
 pub mod draft;
 pub mod draft_session;
 pub mod filters;

@@ -19,6 +19,7 @@ use candle_core::Device;
 pub use options::TranscribeOptions;
 
 use crate::audio;
+use crate::decoding::beam::decode_beam;
 use crate::decoding::draft::{Draft, DraftCross};
 use crate::decoding::filters::{FilterOptions, LogitFilters, language_probs};
 use crate::decoding::greedy::{WindowDecode, decode_target};
@@ -249,6 +250,20 @@ impl Transcriber {
                 opts.timestamps,
             ),
         );
+        if let (Some(beams), true) = (opts.beam_size, temperature == 0.0) {
+            let out = decode_beam(
+                decoder,
+                &window.cross,
+                &initial,
+                sot_index,
+                &filters,
+                specials,
+                opts.sample_len,
+                beams,
+                opts.patience,
+            )?;
+            return Ok((out, None));
+        }
         if let (true, Some(draft), Some(draft_cross)) =
             (use_draft, &self.draft, &window.draft_cross)
         {

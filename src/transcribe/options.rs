@@ -40,6 +40,11 @@ pub struct TranscribeOptions {
     pub temperature_increment: Option<f32>,
     /// An attempt whose text compresses (zlib) by more than this is a repetition loop.
     pub compression_ratio_threshold: Option<f64>,
+    /// Beam search at temperature 0 with this many beams (`None`: greedy). Target only:
+    /// speculative decoding applies to single sequences, so beams decode without the draft.
+    pub beam_size: Option<usize>,
+    /// Beam search collects `beam_size * patience` finished candidates (openai `patience`).
+    pub patience: f64,
     /// Candidates sampled per attempt above temperature 0; the most likely (mean
     /// log-probability per token) is kept.
     pub best_of: usize,
@@ -94,6 +99,8 @@ impl Default for TranscribeOptions {
             temperature_increment: Some(0.2),
             compression_ratio_threshold: Some(2.4),
             best_of: 5,
+            beam_size: None,
+            patience: 1.0,
             initial_prompt: None,
             carry_initial_prompt: false,
             prefix: None,

@@ -1,0 +1,217 @@
+//! Beam search over one window, as openai/whisper's `BeamSearchDecoder` with its
+//! `MaximumLikelihoodRanker` (no length penalty): keep the `beam_size` most likely unfinished
+//! sequences, each extended by its `beam_size + 1` best next tokens every step; collect
+//! finished ones until `beam_size * patience` are in; return the finished sequence with the
+//! best log-probability per token.
+//!
+//! Target only: speculative decoding verifies one sequence, and a beam is several. Each beam
+//! keeps its own self-attention cache (forked when a beam splits), so a step costs one
+//! one-token pass per beam.
+
+use candle_core::{IndexOp, Result};
+
+use super::filters::{LogitFilters, log_softmax, no_speech_prob};
+use super::greedy::WindowDecode;
+use crate::model::{CrossKv, KvCache, TextDecoder};
+use crate::text::SpecialTokens;
+
+struct Beam {
+    tokens: Vec<u32>,
+    sum_logprob: f64,
+    cache: KvCache,
+    /// Logits for the next token.
+    row: Vec<f32>,
+}
+
+/// Beam search decoding of one window. Arguments as [`super::greedy::decode_greedy`], plus the
+/// beam width and openai's `patience` (finished candidates collected: `beam_size * patience`).
+#[allow(clippy::too_many_arguments)]
+pub fn decode_beam(
+    decoder: &TextDecoder,
+    cross: &CrossKv,
+    initial: &[u32],
+    sot_index: usize,
+    filters: &LogitFilters,
+    specials: &SpecialTokens,
+    sample_len: usize,
+    beam_size: usize,
+    patience: f64,
+) -> Result<WindowDecode> {
+    let beam_size = beam_size.max(1);
+    let max_candidates = ((beam_size as f64 * patience).round() as usize).max(1);
+    let mut cache = decoder.new_cache();
+    let rows = [sot_index, initial.len() - 1];
+    let logits = decoder.forward_rows(initial, &mut cache, cross, Some(&rows))?;
+    let no_speech_prob =
+        no_speech_prob(&logits.i(0)?.to_vec1::<f32>()?, specials).map_or(0.0, f64::from);
+    let mut forward_passes = 1;
+    // openai starts from `beam_size` copies of the prompt; their identical candidates merge,
+    // which is one beam.
+    let mut beams = vec![Beam {
+        tokens: initial.to_vec(),
+        sum_logprob: 0.0,
+        cache,
+        row: logits.i(1)?.to_vec1::<f32>()?,
+    }];
+    let mut finished: Vec<(Vec<u32>, f64)> = Vec::new();
+    let mut logprobs = Vec::new();
+
+    for _ in 0..sample_len {
+        // (score, source beam, token), in beam order then best token first.
+        let mut candidates: Vec<(f64, usize, u32)> = Vec::new();
+        for (b, beam) in beams.iter_mut().enumerate() {
+            filters.apply(&beam.tokens, &mut beam.row);
+            logprobs.resize(beam.row.len(), 0.0);
+            log_softmax(&beam.row, &mut logprobs);
+            for (token, lp) in top_k(&logprobs, beam_size + 1) {
+                candidates.push((beam.sum_logprob + f64::from(lp), b, token));
+            }
+        }
+        // Stable: equal scores keep their order, as Python's `sorted`.
+        candidates.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let mut keep: Vec<(f64, usize, u32)> = Vec::new();
+        let mut newly: Vec<(Vec<u32>, f64)> = Vec::new();
+        for &(score, b, token) in &candidates {
+            if token == specials.eot {
+                let mut seq = beams[b].tokens.clone();
+                seq.push(token);
+                newly.push((seq, score));
+            } else {
+                keep.push((score, b, token));
+                if keep.len() == beam_size {
+                    break;
+                }
+            }
+        }
+        for seq in newly {
+            if finished.len() >= max_candidates {
+                break;
+            }
+            finished.push(seq);
+        }
+        let longest = beams.iter().map(|b| b.tokens.len()).max().unwrap_or(0) + 1;
+        if finished.len() >= max_candidates || keep.is_empty() || longest > decoder.max_positions()
+        {
+            // Unfinished beams stay as they are for the final ranking.
+            beams = extend_without_pass(beams, &keep)?;
+            break;
+        }
+        // Extend the kept candidates: a beam used once moves on, one used more forks.
+        let mut uses = vec![0usize; beams.len()];
+        for &(_, b, _) in &keep {
+            uses[b] += 1;
+        }
+        let mut old: Vec<Option<Beam>> = beams.into_iter().map(Some).collect();
+        let mut next = Vec::with_capacity(keep.len());
+        for &(score, b, token) in &keep {
+            uses[b] -= 1;
+            let (mut tokens, mut cache) = if uses[b] == 0 {
+                let beam = old[b].take().expect("a beam is moved once, last");
+                (beam.tokens, beam.cache)
+            } else {
+                let beam = old[b].as_ref().expect("still here");
+                (beam.tokens.clone(), beam.cache.fork()?)
+            };
+            tokens.push(token);
+            let row = decoder
+                .forward(&[token], &mut cache, cross)?
+                .i(0)?
+                .to_vec1::<f32>()?;
+            forward_passes += 1;
+            next.push(Beam {
+                tokens,
+                sum_logprob: score,
+                cache,
+                row,
+            });
+        }
+        beams = next;
+    }
+
+    // Not enough finished: the best unfinished beams count, as if they ended here.
+    if finished.len() < beam_size {
+        let mut rest: Vec<&Beam> = beams.iter().collect();
+        rest.sort_by(|a, b| b.sum_logprob.total_cmp(&a.sum_logprob));
+        for beam in rest {
+            if finished.len() >= beam_size {
+                break;
+            }
+            let mut seq = beam.tokens.clone();
+            seq.push(specials.eot);
+            if !finished.iter().any(|(s, _)| *s == seq) {
+                finished.push((seq, beam.sum_logprob));
+            }
+        }
+    }
+    // Rank by log-probability per sampled token (openai: length penalty None).
+    let sampled = |seq: &[u32]| -> Vec<u32> {
+        let body = &seq[initial.len()..];
+        let end = body
+            .iter()
+            .position(|&t| t == specials.eot)
+            .unwrap_or(body.len());
+        body[..end].to_vec()
+    };
+    let mut best: Option<(f64, usize)> = None;
+    for (i, (seq, score)) in finished.iter().enumerate() {
+        let ranked = score / sampled(seq).len().max(1) as f64;
+        if best.is_none_or(|(b, _)| ranked > b) {
+            best = Some((ranked, i));
+        }
+    }
+    let (_, i) = best.expect("at least one candidate");
+    let (seq, sum_logprob) = &finished[i];
+    let tokens = sampled(seq);
+    Ok(WindowDecode {
+        avg_logprob: sum_logprob / (tokens.len() + 1) as f64,
+        finished: true,
+        tokens,
+        sum_logprob: *sum_logprob,
+        no_speech_prob,
+        forward_passes,
+    })
+}
+
+/// The beams as they are when the search stops: openai's final ranking reads the last kept
+/// sequences and their scores, whose last token was chosen but never fed.
+fn extend_without_pass(beams: Vec<Beam>, keep: &[(f64, usize, u32)]) -> Result<Vec<Beam>> {
+    Ok(keep
+        .iter()
+        .map(|&(score, b, token)| {
+            let mut tokens = beams[b].tokens.clone();
+            tokens.push(token);
+            Beam {
+                tokens,
+                sum_logprob: score,
+                cache: KvCache::new(0, 0),
+                row: Vec::new(),
+            }
+        })
+        .collect())
+}
+
+/// The `k` largest entries (token, value), largest first; equal values in index order.
+fn top_k(values: &[f32], k: usize) -> Vec<(u32, f32)> {
+    let mut best: Vec<(u32, f32)> = Vec::with_capacity(k + 1);
+    for (i, &v) in values.iter().enumerate() {
+        if v == f32::NEG_INFINITY || (best.len() == k && v <= best[k - 1].1) {
+            continue;
+        }
+        let at = best.partition_point(|&(_, b)| b >= v);
+        best.insert(at, (i as u32, v));
+        best.truncate(k);
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::top_k;
+
+    #[test]
+    fn top_k_keeps_the_largest_in_order() {
+        let v = [0.1, 3.0, f32::NEG_INFINITY, 2.0, 3.0, -1.0];
+        assert_eq!(top_k(&v, 3), vec![(1, 3.0), (4, 3.0), (3, 2.0)]);
+        assert_eq!(top_k(&v, 10).len(), 5);
+    }
+}
