@@ -298,3 +298,38 @@ fn beam_search_of_width_one_is_greedy_and_wider_beams_transcribe() {
         assert!(common * 10 >= b.len() * 8, "{file}: {g:?} vs {b:?}");
     }
 }
+
+/// The guard must not cost speech. (That it drops invented segments is shown by the unit tests
+/// in `src/transcribe/hallucination.rs`: tiny.en invents nothing on this speech + noise with or
+/// without it, measured at noise amplitudes 0.002 to 0.1.)
+#[test]
+fn hallucination_silence_threshold_keeps_speech() {
+    let t = tiny_en("auto");
+    let words = TranscribeOptions {
+        word_timestamps: true,
+        ..TranscribeOptions::default()
+    };
+    let guarded = TranscribeOptions {
+        hallucination_silence_threshold: Some(2.0),
+        ..words.clone()
+    };
+    // Speech is kept as it is.
+    let audio = jfk();
+    let plain = t.transcribe_samples(&audio, &words, "jfk").unwrap();
+    let kept = t.transcribe_samples(&audio, &guarded, "jfk").unwrap();
+    assert_eq!(kept.text, plain.text);
+    // Speech followed by 40 s of faint noise (above the silence gate): nothing is invented
+    // after it.
+    let mut rng = common::ct2_writer::Lcg(3);
+    let mut long = audio.clone();
+    long.extend((0..16_000 * 40).map(|_| 0.002 * (rng.uniform() * 2.0 - 1.0)));
+    let out = t.transcribe_samples(&long, &guarded, "jfk+noise").unwrap();
+    assert!(
+        out.text.contains("ask not what your country"),
+        "{}",
+        out.text
+    );
+    let end = out.text.rfind("country").expect("the speech") + "country".len();
+    let extra = out.text[end..].split_whitespace().count();
+    assert!(extra <= 2, "{extra} words invented: {}", out.text);
+}

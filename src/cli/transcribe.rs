@@ -93,6 +93,10 @@ pub struct TranscribeArgs {
     /// an extra pass of the full model per window over its final text.
     #[arg(long)]
     pub word_timestamps: bool,
+    /// With --word-timestamps: skip silences longer than this many seconds around segments
+    /// that look hallucinated (improbable, oddly long or short words).
+    #[arg(long, requires = "word_timestamps")]
+    pub hallucination_silence_threshold: Option<f64>,
     /// With --word-timestamps: most characters per subtitle line (srt, vtt).
     #[arg(long, requires = "word_timestamps")]
     pub max_line_width: Option<usize>,
@@ -188,6 +192,7 @@ pub fn run(args: TranscribeArgs, verbose: u8) -> anyhow::Result<ExitCode> {
         silence_db: args.silence_threshold_db.0,
         clip_timestamps: args.clip_timestamps.clone(),
         word_timestamps: args.word_timestamps,
+        hallucination_silence_threshold: args.hallucination_silence_threshold,
         best_of: args.best_of,
         beam_size: args.beam_size,
         patience: args.patience,

@@ -6,6 +6,7 @@
 use std::time::Instant;
 
 use super::fallback::decode_with_fallback;
+use super::hallucination;
 use super::segments::split_window;
 use super::timing::{add_word_timestamps, find_alignment};
 use super::{TranscribeOptions, Transcriber, WindowPrompt};
@@ -163,14 +164,13 @@ pub(super) fn transcribe(
         }
 
         let split = split_window(&result.tokens, timestamp_begin, seek, window_frames);
-        let first_new = segments.len();
+        let mut current: Vec<Segment> = Vec::new();
         for piece in split.segments {
             let text = tokenizer.decode(&piece.tokens);
             if piece.start == piece.end || text.trim().is_empty() {
                 continue;
             }
-            all_tokens.extend_from_slice(&piece.tokens);
-            segments.push(Segment {
+            current.push(Segment {
                 start: piece.start,
                 end: piece.end.min(duration_s.max(piece.start)),
                 text,
@@ -182,11 +182,11 @@ pub(super) fn transcribe(
                 words: Vec::new(),
             });
         }
-        let mut advance = split.advance;
-        if opts.word_timestamps && segments.len() > first_new {
+        let mut next_seek = seek + split.advance;
+        if opts.word_timestamps && !current.is_empty() {
             let t0 = Instant::now();
             let eot = tokenizer.specials().eot;
-            let text: Vec<u32> = segments[first_new..]
+            let text: Vec<u32> = current
                 .iter()
                 .flat_map(|s| s.tokens.iter().copied().filter(|&t| t < eot))
                 .collect();
@@ -199,35 +199,54 @@ pub(super) fn transcribe(
                 window_frames,
             )?;
             let offset = seek as f64 * 0.01;
-            add_word_timestamps(
-                alignment,
-                &mut segments[first_new..],
-                eot,
-                offset,
-                &mut last_speech,
-            );
+            let speech_before = last_speech;
+            add_word_timestamps(alignment, &mut current, eot, offset, &mut last_speech);
             // openai/whisper: unless the window ended on a lone timestamp, continue from the
             // end of its last word.
             let n = result.tokens.len();
             let single_ending = n >= 2
                 && result.tokens[n - 2] < timestamp_begin
                 && result.tokens[n - 1] >= timestamp_begin;
-            let last_word_end = segments[first_new..]
+            let last_word_end = current
                 .iter()
                 .rev()
                 .find_map(|s| s.words.last().map(|w| w.end));
             if let (false, Some(end)) = (single_ending, last_word_end)
                 && end > offset
             {
-                advance = ((end * 100.0).round() as usize).saturating_sub(seek);
+                next_seek = (end * 100.0).round() as usize;
             }
             stats.decoder_s += t0.elapsed().as_secs_f64();
+            if let Some(threshold) = opts.hallucination_silence_threshold {
+                let w = hallucination::Window {
+                    seek,
+                    frames: window_frames,
+                    content_frames,
+                    single_timestamp_ending: single_ending,
+                    last_speech: speech_before,
+                };
+                match hallucination::apply(&mut current, &w, next_seek, threshold) {
+                    hallucination::Outcome::Keep(to) => next_seek = to,
+                    hallucination::Outcome::Skip(to) => {
+                        last_speech = speech_before;
+                        seek = to.max(seek + 1);
+                        continue;
+                    }
+                }
+                if let Some(end) = current.iter().rev().find_map(|s| s.words.last()) {
+                    last_speech = end.end;
+                }
+            }
+        }
+        for segment in current {
+            all_tokens.extend_from_slice(&segment.tokens);
+            segments.push(segment);
         }
         if !opts.condition_on_previous_text || attempt.temperature > 0.5 {
             prompt_reset_since = all_tokens.len();
         }
         // Never stand still: a window that yields no progress moves on by itself.
-        seek += advance.max(1);
+        seek = next_seek.max(seek + 1);
     }
 
     let text = segments

@@ -6,6 +6,7 @@
 //! 3000 frames are cut from it at the seek position.
 
 pub mod fallback;
+pub mod hallucination;
 mod longform;
 mod options;
 pub mod segments;

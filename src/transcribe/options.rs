@@ -29,6 +29,9 @@ pub struct TranscribeOptions {
     pub clip_timestamps: Vec<f64>,
     /// Word-level timestamps (an extra target pass per window over its final text).
     pub word_timestamps: bool,
+    /// With word timestamps: skip silences longer than this (seconds) around segments that
+    /// look hallucinated (openai `hallucination_silence_threshold`); `None`: off.
+    pub hallucination_silence_threshold: Option<f64>,
     /// Most tokens sampled per window (openai: n_text_ctx / 2 = 224).
     pub sample_len: usize,
     /// Temperature of each window's first attempt: 0 decodes greedily; above 0 samples from
@@ -94,6 +97,7 @@ impl Default for TranscribeOptions {
             silence_db: Some(-70.0),
             clip_timestamps: Vec::new(),
             word_timestamps: false,
+            hallucination_silence_threshold: None,
             sample_len: 224,
             temperature: 0.0,
             temperature_increment: Some(0.2),
