@@ -52,7 +52,9 @@ def main():
             ours_t, theirs_t, ours_rss, theirs_rss = [], [], [], []
             ours_text = theirs_text = None
             for _ in range(a.runs):
-                cmd = [ours_bin, "transcribe", "-m", model, "-l", "en", "-f", "json", "-t", str(a.threads), f]
+                # Like for like: the peers script decodes greedily without temperature fallback.
+                cmd = [ours_bin, "transcribe", "-m", model, "-l", "en", "-f", "json", "-t", str(a.threads),
+                       "--temperature-increment-on-fallback", "none", f]
                 if not a.timestamps:
                     cmd.insert(2, "--no-timestamps")
                 out, rss = run_measured(cmd)
