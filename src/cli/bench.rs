@@ -1,7 +1,8 @@
 //! `whisper-spec bench FILE...`: target-only vs speculative decoding in one process, on the
 //! same files, runs interleaved (the machine is noisy), medians reported: decoder-phase and
 //! end-to-end speed-up, acceptance, tokens per target call, real-time factor, peak RSS, and
-//! whether the transcripts are identical.
+//! whether the transcripts are identical. Greedy decoding without temperature fallback (see
+//! `run`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -117,9 +118,14 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         Some(draft),
         spec_config(&args, alone.model().config.decoder_layers)?,
     );
+    // Greedy, without temperature fallback: token identity is the contract of greedy
+    // decoding, and a sampled retry would draw different (equally exact) samples on the two
+    // paths, so "identical" could not be judged; fallback windows are also not what the
+    // speed-up of the draft is about.
     let opts = TranscribeOptions {
         language: None,
         timestamps: !args.no_timestamps,
+        temperature_increment: None,
         ..TranscribeOptions::default()
     };
 
