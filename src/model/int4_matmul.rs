@@ -74,16 +74,6 @@ impl Int4Matrix {
         }
     }
 
-    /// Output width.
-    pub fn rows(&self) -> usize {
-        self.rows
-    }
-
-    /// Bytes held.
-    pub fn bytes(&self) -> usize {
-        self.data.len() + 8 * self.scale.len()
-    }
-
     /// `y[j] = x . w[j]` for the single row of `x` (an [`Int8Rows`] of this width).
     pub fn forward(&self, x: &Int8Rows, y: &mut [f32]) {
         let (data, scale) = x.row(0);

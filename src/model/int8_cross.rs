@@ -110,16 +110,6 @@ impl Int8CrossLayer {
         }
     }
 
-    /// Frames attended over.
-    pub fn frames(&self) -> usize {
-        self.frames
-    }
-
-    /// Bytes held.
-    pub fn bytes(&self) -> usize {
-        self.k.len() + self.v.len() + 4 * (self.k_scale.len() + self.v_scale.len())
-    }
-
     /// `out[i, head h] = softmax(scale * q[i, h] . K_h^T) V_h` for the `rows` rows of `q`
     /// (`[rows, heads * head_dim]`); `out` has `q`'s layout. Up to four rows of a head share
     /// each load of its keys and values (a prompt pass has hundreds of rows).

@@ -234,23 +234,6 @@ impl Int8Decoder {
         self.head.rows()
     }
 
-    /// Bytes of weights a step reads (8-bit matrices and scales).
-    pub fn weight_bytes(&self) -> usize {
-        let layer = |l: &Layer| {
-            l.qkv.bytes()
-                + l.attn_out.bytes()
-                + l.cross_q.bytes()
-                + l.cross_out.bytes()
-                + l.fc1.bytes()
-                + l.fc2.bytes()
-        };
-        let head = match &self.coarse {
-            Some(c) => c.bytes(),
-            None => self.head.bytes(),
-        };
-        self.layers.iter().map(layer).sum::<usize>() + head
-    }
-
     /// The target's cross-attention keys/values for a window, rounded to 8 bits.
     pub fn cross(&self, cross: &CrossKv) -> candle_core::Result<Int8Cross> {
         let _span = tracing::debug_span!("int8_cross").entered();
@@ -298,11 +281,6 @@ impl Int8Decoder {
             rows: Int8Rows::new(),
             candidates: Vec::new(),
         }
-    }
-
-    /// Most positions the decoder attends over (448).
-    pub fn max_positions(&self) -> usize {
-        self.max_positions
     }
 
     /// Scores `tokens` after what `state` holds, appends them to it, and writes the logits of

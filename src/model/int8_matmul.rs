@@ -180,16 +180,6 @@ impl Int8Matrix {
         self.rows
     }
 
-    /// Input width.
-    pub fn cols(&self) -> usize {
-        self.cols
-    }
-
-    /// Bytes held (weights, scales, sums, bias).
-    pub fn bytes(&self) -> usize {
-        self.data.len() + 12 * self.scale.len()
-    }
-
     /// Output `j` for input row `i` alone: the same value [`forward`](Self::forward) writes
     /// at `[i, j]`, for rescoring a few candidates.
     pub fn output(&self, x: &Int8Rows, i: usize, j: usize) -> f32 {
