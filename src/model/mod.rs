@@ -25,6 +25,8 @@ pub mod small_attention;
 pub mod small_matmul;
 mod staging;
 pub mod store;
+#[cfg(test)]
+mod test_data;
 pub mod whisper;
 
 pub use catalog::{CATALOG, CatalogEntry, DraftPairing};

@@ -369,18 +369,7 @@ pub(crate) fn softmax_in_place(x: &mut [f32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn data(len: usize, seed: u32) -> Vec<f32> {
-        let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(7);
-        (0..len)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 17;
-                s ^= s << 5;
-                (s % 2001) as f32 / 1000.0 - 1.0
-            })
-            .collect()
-    }
+    use crate::model::test_data::uniform as data;
 
     /// f64 attention of row `i`, head `h`, with the same layouts.
     fn reference(a: &Attend<'_>, i: usize, h: usize) -> Vec<f64> {
