@@ -86,6 +86,9 @@ impl CrossKv {
     }
 }
 
+/// Alignment heads `(layer, head)` and a slot per head for its cross-attention scores.
+type Probe<'a> = (&'a [[usize; 2]], &'a mut [Option<Tensor>]);
+
 /// The text decoder (`model.decoder.*`, output projection tied to the token embedding).
 ///
 /// Either dense f32 (as loaded) or a quantized copy made by [`TextDecoder::quantize`]; both
@@ -244,40 +247,13 @@ impl TextDecoder {
         cross: &CrossKv,
         heads: &[[usize; 2]],
     ) -> Result<(Tensor, Vec<Tensor>)> {
-        let n = tokens.len();
-        if n == 0 || n > self.max_positions {
-            candle_core::bail!("alignment pass over {n} tokens");
-        }
-        if cross.layers.len() != self.blocks.len() {
-            candle_core::bail!("cross-attention does not match this decoder's layers");
-        }
-        let mut cache = self.new_cache();
-        let ids = Tensor::new(tokens, &self.device)?;
-        let x = self.embed_tokens.index_select(&ids, 0)?;
-        let mut x = (x + self.positions.narrow(0, 0, n)?)?.unsqueeze(0)?;
-        let mask = (n > 1)
-            .then(|| causal_mask(n, 0, &self.device))
-            .transpose()?;
         let mut scores = vec![None; heads.len()];
-        for (i, block) in self.blocks.iter().enumerate() {
-            let layer = self.layer_ids[i];
-            let h = block.attn.cached_self_attention(
-                &block.attn_ln.forward(&x)?,
-                cache.layer_mut(i),
-                mask.as_ref(),
-            )?;
-            x = (x + h)?;
-            let normed = block.cross_ln.forward(&x)?;
-            for (k, &[l, head]) in heads.iter().enumerate() {
-                if l == layer {
-                    scores[k] = Some(block.cross.cross_scores(&normed, &cross.layers[i], head)?);
-                }
-            }
-            let h = block.cross.cross_attention(&normed, &cross.layers[i])?;
-            x = (x + h)?;
-            let h = gelu(&block.fc1.forward(&block.mlp_ln.forward(&x)?)?)?;
-            x = (&x + block.fc2.forward(&h)?)?;
-        }
+        let x = self.hidden(
+            tokens,
+            &mut self.new_cache(),
+            cross,
+            Some((heads, &mut scores)),
+        )?;
         let scores = scores
             .into_iter()
             .zip(heads)
@@ -287,8 +263,7 @@ impl TextDecoder {
                 })
             })
             .collect::<Result<_>>()?;
-        let logits = self.head.forward(&self.ln.forward(&x)?.squeeze(0)?)?;
-        Ok((logits, scores))
+        Ok((self.head.forward(&x)?, scores))
     }
 
     /// Scores `tokens` (new positions after what `cache` holds) and appends them to the cache.
@@ -308,6 +283,31 @@ impl TextDecoder {
         cross: &CrossKv,
         rows: Option<&[usize]>,
     ) -> Result<Tensor> {
+        let x = self.hidden(tokens, cache, cross, None)?;
+        let n = tokens.len();
+        let x = match rows {
+            None => x,
+            Some(rows) => {
+                if let Some(&bad) = rows.iter().find(|&&r| r >= n) {
+                    candle_core::bail!("row {bad} asked of a {n}-token forward pass");
+                }
+                let ids: Vec<u32> = rows.iter().map(|&r| r as u32).collect();
+                x.index_select(&Tensor::new(ids.as_slice(), &self.device)?, 0)?
+            }
+        };
+        self.head.forward(&x)
+    }
+
+    /// The final-normalised hidden states `[tokens.len(), d]` of `tokens` after what `cache`
+    /// holds (appended to it). With `probe`, the scaled cross-attention scores of each listed
+    /// `(layer, head)` are stored in the matching slot on the way.
+    fn hidden(
+        &self,
+        tokens: &[u32],
+        cache: &mut KvCache,
+        cross: &CrossKv,
+        mut probe: Option<Probe<'_>>,
+    ) -> Result<Tensor> {
         let _span = tracing::trace_span!("decoder", n = tokens.len()).entered();
         let n = tokens.len();
         let past = cache.len();
@@ -325,13 +325,12 @@ impl TextDecoder {
         }
         let ids = Tensor::new(tokens, &self.device)?;
         let x = self.embed_tokens.index_select(&ids, 0)?;
-        let x = (x + self.positions.narrow(0, past, n)?)?.unsqueeze(0)?;
+        let mut x = (x + self.positions.narrow(0, past, n)?)?.unsqueeze(0)?;
         let mask = if n > 1 {
             Some(causal_mask(n, past, &self.device)?)
         } else {
             None
         };
-        let mut x = x;
         for (i, block) in self.blocks.iter().enumerate() {
             let h = block.attn.cached_self_attention(
                 &block.attn_ln.forward(&x)?,
@@ -339,24 +338,19 @@ impl TextDecoder {
                 mask.as_ref(),
             )?;
             x = (x + h)?;
-            let h = block
-                .cross
-                .cross_attention(&block.cross_ln.forward(&x)?, &cross.layers[i])?;
+            let normed = block.cross_ln.forward(&x)?;
+            if let Some((heads, scores)) = probe.as_mut() {
+                for (slot, &[layer, head]) in scores.iter_mut().zip(heads.iter()) {
+                    if layer == self.layer_ids[i] {
+                        *slot = Some(block.cross.cross_scores(&normed, &cross.layers[i], head)?);
+                    }
+                }
+            }
+            let h = block.cross.cross_attention(&normed, &cross.layers[i])?;
             x = (x + h)?;
             let h = gelu(&block.fc1.forward(&block.mlp_ln.forward(&x)?)?)?;
             x = (&x + block.fc2.forward(&h)?)?;
         }
-        let x = self.ln.forward(&x)?.squeeze(0)?;
-        let x = match rows {
-            None => x,
-            Some(rows) => {
-                if let Some(&bad) = rows.iter().find(|&&r| r >= n) {
-                    candle_core::bail!("row {bad} asked of a {n}-token forward pass");
-                }
-                let ids: Vec<u32> = rows.iter().map(|&r| r as u32).collect();
-                x.index_select(&Tensor::new(ids.as_slice(), &self.device)?, 0)?
-            }
-        };
-        self.head.forward(&x)
+        self.ln.forward(&x)?.squeeze(0)
     }
 }
