@@ -10,8 +10,8 @@
 
 use candle_core::{IndexOp, Result};
 
-use super::filters::{LogitFilters, log_softmax, no_speech_prob};
-use super::greedy::WindowDecode;
+use super::filters::{LogitFilters, log_softmax};
+use super::greedy::{WindowDecode, prompt_pass};
 use crate::model::{CrossKv, KvCache, TextDecoder};
 use crate::text::SpecialTokens;
 
@@ -39,11 +39,7 @@ pub fn decode_beam(
 ) -> Result<WindowDecode> {
     let beam_size = beam_size.max(1);
     let max_candidates = ((beam_size as f64 * patience).round() as usize).max(1);
-    let mut cache = decoder.new_cache();
-    let rows = [sot_index, initial.len() - 1];
-    let logits = decoder.forward_rows(initial, &mut cache, cross, Some(&rows))?;
-    let no_speech_prob =
-        no_speech_prob(&logits.i(0)?.to_vec1::<f32>()?, specials).map_or(0.0, f64::from);
+    let (cache, no_speech_prob, row) = prompt_pass(decoder, cross, initial, sot_index, specials)?;
     let mut forward_passes = 1;
     // openai starts from `beam_size` copies of the prompt; their identical candidates merge,
     // which is one beam.
@@ -51,12 +47,14 @@ pub fn decode_beam(
         tokens: initial.to_vec(),
         sum_logprob: 0.0,
         cache,
-        row: logits.i(1)?.to_vec1::<f32>()?,
+        row,
     }];
     let mut finished: Vec<(Vec<u32>, f64)> = Vec::new();
+    // The sequences still open when the search stops, with their scores.
+    let mut unfinished = vec![(initial.to_vec(), 0.0)];
     let mut logprobs = Vec::new();
 
-    for _ in 0..sample_len {
+    for step in 0..sample_len {
         // (score, source beam, token), in beam order then best token first.
         let mut candidates: Vec<(f64, usize, u32)> = Vec::new();
         for (b, beam) in beams.iter_mut().enumerate() {
@@ -90,10 +88,20 @@ pub fn decode_beam(
             finished.push(seq);
         }
         let longest = beams.iter().map(|b| b.tokens.len()).max().unwrap_or(0) + 1;
-        if finished.len() >= max_candidates || keep.is_empty() || longest > decoder.max_positions()
+        if finished.len() >= max_candidates
+            || keep.is_empty()
+            || longest > decoder.max_positions()
+            || step + 1 == sample_len
         {
-            // Unfinished beams stay as they are for the final ranking.
-            beams = extend_without_pass(beams, &keep)?;
+            // The kept sequences end the search unfed: openai ranks them as they are.
+            unfinished = keep
+                .iter()
+                .map(|&(score, b, token)| {
+                    let mut tokens = beams[b].tokens.clone();
+                    tokens.push(token);
+                    (tokens, score)
+                })
+                .collect();
             break;
         }
         // Extend the kept candidates: a beam used once moves on, one used more forks.
@@ -128,18 +136,16 @@ pub fn decode_beam(
         beams = next;
     }
 
-    // Not enough finished: the best unfinished beams count, as if they ended here.
+    // Not enough finished: the best unfinished sequences count, as if they ended here.
     if finished.len() < beam_size {
-        let mut rest: Vec<&Beam> = beams.iter().collect();
-        rest.sort_by(|a, b| b.sum_logprob.total_cmp(&a.sum_logprob));
-        for beam in rest {
+        unfinished.sort_by(|a, b| b.1.total_cmp(&a.1));
+        for (mut seq, score) in unfinished {
             if finished.len() >= beam_size {
                 break;
             }
-            let mut seq = beam.tokens.clone();
             seq.push(specials.eot);
             if !finished.iter().any(|(s, _)| *s == seq) {
-                finished.push((seq, beam.sum_logprob));
+                finished.push((seq, score));
             }
         }
     }
@@ -170,24 +176,6 @@ pub fn decode_beam(
         no_speech_prob,
         forward_passes,
     })
-}
-
-/// The beams as they are when the search stops: openai's final ranking reads the last kept
-/// sequences and their scores, whose last token was chosen but never fed.
-fn extend_without_pass(beams: Vec<Beam>, keep: &[(f64, usize, u32)]) -> Result<Vec<Beam>> {
-    Ok(keep
-        .iter()
-        .map(|&(score, b, token)| {
-            let mut tokens = beams[b].tokens.clone();
-            tokens.push(token);
-            Beam {
-                tokens,
-                sum_logprob: score,
-                cache: KvCache::new(0, 0),
-                row: Vec::new(),
-            }
-        })
-        .collect())
 }
 
 /// The `k` largest entries (token, value), largest first; equal values in index order.

@@ -10,7 +10,7 @@ use candle_core::{IndexOp, Result};
 
 use super::filters::{LogitFilters, argmax, log_softmax, no_speech_prob};
 use super::sampling::{Sampler, tempered_probs};
-use crate::model::{CrossKv, TextDecoder};
+use crate::model::{CrossKv, KvCache, TextDecoder};
 use crate::text::SpecialTokens;
 
 /// What decoding one window produced.
@@ -56,6 +56,24 @@ pub fn decode_greedy(
     )
 }
 
+/// The target's pass over a window's whole prompt: its cache, the no-speech probability (at
+/// the start-of-transcript row) and the logits of the last row; only those two rows go through
+/// the vocabulary projection.
+pub(super) fn prompt_pass(
+    decoder: &TextDecoder,
+    cross: &CrossKv,
+    initial: &[u32],
+    sot_index: usize,
+    specials: &SpecialTokens,
+) -> Result<(KvCache, f64, Vec<f32>)> {
+    let mut cache = decoder.new_cache();
+    let rows = [sot_index, initial.len() - 1];
+    let logits = decoder.forward_rows(initial, &mut cache, cross, Some(&rows))?;
+    let no_speech_prob =
+        no_speech_prob(&logits.i(0)?.to_vec1::<f32>()?, specials).map_or(0.0, f64::from);
+    Ok((cache, no_speech_prob, logits.i(1)?.to_vec1::<f32>()?))
+}
+
 /// Target-only decoding of one window: greedy at temperature 0, otherwise sampling from
 /// softmax(filtered logits / temperature) with `sampler` (openai's `DecodingTask` at that
 /// temperature, best_of 1). Log-probabilities are of the untempered filtered logits, as openai
@@ -72,13 +90,8 @@ pub fn decode_target(
     temperature: f32,
     sampler: &mut Sampler,
 ) -> Result<WindowDecode> {
-    let mut cache = decoder.new_cache();
-    // Logits of the prompt's start-of-transcript row (no-speech probability) and last row only.
-    let rows = [sot_index, initial.len() - 1];
-    let logits = decoder.forward_rows(initial, &mut cache, cross, Some(&rows))?;
-    let no_speech_prob =
-        no_speech_prob(&logits.i(0)?.to_vec1::<f32>()?, specials).map_or(0.0, f64::from);
-    let mut row = logits.i(1)?.to_vec1::<f32>()?;
+    let (mut cache, no_speech_prob, mut row) =
+        prompt_pass(decoder, cross, initial, sot_index, specials)?;
     let mut tokens = initial.to_vec();
     let mut logprobs = vec![0.0f32; row.len()];
     let mut probs = Vec::new();
