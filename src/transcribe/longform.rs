@@ -203,10 +203,7 @@ pub(super) fn transcribe(
             add_word_timestamps(alignment, &mut current, eot, offset, &mut last_speech);
             // openai/whisper: unless the window ended on a lone timestamp, continue from the
             // end of its last word.
-            let n = result.tokens.len();
-            let single_ending = n >= 2
-                && result.tokens[n - 2] < timestamp_begin
-                && result.tokens[n - 1] >= timestamp_begin;
+            let single_ending = split.single_timestamp_ending;
             let last_word_end = current
                 .iter()
                 .rev()

@@ -33,6 +33,9 @@ pub struct WindowSplit {
     pub segments: Vec<TimedTokens>,
     /// Mel frames to move the window start by.
     pub advance: usize,
+    /// Whether the tokens ended on a lone timestamp (text, then one timestamp): openai/whisper
+    /// then consumes the whole window, and word timings must not move the seek back.
+    pub single_timestamp_ending: bool,
 }
 
 /// Splits the tokens of a window starting at `window_start` frames, whose content is
@@ -74,6 +77,7 @@ pub fn split_window(
         return WindowSplit {
             segments,
             advance: window_frames,
+            single_timestamp_ending,
         };
     }
 
@@ -97,7 +101,11 @@ pub fn split_window(
         // Resume at the last complete timestamp.
         (tokens[last - 1] - timestamp_begin) as usize * FRAMES_PER_TIMESTAMP
     };
-    WindowSplit { segments, advance }
+    WindowSplit {
+        segments,
+        advance,
+        single_timestamp_ending,
+    }
 }
 
 #[cfg(test)]
