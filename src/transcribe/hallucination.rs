@@ -5,8 +5,7 @@
 
 use crate::transcript::{Segment, Word};
 
-/// Marks that do not count as words here (openai's `punctuation`).
-const PUNCTUATION: &str = "\"'“¿([{-\"'.。,，!！?？:：”)]}、";
+use super::timing::SPEECH_PUNCTUATION as PUNCTUATION;
 
 /// How unlikely a word's probability and duration look (openai `word_anomaly_score`).
 fn word_anomaly_score(w: &Word) -> f64 {

@@ -16,14 +16,28 @@ use crate::error::Result;
 use crate::text::Task;
 use crate::transcript::{Segment, Word};
 
+/// The literals of [`PREPENDED`] and [`APPENDED`], as macros so they can also be joined.
+macro_rules! prepended {
+    () => {
+        "\"'“¿([{-"
+    };
+}
+macro_rules! appended {
+    () => {
+        "\"'.。,，!！?？:：”)]}、"
+    };
+}
+
 /// Audio time per encoder output frame pair (openai `TOKENS_PER_SECOND`: 50 per second).
 const TOKENS_PER_SECOND: f64 = 50.0;
 /// Median filter width over time (openai `medfilt_width`).
 const MEDIAN_WIDTH: usize = 7;
 /// Punctuation joined to the following word.
-const PREPENDED: &str = "\"'“¿([{-";
+const PREPENDED: &str = prepended!();
 /// Punctuation joined to the preceding word.
-const APPENDED: &str = "\"'.。,，!！?？:：”)]}、";
+const APPENDED: &str = appended!();
+/// Both, one after the other (openai's `punctuation` in the hallucination rules).
+pub(super) const SPEECH_PUNCTUATION: &str = concat!(prepended!(), appended!());
 /// Python's `string.punctuation`.
 const PUNCTUATION: &str = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
 /// Languages written without spaces between words: split per character instead.
