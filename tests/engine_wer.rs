@@ -8,8 +8,8 @@ mod common;
 use std::collections::HashMap;
 
 use candle_core::Device;
-use common::wer::corpus_wer;
 use whisper_spec::model::ModelDir;
+use whisper_spec::text::wer::corpus_wer;
 use whisper_spec::{TranscribeOptions, Transcriber};
 
 /// (file, reference transcript) for en_read and long rows whose notes allow WER.
@@ -119,7 +119,7 @@ fn base_wer_is_within_half_a_point_of_faster_whisper() {
 
 #[test]
 fn normaliser_and_edit_distance_behave() {
-    use common::wer::{edits, words};
+    use whisper_spec::text::wer::{edits, words};
     assert_eq!(
         words("Mr. Smith's  dog-house, ok?"),
         ["mister", "smith's", "dog", "house", "ok"]

@@ -6,10 +6,13 @@
 //! - [`stream`]: the two combined as a chunk iterator ([`AudioStream`]), plus [`load_audio`]
 //!   and [`probe`];
 //! - `mic` (cargo feature `mic`): live capture through cpal, delivered as 16 kHz chunks;
+//! - [`capture`]: live audio (a microphone, or a file at real-time pace) on its own thread,
+//!   behind a bounded queue;
 //! - [`mel`]: openai/whisper's `log_mel_spectrogram`, bit-for-bit in recipe.
 //!
 //! Nothing here needs candle or a device: samples and spectrograms are plain `Vec<f32>`s.
 
+pub mod capture;
 pub mod decode;
 mod error;
 pub mod mel;

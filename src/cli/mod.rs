@@ -2,8 +2,11 @@
 //! calls the library and prints; no audio or model logic lives here.
 
 pub mod bench;
+pub mod caption;
+mod caption_display;
 pub mod models;
 pub mod probe;
+pub mod setup;
 pub mod transcribe;
 
 use std::process::ExitCode;
@@ -28,6 +31,8 @@ pub struct Cli {
 pub enum Command {
     /// Transcribe audio files (or translate them into English).
     Transcribe(Box<transcribe::TranscribeArgs>),
+    /// Live captions from a microphone (or a file played at real time).
+    Caption(Box<caption::CaptionArgs>),
     /// Target alone vs speculative decoding on the same files: speed-up, acceptance, identity.
     Bench(bench::BenchArgs),
     /// List, fetch, inspect and import Whisper models.
@@ -41,6 +46,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     init_logging(cli.verbose);
     match cli.command {
         Command::Transcribe(args) => transcribe::run(*args, cli.verbose),
+        Command::Caption(args) => caption::run(*args, cli.verbose),
         Command::Bench(args) => bench::run(args),
         Command::Models(args) => models::run(args),
         Command::Probe(args) => probe::run(args),

@@ -8,12 +8,11 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 
-use crate::decoding::draft::{Draft, DraftSpec};
+use super::setup;
 use crate::decoding::speculative::SpecConfig;
-use crate::model::Store;
 use crate::output;
-use crate::text::{Task, resolve_language};
-use crate::transcribe::{TranscribeOptions, Transcriber};
+use crate::text::Task;
+use crate::transcribe::TranscribeOptions;
 
 /// The model used when `-m` is not given: large-v3 where a GPU is built in, base on CPU.
 #[cfg(feature = "cuda")]
@@ -148,15 +147,7 @@ pub enum TaskArg {
 
 /// Runs `whisper-spec transcribe`.
 pub fn run(args: TranscribeArgs, verbose: u8) -> anyhow::Result<ExitCode> {
-    if let Some(n) = args.threads {
-        anyhow::ensure!(n > 0, "--threads must be at least 1");
-        // SAFETY: called before any model code runs, while this is the only thread; candle
-        // and rayon read these when their pools start.
-        unsafe {
-            std::env::set_var("RAYON_NUM_THREADS", n.to_string());
-            std::env::set_var("CANDLE_NUM_THREADS", n.to_string());
-        }
-    }
+    setup::set_threads(args.threads)?;
     let formats = output::parse_formats(&args.output_format)?;
     if args.output_dir.is_none() {
         anyhow::ensure!(
@@ -165,14 +156,7 @@ pub fn run(args: TranscribeArgs, verbose: u8) -> anyhow::Result<ExitCode> {
         );
         output::check_stdout(formats[0], args.files.len())?;
     }
-    let language = match args.language.trim() {
-        "auto" | "" => None,
-        given => Some(
-            resolve_language(given)
-                .map(str::to_string)
-                .unwrap_or_else(|| given.to_string()),
-        ),
-    };
+    let language = setup::language(&args.language);
     let opts = TranscribeOptions {
         language,
         task: match args.task {
@@ -230,11 +214,6 @@ pub fn run(args: TranscribeArgs, verbose: u8) -> anyhow::Result<ExitCode> {
         args.temperature >= 0.0 && args.temperature.is_finite(),
         "--temperature must be 0 or more"
     );
-    anyhow::ensure!(args.draft_tokens >= 1, "--draft-tokens must be at least 1");
-    let draft_spec: DraftSpec = args
-        .draft
-        .parse()
-        .map_err(|e: String| anyhow::anyhow!("--draft: {e}"))?;
     if let Some(dir) = &args.output_dir {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create output dir {}", dir.display()))?;
@@ -253,25 +232,7 @@ pub fn run(args: TranscribeArgs, verbose: u8) -> anyhow::Result<ExitCode> {
         }
     }
 
-    let device = device()?;
-    let store = Store::from_env();
-    let resolved = store.resolve(&args.model)?;
-    let transcriber = Transcriber::load(&resolved.model, &args.model, &device)?;
-    let draft = Draft::build(
-        &draft_spec,
-        transcriber.model(),
-        &resolved.model,
-        &args.model,
-        &store,
-        &device,
-    )?;
-    let base = SpecConfig::for_target(transcriber.model().config.decoder_layers);
-    let spec = SpecConfig {
-        gamma: args.draft_tokens,
-        max_gamma: base.max_gamma.max(args.draft_tokens),
-        ..base
-    };
-    let transcriber = transcriber.with_draft(draft, spec);
+    let transcriber = setup::load_transcriber(&args.model, &args.draft, args.draft_tokens)?;
     transcriber.check_options(&opts)?;
 
     let mut failures = 0;
@@ -357,17 +318,5 @@ fn parse_optional(s: &str) -> Result<OptionalNumber, String> {
             .filter(|v| v.is_finite())
             .map(|v| OptionalNumber(Some(v)))
             .ok_or_else(|| format!("expected a number or `none`, got '{x}'")),
-    }
-}
-
-/// The compute device: the first CUDA GPU when built with `cuda` and one is present, else CPU.
-fn device() -> anyhow::Result<candle_core::Device> {
-    #[cfg(feature = "cuda")]
-    {
-        Ok(candle_core::Device::cuda_if_available(0)?)
-    }
-    #[cfg(not(feature = "cuda"))]
-    {
-        Ok(candle_core::Device::Cpu)
     }
 }

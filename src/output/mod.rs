@@ -12,6 +12,7 @@
 //! Files are written atomically ([`write_file`]): a file named `x.srt` is always complete.
 
 mod atomic;
+pub mod captions;
 mod clean;
 pub mod cues;
 mod error;

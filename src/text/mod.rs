@@ -3,6 +3,7 @@
 
 pub mod languages;
 pub mod tokenizer;
+pub mod wer;
 
 pub use languages::{LANGUAGES, language_name, resolve_language};
 pub use tokenizer::{SpecialTokens, Task, TextError, WhisperTokenizer};

@@ -5,11 +5,13 @@
 //! through the log-mel once (so the spectrogram's floor is set by the whole file), and windows of
 //! 3000 frames are cut from it at the seek position.
 
+pub mod agreement;
 pub mod fallback;
 pub mod hallucination;
 mod longform;
 mod options;
 pub mod segments;
+pub mod stream;
 pub mod timing;
 
 use std::path::Path;

@@ -42,7 +42,6 @@ pub fn run_probe<P: AsRef<Path>>(files: &[P]) -> (bool, String, Vec<serde_json::
     )
 }
 pub mod synthetic;
-pub mod wer;
 
 /// The rows of corpus/manifest.tsv (header skipped), each split into its tab-separated columns:
 /// file, duration_s, sample_rate, channels, codec, language, source, license, transcript, notes.

@@ -1,5 +1,7 @@
 //! Word error rate with a simple English normaliser (lower case, punctuation dropped, hyphens
-//! as spaces, a few spellings unified), applied to reference and hypothesis alike.
+//! as spaces, a few spellings unified), applied to reference and hypothesis alike. Used by the
+//! tests against reference transcripts and by `caption` to compare live text with the offline
+//! transcript of the same file.
 
 /// Normalised words of `text`.
 pub fn words(text: &str) -> Vec<String> {
@@ -47,4 +49,32 @@ pub fn corpus_wer(pairs: &[(String, String)]) -> f64 {
         n += r.len();
     }
     100.0 * e as f64 / n.max(1) as f64
+}
+
+/// WER in percent of one hypothesis against one reference.
+pub fn wer(reference: &str, hypothesis: &str) -> f64 {
+    corpus_wer(&[(reference.to_string(), hypothesis.to_string())])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalises_case_punctuation_and_titles() {
+        assert_eq!(
+            words("Mr. Smith -- well, OK!"),
+            ["mister", "smith", "well", "ok"]
+        );
+        assert_eq!(wer("Hello, world.", "hello world"), 0.0);
+    }
+
+    #[test]
+    fn counts_substitutions_insertions_and_deletions() {
+        let r = words("a b c d");
+        assert_eq!(edits(&r, &words("a x c d")), 1);
+        assert_eq!(edits(&r, &words("a b c d e")), 1);
+        assert_eq!(edits(&r, &words("b c d")), 1);
+        assert_eq!(wer("a b c d", "a x c"), 50.0);
+    }
 }

@@ -1,0 +1,414 @@
+//! Live transcription: a rolling buffer of the most recent audio is re-decoded at every step,
+//! and the words two consecutive decodes agree on are committed ([`super::agreement`]).
+//!
+//! - The buffer starts where committed text ends a Whisper segment: once it is longer than
+//!   [`LiveConfig::trim_after_s`], it is cut at the last segment end inside the committed text,
+//!   and the cut words become the prompt of the next decodes (as "previous text"), so Whisper
+//!   keeps the context it would have in a file.
+//! - It never grows past [`LiveConfig::max_buffer_s`]: if nothing agrees for that long, the
+//!   tentative words well before the end are committed as they are and the buffer is cut.
+//! - Silence is not decoded: a step whose new audio is quieter than [`LiveConfig::speech_db`]
+//!   and that has no tentative words to confirm returns at once, and the silent audio is
+//!   dropped from the buffer. Whisper invents text on silence; this keeps it from ever being
+//!   asked.
+//!
+//! The session has no clock of its own: the caller pushes audio and decides when to step
+//! (`caption` steps every `--step-ms` of new audio), and times everything it shows.
+
+use std::time::Instant;
+
+use super::agreement::{Agreement, LiveWord, same_word};
+use super::{TranscribeOptions, Transcriber};
+use crate::audio::SAMPLE_RATE;
+use crate::error::Result;
+
+/// How the rolling buffer is kept.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveConfig {
+    /// Cut the buffer at a committed segment end once it is longer than this (seconds).
+    pub trim_after_s: f64,
+    /// Never let the buffer grow past this (seconds; at most 30, one Whisper window).
+    pub max_buffer_s: f64,
+    /// New audio whose loudest 100 ms is below this level (dBFS) is silence.
+    pub speech_db: f64,
+    /// Least audio (seconds) worth a decode.
+    pub min_decode_s: f64,
+    /// Characters of committed text kept as the prompt of later decodes.
+    pub prompt_chars: usize,
+}
+
+impl Default for LiveConfig {
+    fn default() -> Self {
+        LiveConfig {
+            trim_after_s: 10.0,
+            max_buffer_s: 25.0,
+            speech_db: -50.0,
+            min_decode_s: 0.5,
+            prompt_chars: 200,
+        }
+    }
+}
+
+/// What one step changed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LiveUpdate {
+    /// Words committed by this step, in order (final: never shown again as tentative).
+    pub committed: Vec<LiveWord>,
+    /// The tentative words after this step (replacing the previous ones).
+    pub tentative: Vec<LiveWord>,
+    /// Whether the step ran the model (false: silence, or too little audio).
+    pub decoded: bool,
+    /// Whether tentative text shown before this step was changed rather than extended.
+    pub rewrote: bool,
+}
+
+/// Totals over a session.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct LiveStats {
+    /// Steps that ran the model.
+    pub decodes: usize,
+    /// Steps skipped as silence.
+    pub silent_steps: usize,
+    /// Wall time spent decoding (seconds).
+    pub decode_s: f64,
+    /// Longest single decode (seconds).
+    pub max_decode_s: f64,
+    /// Steps that changed tentative text already shown.
+    pub rewrites: usize,
+    /// Times the buffer reached its limit without agreement and was cut by force.
+    pub forced_cuts: usize,
+    /// Draft proposals and acceptances over all decodes (speculative decoding).
+    pub draft_tokens: usize,
+    /// Draft proposals the target accepted.
+    pub accepted_tokens: usize,
+    /// Target decoder calls.
+    pub target_calls: usize,
+    /// Tokens decoded.
+    pub tokens: usize,
+}
+
+/// A live session over one stream of 16 kHz audio.
+#[derive(Debug)]
+pub struct LiveSession<'a> {
+    transcriber: &'a Transcriber,
+    opts: TranscribeOptions,
+    config: LiveConfig,
+    agreement: Agreement,
+    /// Audio not yet cut away; `buffer[0]` is sample `offset` of the session.
+    buffer: Vec<f32>,
+    offset: usize,
+    /// Samples of the buffer the last decode saw.
+    decoded_len: usize,
+    /// Segment ends (session seconds) of the last hypothesis.
+    segment_ends: Vec<f64>,
+    /// Committed words still inside the buffer (they move to the prompt when cut away).
+    committed_in_buffer: Vec<LiveWord>,
+    /// Committed text before the buffer: the prompt.
+    prompt: String,
+    stats: LiveStats,
+}
+
+impl<'a> LiveSession<'a> {
+    /// A session decoding with `transcriber` and `opts` (word timestamps are switched on:
+    /// agreement and latency are per word).
+    pub fn new(transcriber: &'a Transcriber, opts: &TranscribeOptions, config: LiveConfig) -> Self {
+        let opts = TranscribeOptions {
+            word_timestamps: true,
+            timestamps: true,
+            clip_timestamps: Vec::new(),
+            initial_prompt: None,
+            ..opts.clone()
+        };
+        let max_buffer_s = config.max_buffer_s.clamp(2.0, 30.0);
+        LiveSession {
+            transcriber,
+            opts,
+            config: LiveConfig {
+                max_buffer_s,
+                trim_after_s: config.trim_after_s.min(max_buffer_s),
+                ..config
+            },
+            agreement: Agreement::new(),
+            buffer: Vec::new(),
+            offset: 0,
+            decoded_len: 0,
+            segment_ends: Vec::new(),
+            committed_in_buffer: Vec::new(),
+            prompt: String::new(),
+            stats: LiveStats::default(),
+        }
+    }
+
+    /// Appends captured audio (16 kHz mono).
+    pub fn push(&mut self, samples: &[f32]) {
+        self.buffer.extend_from_slice(samples);
+    }
+
+    /// Seconds of audio pushed since the last decode.
+    pub fn undecoded_s(&self) -> f64 {
+        self.buffer.len().saturating_sub(self.decoded_len) as f64 / f64::from(SAMPLE_RATE)
+    }
+
+    /// Seconds of audio in the buffer.
+    pub fn buffer_s(&self) -> f64 {
+        self.buffer.len() as f64 / f64::from(SAMPLE_RATE)
+    }
+
+    /// Session time (seconds) of the end of the audio pushed so far.
+    pub fn audio_end_s(&self) -> f64 {
+        (self.offset + self.buffer.len()) as f64 / f64::from(SAMPLE_RATE)
+    }
+
+    /// The language decodes use (detected on the first decode with speech when not given).
+    pub fn language(&self) -> Option<&str> {
+        self.opts.language.as_deref()
+    }
+
+    /// Totals so far.
+    pub fn stats(&self) -> &LiveStats {
+        &self.stats
+    }
+
+    /// The tentative words now.
+    pub fn tentative(&self) -> &[LiveWord] {
+        self.agreement.tentative()
+    }
+
+    /// One step: decode the buffer unless the new audio is silence with nothing to confirm,
+    /// commit what two decodes agree on, and cut the buffer when it is long.
+    pub fn step(&mut self) -> Result<LiveUpdate> {
+        let new_audio = &self.buffer[self.decoded_len.min(self.buffer.len())..];
+        let has_speech = loudest_db(new_audio) >= self.config.speech_db;
+        if !has_speech && self.agreement.tentative().is_empty() {
+            self.stats.silent_steps += 1;
+            self.drop_silence();
+            return Ok(LiveUpdate::default());
+        }
+        if self.buffer_s() < self.config.min_decode_s {
+            return Ok(LiveUpdate {
+                tentative: self.agreement.tentative().to_vec(),
+                ..LiveUpdate::default()
+            });
+        }
+        let shown = self.agreement.tentative().to_vec();
+        let hypothesis = self.decode()?;
+        let mut committed = self.agreement.insert(hypothesis);
+        committed.extend(self.limit_buffer());
+        self.remember(&committed);
+        self.cut_at_segment_end();
+        let tentative = self.agreement.tentative().to_vec();
+        let rewrote = !is_prefix(&shown, committed.iter().chain(&tentative));
+        self.stats.rewrites += usize::from(rewrote);
+        Ok(LiveUpdate {
+            committed,
+            tentative,
+            decoded: true,
+            rewrote,
+        })
+    }
+
+    /// The audio has ended: decodes what was not decoded yet and commits every tentative word.
+    pub fn finish(&mut self) -> Result<LiveUpdate> {
+        let mut update = if self.undecoded_s() > 0.0 {
+            self.step()?
+        } else {
+            LiveUpdate::default()
+        };
+        let rest = self.agreement.commit_all();
+        self.remember(&rest);
+        update.committed.extend(rest);
+        update.tentative.clear();
+        Ok(update)
+    }
+
+    /// Decodes the buffer and returns its words in session time.
+    fn decode(&mut self) -> Result<Vec<LiveWord>> {
+        let started = Instant::now();
+        let opts = TranscribeOptions {
+            initial_prompt: (!self.prompt.is_empty()).then(|| self.prompt.clone()),
+            ..self.opts.clone()
+        };
+        let transcript = self
+            .transcriber
+            .transcribe_samples(&self.buffer, &opts, "live")?;
+        self.decoded_len = self.buffer.len();
+        let elapsed = started.elapsed().as_secs_f64();
+        let s = &mut self.stats;
+        s.decodes += 1;
+        s.decode_s += elapsed;
+        s.max_decode_s = s.max_decode_s.max(elapsed);
+        s.draft_tokens += transcript.stats.draft_tokens;
+        s.accepted_tokens += transcript.stats.accepted_tokens;
+        s.target_calls += transcript.stats.target_calls;
+        s.tokens += transcript.stats.tokens;
+        if self.opts.language.is_none() && !transcript.segments.is_empty() {
+            self.opts.language = Some(transcript.language.clone());
+        }
+
+        let base = self.offset as f64 / f64::from(SAMPLE_RATE);
+        self.segment_ends.clear();
+        let mut words = Vec::new();
+        for segment in &transcript.segments {
+            let n = segment.words.len();
+            for (i, w) in segment.words.iter().enumerate() {
+                words.push(LiveWord {
+                    text: w.word.clone(),
+                    start: base + w.start,
+                    end: base + w.end,
+                    probability: w.probability,
+                    ends_segment: i + 1 == n,
+                });
+            }
+            if let Some(last) = segment.words.last() {
+                self.segment_ends.push(base + last.end);
+            }
+        }
+        Ok(words)
+    }
+
+    /// Keeps committed words until they leave the buffer.
+    fn remember(&mut self, committed: &[LiveWord]) {
+        self.committed_in_buffer.extend_from_slice(committed);
+    }
+
+    /// When the buffer reaches its limit with nothing agreed, commits the tentative words
+    /// that end well before its end (they have been heard for several seconds) so that it
+    /// can be cut.
+    fn limit_buffer(&mut self) -> Vec<LiveWord> {
+        if self.buffer_s() < self.config.max_buffer_s {
+            return Vec::new();
+        }
+        let keep_s = self.config.max_buffer_s - self.config.trim_after_s;
+        let forced = self
+            .agreement
+            .commit_until(self.audio_end_s() - keep_s.max(2.0));
+        self.stats.forced_cuts += 1;
+        // Cut at the last committed word, or further when no tentative word is in the way
+        // (nothing recognised there), so that the buffer keeps its newest seconds.
+        let fallback = self.audio_end_s() - keep_s.max(2.0);
+        let first_tentative = self
+            .agreement
+            .tentative()
+            .first()
+            .map_or(f64::INFINITY, |w| w.start);
+        let at = self
+            .agreement
+            .committed_end()
+            .max(fallback.min(first_tentative));
+        self.cut(at);
+        forced
+    }
+
+    /// Cuts the buffer at the last segment end inside the committed text, once it is long.
+    fn cut_at_segment_end(&mut self) {
+        if self.buffer_s() <= self.config.trim_after_s {
+            return;
+        }
+        let committed_end = self.agreement.committed_end();
+        let start = self.offset as f64 / f64::from(SAMPLE_RATE);
+        let at = self
+            .segment_ends
+            .iter()
+            .copied()
+            .filter(|&t| t > start && t <= committed_end + 1e-6)
+            .fold(None, |best: Option<f64>, t| {
+                Some(best.map_or(t, |b| b.max(t)))
+            });
+        if let Some(at) = at {
+            self.cut(at);
+        }
+    }
+
+    /// A stretch of silence with nothing tentative: keep only its last half second, so that
+    /// the next speech starts near the beginning of the buffer.
+    fn drop_silence(&mut self) {
+        let keep = SAMPLE_RATE as usize / 2;
+        if self.buffer.len() > keep * 2 {
+            let at = (self.offset + self.buffer.len() - keep) as f64 / f64::from(SAMPLE_RATE);
+            self.cut(at.max(self.agreement.committed_end()));
+        }
+    }
+
+    /// Drops the audio before session time `at` (seconds); committed words that end by then
+    /// become prompt text.
+    fn cut(&mut self, at: f64) {
+        let target = (at * f64::from(SAMPLE_RATE)).round() as usize;
+        let n = target.saturating_sub(self.offset).min(self.buffer.len());
+        if n == 0 {
+            return;
+        }
+        self.buffer.drain(..n);
+        self.offset += n;
+        self.decoded_len = self.decoded_len.saturating_sub(n);
+        let until = self.offset as f64 / f64::from(SAMPLE_RATE) + 1e-6;
+        let gone = self
+            .committed_in_buffer
+            .iter()
+            .take_while(|w| w.end <= until)
+            .count();
+        for w in self.committed_in_buffer.drain(..gone) {
+            self.prompt.push_str(&w.text);
+        }
+        if self.prompt.len() > self.config.prompt_chars {
+            let mut from = self.prompt.len() - self.config.prompt_chars;
+            while !self.prompt.is_char_boundary(from) {
+                from += 1;
+            }
+            // Start at a word.
+            let from = self.prompt[from..].find(' ').map_or(from, |i| from + i);
+            self.prompt.drain(..from);
+        }
+    }
+}
+
+/// Level (dBFS) of the loudest 100 ms of `samples` (RMS); -inf for no samples.
+pub fn loudest_db(samples: &[f32]) -> f64 {
+    let frame = SAMPLE_RATE as usize / 10;
+    samples
+        .chunks(frame)
+        .map(|c| {
+            let power =
+                c.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>() / c.len() as f64;
+            10.0 * power.max(1e-20).log10()
+        })
+        .fold(f64::NEG_INFINITY, f64::max)
+}
+
+/// Whether `shown` words are, by agreement rules, the start of `now`.
+fn is_prefix<'w>(shown: &[LiveWord], now: impl Iterator<Item = &'w LiveWord>) -> bool {
+    let mut now = now;
+    shown
+        .iter()
+        .all(|s| now.next().is_some_and(|n| same_word(&s.text, &n.text)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loudness_of_the_loudest_frame() {
+        let mut x = vec![0.0f32; 16_000];
+        assert!(loudest_db(&x) < -150.0);
+        for v in &mut x[8000..9600] {
+            *v = 0.1;
+        }
+        assert!((loudest_db(&x) - -20.0).abs() < 1e-6);
+        assert_eq!(loudest_db(&[]), f64::NEG_INFINITY);
+    }
+
+    #[test]
+    fn rewrites_are_changes_not_extensions() {
+        let w = |t: &str| LiveWord {
+            text: t.into(),
+            start: 0.0,
+            end: 0.0,
+            probability: 1.0,
+            ends_segment: false,
+        };
+        let shown = [w(" a"), w(" b")];
+        assert!(is_prefix(&shown, [w(" A"), w(" b,"), w(" c")].iter()));
+        assert!(!is_prefix(&shown, [w(" a")].iter()));
+        assert!(!is_prefix(&shown, [w(" a"), w(" x")].iter()));
+    }
+}
