@@ -16,7 +16,7 @@ use clap::Args;
 
 use super::caption_display::Display;
 use super::setup;
-use super::transcribe::DEFAULT_MODEL;
+use super::transcribe::{DEFAULT_MODEL, OptionalNumber, parse_optional};
 use crate::audio::SAMPLE_RATE;
 use crate::audio::capture::{Capture, CaptureConfig, LiveSource};
 use crate::decoding::speculative::SpecConfig;
@@ -75,6 +75,11 @@ pub struct CaptionArgs {
     /// New audio quieter than this (dBFS, loudest 100 ms) is silence and is not decoded.
     #[arg(long, default_value_t = LiveConfig::default().speech_db, allow_hyphen_values = true)]
     pub speech_threshold_db: f64,
+    /// Encode the buffer plus this many seconds of silence instead of a full 30 s window
+    /// (`none`: full windows, as offline). Most of a decode is the encoder; a short buffer
+    /// with a few seconds of context transcribes as well at a fraction of the cost.
+    #[arg(long, default_value = "5", value_parser = parse_optional)]
+    pub audio_context: OptionalNumber,
     /// Cut the buffer at a committed segment end once it is longer than this (seconds).
     #[arg(long, default_value_t = LiveConfig::default().trim_after_s)]
     pub trim_after: f64,
@@ -115,6 +120,7 @@ pub fn run(args: CaptionArgs, verbose: u8) -> anyhow::Result<ExitCode> {
     }
     let opts = TranscribeOptions {
         language: setup::language(&args.language),
+        audio_context: args.audio_context.0,
         ..TranscribeOptions::default()
     };
     let transcriber = setup::load_transcriber(&args.model, &args.draft, args.draft_tokens)?;

@@ -309,7 +309,7 @@ pub fn run(args: TranscribeArgs, verbose: u8) -> anyhow::Result<ExitCode> {
 pub struct OptionalNumber(pub Option<f64>);
 
 /// A number, or `none` (also `off`) for no value.
-fn parse_optional(s: &str) -> Result<OptionalNumber, String> {
+pub fn parse_optional(s: &str) -> Result<OptionalNumber, String> {
     match s.trim() {
         "none" | "off" | "None" => Ok(OptionalNumber(None)),
         x => x

@@ -6,7 +6,7 @@
 //! Words are compared after normalisation (case and punctuation dropped): "hello" followed
 //! by "Hello," agrees, and the committed word takes the newer spelling, which has seen more
 //! audio. Words already committed are removed from each new hypothesis by time (a word that
-//! ends before the commit point) and by text (the first words repeating the last committed
+//! lies mostly before the commit point) and by text (the first words repeating the last committed
 //! ones), so a re-decode that still hears committed audio cannot commit it twice.
 
 /// One word of a hypothesis, with times in seconds from the start of the session.
@@ -25,11 +25,8 @@ pub struct LiveWord {
 }
 
 /// Longest run of committed words a new hypothesis may repeat at its start and still have it
-/// recognised as a repeat (whisper_streaming uses 5 as well).
-const MAX_REPEAT: usize = 5;
-
-/// A new hypothesis's words starting this long before the commit point are already committed.
-const TIME_SLACK_S: f64 = 0.1;
+/// recognised as a repeat.
+const MAX_REPEAT: usize = 10;
 
 /// Repeats of committed text are looked for only when the new words start this close to the
 /// commit point: further on, the same words are new speech.
@@ -107,9 +104,11 @@ impl Agreement {
 
     /// The words of `hypothesis` that are not already committed.
     fn drop_committed(&self, hypothesis: Vec<LiveWord>) -> Vec<LiveWord> {
+        // By time: a word mostly before the commit point was committed (its edges move by
+        // a few hundredths between decodes; its middle does not cross a word boundary).
         let mut words: Vec<LiveWord> = hypothesis
             .into_iter()
-            .filter(|w| w.start > self.committed_end - TIME_SLACK_S)
+            .filter(|w| (w.start + w.end) / 2.0 > self.committed_end)
             .collect();
         let starts_at_commit = words
             .first()
@@ -213,6 +212,28 @@ mod tests {
         // dropped by text.
         assert_eq!(texts(&a.insert(hyp("four five six", 3.9))), " five");
         assert_eq!(texts(a.tentative()), " six");
+    }
+
+    #[test]
+    fn a_word_whose_start_moved_before_the_commit_point_is_still_new() {
+        let w = |text: &str, start: f64, end: f64| LiveWord {
+            text: text.into(),
+            start,
+            end,
+            probability: 0.9,
+            ends_segment: false,
+        };
+        let mut a = Agreement::new();
+        a.insert(vec![w(" for", 6.8, 7.08), w(" you.", 7.08, 7.48)]);
+        a.insert(vec![w(" for", 6.8, 7.08), w(" you.", 7.08, 7.48)]);
+        a.insert(vec![w(" you,", 7.08, 7.42), w(" ask", 7.42, 8.52)]);
+        // Alignment moved "ask" to start 0.1 s before the committed "you." ends.
+        let c = a.insert(vec![
+            w(" you,", 7.08, 7.38),
+            w(" ask", 7.38, 8.48),
+            w(" what", 8.5, 8.7),
+        ]);
+        assert_eq!(texts(&c), " ask");
     }
 
     #[test]

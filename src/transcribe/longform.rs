@@ -90,7 +90,10 @@ pub(super) fn transcribe(
             silence_after(&mel, window_frames, &mut window);
         }
         let t0 = Instant::now();
-        let encoded = t.encode_window(&window)?;
+        let encoded = match encoder_frames(opts.audio_context, window_frames) {
+            N_FRAMES => t.encode_window(&window)?,
+            frames => t.encode_frames(&first_frames(&window, n_mels, frames), frames)?,
+        };
         stats.encoder_s += t0.elapsed().as_secs_f64();
 
         let t0 = Instant::now();
@@ -340,6 +343,28 @@ fn silence_after(mel: &LogMel, from: usize, out: &mut [f32]) {
     }
 }
 
+/// Mel frames to encode for a window with `content` frames of audio: all 3000, or with
+/// `audio_context` the content plus that many seconds of what follows it, rounded up to even
+/// (the encoder's second convolution halves the frames).
+fn encoder_frames(audio_context: Option<f64>, content: usize) -> usize {
+    match audio_context {
+        None => N_FRAMES,
+        Some(pad_s) => {
+            let pad = (pad_s.max(0.0) * 100.0).round() as usize;
+            ((content + pad).div_ceil(2) * 2).clamp(2, N_FRAMES)
+        }
+    }
+}
+
+/// The first `frames` columns of a row-major `[n_mels, 3000]` window.
+fn first_frames(window: &[f32], n_mels: usize, frames: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(n_mels * frames);
+    for m in 0..n_mels {
+        out.extend_from_slice(&window[m * N_FRAMES..m * N_FRAMES + frames]);
+    }
+    out
+}
+
 /// Copies the 3000 frames of `mel` starting at frame `seek` into `out` (row-major
 /// `[n_mels, 3000]`): the window the encoder sees. `mel` must extend 3000 frames past `seek`,
 /// which the 30 s of padding guarantees for every seek inside the content.
@@ -351,7 +376,15 @@ pub(super) fn cut_window(mel: &LogMel, seek: usize, out: &mut [f32]) {
 
 #[cfg(test)]
 mod tests {
-    use super::{loudest_block_db, window_prompt};
+    use super::{N_FRAMES, encoder_frames, loudest_block_db, window_prompt};
+
+    #[test]
+    fn audio_context_encodes_the_content_and_some_padding() {
+        assert_eq!(encoder_frames(None, 500), N_FRAMES);
+        assert_eq!(encoder_frames(Some(5.0), 501), 1002);
+        assert_eq!(encoder_frames(Some(5.0), 2800), N_FRAMES);
+        assert_eq!(encoder_frames(Some(0.0), 0), 2);
+    }
 
     #[test]
     fn silence_level_is_the_loudest_half_second() {

@@ -27,6 +27,11 @@ pub struct TranscribeOptions {
     /// Only these stretches of the audio, as start and end seconds in pairs (the last end may
     /// be left out: the end of the audio); empty = all of it (`--clip-timestamps`).
     pub clip_timestamps: Vec<f64>,
+    /// Encode only the audio of a window plus this many seconds of the silence after it,
+    /// instead of the full 30 s (whisper.cpp's `audio_ctx`). Whisper was trained on full
+    /// windows, so text can differ from the default's; on short audio the encoder costs a
+    /// fraction. `None` (the default): always 30 s, as openai/whisper.
+    pub audio_context: Option<f64>,
     /// Word-level timestamps (an extra target pass per window over its final text).
     pub word_timestamps: bool,
     /// With word timestamps: skip silences longer than this (seconds) around segments that
@@ -96,6 +101,7 @@ impl Default for TranscribeOptions {
             logprob_threshold: Some(-1.0),
             silence_db: Some(-70.0),
             clip_timestamps: Vec::new(),
+            audio_context: None,
             word_timestamps: false,
             hallucination_silence_threshold: None,
             sample_len: 224,

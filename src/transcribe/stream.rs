@@ -7,6 +7,9 @@
 //!   keeps the context it would have in a file.
 //! - It never grows past [`LiveConfig::max_buffer_s`]: if nothing agrees for that long, the
 //!   tentative words well before the end are committed as they are and the buffer is cut.
+//! - Segments that look invented (openai's anomaly score: improbable words, or words squeezed
+//!   into no time, as when Whisper repeats its prompt over silence) are left out of the
+//!   hypothesis.
 //! - Silence is not decoded: a step whose new audio is quieter than [`LiveConfig::speech_db`]
 //!   and that has no tentative words to confirm returns at once, and the silent audio is
 //!   dropped from the buffer. Whisper invents text on silence; this keeps it from ever being
@@ -18,6 +21,7 @@
 use std::time::Instant;
 
 use super::agreement::{Agreement, LiveWord, same_word};
+use super::hallucination::is_segment_anomaly;
 use super::{TranscribeOptions, Transcriber};
 use crate::audio::SAMPLE_RATE;
 use crate::error::Result;
@@ -192,6 +196,16 @@ impl<'a> LiveSession<'a> {
         }
         let shown = self.agreement.tentative().to_vec();
         let hypothesis = self.decode()?;
+        tracing::debug!(
+            "buffer {:.2}-{:.2} s, prompt {:?}: {}",
+            self.offset as f64 / f64::from(SAMPLE_RATE),
+            self.audio_end_s(),
+            self.prompt,
+            hypothesis
+                .iter()
+                .map(|w| format!("{}[{:.2}-{:.2}]", w.text, w.start, w.end))
+                .collect::<String>()
+        );
         let mut committed = self.agreement.insert(hypothesis);
         committed.extend(self.limit_buffer());
         self.remember(&committed);
@@ -248,7 +262,13 @@ impl<'a> LiveSession<'a> {
         let base = self.offset as f64 / f64::from(SAMPLE_RATE);
         self.segment_ends.clear();
         let mut words = Vec::new();
-        for segment in &transcript.segments {
+        // A segment whose words look invented (improbable, or squeezed into no time: what
+        // Whisper does when it repeats the prompt over silence) is not a hypothesis.
+        let heard = transcript
+            .segments
+            .iter()
+            .filter(|s| !is_segment_anomaly(Some(s)));
+        for segment in heard {
             let n = segment.words.len();
             for (i, w) in segment.words.iter().enumerate() {
                 words.push(LiveWord {
