@@ -65,6 +65,8 @@ pub struct Capture {
     thread: Option<JoinHandle<()>>,
     /// Human-readable description of the source (device id, or file path).
     pub description: String,
+    /// When capture began: audio time 0 (a file is paced from here).
+    pub started: Instant,
 }
 
 #[derive(Debug)]
@@ -100,6 +102,7 @@ impl Capture {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<String, String>>();
         let thread_shared = shared.clone();
         let source = source.clone();
+        let started = Instant::now();
         let thread = std::thread::Builder::new()
             .name("capture".into())
             .spawn(move || {
@@ -110,7 +113,7 @@ impl Capture {
                 };
                 let outcome = match source {
                     LiveSource::File { path, realtime } => {
-                        play_file(&path, realtime, &sink, &ready_tx)
+                        play_file(&path, realtime, started, &sink, &ready_tx)
                     }
                     LiveSource::Microphone(device) => {
                         record_microphone(device.as_deref(), &sink, &ready_tx)
@@ -124,6 +127,7 @@ impl Capture {
                 shared,
                 thread: Some(thread),
                 description,
+                started,
             }),
             Ok(Err(e)) => {
                 let _ = thread.join();
@@ -270,6 +274,7 @@ impl Sink {
 fn play_file(
     path: &std::path::Path,
     realtime: bool,
+    started: Instant,
     sink: &Sink,
     ready: &std::sync::mpsc::Sender<Result<String, String>>,
 ) -> Result<(), String> {
@@ -281,7 +286,6 @@ fn play_file(
         }
     };
     let _ = ready.send(Ok(path.display().to_string()));
-    let started = Instant::now();
     let mut fed = 0usize;
     while !sink.stopped() {
         let chunk = match stream.next_chunk() {

@@ -16,9 +16,10 @@ use cpal::{FromSample, SampleFormat, SizedSample};
 
 use super::resample::Resampler;
 
-/// Blocks of audio the channel holds before the callback starts dropping (a few seconds at
-/// typical 10-20 ms callback sizes).
-const CHANNEL_BLOCKS: usize = 512;
+/// Blocks of audio the channel holds before the callback starts dropping: tens of seconds at
+/// typical 10-20 ms callback sizes, so that a consumer thread busy for a moment (or a device
+/// that delivers faster than real time, as ALSA's file plugin does) loses nothing.
+const CHANNEL_BLOCKS: usize = 4096;
 
 /// What can go wrong with a capture device. Each message names the device.
 #[derive(Debug, thiserror::Error)]

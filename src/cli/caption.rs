@@ -80,6 +80,14 @@ pub struct CaptionArgs {
     /// with a few seconds of context transcribes as well at a fraction of the cost.
     #[arg(long, default_value = "5", value_parser = parse_optional)]
     pub audio_context: OptionalNumber,
+    /// Temperature fallback of a decode that fails openai's thresholds (`none`: greedy only;
+    /// a bad decode is then simply not agreed with by the next one).
+    #[arg(long, default_value = "0.2", value_parser = parse_optional)]
+    pub temperature_increment_on_fallback: OptionalNumber,
+    /// Candidates sampled per fallback attempt; the most likely is kept. One by default:
+    /// the next step decodes again anyway, and five samples make the p90 latency double.
+    #[arg(long, default_value_t = 1)]
+    pub best_of: usize,
     /// Cut the buffer at a committed segment end once it is longer than this (seconds).
     #[arg(long, default_value_t = LiveConfig::default().trim_after_s)]
     pub trim_after: f64,
@@ -107,6 +115,7 @@ pub fn run(args: CaptionArgs, verbose: u8) -> anyhow::Result<ExitCode> {
     }
     setup::set_threads(args.threads)?;
     anyhow::ensure!(args.step_ms >= 50, "--step-ms must be at least 50");
+    anyhow::ensure!(args.best_of >= 1, "--best-of must be at least 1");
     anyhow::ensure!(
         args.trim_after > 0.0 && args.trim_after.is_finite(),
         "--trim-after must be above 0"
@@ -121,6 +130,12 @@ pub fn run(args: CaptionArgs, verbose: u8) -> anyhow::Result<ExitCode> {
     let opts = TranscribeOptions {
         language: setup::language(&args.language),
         audio_context: args.audio_context.0,
+        best_of: args.best_of,
+        temperature_increment: args
+            .temperature_increment_on_fallback
+            .0
+            .filter(|x| *x > 0.0)
+            .map(|x| x as f32),
         ..TranscribeOptions::default()
     };
     let transcriber = setup::load_transcriber(&args.model, &args.draft, args.draft_tokens)?;
@@ -179,7 +194,7 @@ pub fn run(args: CaptionArgs, verbose: u8) -> anyhow::Result<ExitCode> {
         latencies: Vec::new(),
         committed_text: String::new(),
         line_count: 0,
-        clock: Clock::new(simulated),
+        clock: Clock::new(capture.started, simulated),
     };
     let base_step = args.step_ms as f64 / 1000.0;
     let mut step = base_step;
@@ -189,11 +204,15 @@ pub fn run(args: CaptionArgs, verbose: u8) -> anyhow::Result<ExitCode> {
             capture.stop();
         }
         let wanted = step_samples(step);
-        let missing = wanted.saturating_sub(step_samples(live.session.undecoded_s()));
-        let taken = if simulated {
-            capture.take(missing, missing, Duration::from_millis(200))
-        } else {
-            capture.take(missing, usize::MAX, Duration::from_millis(200))
+        let missing = wanted.saturating_sub(step_samples(live.session.new_audio_s()));
+        let taken = match live.clock.simulated {
+            // As on the wall clock: a step takes what has arrived by now, at least a step.
+            Some(now) => {
+                let arrived = step_samples(now - live.session.audio_end_s());
+                let n = missing.max(arrived);
+                capture.take(n, n, Duration::from_millis(200))
+            }
+            None => capture.take(missing, usize::MAX, Duration::from_millis(200)),
         };
         live.session.push(&taken.samples);
         if taken.ended {
@@ -202,7 +221,7 @@ pub fn run(args: CaptionArgs, verbose: u8) -> anyhow::Result<ExitCode> {
             live.show(&update)?;
             break taken.error;
         }
-        if live.session.undecoded_s() + 1e-9 < step {
+        if live.session.new_audio_s() + 1e-9 < step {
             continue;
         }
         let started = Instant::now();
@@ -286,9 +305,9 @@ struct Clock {
 }
 
 impl Clock {
-    fn new(simulated: bool) -> Self {
+    fn new(started: Instant, simulated: bool) -> Self {
         Clock {
-            started: Instant::now(),
+            started,
             simulated: simulated.then_some(0.0),
         }
     }
@@ -389,7 +408,10 @@ fn report(
         "silent_steps": s.silent_steps,
         "mean_decode_s": if s.decodes > 0 { s.decode_s / s.decodes as f64 } else { 0.0 },
         "max_decode_s": s.max_decode_s,
+        "encoder_s": s.encoder_s,
+        "decoder_s": s.decoder_s,
         "forced_cuts": s.forced_cuts,
+        "fallbacks": s.fallbacks,
         "step_ms": (step * 1000.0).round(),
         "audio_s": capture.captured_s(),
         "dropped_s": capture.dropped_s(),

@@ -7,9 +7,9 @@
 //!   keeps the context it would have in a file.
 //! - It never grows past [`LiveConfig::max_buffer_s`]: if nothing agrees for that long, the
 //!   tentative words well before the end are committed as they are and the buffer is cut.
-//! - Segments that look invented (openai's anomaly score: improbable words, or words squeezed
-//!   into no time, as when Whisper repeats its prompt over silence) are left out of the
-//!   hypothesis.
+//! - Trailing segments that look invented (openai's anomaly score: improbable words, or words
+//!   squeezed into no time, as when Whisper repeats its prompt over silence) are left out of
+//!   the hypothesis.
 //! - Silence is not decoded: a step whose new audio is quieter than [`LiveConfig::speech_db`]
 //!   and that has no tentative words to confirm returns at once, and the silent audio is
 //!   dropped from the buffer. Whisper invents text on silence; this keeps it from ever being
@@ -77,6 +77,12 @@ pub struct LiveStats {
     pub decode_s: f64,
     /// Longest single decode (seconds).
     pub max_decode_s: f64,
+    /// Of the decode time: in the encoder (seconds).
+    pub encoder_s: f64,
+    /// Of the decode time: in the decoder, alignment included (seconds).
+    pub decoder_s: f64,
+    /// Decodes that needed temperature fallback (a hotter retry of a failed attempt).
+    pub fallbacks: usize,
     /// Steps that changed tentative text already shown.
     pub rewrites: usize,
     /// Times the buffer reached its limit without agreement and was cut by force.
@@ -103,6 +109,8 @@ pub struct LiveSession<'a> {
     offset: usize,
     /// Samples of the buffer the last decode saw.
     decoded_len: usize,
+    /// Samples of the buffer when [`step`](LiveSession::step) last ran (decoding or not).
+    stepped_len: usize,
     /// Segment ends (session seconds) of the last hypothesis.
     segment_ends: Vec<f64>,
     /// Committed words still inside the buffer (they move to the prompt when cut away).
@@ -136,6 +144,7 @@ impl<'a> LiveSession<'a> {
             buffer: Vec::new(),
             offset: 0,
             decoded_len: 0,
+            stepped_len: 0,
             segment_ends: Vec::new(),
             committed_in_buffer: Vec::new(),
             prompt: String::new(),
@@ -148,9 +157,10 @@ impl<'a> LiveSession<'a> {
         self.buffer.extend_from_slice(samples);
     }
 
-    /// Seconds of audio pushed since the last decode.
-    pub fn undecoded_s(&self) -> f64 {
-        self.buffer.len().saturating_sub(self.decoded_len) as f64 / f64::from(SAMPLE_RATE)
+    /// Seconds of audio pushed since the last step (the caller steps when this reaches its
+    /// step length).
+    pub fn new_audio_s(&self) -> f64 {
+        self.buffer.len().saturating_sub(self.stepped_len) as f64 / f64::from(SAMPLE_RATE)
     }
 
     /// Seconds of audio in the buffer.
@@ -181,6 +191,7 @@ impl<'a> LiveSession<'a> {
     /// One step: decode the buffer unless the new audio is silence with nothing to confirm,
     /// commit what two decodes agree on, and cut the buffer when it is long.
     pub fn step(&mut self) -> Result<LiveUpdate> {
+        self.stepped_len = self.buffer.len();
         let new_audio = &self.buffer[self.decoded_len.min(self.buffer.len())..];
         let has_speech = loudest_db(new_audio) >= self.config.speech_db;
         if !has_speech && self.agreement.tentative().is_empty() {
@@ -223,7 +234,7 @@ impl<'a> LiveSession<'a> {
 
     /// The audio has ended: decodes what was not decoded yet and commits every tentative word.
     pub fn finish(&mut self) -> Result<LiveUpdate> {
-        let mut update = if self.undecoded_s() > 0.0 {
+        let mut update = if self.buffer.len() > self.decoded_len {
             self.step()?
         } else {
             LiveUpdate::default()
@@ -251,6 +262,9 @@ impl<'a> LiveSession<'a> {
         s.decodes += 1;
         s.decode_s += elapsed;
         s.max_decode_s = s.max_decode_s.max(elapsed);
+        s.encoder_s += transcript.stats.encoder_s;
+        s.fallbacks += usize::from(transcript.segments.iter().any(|x| x.temperature > 0.0));
+        s.decoder_s += transcript.stats.decoder_s;
         s.draft_tokens += transcript.stats.draft_tokens;
         s.accepted_tokens += transcript.stats.accepted_tokens;
         s.target_calls += transcript.stats.target_calls;
@@ -262,13 +276,16 @@ impl<'a> LiveSession<'a> {
         let base = self.offset as f64 / f64::from(SAMPLE_RATE);
         self.segment_ends.clear();
         let mut words = Vec::new();
-        // A segment whose words look invented (improbable, or squeezed into no time: what
-        // Whisper does when it repeats the prompt over silence) is not a hypothesis.
+        // Trailing segments whose words look invented (improbable, or squeezed into no time:
+        // what Whisper does when it repeats the prompt over silence) are not a hypothesis.
+        // Only trailing ones: words after them would commit past them, and a real sentence
+        // with odd timings would be lost.
         let heard = transcript
             .segments
             .iter()
-            .filter(|s| !is_segment_anomaly(Some(s)));
-        for segment in heard {
+            .rposition(|s| !s.words.is_empty() && !is_segment_anomaly(Some(s)))
+            .map_or(0, |last| last + 1);
+        for segment in &transcript.segments[..heard] {
             let n = segment.words.len();
             for (i, w) in segment.words.iter().enumerate() {
                 words.push(LiveWord {
@@ -303,6 +320,11 @@ impl<'a> LiveSession<'a> {
             .agreement
             .commit_until(self.audio_end_s() - keep_s.max(2.0));
         self.stats.forced_cuts += 1;
+        tracing::warn!(
+            "no agreement for {:.0} s: committing {} tentative words as they are",
+            self.buffer_s(),
+            forced.len()
+        );
         // Cut at the last committed word, or further when no tentative word is in the way
         // (nothing recognised there), so that the buffer keeps its newest seconds.
         let fallback = self.audio_end_s() - keep_s.max(2.0);
@@ -360,6 +382,7 @@ impl<'a> LiveSession<'a> {
         self.buffer.drain(..n);
         self.offset += n;
         self.decoded_len = self.decoded_len.saturating_sub(n);
+        self.stepped_len = self.stepped_len.saturating_sub(n);
         let until = self.offset as f64 / f64::from(SAMPLE_RATE) + 1e-6;
         let gone = self
             .committed_in_buffer
