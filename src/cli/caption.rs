@@ -250,11 +250,8 @@ pub fn run(args: CaptionArgs, verbose: u8) -> anyhow::Result<ExitCode> {
         );
     }
 
-    let wer_vs_offline = match (&args.input, args.compare_offline) {
-        (Some(path), true) => {
-            let offline = transcriber.transcribe_file(path, &opts)?;
-            Some(wer(&offline.text, &live.committed_text))
-        }
+    let offline = match (&args.input, args.compare_offline) {
+        (Some(path), true) => Some(transcriber.transcribe_file(path, &opts)?.text),
         _ => None,
     };
     report(
@@ -262,7 +259,7 @@ pub fn run(args: CaptionArgs, verbose: u8) -> anyhow::Result<ExitCode> {
         &transcriber,
         &capture,
         step,
-        wer_vs_offline,
+        offline.as_deref(),
         &args,
         verbose,
     );
@@ -386,11 +383,12 @@ fn report(
     transcriber: &Transcriber,
     capture: &Capture,
     step: f64,
-    wer_vs_offline: Option<f64>,
+    offline: Option<&str>,
     args: &CaptionArgs,
     verbose: u8,
 ) {
     let s = live.session.stats();
+    let wer_vs_offline = offline.map(|text| wer(text, &live.committed_text));
     let acceptance = if s.draft_tokens > 0 {
         s.accepted_tokens as f64 / s.draft_tokens as f64
     } else {
@@ -444,10 +442,13 @@ fn report(
         );
     }
     if args.json {
-        let line = serde_json::json!({
+        let mut line = serde_json::json!({
             "text": live.committed_text.trim(),
             "stats": stats,
         });
+        if let Some(text) = offline {
+            line["offline_text"] = text.into();
+        }
         println!("{line}");
     }
 }

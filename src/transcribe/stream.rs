@@ -35,7 +35,7 @@ pub struct LiveConfig {
     pub max_buffer_s: f64,
     /// New audio whose loudest 100 ms is below this level (dBFS) is silence.
     pub speech_db: f64,
-    /// Least audio (seconds) worth a decode.
+    /// Least audio (seconds) worth a decode: on less, Whisper mostly invents ("Thank you.").
     pub min_decode_s: f64,
     /// Characters of committed text kept as the prompt of later decodes.
     pub prompt_chars: usize,
@@ -47,7 +47,7 @@ impl Default for LiveConfig {
             trim_after_s: 10.0,
             max_buffer_s: 25.0,
             speech_db: -50.0,
-            min_decode_s: 0.5,
+            min_decode_s: 1.0,
             prompt_chars: 200,
         }
     }
