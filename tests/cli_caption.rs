@@ -287,6 +287,39 @@ fn captions_the_microphone_through_an_alsa_file_device() {
 }
 
 #[test]
+fn a_terminal_shows_tentative_words_dimmed_on_a_line_rewritten_in_place() {
+    // `script` runs the command on a pseudo-terminal, as a user's shell would.
+    common::models::store_model("tiny.en");
+    let command = format!(
+        "{} caption -m tiny.en --input {} --realtime=false",
+        env!("CARGO_BIN_EXE_whisper-spec"),
+        jfk().display()
+    );
+    let out = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("TERM", "xterm-256color")
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("script (util-linux) runs a command on a pseudo-terminal");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let screen = String::from_utf8_lossy(&out.stdout);
+    // The open line is cleared and redrawn, tentative words dimmed (SGR 2)...
+    assert!(screen.matches("\r\x1b[2K").count() >= 5, "{screen:?}");
+    assert!(screen.contains("\x1b[2m"), "{screen:?}");
+    // ...and the finished lines stay, in plain text.
+    // Status lines never end in a newline: what ends in one is finished lines.
+    let finished: String = screen
+        .split("\r\x1b[2K")
+        .filter_map(|part| part.rfind('\n').map(|end| part[..end].replace('\r', "")))
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        wer(JFK_TEXT, &finished) <= 10.0,
+        "{finished:?} from {screen:?}"
+    );
+}
+
+#[test]
 fn bad_devices_inputs_and_flags_fail_clearly() {
     let out = caption(&["--device", "no-such-device"])
         .env("ALSA_CONFIG_PATH", "/usr/share/alsa/alsa.conf")

@@ -388,6 +388,25 @@ mod tests {
     }
 
     #[test]
+    fn audio_before_a_failure_is_delivered_then_the_error() {
+        let (s, shared) = sink(100, None);
+        let capture = Capture {
+            shared,
+            thread: None,
+            description: "test".into(),
+            started: Instant::now(),
+        };
+        s.push(&[0.5; 10], false);
+        s.end(Some("device unplugged".into()));
+        let first = capture.take(4, 4, Duration::ZERO);
+        assert_eq!((first.samples.len(), first.ended), (4, false));
+        let rest = capture.take(1, usize::MAX, Duration::from_secs(5));
+        assert_eq!(rest.samples.len(), 6);
+        assert!(rest.ended);
+        assert_eq!(rest.error.as_deref(), Some("device unplugged"));
+    }
+
+    #[test]
     fn the_duration_limit_cuts_the_last_push() {
         let (s, shared) = sink(100, Some(5));
         assert_eq!(s.push(&[1.0; 3], false), Flow::Continue);
