@@ -162,7 +162,10 @@ fn a_file_fed_in_real_time_is_captioned_on_the_wall_clock() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let v = summary(&out);
-    assert!(wer(JFK_TEXT, v["text"].as_str().unwrap()) <= 10.0, "{v}");
+    // On the wall clock the steps depend on this machine's speed (a busy machine gets longer
+    // steps, and Whisper may add "Thank you." over the applause at the end): the text is
+    // checked loosely here and exactly in the fixed-step tests.
+    assert!(wer(JFK_TEXT, v["text"].as_str().unwrap()) <= 15.0, "{v}");
     let stats = &v["stats"];
     assert_eq!(stats["clock"], "wall");
     // The file is played at its own pace: the session lasts at least its 11 s.

@@ -55,7 +55,8 @@ pub struct CaptionArgs {
     #[arg(long)]
     pub input: Option<PathBuf>,
     /// With --input: play the file at real-time pace (`--realtime=false`: as fast as the
-    /// model goes; latency is then simulated from the measured decode times).
+    /// model goes, one step of audio per step, the same captions on any machine; latency is
+    /// then simulated: each decode as if started when its audio arrived).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1,
           default_missing_value = "true", require_equals = true)]
     pub realtime: bool,
@@ -205,14 +206,13 @@ pub fn run(args: CaptionArgs, verbose: u8) -> anyhow::Result<ExitCode> {
         }
         let wanted = step_samples(step);
         let missing = wanted.saturating_sub(step_samples(live.session.new_audio_s()));
-        let taken = match live.clock.simulated {
-            // As on the wall clock: a step takes what has arrived by now, at least a step.
-            Some(now) => {
-                let arrived = step_samples(now - live.session.audio_end_s());
-                let n = missing.max(arrived);
-                capture.take(n, n, Duration::from_millis(200))
-            }
-            None => capture.take(missing, usize::MAX, Duration::from_millis(200)),
+        let taken = if simulated {
+            // Exactly one step of audio per step: the captions do not depend on how fast
+            // this machine is.
+            capture.take(missing, missing, Duration::from_millis(200))
+        } else {
+            // What has arrived, at least a step.
+            capture.take(missing, usize::MAX, Duration::from_millis(200))
         };
         live.session.push(&taken.samples);
         if taken.ended {
@@ -293,8 +293,9 @@ fn adapt_step(step: f64, base: f64, took: f64) -> f64 {
 }
 
 /// The session's time: the wall clock since capture started, or, for a file played as fast
-/// as possible, a simulated one (each decode starts when its audio would have arrived or the
-/// previous decode ended, and lasts as long as it took).
+/// as possible in fixed steps, a simulated one: each decode starts when its audio would have
+/// arrived and lasts as long as it took (no backlog: a lower bound of the wall clock's
+/// latency, close to it while decodes are shorter than the step).
 #[derive(Debug)]
 struct Clock {
     started: Instant,
@@ -311,7 +312,7 @@ impl Clock {
 
     fn after_decode(&mut self, session: &LiveSession<'_>, took: Duration) {
         if let Some(t) = &mut self.simulated {
-            *t = t.max(session.audio_end_s()) + took.as_secs_f64();
+            *t = session.audio_end_s() + took.as_secs_f64();
         }
     }
 

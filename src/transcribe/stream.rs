@@ -117,6 +117,8 @@ pub struct LiveSession<'a> {
     committed_in_buffer: Vec<LiveWord>,
     /// Committed text before the buffer: the prompt.
     prompt: String,
+    /// No-speech probability of the last decode (for the debug log).
+    last_no_speech: f64,
     stats: LiveStats,
 }
 
@@ -148,6 +150,7 @@ impl<'a> LiveSession<'a> {
             segment_ends: Vec::new(),
             committed_in_buffer: Vec::new(),
             prompt: String::new(),
+            last_no_speech: 0.0,
             stats: LiveStats::default(),
         }
     }
@@ -208,9 +211,10 @@ impl<'a> LiveSession<'a> {
         let shown = self.agreement.tentative().to_vec();
         let hypothesis = self.decode()?;
         tracing::debug!(
-            "buffer {:.2}-{:.2} s, prompt {:?}: {}",
+            "buffer {:.2}-{:.2} s, no speech {:.2}, prompt {:?}: {}",
             self.offset as f64 / f64::from(SAMPLE_RATE),
             self.audio_end_s(),
+            self.last_no_speech,
             self.prompt,
             hypothesis
                 .iter()
@@ -257,6 +261,10 @@ impl<'a> LiveSession<'a> {
             .transcriber
             .transcribe_samples(&self.buffer, &opts, "live")?;
         self.decoded_len = self.buffer.len();
+        self.last_no_speech = transcript
+            .segments
+            .first()
+            .map_or(1.0, |s| s.no_speech_prob);
         let elapsed = started.elapsed().as_secs_f64();
         let s = &mut self.stats;
         s.decodes += 1;
