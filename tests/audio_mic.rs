@@ -5,11 +5,13 @@
 //! One test in this binary: it sets ALSA_CONFIG_PATH for its own process before any ALSA call.
 #![cfg(feature = "mic")]
 
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::fake_mic::RATE;
 use whisper_spec::audio::mic::{Microphone, input_devices};
 
-const RATE: usize = 48_000;
 const TONE_HZ: f32 = 440.0;
 const AMPLITUDE: f32 = 0.5;
 
@@ -18,35 +20,19 @@ fn captures_a_tone_through_an_alsa_file_device() {
     let tmp = tempfile::tempdir().unwrap();
     // cpal opens the default device as f32, 2 channels, 48 kHz: the raw file must be exactly
     // that. 4 s of tone then 4 s of silence (the plugin repeats stale data after the end).
-    let mut raw = Vec::new();
-    for i in 0..RATE * 8 {
-        let v = if i < RATE * 4 {
-            AMPLITUDE * (2.0 * std::f32::consts::PI * TONE_HZ * i as f32 / RATE as f32).sin()
-        } else {
-            0.0
-        };
-        raw.extend_from_slice(&v.to_le_bytes());
-        raw.extend_from_slice(&v.to_le_bytes());
-    }
-    let raw_path = tmp.path().join("mic.raw");
-    std::fs::write(&raw_path, raw).unwrap();
-    let conf = tmp.path().join("fakemic.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "pcm.!default {{ type file slave.pcm \"null\" file \"/dev/null\" infile \"{}\" format \"raw\" }}\n",
-            raw_path.display()
-        ),
-    )
-    .unwrap();
-    let system = "/usr/share/alsa/alsa.conf";
-    assert!(
-        std::path::Path::new(system).is_file(),
-        "{system} missing: install libasound2"
-    );
+    let tone: Vec<f32> = (0..RATE * 8)
+        .map(|i| {
+            if i < RATE * 4 {
+                AMPLITUDE * (2.0 * std::f32::consts::PI * TONE_HZ * i as f32 / RATE as f32).sin()
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let alsa = common::fake_mic::alsa_config(tmp.path(), &tone);
     // SAFETY: this test binary has a single test and sets the variable before any thread or
     // ALSA call exists.
-    unsafe { std::env::set_var("ALSA_CONFIG_PATH", format!("{system}:{}", conf.display())) };
+    unsafe { std::env::set_var("ALSA_CONFIG_PATH", alsa) };
 
     let devices = input_devices().expect("list devices");
     assert!(

@@ -234,36 +234,19 @@ fn captions_the_microphone_through_an_alsa_file_device() {
     // interpolation is plenty for speech), then 4 s of silence (the plugin repeats stale
     // data after the end of its file, and the session stops after 14 s anyway).
     let audio = whisper_spec::audio::load_audio(jfk()).unwrap().samples;
-    let mut raw = Vec::new();
-    let frames = audio.len() * 3 + 48_000 * 4;
-    for i in 0..frames {
-        let t = i as f32 / 3.0;
-        let j = t as usize;
-        let v = match (audio.get(j), audio.get(j + 1)) {
-            (Some(a), Some(b)) => a + (b - a) * (t - j as f32),
-            (Some(a), None) => *a,
-            _ => 0.0,
-        };
-        raw.extend_from_slice(&v.to_le_bytes());
-        raw.extend_from_slice(&v.to_le_bytes());
-    }
-    let raw_path = tmp.path().join("mic.raw");
-    std::fs::write(&raw_path, raw).unwrap();
-    let conf = tmp.path().join("fakemic.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "pcm.!default {{ type file slave.pcm \"null\" file \"/dev/null\" infile \"{}\" format \"raw\" }}\n",
-            raw_path.display()
-        ),
-    )
-    .unwrap();
-    let system = "/usr/share/alsa/alsa.conf";
-    assert!(
-        Path::new(system).is_file(),
-        "{system} missing: install libasound2"
-    );
-    let alsa = format!("{system}:{}", conf.display());
+    let frames = audio.len() * 3 + common::fake_mic::RATE * 4;
+    let upsampled: Vec<f32> = (0..frames)
+        .map(|i| {
+            let t = i as f32 / 3.0;
+            let j = t as usize;
+            match (audio.get(j), audio.get(j + 1)) {
+                (Some(a), Some(b)) => a + (b - a) * (t - j as f32),
+                (Some(a), None) => *a,
+                _ => 0.0,
+            }
+        })
+        .collect();
+    let alsa = common::fake_mic::alsa_config(tmp.path(), &upsampled);
 
     let listed = caption(&["--list-devices"])
         .env("ALSA_CONFIG_PATH", &alsa)

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod fake_mic;
 pub mod npy;
 
 use std::path::{Path, PathBuf};
