@@ -321,11 +321,21 @@ fn bad_devices_inputs_and_flags_fail_clearly() {
     let tmp = tempfile::tempdir().unwrap();
     let text = tmp.path().join("notes.wav");
     std::fs::write(&text, "these are not audio samples\n").unwrap();
-    let out = caption(&["--input", text.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let srt = tmp.path().join("never.srt");
+    let out = caption(&[
+        "--input",
+        text.to_str().unwrap(),
+        "-o",
+        srt.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
     assert!(!out.status.success());
     assert!(stderr(&out).contains("notes.wav"), "{}", stderr(&out));
+    assert!(
+        !srt.exists(),
+        "a caption file for a session that never started"
+    );
 
     let out = caption(&["--input", jfk().to_str().unwrap(), "-o", "x.mp3"])
         .output()

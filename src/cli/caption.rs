@@ -162,13 +162,6 @@ pub fn run(args: CaptionArgs, verbose: u8) -> anyhow::Result<ExitCode> {
             ..
         }
     );
-    let mut file = match &args.output {
-        Some(path) => Some(
-            CaptionFile::create(path)
-                .with_context(|| format!("cannot create {}", path.display()))?,
-        ),
-        None => None,
-    };
     ctrlc::set_handler(|| {
         if INTERRUPTS.fetch_add(1, Ordering::SeqCst) >= 1 {
             std::process::exit(130);
@@ -186,12 +179,20 @@ pub fn run(args: CaptionArgs, verbose: u8) -> anyhow::Result<ExitCode> {
     if verbose > 0 {
         eprintln!("captioning {}", capture.description);
     }
+    // Created once the source is open: a missing device leaves no empty caption file.
+    let file = match &args.output {
+        Some(path) => Some(
+            CaptionFile::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?,
+        ),
+        None => None,
+    };
 
     let mut live = Live {
         session: LiveSession::new(&transcriber, &opts, config),
         lines: LineBuilder::new(args.max_line_width),
         display: Display::stdout(),
-        file: file.take(),
+        file,
         latencies: Vec::new(),
         committed_text: String::new(),
         line_count: 0,
