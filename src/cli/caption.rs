@@ -26,8 +26,9 @@ use crate::transcribe::agreement::LiveWord;
 use crate::transcribe::stream::{LiveConfig, LiveSession, LiveUpdate};
 use crate::transcribe::{TranscribeOptions, Transcriber};
 
-/// The step when `--step-ms` is not given (see the README's measurements: shorter steps
-/// only queue decodes back to back on 2 cores; longer ones add latency).
+/// The step when `--step-ms` is not given: a decode of a 10 s buffer takes 0.3-0.4 s on 2
+/// cores (base, tiny.en), so a shorter step only queues decodes back to back, and every
+/// longer step adds to the latency (two agreeing decodes are needed per word).
 pub const DEFAULT_STEP_MS: u64 = 500;
 
 /// The longest step the loop falls back to when inference is slower than real time.
