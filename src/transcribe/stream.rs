@@ -117,8 +117,6 @@ pub struct LiveSession<'a> {
     committed_in_buffer: Vec<LiveWord>,
     /// Committed text before the buffer: the prompt.
     prompt: String,
-    /// No-speech probability of the last decode (for the debug log).
-    last_no_speech: f64,
     stats: LiveStats,
 }
 
@@ -150,7 +148,6 @@ impl<'a> LiveSession<'a> {
             segment_ends: Vec::new(),
             committed_in_buffer: Vec::new(),
             prompt: String::new(),
-            last_no_speech: 0.0,
             stats: LiveStats::default(),
         }
     }
@@ -169,6 +166,11 @@ impl<'a> LiveSession<'a> {
     /// Seconds of audio in the buffer.
     pub fn buffer_s(&self) -> f64 {
         self.buffer.len() as f64 / f64::from(SAMPLE_RATE)
+    }
+
+    /// Session time (seconds) of the first sample still in the buffer.
+    fn start_s(&self) -> f64 {
+        self.offset as f64 / f64::from(SAMPLE_RATE)
     }
 
     /// Session time (seconds) of the end of the audio pushed so far.
@@ -210,17 +212,6 @@ impl<'a> LiveSession<'a> {
         }
         let shown = self.agreement.tentative().to_vec();
         let hypothesis = self.decode()?;
-        tracing::debug!(
-            "buffer {:.2}-{:.2} s, no speech {:.2}, prompt {:?}: {}",
-            self.offset as f64 / f64::from(SAMPLE_RATE),
-            self.audio_end_s(),
-            self.last_no_speech,
-            self.prompt,
-            hypothesis
-                .iter()
-                .map(|w| format!("{}[{:.2}-{:.2}]", w.text, w.start, w.end))
-                .collect::<String>()
-        );
         let mut committed = self.agreement.insert(hypothesis);
         committed.extend(self.limit_buffer());
         self.remember(&committed);
@@ -261,10 +252,6 @@ impl<'a> LiveSession<'a> {
             .transcriber
             .transcribe_samples(&self.buffer, &opts, "live")?;
         self.decoded_len = self.buffer.len();
-        self.last_no_speech = transcript
-            .segments
-            .first()
-            .map_or(1.0, |s| s.no_speech_prob);
         let elapsed = started.elapsed().as_secs_f64();
         let s = &mut self.stats;
         s.decodes += 1;
@@ -281,7 +268,7 @@ impl<'a> LiveSession<'a> {
             self.opts.language = Some(transcript.language.clone());
         }
 
-        let base = self.offset as f64 / f64::from(SAMPLE_RATE);
+        let base = self.start_s();
         self.segment_ends.clear();
         let mut words = Vec::new();
         // Trailing segments whose words look invented (improbable, or squeezed into no time:
@@ -308,6 +295,20 @@ impl<'a> LiveSession<'a> {
                 self.segment_ends.push(base + last.end);
             }
         }
+        tracing::debug!(
+            "buffer {:.2}-{:.2} s, no speech {:.2}, prompt {:?}: {}",
+            base,
+            self.audio_end_s(),
+            transcript
+                .segments
+                .first()
+                .map_or(1.0, |s| s.no_speech_prob),
+            self.prompt,
+            words
+                .iter()
+                .map(|w| format!("{}[{:.2}-{:.2}]", w.text, w.start, w.end))
+                .collect::<String>()
+        );
         Ok(words)
     }
 
@@ -355,7 +356,7 @@ impl<'a> LiveSession<'a> {
             return;
         }
         let committed_end = self.agreement.committed_end();
-        let start = self.offset as f64 / f64::from(SAMPLE_RATE);
+        let start = self.start_s();
         let at = self
             .segment_ends
             .iter()
@@ -391,7 +392,7 @@ impl<'a> LiveSession<'a> {
         self.offset += n;
         self.decoded_len = self.decoded_len.saturating_sub(n);
         self.stepped_len = self.stepped_len.saturating_sub(n);
-        let until = self.offset as f64 / f64::from(SAMPLE_RATE) + 1e-6;
+        let until = self.start_s() + 1e-6;
         let gone = self
             .committed_in_buffer
             .iter()
