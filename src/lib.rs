@@ -5,6 +5,7 @@
 //! command-line layer over this library ([`cli`]).
 
 pub mod audio;
+pub mod batch;
 pub mod cli;
 pub mod decoding;
 pub mod error;

@@ -96,6 +96,15 @@ pub enum AudioError {
         /// The file involved.
         path: PathBuf,
     },
+    /// The audio is longer than the caller accepts (a batch's `--max-hours`): decoding stopped
+    /// there rather than filling memory with a runaway or mislabelled stream.
+    #[error("{path}: longer than the limit of {limit_s:.0} s; not transcribed")]
+    TooLong {
+        /// The file involved.
+        path: PathBuf,
+        /// The limit, in seconds.
+        limit_s: f64,
+    },
     /// The resampler could not be built for this rate.
     #[error("{path}: cannot resample {rate} Hz to 16 kHz: {reason}")]
     Resample {
@@ -123,6 +132,7 @@ impl AudioError {
             | AudioError::SampleRateChanged { path, .. }
             | AudioError::Corrupt { path, .. }
             | AudioError::NoAudio { path }
+            | AudioError::TooLong { path, .. }
             | AudioError::Resample { path, .. } => path,
         }
     }

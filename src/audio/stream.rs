@@ -100,9 +100,24 @@ impl AudioStream {
     }
 
     /// Reads the rest of the stream into one buffer.
-    pub fn collect_all(mut self) -> Result<Audio16k, AudioError> {
+    pub fn collect_all(self) -> Result<Audio16k, AudioError> {
+        self.collect_at_most(f64::INFINITY)
+    }
+
+    /// Reads the rest of the stream into one buffer, failing with [`AudioError::TooLong`] as
+    /// soon as it passes `max_s` seconds (or at once, when the container declares more).
+    pub fn collect_at_most(mut self, max_s: f64) -> Result<Audio16k, AudioError> {
+        let too_long = |path: &Path| AudioError::TooLong {
+            path: path.to_path_buf(),
+            limit_s: max_s,
+        };
+        let declared = self.info().declared_duration_s();
+        if declared.is_some_and(|d| d > max_s) {
+            return Err(too_long(&self.info().path));
+        }
+        let max_samples = (max_s * f64::from(SAMPLE_RATE)).min(usize::MAX as f64) as usize;
         // Reserve from the container's claim, but never trust a header beyond an hour.
-        if let Some(seconds) = self.info().declared_duration_s() {
+        if let Some(seconds) = declared {
             let claimed = (seconds.clamp(0.0, 3600.0) * f64::from(SAMPLE_RATE)) as usize;
             self.ready
                 .reserve(claimed.saturating_sub(self.ready.len()) + 1);
@@ -110,6 +125,9 @@ impl AudioStream {
         self.chunk_samples = usize::MAX;
         let mut samples = Vec::new();
         while let Some(chunk) = self.next_chunk()? {
+            if samples.len() + chunk.len() > max_samples {
+                return Err(too_long(&self.info().path));
+            }
             if samples.is_empty() {
                 samples = chunk;
             } else {

@@ -23,7 +23,7 @@ pub struct BenchArgs {
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     /// Target model.
-    #[arg(short, long, default_value = super::transcribe::DEFAULT_MODEL)]
+    #[arg(short, long, default_value = super::model_args::DEFAULT_MODEL)]
     pub model: String,
     /// Draft (as `transcribe --draft`; `auto` = the catalog's pairing).
     #[arg(long, default_value = "auto")]

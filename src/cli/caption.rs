@@ -16,7 +16,8 @@ use clap::Args;
 
 use super::caption_display::Display;
 use super::setup;
-use super::transcribe::{DEFAULT_MODEL, OptionalNumber, parse_optional};
+use super::decode_args::{OptionalNumber, parse_optional};
+use super::model_args::DEFAULT_MODEL;
 use crate::audio::SAMPLE_RATE;
 use crate::audio::capture::{Capture, CaptureConfig, LiveSource};
 use crate::decoding::speculative::SpecConfig;

@@ -1,9 +1,12 @@
 //! Command-line layer: one file per command. Each command parses its own arguments (clap),
 //! calls the library and prints; no audio or model logic lives here.
 
+pub mod batch;
 pub mod bench;
 pub mod caption;
 mod caption_display;
+pub mod decode_args;
+pub mod model_args;
 pub mod models;
 pub mod probe;
 pub mod setup;
@@ -33,6 +36,8 @@ pub enum Command {
     Transcribe(Box<transcribe::TranscribeArgs>),
     /// Live captions from a microphone (or a file played at real time).
     Caption(Box<caption::CaptionArgs>),
+    /// Transcribe whole archives: resumable, parallel, with progress and a report.
+    Batch(Box<batch::BatchArgs>),
     /// Target alone vs speculative decoding on the same files: speed-up, acceptance, identity.
     Bench(bench::BenchArgs),
     /// List, fetch, inspect and import Whisper models.
@@ -47,6 +52,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Transcribe(args) => transcribe::run(*args, cli.verbose),
         Command::Caption(args) => caption::run(*args, cli.verbose),
+        Command::Batch(args) => batch::run(*args),
         Command::Bench(args) => bench::run(args),
         Command::Models(args) => models::run(args),
         Command::Probe(args) => probe::run(args),

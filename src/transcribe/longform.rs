@@ -24,6 +24,7 @@ pub(super) fn transcribe(
     samples: &[f32],
     opts: &TranscribeOptions,
     file: &str,
+    progress: &mut dyn FnMut(f64),
 ) -> Result<Transcript> {
     let started = Instant::now();
     let model = t.model();
@@ -65,6 +66,7 @@ pub(super) fn transcribe(
         seek = start;
     }
     while clip < clips.len() {
+        progress(seek as f64 * 0.01);
         let (clip_start, clip_end) = clips[clip];
         seek = seek.max(clip_start);
         if seek >= clip_end {
@@ -255,6 +257,7 @@ pub(super) fn transcribe(
         .collect::<String>()
         .trim()
         .to_string();
+    progress(duration_s);
     stats.draft = t.draft().map(|d| d.label().to_string());
     stats.target_calls = window_stats.target_calls;
     stats.draft_tokens = window_stats.draft_tokens;

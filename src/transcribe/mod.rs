@@ -142,8 +142,21 @@ impl Transcriber {
         opts: &TranscribeOptions,
         file: &str,
     ) -> Result<Transcript> {
+        self.transcribe_samples_with_progress(samples, opts, file, &mut |_| {})
+    }
+
+    /// [`transcribe_samples`](Self::transcribe_samples), calling `progress` with the seconds
+    /// of audio done so far before each window and once at the end (with the duration), so a
+    /// caller can show how far a long file has come.
+    pub fn transcribe_samples_with_progress(
+        &self,
+        samples: &[f32],
+        opts: &TranscribeOptions,
+        file: &str,
+        progress: &mut dyn FnMut(f64),
+    ) -> Result<Transcript> {
         self.check_options(opts)?;
-        longform::transcribe(self, samples, opts, file)
+        longform::transcribe(self, samples, opts, file, progress)
     }
 
     /// Language probabilities from the decoder's first step on an encoded window, as

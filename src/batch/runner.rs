@@ -1,0 +1,343 @@
+//! The worker pool: `jobs` workers share one loaded model, each transcribing one file at a
+//! time on its own rayon pool of `threads` threads (so jobs never fight over one pool's
+//! threads), while a loader thread decodes and resamples the next file ahead of them.
+//!
+//! Each file ends in one of three ways: done (every output written atomically, then the
+//! resume record appended: a file is never recorded before its outputs exist), failed (its
+//! error is kept and the batch goes on: a corrupt file, one over the length limit, an output
+//! that cannot be written, even a panic), or fatal (the disk is full, or the record cannot be
+//! written): then no new file starts, because every following file would fail the same way.
+//! A stop request (Ctrl-C) also lets running files finish and starts no new one.
+
+use std::io;
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Instant;
+
+use super::discover::Found;
+use super::naming::output_file;
+use super::progress::{Finished, Progress};
+use super::state::{Fingerprint, Record, State};
+use crate::audio::{Audio16k, AudioError, AudioStream};
+use crate::output::{self, Format, SubtitleOptions};
+use crate::transcribe::{TranscribeOptions, Transcriber};
+use crate::transcript::Stats;
+
+/// One file to transcribe.
+#[derive(Debug, Clone)]
+pub struct Task {
+    /// Where it is and where its outputs go.
+    pub found: Found,
+    /// Its identity when the batch started (what the record will hold).
+    pub fingerprint: Fingerprint,
+    /// Its duration as declared by its container, or estimated from its size (seconds).
+    pub estimate_s: f64,
+}
+
+/// What every file is transcribed with.
+#[derive(Debug, Clone)]
+pub struct Settings<'a> {
+    /// The output directory.
+    pub outdir: &'a Path,
+    /// Formats written per file.
+    pub formats: &'a [Format],
+    /// Subtitle layout.
+    pub subtitles: &'a SubtitleOptions,
+    /// Decoding options.
+    pub opts: &'a TranscribeOptions,
+    /// The model's name, for the record.
+    pub model: &'a str,
+    /// The options' fingerprint, for the record.
+    pub options_key: &'a str,
+    /// Workers.
+    pub jobs: usize,
+    /// Threads per worker.
+    pub threads: usize,
+    /// Longest audio accepted, seconds.
+    pub max_s: f64,
+}
+
+/// How one file ended.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// Transcribed and written.
+    Done {
+        /// Audio duration, seconds.
+        audio_s: f64,
+        /// Wall time from the start of transcription to the record, seconds.
+        wall_s: f64,
+        /// The transcript's statistics (speculative decoding counts among them).
+        stats: Box<Stats>,
+        /// Outputs, relative to the output directory.
+        outputs: Vec<PathBuf>,
+        /// What the decoder noticed (a truncated stream, corrupt packets skipped).
+        warnings: Vec<String>,
+    },
+    /// Failed; the message names the file and the cause.
+    Failed(String),
+}
+
+/// One file's result.
+#[derive(Debug, Clone)]
+pub struct FileResult {
+    /// The input, as found.
+    pub path: PathBuf,
+    /// Its outputs' path below the output directory, without extension.
+    pub rel: PathBuf,
+    /// How it ended.
+    pub outcome: Outcome,
+}
+
+/// What a run did.
+#[derive(Debug, Default)]
+pub struct RunResult {
+    /// Every file that was started, in the order they finished.
+    pub results: Vec<FileResult>,
+    /// Set when the run stopped early for a reason every later file would share.
+    pub fatal: Option<String>,
+}
+
+/// Transcribes `tasks` with `jobs` workers until all are done or `stop` is set.
+pub fn run(
+    transcriber: &Transcriber,
+    tasks: Vec<Task>,
+    settings: &Settings<'_>,
+    state: &Mutex<State>,
+    progress: &Progress,
+    stop: &Arc<AtomicBool>,
+) -> anyhow::Result<RunResult> {
+    let pools = (0..settings.jobs)
+        .map(|job| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(settings.threads)
+                .thread_name(move |i| format!("batch-{job}-{i}"))
+                .build()
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let rx = Mutex::new(spawn_loader(tasks, settings.max_s, Arc::clone(stop)));
+    let out = Mutex::new(RunResult::default());
+    std::thread::scope(|scope| {
+        for (job, pool) in pools.iter().enumerate() {
+            let (rx, out) = (&rx, &out);
+            scope.spawn(move || {
+                loop {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let next = rx.lock().expect("loader queue").recv();
+                    let Ok((task, audio)) = next else { break };
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let name = task.found.path.display().to_string();
+                    progress.start(job, &name, task.estimate_s);
+                    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                        pool.install(|| transcribe_one(transcriber, &task, audio, settings, job, progress, state))
+                    }))
+                    .unwrap_or_else(|panic| {
+                        let what = panic
+                            .downcast_ref::<String>()
+                            .cloned()
+                            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                            .unwrap_or_default();
+                        Err(Ending::Failed(format!(
+                            "{}: internal error (a bug: please report it): {what}",
+                            task.found.path.display()
+                        )))
+                    });
+                    let outcome = match outcome {
+                        Ok(done) => done,
+                        Err(Ending::Failed(e)) => Outcome::Failed(e),
+                        Err(Ending::Fatal(e)) => {
+                            stop.store(true, Ordering::SeqCst);
+                            let mut o = out.lock().expect("results");
+                            o.fatal.get_or_insert(e.clone());
+                            Outcome::Failed(e)
+                        }
+                    };
+                    let shown = match &outcome {
+                        Outcome::Done { audio_s, wall_s, .. } => Finished::Ok {
+                            audio_s: *audio_s,
+                            wall_s: *wall_s,
+                        },
+                        Outcome::Failed(e) => Finished::Failed(e),
+                    };
+                    progress.finish(job, &name, &shown);
+                    out.lock().expect("results").results.push(FileResult {
+                        path: task.found.path.clone(),
+                        rel: task.found.rel.clone(),
+                        outcome,
+                    });
+                }
+            });
+        }
+    });
+    Ok(out.into_inner().expect("results"))
+}
+
+/// Why a file did not finish.
+enum Ending {
+    /// This file alone.
+    Failed(String),
+    /// This file, and the batch must stop.
+    Fatal(String),
+}
+
+/// The loader: decodes and resamples the tasks in order, one ahead of the workers, on its own
+/// thread. It is not joined: after a stop it may be in the middle of a long file, and nothing
+/// it holds needs saving.
+fn spawn_loader(
+    tasks: Vec<Task>,
+    max_s: f64,
+    stop: Arc<AtomicBool>,
+) -> mpsc::Receiver<(Task, Result<Audio16k, AudioError>)> {
+    let (tx, rx) = mpsc::sync_channel(1);
+    std::thread::Builder::new()
+        .name("batch-loader".into())
+        .spawn(move || {
+            for task in tasks {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let audio =
+                    AudioStream::open(&task.found.path).and_then(|s| s.collect_at_most(max_s));
+                if tx.send((task, audio)).is_err() {
+                    break;
+                }
+            }
+        })
+        .expect("spawning the loader thread");
+    rx
+}
+
+/// Transcribes one decoded file, writes its outputs and records it.
+fn transcribe_one(
+    transcriber: &Transcriber,
+    task: &Task,
+    audio: Result<Audio16k, AudioError>,
+    s: &Settings<'_>,
+    job: usize,
+    progress: &Progress,
+    state: &Mutex<State>,
+) -> Result<Outcome, Ending> {
+    let started = Instant::now();
+    let path = &task.found.path;
+    let audio = audio.map_err(|e| Ending::Failed(e.to_string()))?;
+    // The decoder has logged these already; the report lists them with the file.
+    let warnings = audio.report.warnings.clone();
+    let transcript = transcriber
+        .transcribe_samples_with_progress(
+            &audio.samples,
+            s.opts,
+            &path.display().to_string(),
+            &mut |seconds| progress.advance(job, seconds),
+        )
+        .map_err(|e| Ending::Failed(format!("{}: {e}", path.display())))?;
+    drop(audio);
+    if let Some(diff) = &transcript.stats.verify_difference {
+        return Err(Ending::Failed(format!(
+            "{}: --verify: speculative output differs: {diff}",
+            path.display()
+        )));
+    }
+    let mut outputs = Vec::new();
+    for &format in s.formats {
+        let rel = output_file(Path::new(""), &task.found.rel, format.extension());
+        if outputs.contains(&rel) {
+            continue;
+        }
+        let file = s.outdir.join(&rel);
+        let written = create_parent(&file).and_then(|()| {
+            output::write_file(&file, |out| {
+                output::write_with(format, &transcript, s.subtitles, out)
+            })
+            .map_err(|e| (e.to_string(), is_disk_full(&e)))
+        });
+        if let Err((message, full)) = written {
+            let message = format!("{}: {message}", path.display());
+            return Err(if full {
+                Ending::Fatal(format!("disk full: {message}"))
+            } else {
+                Ending::Failed(message)
+            });
+        }
+        outputs.push(rel);
+    }
+    let wall_s = started.elapsed().as_secs_f64();
+    let record = Record {
+        fingerprint: task.fingerprint.clone(),
+        model: s.model.to_string(),
+        options: s.options_key.to_string(),
+        outputs: outputs.clone(),
+        audio_s: transcript.duration_s,
+        wall_s,
+    };
+    state
+        .lock()
+        .expect("state lock")
+        .record(record)
+        .map_err(|e| {
+            let what = if is_disk_full(&e) { "disk full: " } else { "" };
+            Ending::Fatal(format!(
+                "{what}cannot record {} as done in {}: {e}",
+                path.display(),
+                s.outdir.join(super::state::STATE_FILE).display()
+            ))
+        })?;
+    Ok(Outcome::Done {
+        audio_s: transcript.duration_s,
+        wall_s,
+        stats: Box::new(transcript.stats),
+        outputs,
+        warnings,
+    })
+}
+
+/// Creates the directory `file` goes in.
+fn create_parent(file: &Path) -> Result<(), (String, bool)> {
+    match file.parent() {
+        Some(dir) => std::fs::create_dir_all(dir).map_err(|e| {
+            (
+                format!("cannot create output directory {}: {e}", dir.display()),
+                is_disk_full(&e),
+            )
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Whether `error` (or any error under it) is a full disk or an exhausted quota.
+pub fn is_disk_full(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = current {
+        if let Some(io) = e.downcast_ref::<io::Error>()
+            && (matches!(
+                io.kind(),
+                io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+            ) || matches!(io.raw_os_error(), Some(28 | 122)))
+        {
+            return true;
+        }
+        current = e.source();
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disk_full_is_found_under_other_errors() {
+        let full = io::Error::from_raw_os_error(28);
+        assert!(is_disk_full(&full));
+        let wrapped = output::OutputError::Write {
+            path: "x".into(),
+            source: io::Error::from_raw_os_error(28),
+        };
+        assert!(is_disk_full(&wrapped));
+        assert!(!is_disk_full(&io::Error::from(io::ErrorKind::PermissionDenied)));
+    }
+}

@@ -1,0 +1,275 @@
+//! `whisper-spec batch INPUT... -o OUTDIR`: transcribe whole archives, resumably, with a pool
+//! of workers, progress bars and a report (see [`crate::batch`]).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::Args;
+
+use super::decode_args::DecodeArgs;
+use super::model_args::ModelArgs;
+use super::setup;
+use crate::batch::naming::output_file;
+use crate::batch::runner::{self, Settings, Task};
+use crate::batch::state::{self, Fingerprint, State};
+use crate::batch::{self, Progress, ProgressMode, Report};
+use crate::output;
+
+/// Arguments of `whisper-spec batch`.
+#[derive(Debug, Args)]
+pub struct BatchArgs {
+    /// Audio files, directories (searched recursively: audio by extension, hidden entries
+    /// skipped), or `@LIST` files naming one file or directory per line.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Output directory. Outputs mirror the input tree here (`show/ep.mp3` gives
+    /// `OUTDIR/show/ep.txt`); the resume record and report.json live here too.
+    #[arg(short, long)]
+    pub output_dir: PathBuf,
+    /// Output formats: txt, json, srt, vtt, tsv, a comma list, or all.
+    #[arg(short = 'f', long, default_value = "txt")]
+    pub output_format: String,
+    /// Files transcribed at once. They share one copy of the model.
+    #[arg(short, long, default_value_t = 1)]
+    pub jobs: usize,
+    /// Threads per job (default: all cores divided among the jobs).
+    #[arg(short, long)]
+    pub threads: Option<usize>,
+    /// Model and speculative draft.
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Redo every input, even those an earlier run finished with the same options.
+    #[arg(long)]
+    pub force: bool,
+    /// Progress display: bars on a terminal, plain lines for logs, or none.
+    #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
+    pub progress: ProgressMode,
+    /// An input longer than this (hours) fails instead of being transcribed: it bounds the
+    /// memory one file can take (about 0.4 GB per hour of audio).
+    #[arg(long, default_value_t = 12.0)]
+    pub max_hours: f64,
+    /// How to decode.
+    #[command(flatten)]
+    pub decode: DecodeArgs,
+}
+
+/// Runs `whisper-spec batch`.
+pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let formats = output::parse_formats(&args.output_format)?;
+    let opts = args.decode.options()?;
+    let subtitles = args.decode.subtitles();
+    anyhow::ensure!(args.jobs >= 1, "--jobs must be at least 1");
+    anyhow::ensure!(
+        args.max_hours > 0.0 && args.max_hours.is_finite(),
+        "--max-hours must be above 0"
+    );
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = args.threads.unwrap_or((cores / args.jobs).max(1));
+    setup::set_threads(Some(threads))?;
+
+    let outdir = &args.output_dir;
+    std::fs::create_dir_all(outdir)
+        .with_context(|| format!("cannot create output directory {}", outdir.display()))?;
+    let state = State::open(outdir)?;
+    let stale = batch::remove_stale_temps(outdir);
+    if stale > 0 {
+        tracing::info!("removed {stale} temporary files left by an interrupted run");
+    }
+
+    let found = batch::discover(&args.inputs, outdir)?;
+    anyhow::ensure!(
+        !found.files.is_empty() || !found.unreadable.is_empty(),
+        "no audio files in {} ({} hidden and {} other files skipped)",
+        args.inputs
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        found.hidden,
+        found.not_audio
+    );
+
+    // Everything that changes the outputs, besides the input: the draft is not part of it,
+    // since speculative decoding gives the model's own output.
+    let describe = format!(
+        "{}\n{:?}\n{:?}",
+        args.model.model,
+        crate::TranscribeOptions {
+            verify: false,
+            ..opts.clone()
+        },
+        subtitles
+    );
+    let options_key = state::options_key(&describe);
+    let mut report = Report {
+        output_dir: outdir.display().to_string(),
+        model: args.model.model.clone(),
+        draft: None,
+        jobs: args.jobs,
+        threads,
+        ok: 0,
+        failed: 0,
+        skipped: 0,
+        not_started: 0,
+        ignored_hidden: found.hidden,
+        ignored_not_audio: found.not_audio,
+        audio_hours: 0.0,
+        wall_s: 0.0,
+        rtf: 0.0,
+        speed: 0.0,
+        acceptance_rate: None,
+        draft_tokens: 0,
+        accepted_tokens: 0,
+        interrupted: false,
+        stopped: None,
+        failures: Vec::new(),
+        files: Vec::new(),
+    };
+    for u in &found.unreadable {
+        report.fail(u.path.display().to_string(), u.error.clone());
+    }
+    let mut tasks = Vec::new();
+    for f in found.files {
+        let fingerprint = match Fingerprint::of(&f.path) {
+            Ok(fp) => fp,
+            Err(e) => {
+                report.fail(
+                    f.path.display().to_string(),
+                    format!("{}: cannot read: {e}", f.path.display()),
+                );
+                continue;
+            }
+        };
+        let outputs: Vec<PathBuf> = formats
+            .iter()
+            .map(|fmt| output_file(std::path::Path::new(""), &f.rel, fmt.extension()))
+            .collect();
+        if !args.force && state.is_done(&fingerprint, &args.model.model, &options_key, &outputs) {
+            let audio_s = state.get(&fingerprint.input).map(|r| r.audio_s);
+            report.skipped += 1;
+            report.files.push(batch::report::FileEntry {
+                file: f.path.display().to_string(),
+                status: "skipped",
+                outputs,
+                audio_s,
+                wall_s: None,
+                warnings: Vec::new(),
+            });
+            continue;
+        }
+        let estimate_s = estimate_duration(&f.path, fingerprint.size);
+        tasks.push(Task {
+            found: f,
+            fingerprint,
+            estimate_s,
+        });
+    }
+
+    let mut interrupted = false;
+    let mut fatal = None;
+    if !tasks.is_empty() {
+        let transcriber = args.model.load()?;
+        transcriber.check_options(&opts)?;
+        report.draft = transcriber.draft().map(|d| d.label().to_string());
+        let total_s: f64 = tasks.iter().map(|t| t.estimate_s).sum();
+        let progress = Progress::new(args.progress, args.jobs, tasks.len(), total_s);
+        if report.skipped > 0 {
+            progress.message(&format!(
+                "{} files already done (skipped), {} to transcribe",
+                report.skipped,
+                tasks.len()
+            ));
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        install_ctrl_c(&stop)?;
+        let settings = Settings {
+            outdir,
+            formats: &formats,
+            subtitles: &subtitles,
+            opts: &opts,
+            model: &args.model.model,
+            options_key: &options_key,
+            jobs: args.jobs,
+            threads,
+            max_s: args.max_hours * 3600.0,
+        };
+        let state = Mutex::new(state);
+        let started_tasks: Vec<(String, Vec<PathBuf>)> = tasks
+            .iter()
+            .map(|t| (t.found.path.display().to_string(), Vec::new()))
+            .collect();
+        let result = runner::run(&transcriber, tasks, &settings, &state, &progress, &stop)?;
+        progress.close();
+        interrupted = stop.load(Ordering::SeqCst) && result.fatal.is_none();
+        fatal = result.fatal.clone();
+        report.tally(&result.results);
+        let finished: std::collections::HashSet<String> = result
+            .results
+            .iter()
+            .map(|r| r.path.display().to_string())
+            .collect();
+        for (file, _) in started_tasks {
+            if !finished.contains(&file) {
+                report.not_started += 1;
+                report.files.push(batch::report::FileEntry {
+                    file,
+                    status: "not_started",
+                    outputs: Vec::new(),
+                    audio_s: None,
+                    wall_s: None,
+                    warnings: Vec::new(),
+                });
+            }
+        }
+    }
+    report.files.sort_by(|a, b| a.file.cmp(&b.file));
+    report.interrupted = interrupted;
+    report.stopped = fatal.clone();
+    report.finish(started.elapsed().as_secs_f64());
+    eprintln!("{}", report.summary());
+    match report.write(outdir) {
+        Ok(path) => eprintln!("report: {}", path.display()),
+        Err(e) => eprintln!("error: cannot write the report: {e}"),
+    }
+    Ok(if report.failed > 0 || fatal.is_some() {
+        ExitCode::FAILURE
+    } else if interrupted {
+        ExitCode::from(130)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The file's duration as its container declares it, else a guess from its size at 128 kbit/s
+/// (only the progress bar's total and ETA use it; each file's exact length replaces it).
+fn estimate_duration(path: &std::path::Path, size: u64) -> f64 {
+    crate::audio::Decoder::open(path)
+        .ok()
+        .and_then(|d| d.info().declared_duration_s())
+        .unwrap_or(size as f64 / 16_000.0)
+}
+
+/// First Ctrl-C: no new file starts, running ones finish and are recorded. Second: exit now
+/// (every recorded file is complete; the running ones are simply redone next time).
+fn install_ctrl_c(stop: &Arc<AtomicBool>) -> anyhow::Result<()> {
+    let stop = Arc::clone(stop);
+    let presses = AtomicUsize::new(0);
+    ctrlc::set_handler(move || {
+        if presses.fetch_add(1, Ordering::SeqCst) == 0 {
+            stop.store(true, Ordering::SeqCst);
+            eprintln!(
+                "\nstopping after the files being transcribed (Ctrl-C again to quit at once)"
+            );
+        } else {
+            eprintln!("\nquitting; rerun the same command to resume");
+            std::process::exit(130);
+        }
+    })
+    .context("cannot install the Ctrl-C handler")
+}
