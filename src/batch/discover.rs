@@ -87,7 +87,14 @@ pub fn discover(inputs: &[PathBuf], outdir: &Path) -> io::Result<Discovery> {
                 // An absolute path below the working directory mirrors as if given relative.
                 let cwd = std::env::current_dir().unwrap_or_default();
                 let mirrored = input.strip_prefix(&cwd).unwrap_or(input);
-                add_input(input, mirrored, false, skip_dir.as_deref(), &mut d, &mut found)
+                add_input(
+                    input,
+                    mirrored,
+                    false,
+                    skip_dir.as_deref(),
+                    &mut d,
+                    &mut found,
+                )
             }
         }
     }
@@ -95,7 +102,10 @@ pub fn discover(inputs: &[PathBuf], outdir: &Path) -> io::Result<Discovery> {
     // transcribed once.
     let mut seen = HashSet::new();
     found.retain(|(path, _)| seen.insert(path.canonicalize().unwrap_or_else(|_| path.clone())));
-    let mut rels: Vec<PathBuf> = found.iter().map(|(_, mirrored)| naming::mirror(mirrored)).collect();
+    let mut rels: Vec<PathBuf> = found
+        .iter()
+        .map(|(_, mirrored)| naming::mirror(mirrored))
+        .collect();
     let sources: Vec<&Path> = found.iter().map(|(path, _)| path.as_path()).collect();
     naming::make_unique(&mut rels, &sources);
     d.files = found
@@ -174,12 +184,8 @@ fn walk(
         }
         let hidden = entry.file_name().to_string_lossy().starts_with('.');
         if entry.file_type().is_dir() {
-            let inside_outdir = skip_dir.is_some_and(|out| {
-                entry
-                    .path()
-                    .canonicalize()
-                    .is_ok_and(|p| p == out)
-            });
+            let inside_outdir =
+                skip_dir.is_some_and(|out| entry.path().canonicalize().is_ok_and(|p| p == out));
             if hidden || inside_outdir {
                 d.hidden += usize::from(hidden);
                 walker.skip_current_dir();
@@ -229,12 +235,15 @@ mod tests {
         let list = tmp.path().join("list.txt");
         std::fs::write(
             &list,
-            format!("# comment\n\npods/show b/z.flac\n{}\nmissing.mp3\n", root.join("show a/ep1.mp3").display()),
+            format!(
+                "# comment\n\npods/show b/z.flac\n{}\nmissing.mp3\n",
+                root.join("show a/ep1.mp3").display()
+            ),
         )
         .unwrap();
         let out = root.join("out");
         std::fs::create_dir_all(&out).unwrap();
-        let d = discover(&[root.clone()], &out).unwrap();
+        let d = discover(std::slice::from_ref(&root), &out).unwrap();
         let rels: Vec<_> = d.files.iter().map(|f| f.rel.clone()).collect();
         assert_eq!(
             rels,

@@ -46,8 +46,7 @@ pub fn sanitize(name: &OsStr) -> String {
         .to_string_lossy()
         .chars()
         .map(|c| {
-            if c.is_control() || matches!(c, '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|')
-            {
+            if c.is_control() || matches!(c, '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|') {
                 '_'
             } else {
                 c
@@ -76,19 +75,17 @@ pub fn make_unique(rels: &mut [PathBuf], sources: &[&Path]) {
             && RESERVED_STEMS
                 .iter()
                 .any(|r| rel.as_os_str().eq_ignore_ascii_case(r));
-        if count[&key(rel)] > 1 || reserved {
-            if let Some(ext) = source.extension() {
-                let mut name = rel.as_os_str().to_os_string();
-                name.push(".");
-                name.push(sanitize(ext));
-                *rel = PathBuf::from(name);
-            }
+        if (count[&key(rel)] > 1 || reserved)
+            && let Some(ext) = source.extension()
+        {
+            let mut name = rel.as_os_str().to_os_string();
+            name.push(".");
+            name.push(sanitize(ext));
+            *rel = PathBuf::from(name);
         }
     }
-    let mut seen: HashMap<String, usize> = RESERVED_STEMS
-        .iter()
-        .map(|r| (r.to_string(), 1))
-        .collect();
+    let mut seen: HashMap<String, usize> =
+        RESERVED_STEMS.iter().map(|r| (r.to_string(), 1)).collect();
     for rel in rels.iter_mut() {
         let base = rel.clone();
         let mut n = 1;
@@ -117,12 +114,21 @@ mod tests {
 
     #[test]
     fn mirror_keeps_the_tree_and_drops_escapes() {
-        assert_eq!(mirror(Path::new("talks/2024/ep 1.mp3")), Path::new("talks/2024/ep 1"));
+        assert_eq!(
+            mirror(Path::new("talks/2024/ep 1.mp3")),
+            Path::new("talks/2024/ep 1")
+        );
         assert_eq!(mirror(Path::new("/data/x.wav")), Path::new("data/x"));
-        assert_eq!(mirror(Path::new("../../etc/passwd.wav")), Path::new("etc/passwd"));
+        assert_eq!(
+            mirror(Path::new("../../etc/passwd.wav")),
+            Path::new("etc/passwd")
+        );
         assert_eq!(mirror(Path::new("./a/./b.v2.flac")), Path::new("a/b.v2"));
         assert_eq!(mirror(Path::new("..")), Path::new("_"));
-        assert_eq!(mirror(Path::new("é/naïve épisode.ogg")), Path::new("é/naïve épisode"));
+        assert_eq!(
+            mirror(Path::new("é/naïve épisode.ogg")),
+            Path::new("é/naïve épisode")
+        );
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! What a running batch shows on stderr: one overall bar in hours of audio (with speed as a
+//! What a running batch shows on stderr: one overall bar in time of audio (with speed as a
 //! multiple of real time, and ETA) and one line per running job (indicatif), or one plain line
 //! per finished file for logs, or nothing but failures.
 //!
@@ -84,8 +84,7 @@ impl Progress {
             .map(|_| {
                 let bar = multi.add(ProgressBar::new_spinner());
                 bar.set_style(
-                    ProgressStyle::with_template("  {spinner} {msg}")
-                        .expect("a valid template"),
+                    ProgressStyle::with_template("  {spinner} {msg}").expect("a valid template"),
                 );
                 bar
             })
@@ -210,17 +209,12 @@ impl Progress {
 /// The overall bar: elapsed, bar, hours done of total, files, speed, ETA.
 fn overall_style() -> ProgressStyle {
     ProgressStyle::with_template(
-        "{elapsed_precise} [{wide_bar}] {hours} h  {msg}  {speed}  ETA {eta_precise}",
+        "{elapsed_precise} [{wide_bar}] {audio} audio  {msg}  {speed}  ETA {eta_precise}",
     )
     .expect("a valid template")
     .with_key("hours", |s: &ProgressState, w: &mut dyn std::fmt::Write| {
         let len = s.len().unwrap_or(0);
-        let _ = write!(
-            w,
-            "{:.2}/{:.2}",
-            s.pos() as f64 / 3.6e6,
-            len as f64 / 3.6e6
-        );
+        let _ = write!(w, "{:.2}/{:.2}", s.pos() as f64 / 3.6e6, len as f64 / 3.6e6);
     })
     .with_key("speed", |s: &ProgressState, w: &mut dyn std::fmt::Write| {
         // Position is in milliseconds of audio: per second / 1000 = times real time.
@@ -262,7 +256,14 @@ mod tests {
         p.start(0, "a", 60.0);
         p.start(1, "b", 40.0);
         p.advance(0, 30.0);
-        p.finish(0, "a", &Finished::Ok { audio_s: 50.0, wall_s: 5.0 });
+        p.finish(
+            0,
+            "a",
+            &Finished::Ok {
+                audio_s: 50.0,
+                wall_s: 5.0,
+            },
+        );
         assert_eq!(p.overall.length(), Some(90_000));
         p.finish(1, "b", &Finished::Failed("bad"));
         assert_eq!(p.overall.length(), Some(50_000));

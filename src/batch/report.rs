@@ -185,7 +185,9 @@ impl Report {
             s += &format!(", draft {d} acceptance {:.1} %", 100.0 * rate);
         }
         if let Some(why) = &self.stopped {
-            s += &format!("\nbatch: stopped early: {why}");
+            s += &format!(
+                "\nbatch: stopped early: {why}\nbatch: fix that and rerun the same command: finished files are kept"
+            );
         } else if self.interrupted {
             s += "\nbatch: stopped by Ctrl-C; rerun the same command to finish";
         }

@@ -134,7 +134,17 @@ pub fn run(
                     let name = task.found.path.display().to_string();
                     progress.start(job, &name, task.estimate_s);
                     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                        pool.install(|| transcribe_one(transcriber, &task, audio, settings, job, progress, state))
+                        pool.install(|| {
+                            transcribe_one(
+                                transcriber,
+                                &task,
+                                audio,
+                                settings,
+                                job,
+                                progress,
+                                state,
+                            )
+                        })
                     }))
                     .unwrap_or_else(|panic| {
                         let what = panic
@@ -158,7 +168,9 @@ pub fn run(
                         }
                     };
                     let shown = match &outcome {
-                        Outcome::Done { audio_s, wall_s, .. } => Finished::Ok {
+                        Outcome::Done {
+                            audio_s, wall_s, ..
+                        } => Finished::Ok {
                             audio_s: *audio_s,
                             wall_s: *wall_s,
                         },
@@ -338,6 +350,8 @@ mod tests {
             source: io::Error::from_raw_os_error(28),
         };
         assert!(is_disk_full(&wrapped));
-        assert!(!is_disk_full(&io::Error::from(io::ErrorKind::PermissionDenied)));
+        assert!(!is_disk_full(&io::Error::from(
+            io::ErrorKind::PermissionDenied
+        )));
     }
 }

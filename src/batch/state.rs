@@ -270,7 +270,10 @@ mod tests {
         assert!(!s.is_done(a, "base", "other", &[PathBuf::from("a.txt")]));
         let b = &s.get("/in/b.mp3").unwrap().fingerprint;
         assert!(!s.is_done(b, "base", "k", &[PathBuf::from("b.txt")]));
-        let changed = Fingerprint { size: 11, ..a.clone() };
+        let changed = Fingerprint {
+            size: 11,
+            ..a.clone()
+        };
         assert!(!s.is_done(&changed, "base", "k", &[PathBuf::from("a.txt")]));
         // The log was compacted: no torn line left.
         let text = std::fs::read_to_string(&path).unwrap();

@@ -15,9 +15,9 @@ use anyhow::Context;
 use clap::Args;
 
 use super::caption_display::Display;
-use super::setup;
 use super::decode_args::{OptionalNumber, parse_optional};
 use super::model_args::DEFAULT_MODEL;
+use super::setup;
 use crate::audio::SAMPLE_RATE;
 use crate::audio::capture::{Capture, CaptureConfig, LiveSource};
 use crate::decoding::speculative::SpecConfig;
