@@ -248,8 +248,9 @@ mod tests {
         assert_eq!(
             rels,
             [
-                PathBuf::from("show a/ep1.mp3"),
+                // Byte order of names: upper case first.
                 PathBuf::from("show a/ep1.WAV"),
+                PathBuf::from("show a/ep1.mp3"),
                 PathBuf::from("show b/z"),
             ]
         );
