@@ -43,7 +43,7 @@ pub struct FileEntry {
 }
 
 /// The whole report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Report {
     /// The output directory.
     pub output_dir: String,
@@ -124,6 +124,38 @@ impl Report {
         self.audio_hours = audio_s / 3600.0;
         if self.draft.is_some() && self.draft_tokens > 0 {
             self.acceptance_rate = Some(self.accepted_tokens as f64 / self.draft_tokens as f64);
+        }
+    }
+
+    /// Adds a file skipped because an earlier run did it.
+    pub fn skip(&mut self, file: String, outputs: Vec<PathBuf>, audio_s: Option<f64>) {
+        self.skipped += 1;
+        self.files.push(FileEntry {
+            file,
+            status: "skipped",
+            outputs,
+            audio_s,
+            wall_s: None,
+            warnings: Vec::new(),
+        });
+    }
+
+    /// Adds the `queued` files that have no entry yet: the run stopped before them.
+    pub fn not_started(&mut self, queued: Vec<String>) {
+        let known: std::collections::HashSet<String> =
+            self.files.iter().map(|f| f.file.clone()).collect();
+        for file in queued {
+            if !known.contains(&file) {
+                self.not_started += 1;
+                self.files.push(FileEntry {
+                    file,
+                    status: "not_started",
+                    outputs: Vec::new(),
+                    audio_s: None,
+                    wall_s: None,
+                    warnings: Vec::new(),
+                });
+            }
         }
     }
 

@@ -1,7 +1,7 @@
 //! `whisper-spec batch INPUT... -o OUTDIR`: transcribe whole archives, resumably, with a pool
 //! of workers, progress bars and a report (see [`crate::batch`]).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -34,9 +34,11 @@ pub struct BatchArgs {
     /// Output formats: txt, json, srt, vtt, tsv, a comma list, or all.
     #[arg(short = 'f', long, default_value = "txt")]
     pub output_format: String,
-    /// Files transcribed at once. They share one copy of the model.
-    #[arg(short, long, default_value_t = 1)]
-    pub jobs: usize,
+    /// Files transcribed at once; they share one copy of the model (default: 2 where there
+    /// are 2 cores or more: on 2 cores, 2 jobs of 1 thread beat 1 job of 2 threads by 5-9 %,
+    /// benches/batch_throughput.py).
+    #[arg(short, long)]
+    pub jobs: Option<usize>,
     /// Threads per job (default: all cores divided among the jobs).
     #[arg(short, long)]
     pub threads: Option<usize>,
@@ -64,14 +66,14 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
     let formats = output::parse_formats(&args.output_format)?;
     let opts = args.decode.options()?;
     let subtitles = args.decode.subtitles();
-    anyhow::ensure!(args.jobs >= 1, "--jobs must be at least 1");
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut jobs = args.jobs.unwrap_or(if cores >= 2 { 2 } else { 1 });
+    anyhow::ensure!(jobs >= 1, "--jobs must be at least 1");
+    anyhow::ensure!(args.threads != Some(0), "--threads must be at least 1");
     anyhow::ensure!(
         args.max_hours > 0.0 && args.max_hours.is_finite(),
         "--max-hours must be above 0"
     );
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let threads = args.threads.unwrap_or((cores / args.jobs).max(1));
-    setup::set_threads(Some(threads))?;
 
     let outdir = &args.output_dir;
     std::fs::create_dir_all(outdir)
@@ -110,66 +112,30 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
     let mut report = Report {
         output_dir: outdir.display().to_string(),
         model: args.model.model.clone(),
-        draft: None,
-        jobs: args.jobs,
-        threads,
-        ok: 0,
-        failed: 0,
-        skipped: 0,
-        not_started: 0,
         ignored_hidden: found.hidden,
         ignored_not_audio: found.not_audio,
-        audio_hours: 0.0,
-        wall_s: 0.0,
-        rtf: 0.0,
-        speed: 0.0,
-        acceptance_rate: None,
-        draft_tokens: 0,
-        accepted_tokens: 0,
-        interrupted: false,
-        stopped: None,
-        failures: Vec::new(),
-        files: Vec::new(),
+        ..Report::default()
     };
     for u in &found.unreadable {
         report.fail(u.path.display().to_string(), u.error.clone());
     }
-    let mut tasks = Vec::new();
-    for f in found.files {
-        let fingerprint = match Fingerprint::of(&f.path) {
-            Ok(fp) => fp,
-            Err(e) => {
-                report.fail(
-                    f.path.display().to_string(),
-                    format!("{}: cannot read: {e}", f.path.display()),
-                );
-                continue;
-            }
-        };
-        let outputs: Vec<PathBuf> = formats
-            .iter()
-            .map(|fmt| output_file(std::path::Path::new(""), &f.rel, fmt.extension()))
-            .collect();
-        if !args.force && state.is_done(&fingerprint, &args.model.model, &options_key, &outputs) {
-            let audio_s = state.get(&fingerprint.input).map(|r| r.audio_s);
-            report.skipped += 1;
-            report.files.push(batch::report::FileEntry {
-                file: f.path.display().to_string(),
-                status: "skipped",
-                outputs,
-                audio_s,
-                wall_s: None,
-                warnings: Vec::new(),
-            });
-            continue;
-        }
-        let estimate_s = estimate_duration(&f.path, fingerprint.size);
-        tasks.push(Task {
-            found: f,
-            fingerprint,
-            estimate_s,
-        });
+    let todo = Todo {
+        formats: &formats,
+        model: &args.model.model,
+        options_key: &options_key,
+        force: args.force,
+    };
+    let tasks = todo.plan(found.files, &state, &mut report);
+
+    // No more workers than files: one long episode gets all the cores.
+    if args.jobs.is_none() {
+        jobs = jobs.min(tasks.len()).max(1);
     }
+    let threads = args.threads.unwrap_or((cores / jobs).max(1));
+    // Before the model loads and before any thread starts.
+    setup::set_threads(Some(threads))?;
+    report.jobs = jobs;
+    report.threads = threads;
 
     let mut interrupted = false;
     let mut fatal = None;
@@ -178,7 +144,7 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
         transcriber.check_options(&opts)?;
         report.draft = transcriber.draft().map(|d| d.label().to_string());
         let total_s: f64 = tasks.iter().map(|t| t.estimate_s).sum();
-        let progress = Progress::new(args.progress, args.jobs, tasks.len(), total_s);
+        let progress = Progress::new(args.progress, jobs, tasks.len(), total_s);
         if report.skipped > 0 {
             progress.message(&format!(
                 "{} files already done (skipped), {} to transcribe",
@@ -195,38 +161,21 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
             opts: &opts,
             model: &args.model.model,
             options_key: &options_key,
-            jobs: args.jobs,
+            jobs,
             threads,
             max_s: args.max_hours * 3600.0,
         };
         let state = Mutex::new(state);
-        let started_tasks: Vec<(String, Vec<PathBuf>)> = tasks
+        let queued: Vec<String> = tasks
             .iter()
-            .map(|t| (t.found.path.display().to_string(), Vec::new()))
+            .map(|t| t.found.path.display().to_string())
             .collect();
         let result = runner::run(&transcriber, tasks, &settings, &state, &progress, &stop)?;
         progress.close();
         interrupted = stop.load(Ordering::SeqCst) && result.fatal.is_none();
         fatal = result.fatal.clone();
         report.tally(&result.results);
-        let finished: std::collections::HashSet<String> = result
-            .results
-            .iter()
-            .map(|r| r.path.display().to_string())
-            .collect();
-        for (file, _) in started_tasks {
-            if !finished.contains(&file) {
-                report.not_started += 1;
-                report.files.push(batch::report::FileEntry {
-                    file,
-                    status: "not_started",
-                    outputs: Vec::new(),
-                    audio_s: None,
-                    wall_s: None,
-                    warnings: Vec::new(),
-                });
-            }
-        }
+        report.not_started(queued);
     }
     report.files.sort_by(|a, b| a.file.cmp(&b.file));
     report.interrupted = interrupted;
@@ -246,9 +195,52 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// What decides which inputs are done already.
+struct Todo<'a> {
+    formats: &'a [output::Format],
+    model: &'a str,
+    options_key: &'a str,
+    force: bool,
+}
+
+impl Todo<'_> {
+    /// The tasks among `files`: those the record does not hold as done with these options and
+    /// outputs (all of them with `--force`). Skipped and unreadable files go to the report.
+    fn plan(&self, files: Vec<batch::Found>, state: &State, report: &mut Report) -> Vec<Task> {
+        let mut tasks = Vec::new();
+        for f in files {
+            let fingerprint = match Fingerprint::of(&f.path) {
+                Ok(fp) => fp,
+                Err(e) => {
+                    let file = f.path.display().to_string();
+                    report.fail(file.clone(), format!("{file}: cannot read: {e}"));
+                    continue;
+                }
+            };
+            let outputs: Vec<PathBuf> = self
+                .formats
+                .iter()
+                .map(|fmt| output_file(Path::new(""), &f.rel, fmt.extension()))
+                .collect();
+            if !self.force && state.is_done(&fingerprint, self.model, self.options_key, &outputs) {
+                let audio_s = state.get(&fingerprint.input).map(|r| r.audio_s);
+                report.skip(f.path.display().to_string(), outputs, audio_s);
+                continue;
+            }
+            let estimate_s = estimate_duration(&f.path, fingerprint.size);
+            tasks.push(Task {
+                found: f,
+                fingerprint,
+                estimate_s,
+            });
+        }
+        tasks
+    }
+}
+
 /// The file's duration as its container declares it, else a guess from its size at 128 kbit/s
 /// (only the progress bar's total and ETA use it; each file's exact length replaces it).
-fn estimate_duration(path: &std::path::Path, size: u64) -> f64 {
+fn estimate_duration(path: &Path, size: u64) -> f64 {
     crate::audio::Decoder::open(path)
         .ok()
         .and_then(|d| d.info().declared_duration_s())
