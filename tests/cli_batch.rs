@@ -738,3 +738,41 @@ fn limits_and_flag_errors() {
     ]));
     assert!(stderr(&out).contains("--jobs"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_terminal_gets_the_overall_bar_and_a_line_per_job() {
+    let _serial = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    good_tree(&input, 4);
+    common::models::store_model("tiny.en");
+    let outdir = tmp.path().join("out");
+    // `script` runs the command on a pseudo-terminal, as a user's shell would.
+    let command = format!(
+        "{} batch -m tiny.en -j 2 '{}' -o '{}'",
+        env!("CARGO_BIN_EXE_whisper-spec"),
+        input.display(),
+        outdir.display()
+    );
+    let out = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("TERM", "xterm-256color")
+        .output()
+        .expect("script (util-linux) runs a command on a pseudo-terminal");
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{screen}");
+    // The overall bar: audio time done of the total, files, speed and ETA...
+    assert!(screen.contains(" audio  "), "{screen:?}");
+    assert!(screen.contains("/4 files"), "{screen:?}");
+    assert!(screen.contains("x real time  ETA "), "{screen:?}");
+    // ...a line per job naming its file and how far it is...
+    assert!(
+        screen.contains("job 1: ") && screen.contains("job 2: "),
+        "{screen:?}"
+    );
+    assert!(screen.contains("sentence "), "{screen:?}");
+    // ...redrawn in place, with each finished file printed above the bars.
+    assert!(screen.contains("\x1b[2K"), "{screen:?}");
+    assert_eq!(screen.matches("] ok ").count(), 4, "{screen:?}");
+    assert!(screen.contains("batch: 4 ok, 0 failed"), "{screen:?}");
+}
