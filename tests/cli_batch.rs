@@ -41,6 +41,13 @@ fn batch(args: &[&str]) -> Command {
     cmd
 }
 
+/// `batch INPUT -o OUTDIR EXTRA...`.
+fn batch_into(input: &Path, outdir: &Path, extra: &[&str]) -> Command {
+    let mut cmd = batch(&[input.to_str().unwrap(), "-o", outdir.to_str().unwrap()]);
+    cmd.args(extra);
+    cmd
+}
+
 fn run(mut cmd: Command) -> Output {
     cmd.output().expect("run whisper-spec batch")
 }
@@ -90,6 +97,16 @@ fn outputs(dir: &Path) -> BTreeMap<PathBuf, String> {
         out.insert(rel, text);
     }
     out
+}
+
+/// Fails if a temporary file of an atomic write is left under `dir`.
+fn assert_no_temporary_files(dir: &Path) {
+    let temps: Vec<_> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(Result::unwrap)
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(temps.is_empty(), "temporary files left: {temps:?}");
 }
 
 /// A tree of `n` short real recordings (LJSpeech sentences) in two folders.
@@ -142,15 +159,11 @@ fn a_tree_of_good_bad_hidden_and_unicode_files() {
     std::fs::write(input.join("show one/notes.txt"), "show notes").unwrap();
     let outdir = tmp.path().join("out");
 
-    let out = run(batch(&[
-        input.to_str().unwrap(),
-        "-o",
-        outdir.to_str().unwrap(),
-        "-f",
-        "txt,srt,json",
-        "--progress",
-        "plain",
-    ]));
+    let out = run(batch_into(
+        &input,
+        &outdir,
+        &["-f", "txt,srt,json", "--progress", "plain"],
+    ));
     let err = stderr(&out);
     assert_eq!(
         out.status.code(),
@@ -241,15 +254,11 @@ fn a_tree_of_good_bad_hidden_and_unicode_files() {
                 .unwrap()
         })
         .collect();
-    let out = run(batch(&[
-        input.to_str().unwrap(),
-        "-o",
-        outdir.to_str().unwrap(),
-        "-f",
-        "txt,srt,json",
-        "--progress",
-        "none",
-    ]));
+    let out = run(batch_into(
+        &input,
+        &outdir,
+        &["-f", "txt,srt,json", "--progress", "none"],
+    ));
     assert_eq!(out.status.code(), Some(1));
     let r = report(&outdir);
     assert_eq!(
@@ -272,83 +281,50 @@ fn a_tree_of_good_bad_hidden_and_unicode_files() {
     assert_eq!(before, after, "skipped files are not rewritten");
 
     // A changed input is redone; so is everything under other options.
+    let emission = |extra: &[&str]| {
+        let (from, to) = (input.join("émission"), outdir.join("émission"));
+        let mut args = vec![
+            from.to_str().unwrap(),
+            "-o",
+            to.to_str().unwrap(),
+            "-f",
+            "txt",
+        ];
+        args.extend_from_slice(extra);
+        let out = run(batch(&args));
+        assert!(out.status.success(), "{}", stderr(&out));
+        let r = report(&to);
+        (r["ok"].as_u64().unwrap(), r["skipped"].as_u64().unwrap())
+    };
     copy(
         &corpus("en_read/ljspeech/LJ001-0003.wav"),
         &input.join("émission/épisode 1.wav"),
     );
-    let out = run(batch(&[
-        input.join("émission").to_str().unwrap(),
-        "-o",
-        outdir.join("émission").to_str().unwrap(),
-        "-f",
-        "txt",
-    ]));
-    assert!(out.status.success(), "{}", stderr(&out));
-    let r = report(&outdir.join("émission"));
     assert_eq!(
-        (r["ok"].as_u64(), r["skipped"].as_u64()),
-        (Some(2), Some(0)),
+        emission(&[]),
+        (2, 0),
         "another output dir is another record"
     );
-    let out = run(batch(&[
-        input.join("émission").to_str().unwrap(),
-        "-o",
-        outdir.join("émission").to_str().unwrap(),
-        "-f",
-        "txt",
-    ]));
-    assert!(out.status.success());
-    assert_eq!(report(&outdir.join("émission"))["skipped"], 2);
+    assert_eq!(emission(&[]), (0, 2));
     copy(
         &corpus("en_read/ljspeech/LJ001-0004.wav"),
         &input.join("émission/épisode 1.wav"),
     );
-    let out = run(batch(&[
-        input.join("émission").to_str().unwrap(),
-        "-o",
-        outdir.join("émission").to_str().unwrap(),
-        "-f",
-        "txt",
-    ]));
-    assert!(out.status.success());
-    let r = report(&outdir.join("émission"));
-    assert_eq!(
-        (r["ok"].as_u64(), r["skipped"].as_u64()),
-        (Some(1), Some(1)),
-        "only the changed file is redone"
-    );
+    assert_eq!(emission(&[]), (1, 1), "only the changed file is redone");
     let text = std::fs::read_to_string(outdir.join("émission/épisode 1.wav.txt")).unwrap();
     assert!(
         wer(&reference("en_read/ljspeech/LJ001-0004.wav"), &text) < 20.0,
         "{text}"
     );
-    let out = run(batch(&[
-        input.join("émission").to_str().unwrap(),
-        "-o",
-        outdir.join("émission").to_str().unwrap(),
-        "-f",
-        "txt",
-        "--no-timestamps",
-    ]));
-    assert!(out.status.success());
     assert_eq!(
-        report(&outdir.join("émission"))["ok"],
-        2,
+        emission(&["--no-timestamps"]),
+        (2, 0),
         "other options redo everything"
     );
-    let out = run(batch(&[
-        input.join("émission").to_str().unwrap(),
-        "-o",
-        outdir.join("émission").to_str().unwrap(),
-        "-f",
-        "txt",
-        "--no-timestamps",
-        "--force",
-    ]));
-    assert!(out.status.success());
+    assert_eq!(emission(&["--no-timestamps"]), (0, 2));
     assert_eq!(
-        report(&outdir.join("émission"))["ok"],
-        2,
+        emission(&["--no-timestamps", "--force"]),
+        (2, 0),
         "--force redoes everything"
     );
 }
@@ -362,15 +338,11 @@ fn run_and_signal(
     after: usize,
     extra: &[&str],
 ) -> Output {
-    let mut cmd = batch(&[
-        input.to_str().unwrap(),
-        "-o",
-        outdir.to_str().unwrap(),
-        "-f",
-        "txt,srt,json",
-        "--progress",
-        "plain",
-    ]);
+    let mut cmd = batch_into(
+        input,
+        outdir,
+        &["-f", "txt,srt,json", "--progress", "plain"],
+    );
     cmd.args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -395,13 +367,7 @@ fn kill_9_then_rerun_does_every_file_exactly_once() {
     let input = tmp.path().join("in");
     let files = good_tree(&input, 10);
     let clean = tmp.path().join("clean");
-    let out = run(batch(&[
-        input.to_str().unwrap(),
-        "-o",
-        clean.to_str().unwrap(),
-        "-f",
-        "txt,srt,json",
-    ]));
+    let out = run(batch_into(&input, &clean, &["-f", "txt,srt,json"]));
     assert!(out.status.success(), "{}", stderr(&out));
 
     let outdir = tmp.path().join("killed");
@@ -420,15 +386,11 @@ fn kill_9_then_rerun_does_every_file_exactly_once() {
     // Whatever the kill interrupted, every visible output is complete.
     outputs(&outdir);
 
-    let out = run(batch(&[
-        input.to_str().unwrap(),
-        "-o",
-        outdir.to_str().unwrap(),
-        "-f",
-        "txt,srt,json",
-        "--progress",
-        "plain",
-    ]));
+    let out = run(batch_into(
+        &input,
+        &outdir,
+        &["-f", "txt,srt,json", "--progress", "plain"],
+    ));
     assert!(out.status.success(), "{}", stderr(&out));
     let r = report(&outdir);
     let redone: BTreeSet<String> = r["files"]
@@ -459,12 +421,7 @@ fn kill_9_then_rerun_does_every_file_exactly_once() {
         outputs(&clean),
         "outputs identical to a clean run"
     );
-    let temps: Vec<_> = walkdir::WalkDir::new(&outdir)
-        .into_iter()
-        .map(Result::unwrap)
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
-        .collect();
-    assert!(temps.is_empty(), "temporary files left: {temps:?}");
+    assert_no_temporary_files(&outdir);
 }
 
 #[test]
@@ -491,13 +448,7 @@ fn ctrl_c_lets_running_files_finish() {
     );
     // The files being transcribed at Ctrl-C were finished, not abandoned.
     assert!(ok >= 2);
-    let out = run(batch(&[
-        input.to_str().unwrap(),
-        "-o",
-        outdir.to_str().unwrap(),
-        "-f",
-        "txt,srt,json",
-    ]));
+    let out = run(batch_into(&input, &outdir, &["-f", "txt,srt,json"]));
     assert!(out.status.success(), "{}", stderr(&out));
     let r = report(&outdir);
     assert_eq!(
@@ -560,11 +511,7 @@ fn a_read_only_output_subfolder_fails_its_files_alone() {
         std::fs::set_permissions(outdir.join("even"), perms).unwrap();
         None
     };
-    let out = run(batch(&[
-        input.to_str().unwrap(),
-        "-o",
-        outdir.to_str().unwrap(),
-    ]));
+    let out = run(batch_into(&input, &outdir, &[]));
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     let r = report(&outdir);
@@ -597,15 +544,11 @@ fn a_full_disk_stops_the_batch_cleanly() {
     let outdir = tmp.path().join("out");
     // Room for the record and a few files' outputs (a page each), not for ten.
     let _mount = Mount::tmpfs(&outdir, "size=48k");
-    let out = run(batch(&[
-        input.to_str().unwrap(),
-        "-o",
-        outdir.to_str().unwrap(),
-        "-f",
-        "txt,srt,json",
-        "--progress",
-        "plain",
-    ]));
+    let out = run(batch_into(
+        &input,
+        &outdir,
+        &["-f", "txt,srt,json", "--progress", "plain"],
+    ));
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("disk full"), "{err}");
@@ -644,12 +587,7 @@ fn a_full_disk_stops_the_batch_cleanly() {
             );
         }
     }
-    let temps: Vec<_> = walkdir::WalkDir::new(&outdir)
-        .into_iter()
-        .map(Result::unwrap)
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
-        .collect();
-    assert!(temps.is_empty(), "temporary files left: {temps:?}");
+    assert_no_temporary_files(&outdir);
 }
 
 #[test]
@@ -664,13 +602,7 @@ fn limits_and_flag_errors() {
     );
     let outdir = tmp.path().join("out");
     // 0.001 h = 3.6 s: jfk (11 s) is over, the 1.9 s sentence is not.
-    let out = run(batch(&[
-        input.to_str().unwrap(),
-        "-o",
-        outdir.to_str().unwrap(),
-        "--max-hours",
-        "0.001",
-    ]));
+    let out = run(batch_into(&input, &outdir, &["--max-hours", "0.001"]));
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     let r = report(&outdir);
@@ -721,21 +653,9 @@ fn limits_and_flag_errors() {
         outdir.to_str().unwrap(),
     ]));
     assert!(stderr(&out).contains("no audio files"), "{}", stderr(&out));
-    let out = run(batch(&[
-        input.to_str().unwrap(),
-        "-o",
-        outdir.to_str().unwrap(),
-        "-f",
-        "docx",
-    ]));
+    let out = run(batch_into(&input, &outdir, &["-f", "docx"]));
     assert!(stderr(&out).contains("docx"), "{}", stderr(&out));
-    let out = run(batch(&[
-        input.to_str().unwrap(),
-        "-o",
-        outdir.to_str().unwrap(),
-        "--jobs",
-        "0",
-    ]));
+    let out = run(batch_into(&input, &outdir, &["--jobs", "0"]));
     assert!(stderr(&out).contains("--jobs"), "{}", stderr(&out));
 }
 

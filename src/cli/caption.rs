@@ -16,11 +16,10 @@ use clap::Args;
 
 use super::caption_display::Display;
 use super::decode_args::{OptionalNumber, parse_optional};
-use super::model_args::DEFAULT_MODEL;
+use super::model_args::ModelArgs;
 use super::setup;
 use crate::audio::SAMPLE_RATE;
 use crate::audio::capture::{Capture, CaptureConfig, LiveSource};
-use crate::decoding::speculative::SpecConfig;
 use crate::output::captions::{CaptionFile, CaptionFormat, CaptionLine, LineBuilder};
 use crate::text::wer::wer;
 use crate::transcribe::agreement::LiveWord;
@@ -38,15 +37,9 @@ const MAX_STEP_S: f64 = 10.0;
 /// Arguments of `whisper-spec caption`.
 #[derive(Debug, Args)]
 pub struct CaptionArgs {
-    /// Model: catalog name (tiny.en, base, ...), hub repo id, or model dir path.
-    #[arg(short, long, default_value = DEFAULT_MODEL)]
-    pub model: String,
-    /// Speculative draft (as for `transcribe`): auto, none, self-int8, self-q8, ...
-    #[arg(long, default_value = "auto")]
-    pub draft: String,
-    /// Tokens the draft proposes in the first round of each decode (then adapted).
-    #[arg(long, default_value_t = SpecConfig::default().gamma)]
-    pub draft_tokens: usize,
+    /// Model and speculative draft.
+    #[command(flatten)]
+    pub model: ModelArgs,
     /// Input device: an id from --list-devices or part of its name (default: the system's).
     #[arg(long, conflicts_with = "input")]
     pub device: Option<String>,
@@ -141,7 +134,7 @@ pub fn run(args: CaptionArgs, verbose: u8) -> anyhow::Result<ExitCode> {
             .map(|x| x as f32),
         ..TranscribeOptions::default()
     };
-    let transcriber = setup::load_transcriber(&args.model, &args.draft, args.draft_tokens)?;
+    let transcriber = args.model.load()?;
     transcriber.check_options(&opts)?;
     let config = LiveConfig {
         speech_db: args.speech_threshold_db,
@@ -418,7 +411,7 @@ fn report(
         "audio_s": capture.captured_s(),
         "dropped_s": capture.dropped_s(),
         "wall_s": live.clock.started.elapsed().as_secs_f64(),
-        "model": args.model,
+        "model": args.model.model,
         "draft": transcriber.draft().map(|d| d.label().to_string()),
         "draft_tokens": s.draft_tokens,
         "accepted_tokens": s.accepted_tokens,
