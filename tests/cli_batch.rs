@@ -329,8 +329,8 @@ fn a_tree_of_good_bad_hidden_and_unicode_files() {
     );
 }
 
-/// Runs a batch over `input` into `outdir` and kills it with `signal` once `after` files are
-/// recorded; returns the process's output.
+/// Runs a batch over `input` into `outdir` and sends it `signal` (a comma list: sent 0.1 s
+/// apart) once `after` files are recorded; returns the process's output.
 fn run_and_signal(
     input: &Path,
     outdir: &Path,
@@ -352,11 +352,16 @@ fn run_and_signal(
         assert!(started.elapsed() < Duration::from_secs(120), "no progress");
         std::thread::sleep(Duration::from_millis(10));
     }
-    let status = Command::new("kill")
-        .args([signal, &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    for (i, signal) in signal.split(',').enumerate() {
+        if i > 0 {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let status = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
     child.wait_with_output().unwrap()
 }
 
@@ -458,6 +463,18 @@ fn ctrl_c_lets_running_files_finish() {
         ),
         (not_started, ok)
     );
+
+    // Twice: quit at once, without a report; what is recorded is complete.
+    let outdir = tmp.path().join("twice");
+    let started = Instant::now();
+    let out = run_and_signal(&input, &outdir, "-INT,-INT", 1, &["--jobs", "1"]);
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(stderr(&out).contains("quitting"), "{}", stderr(&out));
+    assert!(started.elapsed() < Duration::from_secs(60));
+    assert!(!outdir.join("report.json").exists());
+    let done = recorded(&outdir);
+    assert!(!done.is_empty() && done.len() < files.len());
+    assert!(outputs(&outdir).len() >= 3 * done.len());
 }
 
 /// A tmpfs mounted at `dir` (root only), unmounted on drop.
