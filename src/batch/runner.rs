@@ -1,6 +1,9 @@
 //! The worker pool: `jobs` workers share one loaded model, each transcribing one file at a
-//! time on its own rayon pool of `threads` threads (so jobs never fight over one pool's
-//! threads), while a loader thread decodes and resamples the next file ahead of them.
+//! time on its own rayon pool of `threads` threads (candle's rayon-parallel operations), while
+//! a loader thread decodes and resamples the next file ahead of them. The model's own dense
+//! kernels run on candle's one process-wide barrier pool (`CANDLE_NUM_THREADS`), which
+//! concurrent callers take turns in: several jobs pay off with one thread each, where every
+//! kernel runs on its caller's thread.
 //!
 //! Each file ends in one of three ways: done (every output written atomically, then the
 //! resume record appended: a file is never recorded before its outputs exist), failed (its

@@ -34,9 +34,11 @@ pub struct BatchArgs {
     /// Output formats: txt, json, srt, vtt, tsv, a comma list, or all.
     #[arg(short = 'f', long, default_value = "txt")]
     pub output_format: String,
-    /// Files transcribed at once; they share one copy of the model (default: 2 where there
-    /// are 2 cores or more: on 2 cores, 2 jobs of 1 thread beat 1 job of 2 threads by 5-9 %,
-    /// benches/batch_throughput.py).
+    /// Files transcribed at once; they share one copy of the model. Default: one job per core
+    /// (one thread each) on machines of up to 2 cores, where 2 jobs of 1 thread beat 1 job of
+    /// 2 threads by 5-10 % (benches/batch_throughput.py); else 1 job using every core, since
+    /// the model's CPU kernels run on one shared thread pool that concurrent jobs would take
+    /// turns in.
     #[arg(short, long)]
     pub jobs: Option<usize>,
     /// Threads per job (default: all cores divided among the jobs).
@@ -67,7 +69,7 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
     let opts = args.decode.options()?;
     let subtitles = args.decode.subtitles();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut jobs = args.jobs.unwrap_or(if cores >= 2 { 2 } else { 1 });
+    let mut jobs = args.jobs.unwrap_or(if cores <= 2 { cores } else { 1 });
     anyhow::ensure!(jobs >= 1, "--jobs must be at least 1");
     anyhow::ensure!(args.threads != Some(0), "--threads must be at least 1");
     anyhow::ensure!(
@@ -132,6 +134,12 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
         jobs = jobs.min(tasks.len()).max(1);
     }
     let threads = args.threads.unwrap_or((cores / jobs).max(1));
+    if jobs > 1 && threads > 1 {
+        tracing::warn!(
+            "{jobs} jobs of {threads} threads: the model's CPU kernels share one pool of \
+             {threads} threads, which the jobs take turns in; --threads 1 lets them run side by side"
+        );
+    }
     // Before the model loads and before any thread starts.
     setup::set_threads(Some(threads))?;
     report.jobs = jobs;
