@@ -298,3 +298,65 @@ fn detected_language_is_reported_with_its_probability() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["stats"]["draft"], "self-int8", "{v}");
 }
+
+#[test]
+fn trace_writes_a_chrome_trace_of_every_phase() {
+    let tmp = tempfile::tempdir().unwrap();
+    let trace = tmp.path().join("trace.json");
+    let jfk = jfk();
+    // A global flag: after the command as well as before it.
+    let out = run(&[
+        "--trace",
+        trace.to_str().unwrap(),
+        "-m",
+        "tiny.en",
+        jfk.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&trace).unwrap();
+    let events: Vec<serde_json::Value> =
+        serde_json::from_str(&text).expect("a complete JSON trace");
+    let mut open: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+    for e in &events {
+        let (Some(name), Some(ph)) = (e["name"].as_str(), e["ph"].as_str()) else {
+            continue;
+        };
+        match ph {
+            "B" => *open.entry(name.to_string()).or_default() += 1,
+            "E" => *open.entry(name.to_string()).or_default() -= 1,
+            _ => {}
+        }
+    }
+    for span in [
+        "load_model",
+        "load_draft",
+        "transcribe",
+        "mel",
+        "window",
+        "encoder",
+        "encoder_block",
+        "encoder_attention",
+        "encoder_mlp",
+        "decode",
+        "draft_round",
+        "verify",
+        "decoder_layer",
+        "logits",
+    ] {
+        assert_eq!(
+            open.get(span),
+            Some(&0),
+            "{span}: began and ended in the trace"
+        );
+    }
+    let begun = events.iter().filter(|e| e["ph"] == "B").count();
+    assert!(begun > 100, "{begun} spans");
+    let out = run(&[
+        "--trace",
+        "/nonexistent/dir/t.json",
+        "transcribe",
+        jfk.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--trace"), "{}", stderr(&out));
+}

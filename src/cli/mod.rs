@@ -24,6 +24,11 @@ pub struct Cli {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
+    /// Write a Chrome trace (chrome://tracing, Perfetto) of where the time goes: loading, mel,
+    /// each encoder layer, every decoder pass, draft rounds and verify passes.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub trace: Option<std::path::PathBuf>,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -48,7 +53,8 @@ pub enum Command {
 
 /// Runs a parsed command line and returns the process exit status.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    init_logging(cli.verbose);
+    // Kept to the end of the command: dropping it writes the end of the trace.
+    let _trace = init_logging(cli.verbose, cli.trace.as_deref())?;
     match cli.command {
         Command::Transcribe(args) => transcribe::run(*args, cli.verbose),
         Command::Caption(args) => caption::run(*args, cli.verbose),
@@ -60,8 +66,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 /// Logs go to stderr so that stdout stays clean for JSON and transcripts. Warnings are always
-/// shown (a truncated file, a fallback to the offline model source).
-fn init_logging(verbose: u8) {
+/// shown (a truncated file, a fallback to the offline model source). With `trace`, every span
+/// (whatever the log level) is also written to that file as a Chrome trace.
+fn init_logging(
+    verbose: u8,
+    trace: Option<&std::path::Path>,
+) -> anyhow::Result<Option<tracing_chrome::FlushGuard>> {
+    use tracing_subscriber::prelude::*;
     let default = match verbose {
         0 => "warn",
         1 => "info",
@@ -72,10 +83,26 @@ fn init_logging(verbose: u8) {
         // symphonia logs recoverable stream quirks ("skipped junk") at warn; the decoder
         // reports what matters to the user itself (RUST_LOG=symphonia=debug shows them).
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{default},symphonia=off")));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_filter(filter);
+    let (chrome, guard) = match trace {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .map_err(|e| anyhow::anyhow!("--trace: cannot create {}: {e}", path.display()))?;
+            let (layer, guard) = tracing_chrome::ChromeLayerBuilder::new()
+                .writer(std::io::BufWriter::new(file))
+                .include_args(true)
+                .build();
+            (Some(layer), Some(guard))
+        }
+        None => (None, None),
+    };
+    let _ = tracing_subscriber::registry()
+        .with(fmt)
+        .with(chrome)
         .try_init();
+    Ok(guard)
 }

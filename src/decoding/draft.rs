@@ -118,6 +118,7 @@ impl Draft {
         store: &Store,
         device: &Device,
     ) -> Result<Option<Draft>> {
+        let _span = tracing::info_span!("load_draft").entered();
         let spec = match spec {
             DraftSpec::Auto => match catalog::lookup(target_name).map(|e| e.draft) {
                 Some(DraftPairing::Distil(name)) => DraftSpec::Model(name.to_string()),

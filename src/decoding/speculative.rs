@@ -188,6 +188,7 @@ pub fn decode_speculative(
         // Only the start-of-transcript row's logits are used (no-speech probability).
         let head = initial.len() - 1;
         let sot_row = sot_index.min(head - 1);
+        let _span = tracing::trace_span!("prompt_pass", tokens = head).entered();
         let logits =
             t.decoder
                 .forward_rows(&initial[..head], &mut t.cache, t.cross, Some(&[sot_row]))?;
@@ -215,6 +216,7 @@ pub fn decode_speculative(
         // `tokens` followed by the proposals so far: every row's filters read a slice of it.
         let mut prefix = tokens.clone();
         q_rows.clear();
+        let draft_span = tracing::trace_span!("draft_round", gamma = k_max).entered();
         if k_max > 0 {
             let have = draft.len();
             if keep_prev && have == 0 {
@@ -246,10 +248,13 @@ pub fn decode_speculative(
             }
         }
         stats.draft_tokens += proposals.len();
+        drop(draft_span);
 
         // 2. Verify: one target pass over the pending token(s) and the proposals.
         let before = t.cache.len();
+        let verify_span = tracing::trace_span!("verify", proposals = proposals.len()).entered();
         let logits = t.catch_up(&tokens, &proposals)?;
+        drop(verify_span);
         stats.target_calls += 1;
         let base = logits.dim(0)? - proposals.len() - 1;
         if no_speech.is_none() && sot_index >= before && sot_index < tokens.len() {

@@ -295,6 +295,7 @@ impl TextDecoder {
                 x.index_select(&Tensor::new(ids.as_slice(), &self.device)?, 0)?
             }
         };
+        let _span = tracing::trace_span!("logits", rows = x.dim(0)?).entered();
         self.head.forward(&x)
     }
 
@@ -332,6 +333,7 @@ impl TextDecoder {
             None
         };
         for (i, block) in self.blocks.iter().enumerate() {
+            let _layer = tracing::trace_span!("decoder_layer", layer = i).entered();
             let h = block.attn.cached_self_attention(
                 &block.attn_ln.forward(&x)?,
                 cache.layer_mut(i),

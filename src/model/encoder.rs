@@ -35,7 +35,10 @@ impl EncoderBlock {
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let _span = tracing::trace_span!("encoder_block").entered();
+        let attention = tracing::trace_span!("encoder_attention").entered();
         let x = (x + self.attn.self_attention(&self.attn_ln.forward(x)?)?)?;
+        drop(attention);
+        let _mlp = tracing::trace_span!("encoder_mlp").entered();
         let h = gelu(&self.fc1.forward(&self.mlp_ln.forward(&x)?)?)?;
         x + self.fc2.forward(&h)?
     }
@@ -79,8 +82,10 @@ impl AudioEncoder {
         let _span = tracing::debug_span!("encoder").entered();
         // Time-major from here on: `[1, frames, channels]`.
         let x = mel.transpose(1, 2)?.contiguous()?;
+        let conv = tracing::trace_span!("encoder_conv").entered();
         let x = gelu(&self.conv1.forward_time_major(&x)?)?;
         let x = gelu(&self.conv2.forward_time_major(&x)?)?;
+        drop(conv);
         let frames = x.dim(1)?;
         if frames > self.positions.dim(0)? {
             candle_core::bail!(

@@ -39,6 +39,7 @@ pub fn var_builder(
 impl Whisper {
     /// Loads encoder and decoder (f32 compute; stored f16 weights are converted on load).
     pub fn load(model: &ModelDir, device: &Device) -> Result<Self, ModelError> {
+        let _span = tracing::info_span!("load_model").entered();
         let vb = var_builder(model, DType::F32, device)?;
         let path = model.weights();
         let bad = |e: candle_core::Error| ModelError::invalid(&path, format!("cannot load: {e}"));

@@ -31,7 +31,11 @@ pub(super) fn transcribe(
     let tokenizer = t.tokenizer();
     let timestamp_begin = tokenizer.specials().timestamp_begin;
     let n_mels = model.config.num_mel_bins;
-    let mel = log_mel_spectrogram(samples, n_mels, N_SAMPLES);
+    let _span = tracing::info_span!("transcribe", file, seconds = samples.len() / 16_000).entered();
+    let mel = {
+        let _span = tracing::debug_span!("mel").entered();
+        log_mel_spectrogram(samples, n_mels, N_SAMPLES)
+    };
     let content_frames = mel.n_frames.saturating_sub(N_FRAMES);
     let duration_s = samples.len() as f64 / f64::from(SAMPLE_RATE);
 
@@ -85,6 +89,7 @@ pub(super) fn transcribe(
                 continue;
             }
         }
+        let _window_span = tracing::debug_span!("window", seek_s = seek as f64 * 0.01).entered();
         cut_window(&mel, seek, &mut window);
         if seek + window_frames < content_frames {
             // A clip ending inside the audio: what follows it must not be heard, so the
@@ -127,7 +132,10 @@ pub(super) fn transcribe(
             prefix: if first_window { &prefix } else { &[] },
         };
         first_window = false;
-        let attempt = decode_with_fallback(t, &encoded, &prompt, opts, &mut sampler)?;
+        let attempt = {
+            let _span = tracing::debug_span!("decode").entered();
+            decode_with_fallback(t, &encoded, &prompt, opts, &mut sampler)?
+        };
         let result = &attempt.result;
         let spec = &attempt.spec;
         stats.decoder_s += t0.elapsed().as_secs_f64();
@@ -195,6 +203,7 @@ pub(super) fn transcribe(
                 .iter()
                 .flat_map(|s| s.tokens.iter().copied().filter(|&t| t < eot))
                 .collect();
+            let _span = tracing::debug_span!("word_timing").entered();
             let alignment = find_alignment(
                 t,
                 &encoded,
