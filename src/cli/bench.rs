@@ -52,9 +52,30 @@ pub struct BenchArgs {
     /// Print a JSON summary as the last line.
     #[arg(long)]
     pub json: bool,
+    /// Instead: our transcription against faster-whisper's on the same CTranslate2 weights
+    /// (float32), each as its own process per file, alternating: wall time (model load
+    /// excluded on both sides), real-time factor, peak RSS, with the draft and without.
+    #[arg(long)]
+    pub vs_faster_whisper: bool,
+    /// With --vs-faster-whisper: the models to compare (comma list; default: -m).
+    #[arg(long, value_delimiter = ',', requires = "vs_faster_whisper")]
+    pub models: Vec<String>,
+    /// With --vs-faster-whisper: threads on both sides (default: all cores).
+    #[arg(short, long, requires = "vs_faster_whisper")]
+    pub threads: Option<usize>,
+    /// With --vs-faster-whisper: the Python of a venv with faster-whisper (default:
+    /// $WHISPER_SPEC_PEER_PYTHON, else ~/.cache/whisper-peers/venv/bin/python, which
+    /// ../shared/peers/setup.sh creates).
+    #[arg(long, requires = "vs_faster_whisper")]
+    pub peer_python: Option<PathBuf>,
+    /// With --vs-faster-whisper: the peers script (default:
+    /// $WHISPER_SPEC_SHARED/peers/faster_whisper_run.py, else ../shared/peers/...).
+    #[arg(long, requires = "vs_faster_whisper")]
+    pub peer_script: Option<PathBuf>,
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+/// The median of `v` (0 for none).
+pub(super) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     if v.is_empty() {
         return 0.0;
@@ -97,6 +118,9 @@ fn spec_config(args: &BenchArgs, decoder_layers: usize) -> anyhow::Result<SpecCo
 /// Runs `whisper-spec bench`.
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.runs >= 1, "--runs must be at least 1");
+    if args.vs_faster_whisper {
+        return vs_faster_whisper(&args);
+    }
     let device = candle_core::Device::Cpu;
     let store = Store::from_env();
     let resolved = store.resolve(&args.model)?;
@@ -220,4 +244,42 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// `bench --vs-faster-whisper`.
+fn vs_faster_whisper(args: &BenchArgs) -> anyhow::Result<ExitCode> {
+    use super::bench_peer::{PeerSetup, Plan, compare, print};
+    anyhow::ensure!(args.threads != Some(0), "--threads must be at least 1");
+    let peer = PeerSetup::find(args.peer_python.as_deref(), args.peer_script.as_deref())?;
+    let models = if args.models.is_empty() {
+        vec![args.model.clone()]
+    } else {
+        args.models.clone()
+    };
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let plan = Plan {
+        models: &models,
+        files: &args.files,
+        draft: &args.draft,
+        runs: args.runs,
+        threads,
+        timestamps: !args.no_timestamps,
+    };
+    let rows = compare(&plan, &peer)?;
+    let (with, without) = print(&rows);
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "ratio_vs_faster_whisper": with,
+                "ratio_vs_faster_whisper_no_draft": without,
+                "threads": threads,
+                "runs": args.runs,
+                "rows": rows,
+            })
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }

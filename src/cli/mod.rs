@@ -3,6 +3,7 @@
 
 pub mod batch;
 pub mod bench;
+mod bench_peer;
 pub mod caption;
 mod caption_display;
 pub mod decode_args;

@@ -1,0 +1,334 @@
+//! `whisper-spec bench --vs-faster-whisper`: our transcription against faster-whisper's on the
+//! same CTranslate2 weights, side by side in one run.
+//!
+//! Each side runs as its own process per file and run (so each has its own peak RSS, read with
+//! `wait4`), alternating (the machine is noisy), and medians are compared. Both report their
+//! own in-process wall time without model load: ours is `stats.wall_s` of
+//! `transcribe -f json` (audio decoding included), theirs the peers script's `wall_s`
+//! (decoding excluded), so the comparison leans their way. Settings match the peers script:
+//! greedy, no temperature fallback, no VAD, previous text as prompt, English, the same thread
+//! count, timestamps unless `--no-timestamps`. Our rows run with the draft asked for and
+//! with `--draft none`, so the table shows what speculative decoding adds.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::Context;
+
+use crate::model::Store;
+
+/// What one side of the comparison needs.
+#[derive(Debug, Clone)]
+pub struct PeerSetup {
+    /// The Python of a venv with faster-whisper (`../shared/peers/setup.sh` makes one).
+    pub python: PathBuf,
+    /// The peers script (`faster_whisper_run.py`).
+    pub script: PathBuf,
+}
+
+impl PeerSetup {
+    /// From the flags, else `WHISPER_SPEC_PEER_PYTHON` / the venv `setup.sh` makes, and the
+    /// script in the shared folder (`WHISPER_SPEC_SHARED`, else `../shared`). Fails with how to
+    /// set it up when either is missing.
+    pub fn find(python: Option<&Path>, script: Option<&Path>) -> anyhow::Result<PeerSetup> {
+        let shared = std::env::var_os("WHISPER_SPEC_SHARED")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("../shared"));
+        let python = python.map(Path::to_path_buf).unwrap_or_else(|| {
+            std::env::var_os("WHISPER_SPEC_PEER_PYTHON")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| {
+                    dirs::home_dir()
+                        .unwrap_or_default()
+                        .join(".cache/whisper-peers/venv/bin/python")
+                })
+        });
+        let script = script
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| shared.join("peers/faster_whisper_run.py"));
+        anyhow::ensure!(
+            script.is_file(),
+            "--vs-faster-whisper: no peers script at {} (give --peer-script, or set WHISPER_SPEC_SHARED)",
+            script.display()
+        );
+        anyhow::ensure!(
+            python.is_file(),
+            "--vs-faster-whisper: no Python with faster-whisper at {}: create the venv with \
+             `bash {}` (it prints the Python to give as --peer-python)",
+            python.display(),
+            script.with_file_name("setup.sh").display()
+        );
+        Ok(PeerSetup { python, script })
+    }
+}
+
+/// One measured configuration on one file.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Row {
+    /// Model name.
+    pub model: String,
+    /// Weights' precision on both sides.
+    pub precision: &'static str,
+    /// The input.
+    pub file: String,
+    /// Our draft (`none` or the label of the one used).
+    pub draft: String,
+    /// Median wall seconds, ours.
+    pub ours_s: f64,
+    /// Median wall seconds, faster-whisper's.
+    pub theirs_s: f64,
+    /// ours / theirs.
+    pub ratio: f64,
+    /// Our real-time factor.
+    pub rtf: f64,
+    /// Peak RSS of our process, MB.
+    pub ours_rss_mb: f64,
+    /// Peak RSS of theirs, MB.
+    pub theirs_rss_mb: f64,
+    /// Whether the texts are the same (whitespace aside).
+    pub same_text: bool,
+}
+
+/// What the side-by-side measures.
+#[derive(Debug, Clone)]
+pub struct Plan<'a> {
+    /// Models to compare (each needs its CTranslate2 copy: the offline source has tiny.en and
+    /// base).
+    pub models: &'a [String],
+    /// Inputs.
+    pub files: &'a [PathBuf],
+    /// Our draft besides `none`.
+    pub draft: &'a str,
+    /// Runs per side and configuration.
+    pub runs: usize,
+    /// Threads on both sides.
+    pub threads: usize,
+    /// Decode timestamps.
+    pub timestamps: bool,
+}
+
+/// Measures every model x file x draft against faster-whisper float32.
+pub fn compare(plan: &Plan<'_>, peer: &PeerSetup) -> anyhow::Result<Vec<Row>> {
+    let ours = std::env::current_exe().context("cannot find this program's path")?;
+    let store = Store::from_env();
+    let mut rows = Vec::new();
+    for model in plan.models {
+        let ct2 = store.fetch_ct2(model)?;
+        for file in plan.files {
+            let theirs_cmd = || {
+                let mut c = Command::new(&peer.python);
+                c.arg(&peer.script)
+                    .arg("--model-dir")
+                    .arg(&ct2)
+                    .args(["--compute-type", "float32", "--language", "en"])
+                    .args(["--threads", &plan.threads.to_string()]);
+                if plan.timestamps {
+                    c.arg("--timestamps");
+                }
+                c.arg(file);
+                c
+            };
+            let ours_cmd = |draft: &str| {
+                let mut c = Command::new(&ours);
+                c.args(["transcribe", "-m", model, "-l", "en", "-f", "json"])
+                    .args(["--temperature-increment-on-fallback", "none"])
+                    .args(["--draft", draft, "-t", &plan.threads.to_string()]);
+                if !plan.timestamps {
+                    c.arg("--no-timestamps");
+                }
+                c.arg(file);
+                c
+            };
+            let drafts = [plan.draft, "none"];
+            let mut ours_runs: Vec<Vec<Measured>> = vec![Vec::new(); drafts.len()];
+            let mut theirs_runs = Vec::new();
+            for _ in 0..plan.runs {
+                for (i, draft) in drafts.iter().enumerate() {
+                    ours_runs[i].push(measure(ours_cmd(draft), Side::Ours)?);
+                }
+                theirs_runs.push(measure(theirs_cmd(), Side::Theirs)?);
+            }
+            let theirs = Summary::of(&theirs_runs);
+            for runs in &ours_runs {
+                let us = Summary::of(runs);
+                rows.push(Row {
+                    model: model.clone(),
+                    precision: "f32",
+                    file: file.display().to_string(),
+                    draft: us.draft.clone(),
+                    ours_s: us.wall_s,
+                    theirs_s: theirs.wall_s,
+                    ratio: us.wall_s / theirs.wall_s,
+                    rtf: us.wall_s / us.audio_s.max(1e-9),
+                    ours_rss_mb: us.rss_mb,
+                    theirs_rss_mb: theirs.rss_mb,
+                    same_text: squash(&us.text) == squash(&theirs.text),
+                });
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// Which program printed the JSON.
+#[derive(Debug, Clone, Copy)]
+enum Side {
+    Ours,
+    Theirs,
+}
+
+/// One process's result.
+#[derive(Debug, Clone)]
+struct Measured {
+    wall_s: f64,
+    audio_s: f64,
+    rss_mb: f64,
+    text: String,
+    draft: String,
+}
+
+/// Medians (wall time), maxima (RSS) and the last text of several runs.
+struct Summary {
+    wall_s: f64,
+    audio_s: f64,
+    rss_mb: f64,
+    text: String,
+    draft: String,
+}
+
+impl Summary {
+    fn of(runs: &[Measured]) -> Summary {
+        let last = runs.last().expect("at least one run");
+        Summary {
+            wall_s: super::bench::median(runs.iter().map(|m| m.wall_s).collect()),
+            audio_s: last.audio_s,
+            rss_mb: runs.iter().map(|m| m.rss_mb).fold(0.0, f64::max),
+            text: last.text.clone(),
+            draft: last.draft.clone(),
+        }
+    }
+}
+
+/// Whitespace-insensitive text.
+fn squash(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Runs `cmd`, waits for it with `wait4` for its peak RSS, and reads its last stdout line.
+fn measure(mut cmd: Command, side: Side) -> anyhow::Result<Measured> {
+    let shown = format!("{cmd:?}");
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot start {shown}"))?;
+    let stdout = child.stdout.take().expect("piped stdout");
+    let stderr = child.stderr.take().expect("piped stderr");
+    let err_reader =
+        std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
+    let out = std::io::read_to_string(stdout).unwrap_or_default();
+    let (status, rss_kb) = wait4(child.id())?;
+    let err = err_reader.join().unwrap_or_default();
+    anyhow::ensure!(status == 0, "{shown} failed (status {status}): {err}");
+    let json: serde_json::Value = match side {
+        // `transcribe -f json` prints one indented document.
+        Side::Ours => serde_json::from_str(&out),
+        Side::Theirs => serde_json::from_str(out.lines().last().unwrap_or_default()),
+    }
+    .with_context(|| format!("{shown}: output is not the expected JSON: {out}"))?;
+    if let Some(e) = json.get("error") {
+        anyhow::bail!("{shown}: {e}");
+    }
+    let f = |v: &serde_json::Value| v.as_f64().unwrap_or(0.0);
+    Ok(match side {
+        Side::Ours => Measured {
+            wall_s: f(&json["stats"]["wall_s"]),
+            audio_s: f(&json["duration_s"]),
+            rss_mb: rss_kb / 1024.0,
+            text: json["text"].as_str().unwrap_or_default().to_string(),
+            draft: json["stats"]["draft"]
+                .as_str()
+                .unwrap_or("none")
+                .to_string(),
+        },
+        Side::Theirs => Measured {
+            wall_s: f(&json["wall_s"]),
+            audio_s: f(&json["audio_s"]),
+            rss_mb: rss_kb / 1024.0,
+            text: json["text"].as_str().unwrap_or_default().to_string(),
+            draft: String::new(),
+        },
+    })
+}
+
+/// Waits for process `pid`: its exit status (or 128 + signal) and peak RSS in KB.
+fn wait4(pid: u32) -> anyhow::Result<(i32, f64)> {
+    let mut status = 0;
+    // SAFETY: rusage is plain data, zero is a valid value; wait4 writes both out-parameters.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = libc::pid_t::try_from(pid).context("process id out of range")?;
+    // SAFETY: `pid` is our own child, not yet waited for; the pointers are to live locals.
+    let got = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    anyhow::ensure!(got == pid, "wait4: {}", std::io::Error::last_os_error());
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        128 + libc::WTERMSIG(status)
+    };
+    Ok((code, usage.ru_maxrss as f64))
+}
+
+/// Prints the table, and returns the totals' ratios: with the draft, and without.
+pub fn print(rows: &[Row]) -> (f64, f64) {
+    println!(
+        "{:<8} {:<5} {:<40} {:<10} {:>8} {:>8} {:>6} {:>7} {:>9} {:>10} same",
+        "model",
+        "prec",
+        "file",
+        "draft",
+        "ours s",
+        "theirs s",
+        "ratio",
+        "RTF",
+        "RSS ours",
+        "RSS theirs"
+    );
+    for r in rows {
+        let file: String = {
+            let chars: Vec<char> = r.file.chars().collect();
+            chars[chars.len().saturating_sub(40)..].iter().collect()
+        };
+        println!(
+            "{:<8} {:<5} {:<40} {:<10} {:>8.3} {:>8.3} {:>6.2} {:>7.3} {:>8.0}M {:>9.0}M {}",
+            r.model,
+            r.precision,
+            file,
+            r.draft,
+            r.ours_s,
+            r.theirs_s,
+            r.ratio,
+            r.rtf,
+            r.ours_rss_mb,
+            r.theirs_rss_mb,
+            r.same_text
+        );
+    }
+    let total = |spec: bool| {
+        let picked: Vec<&Row> = rows
+            .iter()
+            .filter(|r| (r.draft != "none") == spec)
+            .collect();
+        let ours: f64 = picked.iter().map(|r| r.ours_s).sum();
+        let theirs: f64 = picked.iter().map(|r| r.theirs_s).sum();
+        if theirs > 0.0 {
+            ours / theirs
+        } else {
+            f64::NAN
+        }
+    };
+    let (with, without) = (total(true), total(false));
+    println!(
+        "total: ours / faster-whisper = {with:.2} with speculative decoding, {without:.2} without"
+    );
+    (with, without)
+}
