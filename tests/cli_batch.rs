@@ -327,6 +327,11 @@ fn a_tree_of_good_bad_hidden_and_unicode_files() {
         (2, 0),
         "--force redoes everything"
     );
+    assert_eq!(
+        emission(&["--no-timestamps", "--quantize", "q8_0"]),
+        (2, 0),
+        "a quantized decoder is another model"
+    );
 }
 
 /// Runs a batch over `input` into `outdir` and sends it `signal` (a comma list: sent 0.1 s

@@ -368,3 +368,48 @@ fn trace_writes_a_chrome_trace_of_every_phase() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("--trace"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_quantized_decoder_transcribes_without_a_draft() {
+    let jfk = jfk();
+    let reference = "And so my fellow Americans, ask not what your country can do for you, \
+                     ask what you can do for your country.";
+    for q in ["q8_0", "q4k"] {
+        let out = run(&[
+            "-m",
+            "tiny.en",
+            "--quantize",
+            q,
+            "-f",
+            "json",
+            jfk.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{q}: {}", stderr(&out));
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let text = json["text"].as_str().unwrap();
+        let wer = whisper_spec::text::wer::wer(reference, text);
+        assert!(wer <= 10.0, "{q}: WER {wer}: {text}");
+        assert!(
+            json["stats"].get("draft").is_none(),
+            "{q}: no draft: {json}"
+        );
+        let model = json["model"].as_str().unwrap();
+        assert!(
+            model.starts_with("tiny.en (Q"),
+            "{q}: the model says it is quantized: {model}"
+        );
+    }
+    let out = run(&[
+        "-m",
+        "tiny.en",
+        "--quantize",
+        "q8_0",
+        "--draft",
+        "self-int8",
+        jfk.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--quantize"), "{}", stderr(&out));
+    let out = run(&["-m", "tiny.en", "--quantize", "q2", jfk.to_str().unwrap()]);
+    assert!(!out.status.success());
+}

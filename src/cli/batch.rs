@@ -101,9 +101,10 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
 
     // Everything that changes the outputs, besides the input: the draft is not part of it,
     // since speculative decoding gives the model's own output.
+    let model = args.model.describe();
     let describe = format!(
         "{}\n{:?}\n{:?}",
-        args.model.model,
+        model,
         crate::TranscribeOptions {
             verify: false,
             ..opts.clone()
@@ -113,7 +114,7 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
     let options_key = state::options_key(&describe);
     let mut report = Report {
         output_dir: outdir.display().to_string(),
-        model: args.model.model.clone(),
+        model: model.clone(),
         ignored_hidden: found.hidden,
         ignored_not_audio: found.not_audio,
         ..Report::default()
@@ -123,7 +124,7 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
     }
     let todo = Todo {
         formats: &formats,
-        model: &args.model.model,
+        model: &model,
         options_key: &options_key,
         force: args.force,
     };
@@ -167,7 +168,7 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
             formats: &formats,
             subtitles: &subtitles,
             opts: &opts,
-            model: &args.model.model,
+            model: &model,
             options_key: &options_key,
             jobs,
             threads,

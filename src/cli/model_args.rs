@@ -4,6 +4,7 @@
 use clap::Args;
 
 use crate::decoding::speculative::SpecConfig;
+use crate::model::linear::QuantKind;
 
 /// The model used when `-m` is not given: large-v3 where a GPU is built in, base on CPU.
 #[cfg(feature = "cuda")]
@@ -27,11 +28,51 @@ pub struct ModelArgs {
     /// Tokens the draft proposes in the first round of each window (then adapted).
     #[arg(long, default_value_t = SpecConfig::default().gamma)]
     pub draft_tokens: usize,
+    /// Quantize the model's decoder (the encoder stays f32): q8_0 (8-bit) or q4k (4-bit
+    /// k-quants). Faster decoding; the text can differ slightly from the f32 model's.
+    /// Speculative decoding verifies with the f32 decoder, so there is no draft with it.
+    #[arg(long, value_enum)]
+    pub quantize: Option<Quantize>,
+}
+
+/// `--quantize` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Quantize {
+    /// GGML Q8_0: 8-bit weights in blocks of 32.
+    #[value(name = "q8_0")]
+    Q8_0,
+    /// GGML Q4K: 4-bit k-quants.
+    #[value(name = "q4k")]
+    Q4k,
+}
+
+impl Quantize {
+    /// The weight type.
+    pub fn kind(self) -> QuantKind {
+        match self {
+            Quantize::Q8_0 => QuantKind::Q8_0,
+            Quantize::Q4k => QuantKind::Q4,
+        }
+    }
 }
 
 impl ModelArgs {
-    /// Loads the model with its draft.
+    /// Loads the model with its draft (or quantized, without one).
     pub fn load(&self) -> anyhow::Result<crate::transcribe::Transcriber> {
-        super::setup::load_transcriber(&self.model, &self.draft, self.draft_tokens)
+        super::setup::load_transcriber(
+            &self.model,
+            &self.draft,
+            self.draft_tokens,
+            self.quantize.map(Quantize::kind),
+        )
+    }
+
+    /// What of these flags changes the text (for a batch's record): the model and its
+    /// quantization; not the draft, whose output is the model's own.
+    pub fn describe(&self) -> String {
+        match self.quantize {
+            Some(q) => format!("{} {q:?}", self.model),
+            None => self.model.clone(),
+        }
     }
 }

@@ -4,6 +4,7 @@
 use crate::decoding::draft::{Draft, DraftSpec};
 use crate::decoding::speculative::SpecConfig;
 use crate::model::Store;
+use crate::model::linear::QuantKind;
 use crate::text::resolve_language;
 use crate::transcribe::Transcriber;
 
@@ -35,11 +36,13 @@ pub fn language(flag: &str) -> Option<String> {
 }
 
 /// Loads `model` (catalog name, hub id or path) with the draft `draft` (see `--draft`)
-/// proposing `draft_tokens` tokens in its first round.
+/// proposing `draft_tokens` tokens in its first round, or with its decoder quantized to
+/// `quantize` and no draft.
 pub fn load_transcriber(
     model: &str,
     draft: &str,
     draft_tokens: usize,
+    quantize: Option<QuantKind>,
 ) -> anyhow::Result<Transcriber> {
     anyhow::ensure!(draft_tokens >= 1, "--draft-tokens must be at least 1");
     let draft_spec: DraftSpec = draft
@@ -49,6 +52,18 @@ pub fn load_transcriber(
     let store = Store::from_env();
     let resolved = store.resolve(model)?;
     let transcriber = Transcriber::load(&resolved.model, model, &device)?;
+    if let Some(kind) = quantize {
+        // Speculative decoding is exact against the f32 decoder that verifies; a quantized
+        // decoder's verify pass over several tokens can differ from its one-token steps.
+        anyhow::ensure!(
+            matches!(draft_spec, DraftSpec::Auto | DraftSpec::None),
+            "--quantize decodes without a draft (speculative decoding verifies with the f32 \
+             decoder): leave out --draft {draft}"
+        );
+        return Ok(transcriber
+            .quantized(kind)?
+            .with_draft(None, SpecConfig::default()));
+    }
     let draft = Draft::build(
         &draft_spec,
         transcriber.model(),

@@ -86,6 +86,16 @@ impl Transcriber {
         })
     }
 
+    /// Replaces the model's decoder by a quantized copy (`--quantize`): decoder steps read a
+    /// quarter (8-bit) or a seventh (4-bit) of the f32 bytes, the encoder stays f32. The text
+    /// can differ from the f32 model's by the quantization error. Call before
+    /// [`with_draft`](Self::with_draft): a draft's exactness is defined against the f32 target.
+    pub fn quantized(mut self, kind: crate::model::linear::QuantKind) -> Result<Self> {
+        self.model.decoder = self.model.decoder.quantize(kind)?;
+        self.name = format!("{} ({kind:?})", self.name);
+        Ok(self)
+    }
+
     /// Decodes with `draft` (speculative decoding) configured by `spec`, or alone with `None`.
     pub fn with_draft(mut self, draft: Option<Draft>, spec: SpecConfig) -> Self {
         self.draft = draft;
