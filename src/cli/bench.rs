@@ -60,6 +60,10 @@ pub struct BenchArgs {
     /// With --vs-faster-whisper: the models to compare (comma list; default: -m).
     #[arg(long, value_delimiter = ',', requires = "vs_faster_whisper")]
     pub models: Vec<String>,
+    /// With --vs-faster-whisper: our precisions (comma list of f32, q8_0, q4k); the quantized
+    /// ones run against faster-whisper's int8.
+    #[arg(long, value_delimiter = ',', default_value = "f32", value_parser = ["f32", "q8_0", "q4k"], requires = "vs_faster_whisper")]
+    pub precisions: Vec<String>,
     /// With --vs-faster-whisper: threads on both sides (default: all cores).
     #[arg(short, long, requires = "vs_faster_whisper")]
     pub threads: Option<usize>,
@@ -259,22 +263,40 @@ fn vs_faster_whisper(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let precisions: Vec<&'static str> = args
+        .precisions
+        .iter()
+        .map(|p| match p.as_str() {
+            "q8_0" => "q8_0",
+            "q4k" => "q4k",
+            _ => "f32",
+        })
+        .collect();
     let plan = Plan {
         models: &models,
         files: &args.files,
         draft: &args.draft,
+        precisions: &precisions,
         runs: args.runs,
         threads,
         timestamps: !args.no_timestamps,
     };
     let rows = compare(&plan, &peer)?;
-    let (with, without) = print(&rows);
+    let totals = print(&rows);
+    let f32_ratio = |draft: bool| {
+        totals
+            .iter()
+            .find(|(k, _)| k.starts_with("f32 ") && (k != "f32 none") == draft)
+            .map(|(_, r)| *r)
+    };
     if args.json {
         println!(
             "{}",
             serde_json::json!({
-                "ratio_vs_faster_whisper": with,
-                "ratio_vs_faster_whisper_no_draft": without,
+                // The headline: f32 with speculative decoding (the default), ours / theirs.
+                "ratio_vs_faster_whisper": f32_ratio(true).or(f32_ratio(false)),
+                "ratio_vs_faster_whisper_no_draft": f32_ratio(false),
+                "ratios": totals.iter().map(|(k, r)| (k.clone(), serde_json::json!(r))).collect::<serde_json::Map<_, _>>(),
                 "threads": threads,
                 "runs": args.runs,
                 "rows": rows,

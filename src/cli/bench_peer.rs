@@ -67,7 +67,8 @@ impl PeerSetup {
 pub struct Row {
     /// Model name.
     pub model: String,
-    /// Weights' precision on both sides.
+    /// Our weights' precision (`f32`, `q8_0`, `q4k`); theirs is float32 against f32 and
+    /// int8 against the quantized ones.
     pub precision: &'static str,
     /// The input.
     pub file: String,
@@ -97,8 +98,10 @@ pub struct Plan<'a> {
     pub models: &'a [String],
     /// Inputs.
     pub files: &'a [PathBuf],
-    /// Our draft besides `none`.
+    /// Our draft besides `none` (f32 only: a quantized decoder has no draft).
     pub draft: &'a str,
+    /// Our precisions: `f32`, `q8_0`, `q4k`.
+    pub precisions: &'a [&'static str],
     /// Runs per side and configuration.
     pub runs: usize,
     /// Threads on both sides.
@@ -107,20 +110,30 @@ pub struct Plan<'a> {
     pub timestamps: bool,
 }
 
-/// Measures every model x file x draft against faster-whisper float32.
+/// Measures every model x precision x file x draft against faster-whisper (float32 against
+/// our f32, int8 against our quantized decoders).
 pub fn compare(plan: &Plan<'_>, peer: &PeerSetup) -> anyhow::Result<Vec<Row>> {
     let ours = std::env::current_exe().context("cannot find this program's path")?;
     let store = Store::from_env();
     let mut rows = Vec::new();
     for model in plan.models {
         let ct2 = store.fetch_ct2(model)?;
-        for file in plan.files {
+        for (&precision, file) in plan
+            .precisions
+            .iter()
+            .flat_map(|p| plan.files.iter().map(move |f| (p, f)))
+        {
+            let compute_type = if precision == "f32" {
+                "float32"
+            } else {
+                "int8"
+            };
             let theirs_cmd = || {
                 let mut c = Command::new(&peer.python);
                 c.arg(&peer.script)
                     .arg("--model-dir")
                     .arg(&ct2)
-                    .args(["--compute-type", "float32", "--language", "en"])
+                    .args(["--compute-type", compute_type, "--language", "en"])
                     .args(["--threads", &plan.threads.to_string()]);
                 if plan.timestamps {
                     c.arg("--timestamps");
@@ -133,13 +146,20 @@ pub fn compare(plan: &Plan<'_>, peer: &PeerSetup) -> anyhow::Result<Vec<Row>> {
                 c.args(["transcribe", "-m", model, "-l", "en", "-f", "json"])
                     .args(["--temperature-increment-on-fallback", "none"])
                     .args(["--draft", draft, "-t", &plan.threads.to_string()]);
+                if precision != "f32" {
+                    c.args(["--quantize", precision]);
+                }
                 if !plan.timestamps {
                     c.arg("--no-timestamps");
                 }
                 c.arg(file);
                 c
             };
-            let drafts = [plan.draft, "none"];
+            let drafts: &[&str] = if precision == "f32" {
+                &[plan.draft, "none"]
+            } else {
+                &["none"]
+            };
             let mut ours_runs: Vec<Vec<Measured>> = vec![Vec::new(); drafts.len()];
             let mut theirs_runs = Vec::new();
             for _ in 0..plan.runs {
@@ -153,7 +173,7 @@ pub fn compare(plan: &Plan<'_>, peer: &PeerSetup) -> anyhow::Result<Vec<Row>> {
                 let us = Summary::of(runs);
                 rows.push(Row {
                     model: model.clone(),
-                    precision: "f32",
+                    precision,
                     file: file.display().to_string(),
                     draft: us.draft.clone(),
                     ours_s: us.wall_s,
@@ -278,8 +298,9 @@ fn wait4(pid: u32) -> anyhow::Result<(i32, f64)> {
     Ok((code, usage.ru_maxrss as f64))
 }
 
-/// Prints the table, and returns the totals' ratios: with the draft, and without.
-pub fn print(rows: &[Row]) -> (f64, f64) {
+/// Prints the table, and returns the total ratio (sum of ours / sum of theirs) of each
+/// precision and draft, as `("f32 self-int8", ratio)`.
+pub fn print(rows: &[Row]) -> Vec<(String, f64)> {
     println!(
         "{:<8} {:<5} {:<40} {:<10} {:>8} {:>8} {:>6} {:>7} {:>9} {:>10} same",
         "model",
@@ -313,22 +334,21 @@ pub fn print(rows: &[Row]) -> (f64, f64) {
             r.same_text
         );
     }
-    let total = |spec: bool| {
-        let picked: Vec<&Row> = rows
-            .iter()
-            .filter(|r| (r.draft != "none") == spec)
-            .collect();
-        let ours: f64 = picked.iter().map(|r| r.ours_s).sum();
-        let theirs: f64 = picked.iter().map(|r| r.theirs_s).sum();
-        if theirs > 0.0 {
-            ours / theirs
-        } else {
-            f64::NAN
+    // Totals per precision and draft: sum of ours / sum of theirs.
+    let mut totals: Vec<(String, f64)> = Vec::new();
+    for r in rows {
+        let key = format!("{} {}", r.precision, r.draft);
+        if totals.iter().any(|(k, _)| *k == key) {
+            continue;
         }
-    };
-    let (with, without) = (total(true), total(false));
-    println!(
-        "total: ours / faster-whisper = {with:.2} with speculative decoding, {without:.2} without"
-    );
-    (with, without)
+        let picked = rows
+            .iter()
+            .filter(|x| x.precision == r.precision && x.draft == r.draft);
+        let (ours, theirs) = picked.fold((0.0, 0.0), |(o, t), x| (o + x.ours_s, t + x.theirs_s));
+        totals.push((key, ours / theirs));
+    }
+    for (key, ratio) in &totals {
+        println!("total {key}: ours / faster-whisper = {ratio:.2}");
+    }
+    totals
 }
