@@ -51,9 +51,25 @@ fn compares_with_faster_whisper_on_the_same_weights() {
     let ratio = last["ratio_vs_faster_whisper"].as_f64().unwrap();
     assert!(ratio.is_finite() && ratio > 0.0, "{last}");
     let rows = last["rows"].as_array().unwrap();
-    assert_eq!(rows.len(), 2, "with the draft and without: {last}");
+    assert_eq!(
+        rows.len(),
+        3,
+        "f32 with the draft and without, q8_0 without: {last}"
+    );
     assert_eq!(rows[1]["draft"], "none");
     assert_ne!(rows[0]["draft"], "none");
+    assert_eq!(
+        (rows[2]["precision"].as_str(), rows[2]["draft"].as_str()),
+        (Some("q8_0"), Some("none"))
+    );
+    assert!(
+        last["ratios"]["q8_0 none"].as_f64().unwrap() > 0.0,
+        "{last}"
+    );
+    assert_eq!(
+        last["ratios"]["f32 none"],
+        last["ratio_vs_faster_whisper_no_draft"]
+    );
     for r in rows {
         for key in ["ours_s", "theirs_s", "ours_rss_mb", "theirs_rss_mb", "rtf"] {
             assert!(r[key].as_f64().unwrap() > 0.0, "{key}: {r}");
@@ -62,7 +78,10 @@ fn compares_with_faster_whisper_on_the_same_weights() {
         let expect = r["ours_s"].as_f64().unwrap() / r["theirs_s"].as_f64().unwrap();
         assert!((ratio - expect).abs() < 1e-9, "{r}");
     }
-    assert!(stdout.contains("total: ours / faster-whisper"), "{stdout}");
+    assert!(
+        stdout.contains("total f32 none: ours / faster-whisper"),
+        "{stdout}"
+    );
 }
 
 #[test]
