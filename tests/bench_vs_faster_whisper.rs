@@ -38,6 +38,8 @@ fn compares_with_faster_whisper_on_the_same_weights() {
         "1",
         "-t",
         "2",
+        "--precisions",
+        "f32,q8_0",
         "--json",
         jfk.to_str().unwrap(),
     ]);
