@@ -12,6 +12,30 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
+/// The progress bars on screen, if any: log lines are printed above them instead of through
+/// them (see [`LogWriter`]).
+static BARS: Mutex<Option<MultiProgress>> = Mutex::new(None);
+
+/// Standard error for log lines: while progress bars are drawn, each line is written with the
+/// bars cleared and then redrawn under it, so warnings (a truncated file) stay readable.
+#[derive(Debug, Clone, Copy)]
+pub struct LogWriter;
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let bars = BARS.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        match bars {
+            Some(bars) => bars.suspend(|| std::io::stderr().write_all(buf))?,
+            None => std::io::stderr().write_all(buf)?,
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
 /// How progress is shown (`--progress`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ProgressMode {
@@ -92,6 +116,7 @@ impl Progress {
         let n = jobs.len();
         if mode == ProgressMode::Bar {
             overall.enable_steady_tick(Duration::from_millis(250));
+            *BARS.lock().unwrap_or_else(|e| e.into_inner()) = Some(multi.clone());
         }
         let progress = Progress {
             mode,
@@ -177,6 +202,7 @@ impl Progress {
 
     /// Removes the bars (before the report is printed).
     pub fn close(&self) {
+        BARS.lock().unwrap_or_else(|e| e.into_inner()).take();
         for bar in &self.jobs {
             bar.finish_and_clear();
         }
