@@ -150,11 +150,7 @@ pub fn run(
                         })
                     }))
                     .unwrap_or_else(|panic| {
-                        let what = panic
-                            .downcast_ref::<String>()
-                            .cloned()
-                            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                            .unwrap_or_default();
+                        let what = panic_message(panic.as_ref());
                         Err(Ending::Failed(format!(
                             "{}: internal error (a bug: please report it): {what}",
                             task.found.path.display()
@@ -216,8 +212,7 @@ fn spawn_loader(
                 if stop.load(Ordering::SeqCst) {
                     break;
                 }
-                let audio =
-                    AudioStream::open(&task.found.path).and_then(|s| s.collect_at_most(max_s));
+                let audio = load(&task.found.path, max_s);
                 if tx.send((task, audio)).is_err() {
                     break;
                 }
@@ -225,6 +220,28 @@ fn spawn_loader(
         })
         .expect("spawning the loader thread");
     rx
+}
+
+/// Decodes and resamples `path`. A decoder that panics on a malformed stream fails this file
+/// like a corrupt one, instead of taking the loader, and with it every later file, down.
+fn load(path: &Path, max_s: f64) -> Result<Audio16k, AudioError> {
+    std::panic::catch_unwind(|| AudioStream::open(path).and_then(|s| s.collect_at_most(max_s)))
+        .unwrap_or_else(|panic| {
+            let what = panic_message(panic.as_ref());
+            Err(AudioError::Corrupt {
+                path: path.to_path_buf(),
+                reason: format!("the decoder failed on it ({what})"),
+            })
+        })
+}
+
+/// The message a panic was raised with (empty when it is not text).
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
 }
 
 /// Transcribes one decoded file, writes its outputs and records it.
@@ -343,6 +360,14 @@ pub fn is_disk_full(error: &(dyn std::error::Error + 'static)) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_panic_becomes_a_message() {
+        let caught = std::panic::catch_unwind(|| panic!("bad frame {}", 3)).unwrap_err();
+        assert_eq!(panic_message(caught.as_ref()), "bad frame 3");
+        let caught = std::panic::catch_unwind(|| std::panic::panic_any(7u8)).unwrap_err();
+        assert_eq!(panic_message(caught.as_ref()), "");
+    }
 
     #[test]
     fn disk_full_is_found_under_other_errors() {
