@@ -413,3 +413,29 @@ fn a_quantized_decoder_transcribes_without_a_draft() {
     let out = run(&["-m", "tiny.en", "--quantize", "q2", jfk.to_str().unwrap()]);
     assert!(!out.status.success());
 }
+
+#[test]
+fn audio_context_encodes_less_than_a_window_and_still_transcribes() {
+    let jfk = jfk();
+    let reference = "And so my fellow Americans, ask not what your country can do for you, \
+                     ask what you can do for your country.";
+    let out = run(&[
+        "-m",
+        "tiny.en",
+        "--audio-context",
+        "5",
+        "-f",
+        "json",
+        jfk.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let text = json["text"].as_str().unwrap();
+    assert!(
+        whisper_spec::text::wer::wer(reference, text) <= 10.0,
+        "{text}"
+    );
+    let out = run(&["-m", "tiny.en", "--audio-context=-1", jfk.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--audio-context"), "{}", stderr(&out));
+}

@@ -48,6 +48,12 @@ pub struct DecodeArgs {
     /// decoded (`none`: decode everything; Whisper invents words on digital silence).
     #[arg(long, default_value = "-70", value_parser = parse_optional, allow_hyphen_values = true)]
     pub silence_threshold_db: OptionalNumber,
+    /// Encode each window's audio plus this many seconds of silence instead of a full 30 s
+    /// window (`none`, the default: full windows, as openai/whisper). Much faster on short
+    /// files, whose windows are mostly padding; the text can differ (en_read, base: WER 6.06
+    /// with 5, 5.69 without).
+    #[arg(long, default_value = "none", value_parser = parse_optional)]
+    pub audio_context: OptionalNumber,
     /// Transcribe only these stretches: start,end,start,end,... in seconds (the last end may
     /// be left out).
     #[arg(long, value_delimiter = ',')]
@@ -133,6 +139,10 @@ impl DecodeArgs {
             self.temperature >= 0.0 && self.temperature.is_finite(),
             "--temperature must be 0 or more"
         );
+        anyhow::ensure!(
+            self.audio_context.0.is_none_or(|s| s >= 0.0),
+            "--audio-context must be 0 or more seconds (or none)"
+        );
         Ok(TranscribeOptions {
             language: setup::language(&self.language),
             task: match self.task {
@@ -150,6 +160,7 @@ impl DecodeArgs {
             logprob_threshold: self.logprob_threshold.0,
             no_speech_threshold: self.no_speech_threshold.0,
             silence_db: self.silence_threshold_db.0,
+            audio_context: self.audio_context.0,
             clip_timestamps: self.clip_timestamps.clone(),
             word_timestamps: self.word_timestamps,
             hallucination_silence_threshold: self.hallucination_silence_threshold,
