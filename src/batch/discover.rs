@@ -58,6 +58,7 @@ pub fn discover(inputs: &[PathBuf], outdir: &Path) -> io::Result<Discovery> {
     let mut d = Discovery::default();
     let mut found: Vec<(PathBuf, PathBuf)> = Vec::new();
     let skip_dir = outdir.canonicalize().ok();
+    let cwd = std::env::current_dir().unwrap_or_default();
     for input in inputs {
         match list_file(input) {
             Some(list) => {
@@ -85,7 +86,6 @@ pub fn discover(inputs: &[PathBuf], outdir: &Path) -> io::Result<Discovery> {
             }
             None => {
                 // An absolute path below the working directory mirrors as if given relative.
-                let cwd = std::env::current_dir().unwrap_or_default();
                 let mirrored = input.strip_prefix(&cwd).unwrap_or(input);
                 add_input(
                     input,

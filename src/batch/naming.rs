@@ -3,7 +3,7 @@
 //! unique (two inputs never write the same file, whatever their names or the case-folding of
 //! the filesystem).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::path::{Component, Path, PathBuf};
 
@@ -21,8 +21,10 @@ pub fn mirror(relative: &Path) -> PathBuf {
         .components()
         .filter_map(|c| match c {
             Component::Normal(name) => Some(sanitize(name)),
-            Component::Prefix(_) | Component::RootDir | Component::CurDir => None,
-            Component::ParentDir => None,
+            Component::Prefix(_)
+            | Component::RootDir
+            | Component::CurDir
+            | Component::ParentDir => None,
         })
         .collect();
     if let Some(last) = parts.last_mut() {
@@ -84,18 +86,17 @@ pub fn make_unique(rels: &mut [PathBuf], sources: &[&Path]) {
             *rel = PathBuf::from(name);
         }
     }
-    let mut seen: HashMap<String, usize> =
-        RESERVED_STEMS.iter().map(|r| (r.to_string(), 1)).collect();
+    let mut seen: HashSet<String> = RESERVED_STEMS.iter().map(|r| r.to_string()).collect();
     for rel in rels.iter_mut() {
         let base = rel.clone();
         let mut n = 1;
-        while seen.contains_key(&key(rel)) {
+        while seen.contains(&key(rel)) {
             n += 1;
             let mut name = base.as_os_str().to_os_string();
             name.push(format!(" ({n})"));
             *rel = PathBuf::from(name);
         }
-        seen.insert(key(rel), 1);
+        seen.insert(key(rel));
     }
 }
 

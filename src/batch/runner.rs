@@ -20,7 +20,6 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::Instant;
 
 use super::discover::Found;
-use super::naming::output_file;
 use super::progress::{Finished, Progress};
 use super::state::{Fingerprint, Record, State};
 use crate::audio::{Audio16k, AudioError, AudioStream};
@@ -37,6 +36,8 @@ pub struct Task {
     pub fingerprint: Fingerprint,
     /// Its duration as declared by its container, or estimated from its size (seconds).
     pub estimate_s: f64,
+    /// Its outputs, relative to the output directory: one per format of the batch, in order.
+    pub outputs: Vec<PathBuf>,
 }
 
 /// What every file is transcribed with.
@@ -87,8 +88,6 @@ pub enum Outcome {
 pub struct FileResult {
     /// The input, as found.
     pub path: PathBuf,
-    /// Its outputs' path below the output directory, without extension.
-    pub rel: PathBuf,
     /// How it ended.
     pub outcome: Outcome,
 }
@@ -125,10 +124,7 @@ pub fn run(
         for (job, pool) in pools.iter().enumerate() {
             let (rx, out) = (&rx, &out);
             scope.spawn(move || {
-                loop {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
+                while !stop.load(Ordering::SeqCst) {
                     let next = rx.lock().expect("loader queue").recv();
                     let Ok((task, audio)) = next else { break };
                     if stop.load(Ordering::SeqCst) {
@@ -136,27 +132,10 @@ pub fn run(
                     }
                     let name = task.found.path.display().to_string();
                     progress.start(job, &name, task.estimate_s);
-                    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                        pool.install(|| {
-                            transcribe_one(
-                                transcriber,
-                                &task,
-                                audio,
-                                settings,
-                                job,
-                                progress,
-                                state,
-                            )
-                        })
-                    }))
-                    .unwrap_or_else(|panic| {
-                        let what = panic_message(panic.as_ref());
-                        Err(Ending::Failed(format!(
-                            "{}: internal error (a bug: please report it): {what}",
-                            task.found.path.display()
-                        )))
+                    let ended = guarded(pool, &task.found.path, || {
+                        transcribe_one(transcriber, &task, audio, settings, job, progress, state)
                     });
-                    let outcome = match outcome {
+                    let outcome = match ended {
                         Ok(done) => done,
                         Err(Ending::Failed(e)) => Outcome::Failed(e),
                         Err(Ending::Fatal(e)) => {
@@ -166,19 +145,9 @@ pub fn run(
                             Outcome::Failed(e)
                         }
                     };
-                    let shown = match &outcome {
-                        Outcome::Done {
-                            audio_s, wall_s, ..
-                        } => Finished::Ok {
-                            audio_s: *audio_s,
-                            wall_s: *wall_s,
-                        },
-                        Outcome::Failed(e) => Finished::Failed(e),
-                    };
-                    progress.finish(job, &name, &shown);
+                    progress.finish(job, &name, &outcome.shown());
                     out.lock().expect("results").results.push(FileResult {
-                        path: task.found.path.clone(),
-                        rel: task.found.rel.clone(),
+                        path: task.found.path,
                         outcome,
                     });
                 }
@@ -186,6 +155,37 @@ pub fn run(
         }
     });
     Ok(out.into_inner().expect("results"))
+}
+
+impl Outcome {
+    /// How the progress display shows it.
+    fn shown(&self) -> Finished<'_> {
+        match self {
+            Outcome::Done {
+                audio_s, wall_s, ..
+            } => Finished::Ok {
+                audio_s: *audio_s,
+                wall_s: *wall_s,
+            },
+            Outcome::Failed(e) => Finished::Failed(e),
+        }
+    }
+}
+
+/// Runs `work` for the file at `path` on `pool`; a panic fails the file (with its message)
+/// instead of the batch.
+fn guarded(
+    pool: &rayon::ThreadPool,
+    path: &Path,
+    work: impl FnOnce() -> Result<Outcome, Ending> + Send,
+) -> Result<Outcome, Ending> {
+    std::panic::catch_unwind(AssertUnwindSafe(|| pool.install(work))).unwrap_or_else(|panic| {
+        Err(Ending::Failed(format!(
+            "{}: internal error (a bug: please report it): {}",
+            path.display(),
+            panic_message(panic.as_ref())
+        )))
+    })
 }
 
 /// Why a file did not finish.
@@ -274,35 +274,29 @@ fn transcribe_one(
             path.display()
         )));
     }
-    let mut outputs = Vec::new();
-    for &format in s.formats {
-        let rel = output_file(Path::new(""), &task.found.rel, format.extension());
-        if outputs.contains(&rel) {
-            continue;
-        }
-        let file = s.outdir.join(&rel);
-        let written = create_parent(&file).and_then(|()| {
-            output::write_file(&file, |out| {
+    let written = create_parent(&s.outdir.join(&task.found.rel)).and_then(|()| {
+        for (&format, rel) in s.formats.iter().zip(&task.outputs) {
+            output::write_file(&s.outdir.join(rel), |out| {
                 output::write_with(format, &transcript, s.subtitles, out)
             })
-            .map_err(|e| (e.to_string(), is_disk_full(&e)))
-        });
-        if let Err((message, full)) = written {
-            let message = format!("{}: {message}", path.display());
-            return Err(if full {
-                Ending::Fatal(format!("disk full: {message}"))
-            } else {
-                Ending::Failed(message)
-            });
+            .map_err(|e| (e.to_string(), is_disk_full(&e)))?;
         }
-        outputs.push(rel);
+        Ok(())
+    });
+    if let Err((message, full)) = written {
+        let message = format!("{}: {message}", path.display());
+        return Err(if full {
+            Ending::Fatal(format!("disk full: {message}"))
+        } else {
+            Ending::Failed(message)
+        });
     }
     let wall_s = started.elapsed().as_secs_f64();
     let record = Record {
         fingerprint: task.fingerprint.clone(),
         model: s.model.to_string(),
         options: s.options_key.to_string(),
-        outputs: outputs.clone(),
+        outputs: task.outputs.clone(),
         audio_s: transcript.duration_s,
         wall_s,
     };
@@ -322,12 +316,12 @@ fn transcribe_one(
         audio_s: transcript.duration_s,
         wall_s,
         stats: Box::new(transcript.stats),
-        outputs,
+        outputs: task.outputs.clone(),
         warnings,
     })
 }
 
-/// Creates the directory `file` goes in.
+/// Creates the directory `file` (an output, or an output's path without extension) goes in.
 fn create_parent(file: &Path) -> Result<(), (String, bool)> {
     match file.parent() {
         Some(dir) => std::fs::create_dir_all(dir).map_err(|e| {

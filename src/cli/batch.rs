@@ -241,6 +241,7 @@ impl Todo<'_> {
                 found: f,
                 fingerprint,
                 estimate_s,
+                outputs,
             });
         }
         tasks

@@ -60,9 +60,7 @@ pub fn load_transcriber(
             "--quantize decodes without a draft (speculative decoding verifies with the f32 \
              decoder): leave out --draft {draft}"
         );
-        return Ok(transcriber
-            .quantized(kind)?
-            .with_draft(None, SpecConfig::default()));
+        return Ok(transcriber.quantized(kind)?);
     }
     let draft = Draft::build(
         &draft_spec,
