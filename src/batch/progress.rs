@@ -63,13 +63,21 @@ pub struct Progress {
 struct Counts {
     /// Milliseconds of audio in finished files.
     finished_ms: u64,
-    /// Milliseconds done in each job's current file.
-    current_ms: Vec<u64>,
-    /// Each job's current file: its estimated duration and its name.
-    current: Vec<Option<(u64, String)>>,
+    /// Each job's current file (`None`: idle).
+    current: Vec<Option<Running>>,
     /// Files finished (ok or failed) and to do.
     files_done: usize,
     files_total: usize,
+}
+
+/// A file being transcribed.
+#[derive(Debug, Clone)]
+struct Running {
+    name: String,
+    /// Estimated duration, milliseconds of audio.
+    estimate_ms: u64,
+    /// Audio done so far, milliseconds.
+    done_ms: u64,
 }
 
 /// How a file ended, for the display.
@@ -125,7 +133,6 @@ impl Progress {
             jobs,
             counts: Mutex::new(Counts {
                 finished_ms: 0,
-                current_ms: vec![0; n],
                 current: vec![None; n],
                 files_done: 0,
                 files_total: files,
@@ -138,15 +145,20 @@ impl Progress {
     /// Job `job` starts `name`, estimated at `estimate_s` seconds of audio.
     pub fn start(&self, job: usize, name: &str, estimate_s: f64) {
         let mut c = self.counts.lock().expect("progress lock");
-        c.current[job] = Some((ms(estimate_s), name.to_string()));
-        c.current_ms[job] = 0;
+        c.current[job] = Some(Running {
+            name: name.to_string(),
+            estimate_ms: ms(estimate_s),
+            done_ms: 0,
+        });
         self.redraw(&c);
     }
 
     /// Job `job` has done `seconds` of its current file.
     pub fn advance(&self, job: usize, seconds: f64) {
         let mut c = self.counts.lock().expect("progress lock");
-        c.current_ms[job] = ms(seconds);
+        if let Some(running) = &mut c.current[job] {
+            running.done_ms = ms(seconds);
+        }
         self.redraw(&c);
     }
 
@@ -154,8 +166,7 @@ impl Progress {
     /// exact duration, and plain mode prints a line (failures are printed in every mode).
     pub fn finish(&self, job: usize, name: &str, how: &Finished<'_>) {
         let mut c = self.counts.lock().expect("progress lock");
-        let estimate = c.current[job].take().map_or(0, |(e, _)| e);
-        c.current_ms[job] = 0;
+        let estimate = c.current[job].take().map_or(0, |r| r.estimate_ms);
         c.files_done += 1;
         let exact = match how {
             Finished::Ok { audio_s, .. } => ms(*audio_s),
@@ -213,17 +224,18 @@ impl Progress {
         if self.mode != ProgressMode::Bar {
             return;
         }
-        let current: u64 = c.current_ms.iter().sum();
+        let current: u64 = c.current.iter().flatten().map(|r| r.done_ms).sum();
         self.overall.set_position(c.finished_ms + current);
         self.overall
             .set_message(format!("{}/{} files", c.files_done, c.files_total));
         for (job, bar) in self.jobs.iter().enumerate() {
             match &c.current[job] {
-                Some((estimate, name)) => bar.set_message(format!(
-                    "job {}: {name}  {} / {}",
+                Some(r) => bar.set_message(format!(
+                    "job {}: {}  {} / {}",
                     job + 1,
-                    clock(c.current_ms[job] as f64 / 1000.0),
-                    clock(*estimate as f64 / 1000.0)
+                    r.name,
+                    clock(r.done_ms as f64 / 1000.0),
+                    clock(r.estimate_ms as f64 / 1000.0)
                 )),
                 None => bar.set_message(format!("job {}: idle", job + 1)),
             }

@@ -42,6 +42,20 @@ pub struct FileEntry {
     pub warnings: Vec<String>,
 }
 
+impl FileEntry {
+    /// An entry with a status and nothing else known.
+    fn new(file: String, status: &'static str) -> FileEntry {
+        FileEntry {
+            file,
+            status,
+            outputs: Vec::new(),
+            audio_s: None,
+            wall_s: None,
+            warnings: Vec::new(),
+        }
+    }
+}
+
 /// The whole report.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Report {
@@ -110,12 +124,11 @@ impl Report {
                     self.draft_tokens += stats.draft_tokens;
                     self.accepted_tokens += stats.accepted_tokens;
                     self.files.push(FileEntry {
-                        file,
-                        status: "ok",
                         outputs: outputs.clone(),
                         audio_s: Some(*a),
                         wall_s: Some(*wall_s),
                         warnings: warnings.clone(),
+                        ..FileEntry::new(file, "ok")
                     });
                 }
                 Outcome::Failed(error) => self.fail(file, error.clone()),
@@ -131,12 +144,9 @@ impl Report {
     pub fn skip(&mut self, file: String, outputs: Vec<PathBuf>, audio_s: Option<f64>) {
         self.skipped += 1;
         self.files.push(FileEntry {
-            file,
-            status: "skipped",
             outputs,
             audio_s,
-            wall_s: None,
-            warnings: Vec::new(),
+            ..FileEntry::new(file, "skipped")
         });
     }
 
@@ -147,14 +157,7 @@ impl Report {
         for file in queued {
             if !known.contains(&file) {
                 self.not_started += 1;
-                self.files.push(FileEntry {
-                    file,
-                    status: "not_started",
-                    outputs: Vec::new(),
-                    audio_s: None,
-                    wall_s: None,
-                    warnings: Vec::new(),
-                });
+                self.files.push(FileEntry::new(file, "not_started"));
             }
         }
     }
@@ -162,14 +165,7 @@ impl Report {
     /// Adds a failure.
     pub fn fail(&mut self, file: String, error: String) {
         self.failed += 1;
-        self.files.push(FileEntry {
-            file: file.clone(),
-            status: "failed",
-            outputs: Vec::new(),
-            audio_s: None,
-            wall_s: None,
-            warnings: Vec::new(),
-        });
+        self.files.push(FileEntry::new(file.clone(), "failed"));
         self.failures.push(Failure { file, error });
     }
 
