@@ -168,9 +168,9 @@ pub fn compare(plan: &Plan<'_>, peer: &PeerSetup) -> anyhow::Result<Vec<Row>> {
                 }
                 theirs_runs.push(measure(theirs_cmd(), Side::Theirs)?);
             }
-            let theirs = Summary::of(&theirs_runs);
+            let theirs = Measured::summary(&theirs_runs);
             for runs in &ours_runs {
-                let us = Summary::of(runs);
+                let us = Measured::summary(runs);
                 rows.push(Row {
                     model: model.clone(),
                     precision,
@@ -207,24 +207,14 @@ struct Measured {
     draft: String,
 }
 
-/// Medians (wall time), maxima (RSS) and the last text of several runs.
-struct Summary {
-    wall_s: f64,
-    audio_s: f64,
-    rss_mb: f64,
-    text: String,
-    draft: String,
-}
-
-impl Summary {
-    fn of(runs: &[Measured]) -> Summary {
+impl Measured {
+    /// Several runs as one: the median wall time, the largest RSS, the last text.
+    fn summary(runs: &[Measured]) -> Measured {
         let last = runs.last().expect("at least one run");
-        Summary {
+        Measured {
             wall_s: super::bench::median(runs.iter().map(|m| m.wall_s).collect()),
-            audio_s: last.audio_s,
             rss_mb: runs.iter().map(|m| m.rss_mb).fold(0.0, f64::max),
-            text: last.text.clone(),
-            draft: last.draft.clone(),
+            ..last.clone()
         }
     }
 }
