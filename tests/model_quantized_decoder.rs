@@ -10,9 +10,10 @@
 
 mod common;
 
+use common::jfk::{golden_jfk_tokens, jfk_window};
+
 use candle_core::quantized::GgmlDType;
 use candle_core::{DType, Device, Tensor};
-use whisper_spec::audio::{N_SAMPLES, load_audio, log_mel_spectrogram};
 use whisper_spec::model::linear::QuantKind;
 use whisper_spec::model::{CrossKv, ModelDir, TextDecoder, Whisper};
 
@@ -146,31 +147,6 @@ fn compare_feeding(decoder: &TextDecoder, cross: &CrossKv, tokens: &[u32]) -> Fe
         .collect();
     assert_eq!(largest_gap(&stepwise[split..], &resumed), 0.0, "fork");
     stats
-}
-
-/// Row-major `[80, 3000]` log-mel of jfk.flac (the first 30 s window).
-fn jfk_window() -> Vec<f32> {
-    let audio = load_audio(common::shared_dir().join("corpus/jfk.flac")).unwrap();
-    let mel = log_mel_spectrogram(&audio.samples, 80, N_SAMPLES);
-    (0..80).flat_map(|m| mel.row(m)[..3000].to_vec()).collect()
-}
-
-/// The golden jfk.flac text tokens of `model` (transformers, greedy, no timestamps).
-fn golden_jfk_tokens(model: &str) -> Vec<u32> {
-    let path = common::shared_dir().join(format!("golden/transformers/{model}.notimestamps.jsonl"));
-    let text = std::fs::read_to_string(&path).unwrap();
-    text.lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .find(|v| v["file"] == "jfk.flac")
-        .map(|v| {
-            v["token_ids"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|t| t.as_u64().unwrap() as u32)
-                .collect()
-        })
-        .unwrap_or_else(|| panic!("no jfk.flac in {}", path.display()))
 }
 
 struct Loaded {

@@ -28,9 +28,10 @@ pub struct ModelArgs {
     /// Tokens the draft proposes in the first round of each window (then adapted).
     #[arg(long, default_value_t = SpecConfig::default().gamma)]
     pub draft_tokens: usize,
-    /// Quantize the model's decoder (the encoder stays f32): q8_0 (8-bit) or q4k (4-bit
-    /// k-quants). Faster decoding; the text can differ slightly from the f32 model's.
-    /// Speculative decoding verifies with the f32 decoder, so there is no draft with it.
+    /// Quantize the model: decoder weights in q8_0 (8-bit) or q4k (4-bit k-quants), and on
+    /// the CPU the encoder's projections in 8-bit integers. Faster and smaller; the text can
+    /// differ slightly from the f32 model's. Speculative decoding verifies with the f32
+    /// decoder, so there is no draft with it.
     #[arg(long, value_enum)]
     pub quantize: Option<Quantize>,
 }

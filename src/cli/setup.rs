@@ -51,7 +51,6 @@ pub fn load_transcriber(
     let device = device()?;
     let store = Store::from_env();
     let resolved = store.resolve(model)?;
-    let transcriber = Transcriber::load(&resolved.model, model, &device)?;
     if let Some(kind) = quantize {
         // Speculative decoding is exact against the f32 decoder that verifies; a quantized
         // decoder's verify pass over several tokens can differ from its one-token steps.
@@ -60,8 +59,14 @@ pub fn load_transcriber(
             "--quantize decodes without a draft (speculative decoding verifies with the f32 \
              decoder): leave out --draft {draft}"
         );
-        return Ok(transcriber.quantized(kind)?);
+        return Ok(Transcriber::load_quantized(
+            &resolved.model,
+            model,
+            &device,
+            kind,
+        )?);
     }
+    let transcriber = Transcriber::load(&resolved.model, model, &device)?;
     let draft = Draft::build(
         &draft_spec,
         transcriber.model(),

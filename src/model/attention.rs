@@ -142,6 +142,39 @@ impl Attention {
         })
     }
 
+    /// A copy whose every projection computes in 8-bit integers ([`Projection::to_int8`]);
+    /// the attention itself stays f32.
+    pub fn to_int8(&self) -> Result<Self> {
+        let inputs = match &self.inputs {
+            Inputs::Fused { qkv, d } => Inputs::Fused {
+                qkv: qkv.to_int8()?,
+                d: *d,
+            },
+            Inputs::Separate { q, k, v } => Inputs::Separate {
+                q: q.to_int8()?,
+                k: k.to_int8()?,
+                v: v.to_int8()?,
+            },
+        };
+        Ok(Attention {
+            inputs,
+            out: self.out.to_int8()?,
+            heads: self.heads,
+            scale: self.scale,
+        })
+    }
+
+    /// A copy whose key and value projections compute in 8 bits (the others unchanged); a
+    /// fused self-attention is returned as is.
+    pub fn with_int8_keys_values(&self) -> Result<Self> {
+        let mut out = self.clone();
+        if let Inputs::Separate { k, v, .. } = &mut out.inputs {
+            *k = k.to_int8()?;
+            *v = v.to_int8()?;
+        }
+        Ok(out)
+    }
+
     /// The dense `[3d, d]` query/key/value projection of a fused self-attention, or the
     /// query projection of a cross-attention, and the output projection (for the fused draft).
     pub(crate) fn input_and_output(&self) -> (&Projection, &Projection) {

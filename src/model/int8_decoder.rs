@@ -176,7 +176,7 @@ impl Int8Decoder {
     /// Rounds the dense f32 `decoder` (CPU) to the fused 8-bit draft.
     pub fn from_decoder(decoder: &TextDecoder) -> candle_core::Result<Self> {
         let _span = tracing::debug_span!("int8_draft").entered();
-        let (blocks, embed, positions, ln) = decoder.parts();
+        let (blocks, embed, positions, ln) = decoder.parts()?;
         if !decoder.device().is_cpu() {
             candle_core::bail!("the 8-bit draft runs on the CPU only");
         }

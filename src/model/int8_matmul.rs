@@ -56,7 +56,7 @@ fn quantize_row_avx512(x: &[f32], out: &mut [i8]) -> f32 {
 
 #[inline(always)]
 fn quantize_row_body(x: &[f32], out: &mut [i8]) -> f32 {
-    let max = x.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let max = abs_max(x);
     if max == 0.0 || !max.is_finite() {
         out.iter_mut().for_each(|q| *q = 0);
         return 0.0;
@@ -66,6 +66,22 @@ fn quantize_row_body(x: &[f32], out: &mut [i8]) -> f32 {
         *q = round_scaled(v, inv);
     }
     max / 127.0
+}
+
+/// The largest `|v|` of `x` (NaN-blind, like `f32::max`). Sixteen running maxima instead of one,
+/// so the loop vectorises: one chain would serialise on each `max`.
+#[inline(always)]
+fn abs_max(x: &[f32]) -> f32 {
+    let mut lanes = [0f32; 16];
+    let chunks = x.chunks_exact(16);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for (m, &v) in lanes.iter_mut().zip(c) {
+            *m = m.max(v.abs());
+        }
+    }
+    let m = lanes.iter().fold(0f32, |m, &v| m.max(v));
+    tail.iter().fold(m, |m, v| m.max(v.abs()))
 }
 
 /// `round(v * inv)` to 8 bits, clamped to `-127..=127`, halves away from zero: `as` truncates
@@ -180,6 +196,11 @@ impl Int8Matrix {
         self.rows
     }
 
+    /// Input width.
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
     /// Output `j` for input row `i` alone: the same value [`forward`](Self::forward) writes
     /// at `[i, j]`, for rescoring a few candidates.
     pub fn output(&self, x: &Int8Rows, i: usize, j: usize) -> f32 {
@@ -257,6 +278,15 @@ impl Int8Matrix {
     }
 }
 
+/// Elements from which [`Int8Rows::set`] rounds rows on the pool's threads.
+const PARALLEL_ROUNDING: usize = 64 * 1024;
+
+/// The rounded-input buffer shared by the pool's threads, each writing rows no other writes.
+struct SendBytes(*mut u8);
+// SAFETY: see `Int8Rows::set`: disjoint rows of one buffer that outlives the parallel region.
+unsafe impl Sync for SendBytes {}
+unsafe impl Send for SendBytes {}
+
 /// Input rows rounded to 8 bits for [`Int8Matrix::forward`]: one scale per row, values stored
 /// offset by 128 (see the module notes), rows padded with the offset (zero) to whole groups.
 /// A buffer meant to be reused step after step.
@@ -286,13 +316,38 @@ impl Int8Rows {
         self.data.clear();
         self.data.resize(rows * stride, 128);
         self.scale.resize(rows, 0.0);
-        self.scratch.resize(cols, 0);
-        for r in 0..rows {
-            self.scale[r] = quantize_row(&x[r * cols..(r + 1) * cols], &mut self.scratch);
-            for (u, &q) in self.data[r * stride..].iter_mut().zip(&self.scratch) {
+        let one_row = |r: usize, data: &mut [u8], scratch: &mut [i8]| -> f32 {
+            let scale = quantize_row(&x[r * cols..(r + 1) * cols], scratch);
+            for (u, &q) in data.iter_mut().zip(scratch.iter()) {
                 *u = (q as u8) ^ 0x80;
             }
+            scale
+        };
+        if rows * cols < PARALLEL_ROUNDING {
+            self.scratch.resize(cols, 0);
+            for r in 0..rows {
+                let data = &mut self.data[r * stride..(r + 1) * stride];
+                self.scale[r] = one_row(r, data, &mut self.scratch);
+            }
+            return;
         }
+        // A whole encoder window (1500 rows): rounding takes a fifth of the product's time on
+        // one thread, so the pool shares it.
+        let data = SendBytes(self.data.as_mut_ptr());
+        let scales = SendPtr(self.scale.as_mut_ptr());
+        candle_core::utils::barrier_pool().execute_chunked(rows, |range| {
+            let (data, scales) = (&data, &scales);
+            let mut scratch = vec![0i8; cols];
+            for r in range {
+                // SAFETY: each row index is given to one thread; row `r` owns bytes
+                // `r * stride..(r + 1) * stride` of `data` and element `r` of `scale`, both
+                // sized for `rows` rows above.
+                unsafe {
+                    let row = std::slice::from_raw_parts_mut(data.0.add(r * stride), stride);
+                    *scales.0.add(r) = one_row(r, row, &mut scratch);
+                }
+            }
+        });
     }
 
     /// Rows held.

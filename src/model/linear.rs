@@ -20,9 +20,12 @@
 //! rows (N) where that unlocks those kernels, pads the input to match and cuts the output
 //! back: zeros add nothing to the dot products.
 
-use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
-use candle_core::{D, DType, Module, Result, Tensor};
+use candle_core::quantized::{GgmlDType, QMatMul, QStorage, QTensor};
+use candle_core::{D, DType, Module, Result, Storage, Tensor};
 use candle_nn::{Linear, VarBuilder};
+use std::sync::Arc;
+
+use super::int8_matmul::{Int8Matrix, Int8Rows};
 
 /// The quantization a self-draft asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -86,6 +89,8 @@ enum Inner {
     /// The f32 weights, computed by `candle_nn::Linear` as always.
     Dense(Linear),
     Quantized(QuantizedWeight),
+    /// 8-bit weights *and* 8-bit input rows (see [`Projection::to_int8`]).
+    Int8(Arc<Int8Matrix>),
 }
 
 /// A quantized weight, possibly zero-padded (see [`Projection::quantize`]), and the f32 bias.
@@ -152,6 +157,7 @@ impl Projection {
                 let (out, in_dim) = l.weight().dims2()?;
                 (l.weight().clone(), l.bias().cloned(), in_dim, out)
             }
+            Inner::Int8(_) => candle_core::bail!("an int8 projection cannot be re-quantized"),
             Inner::Quantized(q) => {
                 let w = match &q.weight {
                     QMatMul::QTensor(t) => t.dequantize(&t.device())?,
@@ -164,18 +170,15 @@ impl Projection {
         };
         let round_up = |x: usize, m: usize| x.div_ceil(m.max(1)) * m.max(1);
         let (rows, cols) = (round_up(out, n_multiple), round_up(in_dim, k_multiple));
-        let w = w
-            .pad_with_zeros(1, 0, cols - in_dim)?
-            .pad_with_zeros(0, 0, rows - out)?
-            .contiguous()?;
-        let qt = QTensor::quantize(&w, dtype).map_err(|e| {
+        let qt = quantize_rows(&w, dtype, rows, cols).map_err(|e| {
             candle_core::Error::Msg(format!(
                 "cannot quantize a [{out}, {in_dim}] weight (padded to [{rows}, {cols}]) to \
                  {dtype:?}: {e}"
             ))
         })?;
+        let device = w.device().clone();
         let weight = QMatMul::from_qtensor(qt)?;
-        if w.device().is_cpu() {
+        if device.is_cpu() {
             // The first call packs the weight into kernel tiles (lazily, inside candle); doing
             // it here keeps that one-off cost out of the first decoding step.
             weight.forward(&Tensor::zeros((1, cols), DType::F32, w.device())?)?;
@@ -192,11 +195,59 @@ impl Projection {
         })
     }
 
+    /// A copy computed in 8-bit integers (CPU only): the weight rounded per output row, and
+    /// each input row rounded to 8 bits with its own scale just before the product (the
+    /// arithmetic of CTranslate2's `int8`), so the inner loop is `vpdpbusd` on CPUs with
+    /// AVX-512 VNNI. For the compute-bound encoder, where a 1500-row window makes rounding
+    /// the inputs cheap next to the product: about 5x candle's f32 GEMM at base's shapes.
+    /// Fails on a projection that is already quantized.
+    pub fn to_int8(&self) -> Result<Self> {
+        let Inner::Dense(l) = &self.inner else {
+            candle_core::bail!("only a dense f32 projection can be converted to int8");
+        };
+        if !l.weight().device().is_cpu() {
+            candle_core::bail!("int8 projections run on the CPU only");
+        }
+        let (rows, cols) = l.weight().dims2()?;
+        let w = l
+            .weight()
+            .to_dtype(DType::F32)?
+            .flatten_all()?
+            .to_vec1::<f32>()?;
+        let bias = match l.bias() {
+            Some(b) => Some(b.to_dtype(DType::F32)?.to_vec1::<f32>()?),
+            None => None,
+        };
+        Ok(Projection {
+            inner: Inner::Int8(Arc::new(Int8Matrix::quantize(
+                &w,
+                rows,
+                cols,
+                bias.as_deref(),
+            ))),
+        })
+    }
+
+    /// Rows `ids` of the weight (`[ids, in]`, f32): a token lookup through the tied vocabulary
+    /// projection. A quantized weight gives its rounded rows (the `--quantize` decoder keeps
+    /// no other copy of its token table).
+    pub fn rows(&self, ids: &Tensor) -> Result<Tensor> {
+        match &self.inner {
+            Inner::Dense(l) => l.weight().index_select(ids, 0),
+            Inner::Quantized(QuantizedWeight {
+                weight: QMatMul::QTensor(t),
+                in_dim,
+                ..
+            }) => t.embedding(ids)?.narrow(1, 0, *in_dim)?.contiguous(),
+            _ => candle_core::bail!("this projection has no row lookup"),
+        }
+    }
+
     /// The f32 weight (`[out, in]`) and bias of a dense projection; `None` when quantized.
     pub fn dense_parts(&self) -> Option<(&Tensor, Option<&Tensor>)> {
         match &self.inner {
             Inner::Dense(l) => Some((l.weight(), l.bias())),
-            Inner::Quantized(_) => None,
+            Inner::Quantized(_) | Inner::Int8(_) => None,
         }
     }
 
@@ -205,6 +256,7 @@ impl Projection {
         match &self.inner {
             Inner::Dense(_) => None,
             Inner::Quantized(q) => Some(q.dtype),
+            Inner::Int8(_) => None,
         }
     }
 
@@ -213,6 +265,7 @@ impl Projection {
         match &self.inner {
             Inner::Dense(l) => l.weight().dims2(),
             Inner::Quantized(q) => Ok((q.out, q.in_dim)),
+            Inner::Int8(m) => Ok((m.rows(), m.cols())),
         }
     }
 
@@ -223,6 +276,7 @@ impl Projection {
                 QMatMul::QTensor(t) => t.device(),
                 QMatMul::Tensor(w) | QMatMul::TensorF16(w) => w.device().clone(),
             },
+            Inner::Int8(_) => candle_core::Device::Cpu,
         }
     }
 
@@ -237,6 +291,7 @@ impl Projection {
                 return l.forward(x);
             }
             Inner::Quantized(q) => q,
+            Inner::Int8(m) => return int8_forward(m, x),
         };
         let given = x.dim(D::Minus1)?;
         if given != q.in_dim {
@@ -260,8 +315,137 @@ impl Projection {
     }
 }
 
+/// Rows of the quantized weights made at a time: every row is whole blocks, so chunks of rows
+/// quantize independently, in parallel, and with one chunk of f32 (not the whole padded
+/// weight: 212 MB for base's vocabulary) in memory at a time.
+const QUANTIZE_ROWS: usize = 1024;
+
+/// `w` (`[out, in]`, any float dtype, any device) quantized to `dtype` as a `[rows, cols]`
+/// weight: zero columns beyond `in`, zero rows beyond `out`.
+fn quantize_rows(w: &Tensor, dtype: GgmlDType, rows: usize, cols: usize) -> Result<QTensor> {
+    use rayon::prelude::*;
+    let (out, in_dim) = w.dims2()?;
+    let chunks: Vec<usize> = (0..rows).step_by(QUANTIZE_ROWS).collect();
+    let parts = chunks
+        .par_iter()
+        .map(|&start| -> Result<Vec<u8>> {
+            let n = QUANTIZE_ROWS.min(rows - start);
+            let real = n.min(out.saturating_sub(start));
+            let chunk = if real > 0 {
+                w.narrow(0, start, real)?
+                    .to_device(&candle_core::Device::Cpu)?
+                    .to_dtype(DType::F32)?
+                    .pad_with_zeros(1, 0, cols - in_dim)?
+                    .pad_with_zeros(0, 0, n - real)?
+                    // A buffer of its own: candle 0.11.1's `QTensor::quantize` reads its
+                    // source's storage from the start, ignoring the offset of a row slice.
+                    .force_contiguous()?
+            } else {
+                Tensor::zeros((n, cols), DType::F32, &candle_core::Device::Cpu)?
+            };
+            Ok(QTensor::quantize(&chunk, dtype)?.data()?.into_owned())
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let storage = QStorage::from_data(std::borrow::Cow::Owned(parts.concat()), w.device(), dtype)?;
+    QTensor::new(storage, (rows, cols))
+}
+
+/// `x W^T + b` through the 8-bit kernel, over the last dimension of `x`.
+fn int8_forward(m: &Int8Matrix, x: &Tensor) -> Result<Tensor> {
+    let given = x.dim(D::Minus1)?;
+    if given != m.cols() {
+        candle_core::bail!("projection expects {} inputs, got {given}", m.cols());
+    }
+    let rows = x.elem_count() / given;
+    let mut shape = x.dims().to_vec();
+    *shape.last_mut().expect("x has a last dimension") = m.rows();
+    let x = x.to_dtype(DType::F32)?.contiguous()?;
+    let mut q = Int8Rows::new();
+    {
+        let (storage, layout) = x.storage_and_layout();
+        let Storage::Cpu(storage) = &*storage else {
+            candle_core::bail!("int8 projections run on the CPU only");
+        };
+        q.set(
+            &storage.as_slice::<f32>()?[layout.start_offset()..][..rows * given],
+            rows,
+            given,
+        );
+    }
+    let mut y = vec![0f32; rows * m.rows()];
+    m.forward(&q, &mut y);
+    Tensor::from_vec(y, shape, &candle_core::Device::Cpu)
+}
+
 impl Module for Projection {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         Projection::forward(self, x)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::test_data::uniform;
+    use candle_core::Device;
+
+    /// Several chunks of rows, the last one short and padded: the same bytes as candle
+    /// quantizing the whole padded weight at once (a row slice's offset once made every chunk
+    /// quantize the first rows again), and rows that look up what the product multiplies.
+    #[test]
+    fn chunked_quantization_is_the_whole_weight_quantized() {
+        let (out, in_dim) = (2 * QUANTIZE_ROWS + 37, 96);
+        let (rows, cols) = (out.div_ceil(16) * 16, 256);
+        let w = Tensor::from_vec(uniform(out * in_dim, 11), (out, in_dim), &Device::Cpu).unwrap();
+        for dtype in [GgmlDType::Q8_0, GgmlDType::Q4K] {
+            let chunked = quantize_rows(&w, dtype, rows, cols).unwrap();
+            let padded = w
+                .pad_with_zeros(1, 0, cols - in_dim)
+                .unwrap()
+                .pad_with_zeros(0, 0, rows - out)
+                .unwrap()
+                .contiguous()
+                .unwrap();
+            let whole = QTensor::quantize(&padded, dtype).unwrap();
+            assert_eq!(chunked.shape().dims(), &[rows, cols]);
+            assert!(
+                chunked.data().unwrap() == whole.data().unwrap(),
+                "{dtype:?}"
+            );
+        }
+        let dense = Projection::from_linear(Linear::new(w.clone(), None));
+        let q = dense.quantize_padded(GgmlDType::Q8_0, 256, 16).unwrap();
+        assert_eq!(q.dims().unwrap(), (out, in_dim));
+        let ids = Tensor::new(&[0u32, 1500, out as u32 - 1], &Device::Cpu).unwrap();
+        let (exact, looked_up) = (dense.rows(&ids).unwrap(), q.rows(&ids).unwrap());
+        let err = (exact - looked_up)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap();
+        // Q8_0: half a step (a block's largest value / 127) after rounding, plus the f16
+        // rounding of the step itself.
+        let err = err.to_scalar::<f32>().unwrap();
+        assert!(err <= 1.0 / 127.0, "{err}");
+    }
+
+    #[test]
+    fn int8_projection_is_close_to_the_f32_product_for_any_leading_shape() {
+        let (out, in_dim) = (70, 48);
+        let w = Tensor::from_vec(uniform(out * in_dim, 3), (out, in_dim), &Device::Cpu).unwrap();
+        let b = Tensor::from_vec(uniform(out, 4), out, &Device::Cpu).unwrap();
+        let dense = Projection::from_linear(Linear::new(w, Some(b)));
+        let int8 = dense.to_int8().unwrap();
+        assert_eq!(int8.dims().unwrap(), (out, in_dim));
+        let x = Tensor::from_vec(uniform(2 * 5 * in_dim, 5), (2, 5, in_dim), &Device::Cpu).unwrap();
+        let (exact, approx) = (dense.forward(&x).unwrap(), int8.forward(&x).unwrap());
+        assert_eq!(approx.dims(), &[2, 5, out]);
+        let err = (exact - approx).unwrap().abs().unwrap().max_all().unwrap();
+        // Two 8-bit roundings of values in [-1, 1] over 48 products.
+        assert!(err.to_scalar::<f32>().unwrap() < 0.02 * (in_dim as f32).sqrt());
+        assert!(int8.to_int8().is_err() && int8.quantize(GgmlDType::Q8_0).is_err());
+        let wrong = Tensor::zeros((1, in_dim + 1), DType::F32, &Device::Cpu).unwrap();
+        assert!(int8.forward(&wrong).is_err());
     }
 }

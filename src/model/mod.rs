@@ -27,6 +27,7 @@ mod staging;
 pub mod store;
 #[cfg(test)]
 mod test_data;
+pub mod weights_file;
 pub mod whisper;
 
 pub use catalog::{CATALOG, CatalogEntry, DraftPairing};

@@ -8,6 +8,8 @@ use super::config::{GenerationConfig, WhisperConfig};
 use super::decoder::TextDecoder;
 use super::encoder::AudioEncoder;
 use super::layout::ModelDir;
+use super::linear::QuantKind;
+use super::weights_file::WeightsFile;
 
 /// Encoder and decoder of one model, with its configuration.
 #[derive(Debug, Clone)]
@@ -23,17 +25,21 @@ pub struct Whisper {
     device: Device,
 }
 
-/// Memory-maps a model's safetensors for loading in `dtype` on `device`.
+/// Opens a model's safetensors for loading in `dtype` on `device`: tensors are read one at a
+/// time as the model asks for them ([`WeightsFile`]), never memory-mapped.
 pub fn var_builder(
     model: &ModelDir,
     dtype: DType,
     device: &Device,
 ) -> Result<VarBuilder<'static>, ModelError> {
     let path = model.weights();
-    // SAFETY: the weights file is mapped read-only and not modified while the model loads;
-    // tensors are copied (converted to `dtype`) out of the mapping.
-    unsafe { VarBuilder::from_mmaped_safetensors(&[&path], dtype, device) }
-        .map_err(|e| ModelError::invalid(&path, format!("cannot map weights: {e}")))
+    let file = WeightsFile::open(&path)
+        .map_err(|e| ModelError::invalid(&path, format!("cannot read weights: {e}")))?;
+    Ok(VarBuilder::from_backend(
+        Box::new(file),
+        dtype,
+        device.clone(),
+    ))
 }
 
 impl Whisper {
@@ -45,6 +51,36 @@ impl Whisper {
         let bad = |e: candle_core::Error| ModelError::invalid(&path, format!("cannot load: {e}"));
         let encoder = AudioEncoder::load(vb.pp("model.encoder"), &model.config).map_err(bad)?;
         let decoder = TextDecoder::load(vb.pp("model.decoder"), &model.config).map_err(bad)?;
+        Ok(Whisper {
+            encoder,
+            decoder,
+            config: model.config.clone(),
+            generation: model.generation.clone(),
+            device: device.clone(),
+        })
+    }
+
+    /// Loads the model for `--quantize`: the decoder's per-step weights in `kind`
+    /// ([`TextDecoder::load_quantized`]) and, on the CPU, the encoder's projections in 8 bits
+    /// ([`AudioEncoder::load_int8`]). Each layer is converted as it is read, so the f32 model
+    /// is never whole in memory: base peaks near its quantized size, not its f32 size.
+    pub fn load_quantized(
+        model: &ModelDir,
+        device: &Device,
+        kind: QuantKind,
+    ) -> Result<Self, ModelError> {
+        let _span = tracing::info_span!("load_model", ?kind).entered();
+        let vb = var_builder(model, DType::F32, device)?;
+        let path = model.weights();
+        let bad = |e: candle_core::Error| ModelError::invalid(&path, format!("cannot load: {e}"));
+        let encoder = if device.is_cpu() {
+            AudioEncoder::load_int8(vb.pp("model.encoder"), &model.config)
+        } else {
+            AudioEncoder::load(vb.pp("model.encoder"), &model.config)
+        }
+        .map_err(bad)?;
+        let decoder = TextDecoder::load_quantized(vb.pp("model.decoder"), &model.config, kind)
+            .map_err(bad)?;
         Ok(Whisper {
             encoder,
             decoder,

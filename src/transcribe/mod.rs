@@ -86,14 +86,26 @@ impl Transcriber {
         })
     }
 
-    /// Replaces the model's decoder by a quantized copy (`--quantize`): decoder steps read a
-    /// quarter (8-bit) or a seventh (4-bit) of the f32 bytes, the encoder stays f32. The text
-    /// can differ from the f32 model's by the quantization error. Call before
-    /// [`with_draft`](Self::with_draft): a draft's exactness is defined against the f32 target.
-    pub fn quantized(mut self, kind: crate::model::linear::QuantKind) -> Result<Self> {
-        self.model.decoder = self.model.decoder.quantize(kind)?;
-        self.name = format!("{} ({kind:?})", self.name);
-        Ok(self)
+    /// Loads the model in `dir` quantized (`--quantize`): the decoder's per-step weights in
+    /// `kind` (a quarter or a seventh of the f32 bytes read per step) and, on the CPU, the
+    /// encoder's projections and the cross-attention keys/values computed in 8 bits (see
+    /// [`Whisper::load_quantized`]). The text can differ from the f32 model's by the rounding.
+    /// Such a transcriber takes no draft: a draft's exactness is defined against the f32 target.
+    pub fn load_quantized(
+        dir: &ModelDir,
+        name: &str,
+        device: &Device,
+        kind: crate::model::linear::QuantKind,
+    ) -> Result<Self> {
+        let tokenizer = WhisperTokenizer::from_model(dir)?;
+        let model = Whisper::load_quantized(dir, device, kind)?;
+        Ok(Transcriber {
+            model,
+            tokenizer,
+            name: format!("{name} ({kind:?})"),
+            draft: None,
+            spec: SpecConfig::default(),
+        })
     }
 
     /// Decodes with `draft` (speculative decoding) configured by `spec`, or alone with `None`.

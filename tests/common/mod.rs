@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod fake_mic;
+pub mod jfk;
 pub mod npy;
 
 use std::path::{Path, PathBuf};
