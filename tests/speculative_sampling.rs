@@ -178,13 +178,14 @@ fn p_value<K: std::hash::Hash + Eq + Copy>(
     1.0 - ChiSquared::new((dof - 1) as f64).unwrap().cdf(stat)
 }
 
-fn run(s: &Setup, residual: Residual, seed: u64) -> (f64, f64, f64) {
+fn run(s: &Setup, residual: Residual, confidence: f32, seed: u64) -> (f64, f64, f64) {
     let sp = specials();
     let cfg = SpecConfig {
         gamma: 2,
         adaptive: false,
         temperature: TEMPERATURE,
         residual,
+        draft_confidence: confidence,
         ..SpecConfig::default()
     };
     let mut sampler = Sampler::new(seed);
@@ -222,7 +223,7 @@ fn speculative_sampling_matches_the_target_distribution_and_a_wrong_residual_is_
     let tmp = tempfile::tempdir().unwrap();
     let s = setup(tmp.path());
 
-    let (p_pair, p_third, acceptance) = run(&s, Residual::Exact, 1);
+    let (p_pair, p_third, acceptance) = run(&s, Residual::Exact, 0.0, 1);
     eprintln!(
         "exact residual: p(pair) = {p_pair:.4}, p(third) = {p_third:.4}, acceptance {acceptance:.3}"
     );
@@ -236,7 +237,17 @@ fn speculative_sampling_matches_the_target_distribution_and_a_wrong_residual_is_
     );
     assert!(p_third > 0.001, "third token: p = {p_third}");
 
-    let (bad_pair, bad_third, _) = run(&s, Residual::TargetOnly, 1);
+    // Rounds cut short where the draft's own sample was unlikely: still the target's law.
+    let (cut_pair, cut_third, _) = run(&s, Residual::Exact, 0.3, 2);
+    eprintln!(
+        "exact residual, draft stops below 0.3: p(pair) = {cut_pair:.4}, p(third) = {cut_third:.4}"
+    );
+    assert!(
+        cut_pair > 0.001 && cut_third > 0.001,
+        "p = {cut_pair}, {cut_third}"
+    );
+
+    let (bad_pair, bad_third, _) = run(&s, Residual::TargetOnly, 0.0, 1);
     eprintln!("plain-p residual: p(pair) = {bad_pair:e}, p(third) = {bad_third:e}");
     assert!(
         bad_pair < 0.001 || bad_third < 0.001,

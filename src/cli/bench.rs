@@ -40,6 +40,10 @@ pub struct BenchArgs {
     /// Previous-text tokens the draft reads (default: the model's, see `SpecConfig::for_target`).
     #[arg(long, conflicts_with = "draft_reads_prompt")]
     pub draft_prompt_tokens: Option<usize>,
+    /// Stop drafting after a proposal the draft gives less than this probability (0: never;
+    /// default: the model's, see `SpecConfig::for_target`).
+    #[arg(long)]
+    pub draft_confidence: Option<f32>,
     /// The draft reads the whole previous-text prompt, as the target does.
     #[arg(long)]
     pub draft_reads_prompt: bool,
@@ -110,6 +114,7 @@ fn spec_config(args: &BenchArgs, decoder_layers: usize) -> anyhow::Result<SpecCo
         min_gamma: base.min_gamma.min(args.draft_tokens),
         max_gamma,
         adaptive: !args.fixed_draft_tokens,
+        draft_confidence: args.draft_confidence.unwrap_or(base.draft_confidence),
         draft_prompt_tokens: if args.draft_reads_prompt {
             None
         } else {

@@ -305,6 +305,16 @@ pub fn logsumexp(row: &[f32]) -> f32 {
     m + sum_exp(row, m).ln() as f32
 }
 
+/// `log_softmax(row)[token]`, the same number, without writing the other entries: the
+/// decoding loops need one log-probability per position, not 51865.
+pub fn token_logprob(row: &[f32], token: usize) -> f32 {
+    let log_z = logsumexp(row);
+    if !log_z.is_finite() {
+        return f32::NEG_INFINITY;
+    }
+    row[token] - log_z
+}
+
 /// `out = log_softmax(row)`: log-probabilities of the logits in `row`, computed with the maximum
 /// subtracted and the sum accumulated in f64. A row with no finite entry gives all `-inf`.
 ///
@@ -383,6 +393,20 @@ pub fn no_speech_prob(logits_at_sot: &[f32], specials: &SpecialTokens) -> Option
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn token_logprob_is_the_log_softmax_entry() {
+        let row: Vec<f32> = (0..51865)
+            .map(|i| ((i * 104_729 % 991) as f32 / 29.0) - 17.0)
+            .collect();
+        let mut all = vec![0.0; row.len()];
+        log_softmax(&row, &mut all);
+        for t in [0, 7, 25_000, 51_864] {
+            assert_eq!(token_logprob(&row, t).to_bits(), all[t].to_bits());
+        }
+        let forbidden = [f32::NEG_INFINITY; 4];
+        assert_eq!(token_logprob(&forbidden, 2), f32::NEG_INFINITY);
+    }
 
     #[test]
     fn row_helpers_match_a_plain_f64_computation() {

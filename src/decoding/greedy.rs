@@ -8,7 +8,7 @@
 
 use candle_core::{IndexOp, Result};
 
-use super::filters::{LogitFilters, argmax, log_softmax, no_speech_prob};
+use super::filters::{LogitFilters, argmax, no_speech_prob, token_logprob};
 use super::sampling::{Sampler, tempered_probs};
 use crate::model::{CrossKv, KvCache, TextDecoder};
 use crate::text::SpecialTokens;
@@ -93,7 +93,6 @@ pub fn decode_target(
     let (mut cache, no_speech_prob, mut row) =
         prompt_pass(decoder, cross, initial, sot_index, specials)?;
     let mut tokens = initial.to_vec();
-    let mut logprobs = vec![0.0f32; row.len()];
     let mut probs = Vec::new();
     let mut sum_logprob = 0.0f64;
     let mut finished = false;
@@ -101,14 +100,13 @@ pub fn decode_target(
 
     for _ in 0..sample_len {
         filters.apply(&tokens, &mut row);
-        log_softmax(&row, &mut logprobs);
         let next = if temperature > 0.0 {
             tempered_probs(&row, temperature, &mut probs);
             sampler.sample(&probs)
         } else {
             argmax(&row) as u32
         };
-        sum_logprob += f64::from(logprobs[next as usize]);
+        sum_logprob += f64::from(token_logprob(&row, next as usize));
         if next == specials.eot {
             finished = true;
             break;

@@ -22,7 +22,7 @@
 use candle_core::{IndexOp, Result, Tensor};
 
 use super::draft_session::DraftSession;
-use super::filters::{LogitFilters, argmax, log_softmax, no_speech_prob};
+use super::filters::{LogitFilters, argmax, logsumexp, no_speech_prob, token_logprob};
 use super::greedy::WindowDecode;
 use super::sampling::{Residual, Sampler, Verdict, tempered_probs, verify_token};
 use crate::model::{CrossKv, KvCache, TextDecoder};
@@ -56,6 +56,16 @@ pub struct SpecConfig {
     /// the target's either way. Default `None`;
     /// [`SpecConfig::for_target`] picks by model size, from measurements.
     pub draft_prompt_tokens: Option<usize>,
+    /// Stop a round's drafting after a proposal the draft itself gives less than this
+    /// probability (greedy: its top probability; sampling: the sampled token's), so unsure
+    /// stretches cost neither draft steps nor verify rows. 0 never stops early. The rule reads
+    /// only the draft, so output is still exactly the target's. Default 0, measured (base,
+    /// ljspeech concat, `bench --draft-confidence`, alternating runs): with the fused 8-bit
+    /// draft the decoder speed-up was 1.63-2.05x at 0, 1.59-1.90x at 0.5, 1.50-1.76x at
+    /// 0.85; with `self-q8` 1.40x at 0 against 1.36x at 0.5. Acceptance rises (0.85 -> 0.93)
+    /// but tokens per target call fall (6.0 -> 5.1), and a draft step (0.16 of a target step)
+    /// and a verify row are too cheap for the saved work to pay.
+    pub draft_confidence: f32,
 }
 
 impl Default for SpecConfig {
@@ -68,6 +78,7 @@ impl Default for SpecConfig {
             temperature: 0.0,
             residual: Residual::Exact,
             draft_prompt_tokens: None,
+            draft_confidence: 0.0,
         }
     }
 }
@@ -202,7 +213,6 @@ pub fn decode_speculative(
     let mut sampled = 0usize;
     let mut sum_logprob = 0.0f64;
     let mut finished = false;
-    let mut logprobs = Vec::new();
     let mut p = Vec::new();
     let mut scratch = Vec::new();
     let mut q_rows: Vec<Vec<f32>> = Vec::new();
@@ -229,18 +239,28 @@ pub fn decode_speculative(
             stats.draft_calls += 1;
             loop {
                 filters.apply(&prefix, &mut r);
-                let x = if sampling {
+                let (x, confidence) = if sampling {
                     let mut q = Vec::new();
                     tempered_probs(&r, cfg.temperature, &mut q);
                     let x = sampler.sample(&q);
+                    let qx = q[x as usize];
                     q_rows.push(q);
-                    x
+                    (x, qx)
                 } else {
-                    argmax(&r) as u32
+                    let x = argmax(&r);
+                    let p = if cfg.draft_confidence > 0.0 {
+                        (r[x] - logsumexp(&r)).exp()
+                    } else {
+                        1.0
+                    };
+                    (x as u32, p)
                 };
                 proposals.push(x);
                 prefix.push(x);
-                if x == specials.eot || proposals.len() == k_max {
+                if x == specials.eot
+                    || proposals.len() == k_max
+                    || confidence < cfg.draft_confidence
+                {
                     break;
                 }
                 draft.feed(&[x], &mut r)?;
@@ -267,8 +287,6 @@ pub fn decode_speculative(
         for i in 0..=proposals.len() {
             let mut r = row(&logits, base + i)?;
             filters.apply(&prefix[..tokens.len() + i], &mut r);
-            logprobs.resize(r.len(), 0.0);
-            log_softmax(&r, &mut logprobs);
             let choice = if i < proposals.len() {
                 let x = proposals[i];
                 let stands = if sampling {
@@ -284,7 +302,7 @@ pub fn decode_speculative(
                 match stands {
                     None => {
                         accepted += 1;
-                        sum_logprob += f64::from(logprobs[x as usize]);
+                        sum_logprob += f64::from(token_logprob(&r, x as usize));
                         if x == specials.eot {
                             finished = true;
                             break;
@@ -299,7 +317,7 @@ pub fn decode_speculative(
             } else {
                 argmax(&r) as u32
             };
-            sum_logprob += f64::from(logprobs[choice as usize]);
+            sum_logprob += f64::from(token_logprob(&r, choice as usize));
             emitted = Some(choice);
             break;
         }
