@@ -45,19 +45,7 @@ pub fn var_builder(
 impl Whisper {
     /// Loads encoder and decoder (f32 compute; stored f16 weights are converted on load).
     pub fn load(model: &ModelDir, device: &Device) -> Result<Self, ModelError> {
-        let _span = tracing::info_span!("load_model").entered();
-        let vb = var_builder(model, DType::F32, device)?;
-        let path = model.weights();
-        let bad = |e: candle_core::Error| ModelError::invalid(&path, format!("cannot load: {e}"));
-        let encoder = AudioEncoder::load(vb.pp("model.encoder"), &model.config).map_err(bad)?;
-        let decoder = TextDecoder::load(vb.pp("model.decoder"), &model.config).map_err(bad)?;
-        Ok(Whisper {
-            encoder,
-            decoder,
-            config: model.config.clone(),
-            generation: model.generation.clone(),
-            device: device.clone(),
-        })
+        Self::load_as(model, device, None)
     }
 
     /// Loads the model for `--quantize`: the decoder's per-step weights in `kind`
@@ -69,18 +57,34 @@ impl Whisper {
         device: &Device,
         kind: QuantKind,
     ) -> Result<Self, ModelError> {
+        Self::load_as(model, device, Some(kind))
+    }
+
+    fn load_as(
+        model: &ModelDir,
+        device: &Device,
+        kind: Option<QuantKind>,
+    ) -> Result<Self, ModelError> {
         let _span = tracing::info_span!("load_model", ?kind).entered();
         let vb = var_builder(model, DType::F32, device)?;
         let path = model.weights();
         let bad = |e: candle_core::Error| ModelError::invalid(&path, format!("cannot load: {e}"));
-        let encoder = if device.is_cpu() {
-            AudioEncoder::load_int8(vb.pp("model.encoder"), &model.config)
-        } else {
-            AudioEncoder::load(vb.pp("model.encoder"), &model.config)
+        let (enc, dec, cfg) = (
+            vb.pp("model.encoder"),
+            vb.pp("model.decoder"),
+            &model.config,
+        );
+        // Encoder first, then decoder: each converts layer by layer as it reads.
+        let encoder = match kind {
+            Some(_) if device.is_cpu() => AudioEncoder::load_int8(enc, cfg),
+            _ => AudioEncoder::load(enc, cfg),
         }
         .map_err(bad)?;
-        let decoder = TextDecoder::load_quantized(vb.pp("model.decoder"), &model.config, kind)
-            .map_err(bad)?;
+        let decoder = match kind {
+            Some(kind) => TextDecoder::load_quantized(dec, cfg, kind),
+            None => TextDecoder::load(dec, cfg),
+        }
+        .map_err(bad)?;
         Ok(Whisper {
             encoder,
             decoder,
