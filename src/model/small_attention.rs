@@ -121,8 +121,14 @@ pub fn attend(a: &Attend<'_>, out: &mut [f32]) {
     }
 }
 
-/// Query rows handled together (their scores share each loaded block of keys).
-const ROWS: usize = 4;
+/// Query rows handled together: their scores share each loaded block of keys and their
+/// outputs each loaded value row, so a verify pass of up to 8 rows reads the encoder's keys
+/// and values (base: 37 MB over the 6 layers) once, not once per 4 rows.
+const ROWS: usize = 8;
+
+/// Keys per block when more than 4 rows share it: 8 rows x 32 keys of accumulators fill half
+/// the 32 vector registers of AVX-512, where 64 keys would spill.
+const WIDE_KEY_BLOCK: usize = 32;
 
 impl Isa {
     /// [`head_rows`] compiled for this instruction set.
@@ -191,7 +197,11 @@ fn head_rows(
         2 => rows_const::<2>(a, h, r0, s, o),
         3 => rows_const::<3>(a, h, r0, s, o),
         4 => rows_const::<4>(a, h, r0, s, o),
-        _ => unreachable!("chunks hold 1..=4 rows"),
+        5 => rows_const::<5>(a, h, r0, s, o),
+        6 => rows_const::<6>(a, h, r0, s, o),
+        7 => rows_const::<7>(a, h, r0, s, o),
+        8 => rows_const::<8>(a, h, r0, s, o),
+        _ => unreachable!("chunks hold 1..=8 rows"),
     }
 }
 
@@ -213,18 +223,12 @@ fn rows_const<const R: usize>(
     let t_max = visible[R - 1];
     let kt = &a.kt[h * a.kt_head..];
 
-    // Scores: s[r][t] = scale * sum_e q[r][e] * k[e][t], one multiply-add chain per score.
-    let mut t0 = 0;
-    while t0 < t_max {
-        let tb = KEY_BLOCK.min(t_max - t0);
-        if tb == KEY_BLOCK {
-            score_block::<R, KEY_BLOCK>(&q, kt, a.kt_row, t0, hd, a.scale, s, t_all);
-        } else {
-            for t in t0..t0 + tb {
-                score_block::<R, 1>(&q, kt, a.kt_row, t, hd, a.scale, s, t_all);
-            }
-        }
-        t0 += tb;
+    // Scores: s[r][t] = scale * sum_e q[r][e] * k[e][t], one multiply-add chain per score,
+    // whatever the block width.
+    if R > 4 {
+        scores::<R, WIDE_KEY_BLOCK>(&q, kt, a.kt_row, t_max, hd, a.scale, s, t_all);
+    } else {
+        scores::<R, KEY_BLOCK>(&q, kt, a.kt_row, t_max, hd, a.scale, s, t_all);
     }
 
     // Softmax over each row's visible keys.
@@ -234,8 +238,13 @@ fn rows_const<const R: usize>(
 
     // Output: o[r][e] = sum_t p[r][t] * v[t][e], keys in order.
     let v = &a.v[h * a.v_head..];
-    if hd == 64 {
-        weighted_values::<R, 64>(v, s, t_all, &visible, o);
+    if hd == 64 && R > 4 {
+        // Two passes of 32 output columns: 8 rows x 64 accumulators would spill. Each
+        // element's chain over the keys is the same either way.
+        weighted_values::<R, 32>(v, 64, 0, s, t_all, &visible, o);
+        weighted_values::<R, 32>(v, 64, 32, s, t_all, &visible, o);
+    } else if hd == 64 {
+        weighted_values::<R, 64>(v, 64, 0, s, t_all, &visible, o);
     } else {
         for row in o.iter_mut().take(R) {
             row[..hd].fill(0.0);
@@ -254,22 +263,25 @@ fn rows_const<const R: usize>(
     }
 }
 
-/// `o[r][..HD] = sum_t p[r][t] * v[t]` with the accumulators sized at compile time, so they
-/// stay in registers (Whisper's heads are all 64 wide); the same arithmetic as the general
-/// loop above.
+/// `o[r][e0..e0 + W] = sum_t p[r][t] * v[t][e0..e0 + W]` (value rows `hd` apart) with the
+/// accumulators sized at compile time, so they stay in registers (Whisper's heads are all 64
+/// wide); the same arithmetic as the general loop above.
 #[inline(always)]
 #[allow(clippy::needless_range_loop)]
-fn weighted_values<const R: usize, const HD: usize>(
+fn weighted_values<const R: usize, const W: usize>(
     v: &[f32],
+    hd: usize,
+    e0: usize,
     s: &[f32],
     t_all: usize,
     visible: &[usize; R],
     o: &mut [[f32; MAX_HEAD_DIM]; ROWS],
 ) {
-    let mut acc = [[0f32; HD]; R];
+    let mut acc = [[0f32; W]; R];
     let t_max = visible[R - 1];
     for t in 0..t_max {
-        let vr: &[f32; HD] = v[t * HD..t * HD + HD].try_into().expect("HD values");
+        let at = t * hd + e0;
+        let vr: &[f32; W] = v[at..at + W].try_into().expect("W values");
         for r in 0..R {
             if t < visible[r] {
                 let p = s[r * t_all + t];
@@ -280,7 +292,30 @@ fn weighted_values<const R: usize, const HD: usize>(
         }
     }
     for r in 0..R {
-        o[r][..HD].copy_from_slice(&acc[r]);
+        o[r][e0..e0 + W].copy_from_slice(&acc[r]);
+    }
+}
+
+/// Scores of `R` rows against keys `0..t_max`: blocks of `W` keys, then the rest one by one.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn scores<const R: usize, const W: usize>(
+    q: &[&[f32]; R],
+    kt: &[f32],
+    kt_row: usize,
+    t_max: usize,
+    hd: usize,
+    scale: f32,
+    s: &mut [f32],
+    t_all: usize,
+) {
+    let mut t0 = 0;
+    while t0 + W <= t_max {
+        score_block::<R, W>(q, kt, kt_row, t0, hd, scale, s, t_all);
+        t0 += W;
+    }
+    for t in t0..t_max {
+        score_block::<R, 1>(q, kt, kt_row, t, hd, scale, s, t_all);
     }
 }
 
@@ -301,7 +336,7 @@ fn score_block<const R: usize, const W: usize>(
     for e in 0..hd {
         let row = e * kt_row + t0;
         let k: &[f32; W] = kt[row..row + W].try_into().expect("W keys");
-        if W == KEY_BLOCK {
+        if W >= 16 {
             // The next block of this key row: `head_dim` rows far apart are too many streams
             // for the hardware prefetcher to follow on its own.
             for line in (0..W).step_by(16) {
