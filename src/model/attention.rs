@@ -11,6 +11,7 @@ use candle_core::quantized::GgmlDType;
 use candle_core::{DType, Result, Storage, Tensor};
 use candle_nn::VarBuilder;
 
+use super::bf16_attention;
 use super::kv_cache::LayerCache;
 use super::linear::Projection;
 use super::small_attention;
@@ -23,6 +24,9 @@ pub struct Attention {
     out: Projection,
     heads: usize,
     scale: f64,
+    /// Full self-attention in bf16 products ([`bf16_attention`]) where the CPU has them: set
+    /// by [`to_int8`](Self::to_int8), the `--quantize` encoder's conversion.
+    bf16: bool,
 }
 
 /// How the query, key and value projections are held.
@@ -70,6 +74,7 @@ impl Attention {
             out: Projection::load(d_model, d_model, vb.pp("out_proj"))?,
             heads,
             scale: ((d_model / heads) as f64).powf(-0.5),
+            bf16: false,
         })
     }
 
@@ -102,6 +107,7 @@ impl Attention {
             out: Projection::load(d_model, d_model, vb.pp("out_proj"))?,
             heads,
             scale: ((d_model / heads) as f64).powf(-0.5),
+            bf16: false,
         })
     }
 
@@ -139,11 +145,13 @@ impl Attention {
             out: self.out.quantize(dtype)?,
             heads: self.heads,
             scale: self.scale,
+            bf16: self.bf16,
         })
     }
 
-    /// A copy whose every projection computes in 8-bit integers ([`Projection::to_int8`]);
-    /// the attention itself stays f32.
+    /// A copy whose every projection computes in 8-bit integers ([`Projection::to_int8`]),
+    /// and whose full self-attention (the encoder's) takes bf16 products with f32 sums where
+    /// the CPU has AVX-512 BF16 ([`bf16_attention`]).
     pub fn to_int8(&self) -> Result<Self> {
         let inputs = match &self.inputs {
             Inputs::Fused { qkv, d } => Inputs::Fused {
@@ -161,6 +169,7 @@ impl Attention {
             out: self.out.to_int8()?,
             heads: self.heads,
             scale: self.scale,
+            bf16: true,
         })
     }
 
@@ -256,6 +265,11 @@ impl Attention {
     /// twice as fast as candle's batched GEMMs plus a libm `expf` per score.
     pub fn self_attention(&self, x: &Tensor) -> Result<Tensor> {
         let (q, k, v) = self.project_qkv(x)?;
+        if self.bf16
+            && let Some(out) = self.attend_bf16(&q, &k, &v)?
+        {
+            return self.out.forward(&out);
+        }
         let kt = self.split_heads(&k)?.transpose(2, 3)?.contiguous()?;
         let v = self.split_heads(&v)?;
         if x.device().is_cpu() {
@@ -325,6 +339,42 @@ impl Attention {
         let q = self.split_heads(&q)?;
         let out = self.attend(&q, &kv.kt, &kv.v, None)?;
         self.merge_heads(&out)
+    }
+
+    /// Full self-attention of `q`, `k`, `v` (`[1, n, d]` each, CPU f32) with bf16 products;
+    /// `None` where [`bf16_attention`] does not apply.
+    fn attend_bf16(&self, q: &Tensor, k: &Tensor, v: &Tensor) -> Result<Option<Tensor>> {
+        let cpu_f32 = |t: &Tensor| t.device().is_cpu() && t.dtype() == DType::F32;
+        if !(cpu_f32(q) && cpu_f32(k) && cpu_f32(v) && bf16_attention::available()) {
+            return Ok(None);
+        }
+        let (_, n, d) = q.dims3()?;
+        let (q, k, v) = (q.contiguous()?, k.contiguous()?, v.contiguous()?);
+        let mut out = vec![0f32; n * d];
+        let done = {
+            let (qs, ql) = q.storage_and_layout();
+            let (ks, kl) = k.storage_and_layout();
+            let (vs, vl) = v.storage_and_layout();
+            let (Storage::Cpu(qs), Storage::Cpu(ks), Storage::Cpu(vs)) = (&*qs, &*ks, &*vs) else {
+                return Ok(None);
+            };
+            bf16_attention::attend(
+                &bf16_attention::SelfAttention {
+                    q: &qs.as_slice::<f32>()?[ql.start_offset()..][..n * d],
+                    k: &ks.as_slice::<f32>()?[kl.start_offset()..][..n * d],
+                    v: &vs.as_slice::<f32>()?[vl.start_offset()..][..n * d],
+                    frames: n,
+                    heads: self.heads,
+                    head_dim: d / self.heads,
+                    scale: self.scale as f32,
+                },
+                &mut out,
+            )
+        };
+        if !done {
+            return Ok(None);
+        }
+        Tensor::from_vec(out, (1, n, d), q.device()).map(Some)
     }
 
     /// Attention of the query rows `q` (`[1, n, d]`, before splitting heads) over the first

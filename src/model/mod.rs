@@ -3,6 +3,7 @@
 //! and their configuration.
 
 pub mod attention;
+pub mod bf16_attention;
 pub mod catalog;
 pub mod config;
 pub mod conv;
