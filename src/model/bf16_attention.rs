@@ -97,13 +97,23 @@ mod x86 {
             // SAFETY: `i + 16 <= n` for both slices.
             unsafe {
                 let b = _mm512_cvtneps_pbh(_mm512_loadu_ps(x.as_ptr().add(i)));
-                _mm256_storeu_si256(out.as_mut_ptr().add(i).cast(), std::mem::transmute(b));
+                _mm256_storeu_si256(
+                    out.as_mut_ptr().add(i).cast(),
+                    std::mem::transmute::<__m256bh, __m256i>(b),
+                );
             }
             i += 16;
         }
         for j in i..n {
             out[j] = half::bf16::from_f32(x[j]).to_bits();
         }
+    }
+
+    /// A 512-bit integer vector read as 32 bf16 values.
+    #[inline(always)]
+    fn bh(v: __m512i) -> __m512bh {
+        // SAFETY: a bit cast between two 512-bit vector types.
+        unsafe { std::mem::transmute::<__m512i, __m512bh>(v) }
     }
 
     /// The pair of bf16 values at `row[2 * p..2 * p + 2]` as one 32-bit lane (first in the
@@ -230,16 +240,14 @@ mod x86 {
             let k1 = &kh[(2 * blk + 1) * pairs * 16..];
             for (p, lanes) in qpairs.iter().enumerate() {
                 // SAFETY: block `2 * blk + 1 < t_pad / 16` holds `pairs` rows of 16 lanes.
-                let (a, b): (__m512bh, __m512bh) = unsafe {
+                let (a, b) = unsafe {
                     (
-                        std::mem::transmute(_mm512_loadu_si512(k0.as_ptr().add(p * 16).cast())),
-                        std::mem::transmute(_mm512_loadu_si512(k1.as_ptr().add(p * 16).cast())),
+                        bh(_mm512_loadu_si512(k0.as_ptr().add(p * 16).cast())),
+                        bh(_mm512_loadu_si512(k1.as_ptr().add(p * 16).cast())),
                     )
                 };
                 for (r, acc) in acc.iter_mut().enumerate() {
-                    // SAFETY: a plain bit cast between two 512-bit vector types.
-                    let qv: __m512bh =
-                        unsafe { std::mem::transmute(_mm512_set1_epi32(lanes[r] as i32)) };
+                    let qv = bh(_mm512_set1_epi32(lanes[r] as i32));
                     acc[0] = _mm512_dpbf16_ps(acc[0], qv, a);
                     acc[1] = _mm512_dpbf16_ps(acc[1], qv, b);
                 }
@@ -269,16 +277,15 @@ mod x86 {
         for tp in 0..t_pad / 2 {
             let row = &vh[tp * hd + e0..tp * hd + e0 + DIMS];
             // SAFETY: `row` is 32 lanes.
-            let (a, b): (__m512bh, __m512bh) = unsafe {
+            let (a, b) = unsafe {
                 (
-                    std::mem::transmute(_mm512_loadu_si512(row.as_ptr().cast())),
-                    std::mem::transmute(_mm512_loadu_si512(row.as_ptr().add(16).cast())),
+                    bh(_mm512_loadu_si512(row.as_ptr().cast())),
+                    bh(_mm512_loadu_si512(row.as_ptr().add(16).cast())),
                 )
             };
             for (r, acc) in acc.iter_mut().enumerate() {
                 let p = pb[r * t_pad / 2 + tp];
-                // SAFETY: a plain bit cast between two 512-bit vector types.
-                let pv: __m512bh = unsafe { std::mem::transmute(_mm512_set1_epi32(p as i32)) };
+                let pv = bh(_mm512_set1_epi32(p as i32));
                 acc[0] = _mm512_dpbf16_ps(acc[0], pv, a);
                 acc[1] = _mm512_dpbf16_ps(acc[1], pv, b);
             }
