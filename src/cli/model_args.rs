@@ -29,7 +29,8 @@ pub struct ModelArgs {
     #[arg(long, default_value_t = SpecConfig::default().gamma)]
     pub draft_tokens: usize,
     /// Quantize the model: decoder weights in q8_0 (8-bit) or q4k (4-bit k-quants), and on
-    /// the CPU the encoder's projections in 8-bit integers. Faster and smaller; the text can
+    /// the CPU the encoder's projections in 8-bit integers (its attention in bf16 where the
+    /// CPU has AVX-512 BF16). Faster and smaller; the text can
     /// differ slightly from the f32 model's. Speculative decoding verifies with the f32
     /// decoder, so there is no draft with it.
     #[arg(long, value_enum)]

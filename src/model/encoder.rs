@@ -95,11 +95,12 @@ impl AudioEncoder {
         })
     }
 
-    /// A copy whose blocks' projections (attention and MLP, nine tenths of the arithmetic at
-    /// base's width) compute in 8-bit integers, for `--quantize`: the encoder is compute-bound,
-    /// and the 8-bit product does four times the multiply-adds per instruction of f32. The
-    /// convolutions, norms and attention scores stay f32. Its output differs from the f32
-    /// encoder's by the rounding, so the text can too (WER measured in the README). CPU only.
+    /// A copy for `--quantize` whose blocks' projections (attention and MLP) compute in 8-bit
+    /// integers, and whose self-attention takes bf16 products with f32 sums where the CPU has
+    /// AVX-512 BF16 ([`bf16_attention`](super::bf16_attention)). The encoder is compute-bound,
+    /// and these do four and two times the multiply-adds per instruction of f32. The
+    /// convolutions and norms stay f32. Its output differs from the f32 encoder's by the
+    /// rounding, so the text can too (WER measured in the README). CPU only.
     pub fn to_int8(&self) -> Result<Self> {
         let _span = tracing::debug_span!("quantize_encoder").entered();
         Ok(AudioEncoder {
