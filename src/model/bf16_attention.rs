@@ -331,21 +331,26 @@ mod tests {
             .collect()
     }
 
+    /// Whether `attend` takes one all-zero position of one head `head_dim` wide.
+    fn attends_one_zero_row(head_dim: usize) -> bool {
+        let z = vec![0f32; head_dim];
+        let a = SelfAttention {
+            q: &z,
+            k: &z,
+            v: &z,
+            frames: 1,
+            heads: 1,
+            head_dim,
+            scale: 1.0,
+        };
+        attend(&a, &mut vec![0f32; head_dim])
+    }
+
     #[test]
     fn close_to_f64_attention_with_padded_rows_and_keys() {
         if !available() {
             eprintln!("no AVX-512 BF16 here: attend() must refuse");
-            let z = [0f32; 64];
-            let a = SelfAttention {
-                q: &z,
-                k: &z,
-                v: &z,
-                frames: 1,
-                heads: 1,
-                head_dim: 64,
-                scale: 1.0,
-            };
-            assert!(!attend(&a, &mut [0f32; 64]));
+            assert!(!attends_one_zero_row(64));
             return;
         }
         // (frames, heads, head_dim): frames not a multiple of 8 rows or 32 keys.
@@ -377,16 +382,6 @@ mod tests {
             assert!(worst < 2e-2, "{frames}x{heads}x{hd}: off by {worst}");
         }
         // A head width the kernel does not take is refused.
-        let z = vec![0f32; 48];
-        let a = SelfAttention {
-            q: &z,
-            k: &z,
-            v: &z,
-            frames: 1,
-            heads: 1,
-            head_dim: 48,
-            scale: 1.0,
-        };
-        assert!(!attend(&a, &mut [0f32; 48]));
+        assert!(!attends_one_zero_row(48));
     }
 }
