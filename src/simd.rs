@@ -33,9 +33,27 @@ impl Isa {
 }
 
 /// An output buffer shared by a pool's threads, each of which writes elements no other thread
-/// writes.
-pub(crate) struct SendPtr(pub(crate) *mut f32);
+/// writes (f32 outputs, or the bytes of rounded inputs).
+pub(crate) struct SendPtr<T = f32>(pub(crate) *mut T);
 // SAFETY: users hand each thread disjoint elements of one slice that outlives the parallel
-// region (see `small_matmul::matmul_nt` and `small_attention::attend`).
-unsafe impl Sync for SendPtr {}
-unsafe impl Send for SendPtr {}
+// region (see `small_matmul::matmul_nt`, `small_attention::attend`, `Int8Rows::set`).
+unsafe impl<T> Sync for SendPtr<T> {}
+unsafe impl<T> Send for SendPtr<T> {}
+
+/// Runs `f` on the f32 data of a contiguous CPU tensor, without copying it.
+pub(crate) fn with_f32_slice<R>(
+    t: &candle_core::Tensor,
+    f: impl FnOnce(&[f32]) -> R,
+) -> candle_core::Result<R> {
+    if !t.is_contiguous() || t.dtype() != candle_core::DType::F32 {
+        candle_core::bail!("a CPU kernel needs a contiguous f32 tensor");
+    }
+    let (storage, layout) = t.storage_and_layout();
+    let candle_core::Storage::Cpu(cpu) = &*storage else {
+        candle_core::bail!("a CPU kernel got a tensor on {:?}", t.device());
+    };
+    let data = cpu.as_slice::<f32>()?;
+    Ok(f(
+        &data[layout.start_offset()..layout.start_offset() + t.elem_count()]
+    ))
+}

@@ -15,6 +15,7 @@ use super::bf16_attention;
 use super::kv_cache::LayerCache;
 use super::linear::Projection;
 use super::small_attention;
+use crate::simd::with_f32_slice;
 
 /// q, k, v and output projections of one attention layer (Hugging Face names `q_proj`,
 /// `k_proj` (no bias), `v_proj`, `out_proj`).
@@ -351,26 +352,24 @@ impl Attention {
         let (_, n, d) = q.dims3()?;
         let (q, k, v) = (q.contiguous()?, k.contiguous()?, v.contiguous()?);
         let mut out = vec![0f32; n * d];
-        let done = {
-            let (qs, ql) = q.storage_and_layout();
-            let (ks, kl) = k.storage_and_layout();
-            let (vs, vl) = v.storage_and_layout();
-            let (Storage::Cpu(qs), Storage::Cpu(ks), Storage::Cpu(vs)) = (&*qs, &*ks, &*vs) else {
-                return Ok(None);
-            };
-            bf16_attention::attend(
-                &bf16_attention::SelfAttention {
-                    q: &qs.as_slice::<f32>()?[ql.start_offset()..][..n * d],
-                    k: &ks.as_slice::<f32>()?[kl.start_offset()..][..n * d],
-                    v: &vs.as_slice::<f32>()?[vl.start_offset()..][..n * d],
-                    frames: n,
-                    heads: self.heads,
-                    head_dim: d / self.heads,
-                    scale: self.scale as f32,
-                },
-                &mut out,
-            )
-        };
+        let done = with_f32_slice(&q, |q| {
+            with_f32_slice(&k, |k| {
+                with_f32_slice(&v, |v| {
+                    bf16_attention::attend(
+                        &bf16_attention::SelfAttention {
+                            q,
+                            k,
+                            v,
+                            frames: n,
+                            heads: self.heads,
+                            head_dim: d / self.heads,
+                            scale: self.scale as f32,
+                        },
+                        &mut out,
+                    )
+                })
+            })
+        })???;
         if !done {
             return Ok(None);
         }

@@ -65,9 +65,7 @@ impl DecoderBlock {
             fc2: self.fc2.quantize(dtype)?,
         })
     }
-}
 
-impl DecoderBlock {
     /// The block with its cross-attention key/value projections in 8 bits (CPU).
     fn with_int8_cross_kv(self) -> Result<Self> {
         Ok(DecoderBlock {

@@ -17,30 +17,15 @@
 //! target's cross-attention keys/values for each window ([`Int8Decoder::cross`]), since its
 //! weights are the target's.
 
-use candle_core::{Storage, Tensor};
+use candle_core::Tensor;
 use candle_nn::LayerNorm;
 
 use super::decoder::{CrossKv, TextDecoder};
 use super::int4_matmul::Int4Matrix;
 use super::int8_cross::Int8CrossLayer;
 use super::int8_matmul::{Int8Matrix, Int8Rows};
-use super::linear::Projection;
 use super::small_attention::{self, Attend};
-
-/// Runs `f` on the f32 data of a contiguous CPU tensor, without copying it.
-fn with_slice<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> candle_core::Result<R> {
-    if !t.is_contiguous() || t.dtype() != candle_core::DType::F32 {
-        candle_core::bail!("the 8-bit draft needs contiguous f32 weights");
-    }
-    let (storage, layout) = t.storage_and_layout();
-    let Storage::Cpu(cpu) = &*storage else {
-        candle_core::bail!("the 8-bit draft runs on the CPU only");
-    };
-    let data = cpu.as_slice::<f32>()?;
-    Ok(f(
-        &data[layout.start_offset()..layout.start_offset() + t.elem_count()]
-    ))
-}
+use crate::simd::with_f32_slice;
 
 fn to_vec(t: &Tensor) -> candle_core::Result<Vec<f32>> {
     t.flatten_all()?.to_vec1::<f32>()
@@ -80,17 +65,6 @@ impl Norm {
             }
         }
     }
-}
-
-fn quantize(p: &Projection) -> candle_core::Result<Int8Matrix> {
-    let Some((w, b)) = p.dense_parts() else {
-        candle_core::bail!("the 8-bit draft is built from f32 weights");
-    };
-    let (rows, cols) = w.dims2()?;
-    let bias = b.map(to_vec).transpose()?;
-    with_slice(&w.contiguous()?, |w| {
-        Int8Matrix::quantize(w, rows, cols, bias.as_deref())
-    })
 }
 
 #[derive(Debug, Clone)]
@@ -195,21 +169,23 @@ impl Int8Decoder {
                 }
                 Ok(Layer {
                     attn_ln: Norm::from(&b.attn_ln)?,
-                    qkv: quantize(qkv)?,
-                    attn_out: quantize(attn_out)?,
+                    qkv: qkv.int8_matrix()?,
+                    attn_out: attn_out.int8_matrix()?,
                     cross_ln: Norm::from(&b.cross_ln)?,
-                    cross_q: quantize(cross_q)?,
-                    cross_out: quantize(cross_out)?,
+                    cross_q: cross_q.int8_matrix()?,
+                    cross_out: cross_out.int8_matrix()?,
                     mlp_ln: Norm::from(&b.mlp_ln)?,
-                    fc1: quantize(&b.fc1)?,
-                    fc2: quantize(&b.fc2)?,
+                    fc1: b.fc1.int8_matrix()?,
+                    fc2: b.fc2.int8_matrix()?,
                 })
             })
             .collect::<candle_core::Result<Vec<_>>>()?;
         let embed = embed.contiguous()?;
-        let head = with_slice(&embed, |w| Int8Matrix::quantize(w, vocab, d, None))?;
+        let head = with_f32_slice(&embed, |w| Int8Matrix::quantize(w, vocab, d, None))?;
         let coarse = if d.is_multiple_of(8) {
-            Some(with_slice(&embed, |w| Int4Matrix::quantize(w, vocab, d))?)
+            Some(with_f32_slice(&embed, |w| {
+                Int4Matrix::quantize(w, vocab, d)
+            })?)
         } else {
             None
         };
@@ -244,8 +220,8 @@ impl Int8Decoder {
             let (kt, v) = cross.layer(i).tensors();
             let (_, heads, hd, frames) = kt.dims4()?;
             let v = v.contiguous()?;
-            with_slice(&kt.contiguous()?, |kt| {
-                with_slice(&v, |v| {
+            with_f32_slice(&kt.contiguous()?, |kt| {
+                with_f32_slice(&v, |v| {
                     Int8CrossLayer::from_f32(kt, frames, v, heads, hd, frames)
                 })
             })?
@@ -324,7 +300,7 @@ impl Int8Decoder {
         h.resize(n * d, 0.0);
         attn.resize(n * d, 0.0);
         wide.resize(n * (3 * d).max(self.ffn), 0.0);
-        with_slice(&self.embed, |e| {
+        with_f32_slice(&self.embed, |e| {
             for (i, &t) in tokens.iter().enumerate() {
                 let row = &e[t as usize * d..][..d];
                 let pos = &self.positions[(past + i) * d..][..d];

@@ -281,12 +281,6 @@ impl Int8Matrix {
 /// Elements from which [`Int8Rows::set`] rounds rows on the pool's threads.
 const PARALLEL_ROUNDING: usize = 64 * 1024;
 
-/// The rounded-input buffer shared by the pool's threads, each writing rows no other writes.
-struct SendBytes(*mut u8);
-// SAFETY: see `Int8Rows::set`: disjoint rows of one buffer that outlives the parallel region.
-unsafe impl Sync for SendBytes {}
-unsafe impl Send for SendBytes {}
-
 /// Input rows rounded to 8 bits for [`Int8Matrix::forward`]: one scale per row, values stored
 /// offset by 128 (see the module notes), rows padded with the offset (zero) to whole groups.
 /// A buffer meant to be reused step after step.
@@ -333,7 +327,7 @@ impl Int8Rows {
         }
         // A whole encoder window (1500 rows): rounding takes a fifth of the product's time on
         // one thread, so the pool shares it.
-        let data = SendBytes(self.data.as_mut_ptr());
+        let data = SendPtr(self.data.as_mut_ptr());
         let scales = SendPtr(self.scale.as_mut_ptr());
         candle_core::utils::barrier_pool().execute_chunked(rows, |range| {
             let (data, scales) = (&data, &scales);

@@ -21,11 +21,12 @@
 //! back: zeros add nothing to the dot products.
 
 use candle_core::quantized::{GgmlDType, QMatMul, QStorage, QTensor};
-use candle_core::{D, DType, Module, Result, Storage, Tensor};
+use candle_core::{D, DType, Module, Result, Tensor};
 use candle_nn::{Linear, VarBuilder};
 use std::sync::Arc;
 
 use super::int8_matmul::{Int8Matrix, Int8Rows};
+use crate::simd::with_f32_slice;
 
 /// The quantization a self-draft asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -202,29 +203,27 @@ impl Projection {
     /// the inputs cheap next to the product: about 5x candle's f32 GEMM at base's shapes.
     /// Fails on a projection that is already quantized.
     pub fn to_int8(&self) -> Result<Self> {
-        let Inner::Dense(l) = &self.inner else {
-            candle_core::bail!("only a dense f32 projection can be converted to int8");
-        };
-        if !l.weight().device().is_cpu() {
+        if !self.device().is_cpu() {
             candle_core::bail!("int8 projections run on the CPU only");
         }
-        let (rows, cols) = l.weight().dims2()?;
-        let w = l
-            .weight()
-            .to_dtype(DType::F32)?
-            .flatten_all()?
-            .to_vec1::<f32>()?;
-        let bias = match l.bias() {
-            Some(b) => Some(b.to_dtype(DType::F32)?.to_vec1::<f32>()?),
-            None => None,
-        };
         Ok(Projection {
-            inner: Inner::Int8(Arc::new(Int8Matrix::quantize(
-                &w,
-                rows,
-                cols,
-                bias.as_deref(),
-            ))),
+            inner: Inner::Int8(Arc::new(self.int8_matrix()?)),
+        })
+    }
+
+    /// The dense weight rounded to 8 bits per output row, with the bias kept f32: the matrix
+    /// of [`to_int8`](Self::to_int8) and of the fused 8-bit draft's layers. Fails on a
+    /// projection that is already quantized.
+    pub fn int8_matrix(&self) -> Result<Int8Matrix> {
+        let Some((w, b)) = self.dense_parts() else {
+            candle_core::bail!("only a dense f32 projection can be rounded to int8");
+        };
+        let (rows, cols) = w.dims2()?;
+        let bias = b
+            .map(|b| b.to_dtype(DType::F32)?.to_vec1::<f32>())
+            .transpose()?;
+        with_f32_slice(&w.to_dtype(DType::F32)?.contiguous()?, |w| {
+            Int8Matrix::quantize(w, rows, cols, bias.as_deref())
         })
     }
 
@@ -359,19 +358,10 @@ fn int8_forward(m: &Int8Matrix, x: &Tensor) -> Result<Tensor> {
     let rows = x.elem_count() / given;
     let mut shape = x.dims().to_vec();
     *shape.last_mut().expect("x has a last dimension") = m.rows();
-    let x = x.to_dtype(DType::F32)?.contiguous()?;
     let mut q = Int8Rows::new();
-    {
-        let (storage, layout) = x.storage_and_layout();
-        let Storage::Cpu(storage) = &*storage else {
-            candle_core::bail!("int8 projections run on the CPU only");
-        };
-        q.set(
-            &storage.as_slice::<f32>()?[layout.start_offset()..][..rows * given],
-            rows,
-            given,
-        );
-    }
+    with_f32_slice(&x.to_dtype(DType::F32)?.contiguous()?, |x| {
+        q.set(x, rows, given)
+    })?;
     let mut y = vec![0f32; rows * m.rows()];
     m.forward(&q, &mut y);
     Tensor::from_vec(y, shape, &candle_core::Device::Cpu)

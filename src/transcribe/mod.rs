@@ -75,12 +75,21 @@ pub struct DetectedLanguage {
 impl Transcriber {
     /// Loads the model in `dir` on `device`; `name` is how transcripts will name the model.
     pub fn load(dir: &ModelDir, name: &str, device: &Device) -> Result<Self> {
+        Self::load_with(dir, name.to_string(), || Ok(Whisper::load(dir, device)?))
+    }
+
+    /// `dir`'s tokenizer (checked first: it is the cheap part), then the model `load` reads,
+    /// named `name`, without a draft.
+    fn load_with(
+        dir: &ModelDir,
+        name: String,
+        load: impl FnOnce() -> Result<Whisper>,
+    ) -> Result<Self> {
         let tokenizer = WhisperTokenizer::from_model(dir)?;
-        let model = Whisper::load(dir, device)?;
         Ok(Transcriber {
-            model,
+            model: load()?,
             tokenizer,
-            name: name.to_string(),
+            name,
             draft: None,
             spec: SpecConfig::default(),
         })
@@ -97,14 +106,8 @@ impl Transcriber {
         device: &Device,
         kind: crate::model::linear::QuantKind,
     ) -> Result<Self> {
-        let tokenizer = WhisperTokenizer::from_model(dir)?;
-        let model = Whisper::load_quantized(dir, device, kind)?;
-        Ok(Transcriber {
-            model,
-            tokenizer,
-            name: format!("{name} ({kind:?})"),
-            draft: None,
-            spec: SpecConfig::default(),
+        Self::load_with(dir, format!("{name} ({kind:?})"), || {
+            Ok(Whisper::load_quantized(dir, device, kind)?)
         })
     }
 
