@@ -303,32 +303,19 @@ mod x86 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::test_data::uniform;
+    use crate::model::test_data::{attention_f64, uniform};
 
     /// f64 attention of row `i`, head `h`.
     fn reference(a: &SelfAttention<'_>, i: usize, h: usize) -> Vec<f64> {
         let (hd, d) = (a.head_dim, a.heads * a.head_dim);
-        let q = &a.q[i * d + h * hd..][..hd];
-        let scores: Vec<f64> = (0..a.frames)
-            .map(|t| {
-                let k = &a.k[t * d + h * hd..][..hd];
-                q.iter()
-                    .zip(k)
-                    .map(|(&x, &y)| x as f64 * y as f64)
-                    .sum::<f64>()
-                    * a.scale as f64
-            })
-            .collect();
-        let max = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let p: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
-        let sum: f64 = p.iter().sum();
-        (0..hd)
-            .map(|e| {
-                (0..a.frames)
-                    .map(|t| p[t] / sum * a.v[t * d + h * hd + e] as f64)
-                    .sum()
-            })
-            .collect()
+        let at = |t: usize, e: usize| t * d + h * hd + e;
+        attention_f64(
+            &a.q[at(i, 0)..][..hd],
+            a.frames,
+            a.scale,
+            |t, e| a.k[at(t, e)],
+            |t, e| a.v[at(t, e)],
+        )
     }
 
     /// Whether `attend` takes one all-zero position of one head `head_dim` wide.

@@ -404,31 +404,18 @@ pub(crate) fn softmax_in_place(x: &mut [f32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::test_data::uniform as data;
+    use crate::model::test_data::{attention_f64, uniform as data};
 
     /// f64 attention of row `i`, head `h`, with the same layouts.
     fn reference(a: &Attend<'_>, i: usize, h: usize) -> Vec<f64> {
         let hd = a.head_dim;
-        let q = &a.q[i * a.heads * hd + h * hd..][..hd];
-        let n = a.visible(i);
-        let scores: Vec<f64> = (0..n)
-            .map(|t| {
-                (0..hd)
-                    .map(|e| q[e] as f64 * a.kt[h * a.kt_head + e * a.kt_row + t] as f64)
-                    .sum::<f64>()
-                    * a.scale as f64
-            })
-            .collect();
-        let max = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let p: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
-        let sum: f64 = p.iter().sum();
-        (0..hd)
-            .map(|e| {
-                (0..n)
-                    .map(|t| p[t] / sum * a.v[h * a.v_head + t * hd + e] as f64)
-                    .sum()
-            })
-            .collect()
+        attention_f64(
+            &a.q[i * a.heads * hd + h * hd..][..hd],
+            a.visible(i),
+            a.scale,
+            |t, e| a.kt[h * a.kt_head + e * a.kt_row + t],
+            |t, e| a.v[h * a.v_head + t * hd + e],
+        )
     }
 
     #[test]
