@@ -11,7 +11,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use whisper_spec::Transcriber;
 use whisper_spec::audio::load_audio;
 use whisper_spec::model::linear::QuantKind;
-use whisper_spec::model::{ModelDir, Store};
+use whisper_spec::store::{ModelDir, Store};
 
 fn shared() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared")
@@ -74,16 +74,16 @@ fn bench_model(c: &mut Criterion, name: &str) {
         })
     });
     // The fused 8-bit self-draft (the default draft where the CPU has AVX-512 VNNI).
-    let int8 = whisper_spec::model::Int8Decoder::from_decoder(decoder).unwrap();
-    let int8_cross = int8.cross(&cross).unwrap();
+    let int8 = whisper_spec::model::FusedDraft::from_decoder(decoder).unwrap();
+    let int8_cross_attention = int8.cross(&cross).unwrap();
     let mut state = int8.new_state();
     let mut logits = Vec::new();
-    int8.forward_last(&prefix, &mut state, &int8_cross, &mut logits)
+    int8.forward_last(&prefix, &mut state, &int8_cross_attention, &mut logits)
         .unwrap();
     let base = state.len();
     group.bench_function("decoder int8 step, 1 token", |b| {
         b.iter(|| {
-            int8.forward_last(&[500], &mut state, &int8_cross, &mut logits)
+            int8.forward_last(&[500], &mut state, &int8_cross_attention, &mut logits)
                 .unwrap();
             state.truncate(base);
         })
@@ -91,7 +91,7 @@ fn bench_model(c: &mut Criterion, name: &str) {
     group.bench_function("decoder int8 prompt pass, 224 tokens", |b| {
         b.iter(|| {
             let mut state = int8.new_state();
-            int8.forward_last(&prompt, &mut state, &int8_cross, &mut logits)
+            int8.forward_last(&prompt, &mut state, &int8_cross_attention, &mut logits)
                 .unwrap()
         })
     });

@@ -2,7 +2,7 @@
 //! match on the layer while every message still names the file and the cause.
 
 use crate::audio::AudioError;
-use crate::model::ModelError;
+use crate::store::ModelError;
 
 /// Anything that can go wrong in whisper-spec's library.
 #[derive(Debug, thiserror::Error)]

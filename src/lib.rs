@@ -1,7 +1,9 @@
 //! whisper-spec: Whisper speech-to-text on candle with exact speculative decoding.
 //!
 //! Data flows one way: [`audio`] (decode any file, resample to 16 kHz, log-mel) feeds the
-//! Whisper models that [`model`] finds, fetches and imports. The binary `whisper-spec` is a thin
+//! Whisper network of [`model`] (its CPU compute in [`kernels`]), loaded from the models that
+//! [`store`] finds, fetches and imports; [`decoding`] turns its logits into tokens and
+//! [`transcribe`] runs windows over whole files and live audio. The binary `whisper-spec` is a thin
 //! command-line layer over this library ([`cli`]).
 
 pub mod audio;
@@ -9,10 +11,10 @@ pub mod batch;
 pub mod cli;
 pub mod decoding;
 pub mod error;
-pub mod math;
+pub mod kernels;
 pub mod model;
 pub mod output;
-mod simd;
+pub mod store;
 pub mod text;
 pub mod transcribe;
 pub mod transcript;

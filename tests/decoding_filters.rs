@@ -9,7 +9,7 @@ use whisper_spec::decoding::{
     FilterOptions, LogitFilters, TimestampRules, argmax, language_probs, log_softmax, logsumexp,
     no_speech_prob, softmax,
 };
-use whisper_spec::model::ModelDir;
+use whisper_spec::store::ModelDir;
 use whisper_spec::text::{SpecialTokens, Task, WhisperTokenizer};
 
 const NEG: f32 = f32::NEG_INFINITY;

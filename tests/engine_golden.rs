@@ -11,7 +11,7 @@ use candle_core::{Device, IndexOp};
 use whisper_spec::audio::load_audio;
 use whisper_spec::decoding::filters::{FilterOptions, LogitFilters};
 use whisper_spec::decoding::sampling::Sampler;
-use whisper_spec::model::ModelDir;
+use whisper_spec::store::ModelDir;
 use whisper_spec::text::Task;
 use whisper_spec::transcribe::EncodedWindow;
 use whisper_spec::{TranscribeOptions, Transcriber};

@@ -8,7 +8,7 @@ mod common;
 use std::collections::HashMap;
 
 use candle_core::Device;
-use whisper_spec::model::ModelDir;
+use whisper_spec::store::ModelDir;
 use whisper_spec::text::wer::corpus_wer;
 use whisper_spec::{TranscribeOptions, Transcriber};
 

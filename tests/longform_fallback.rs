@@ -8,7 +8,7 @@ mod common;
 use candle_core::Device;
 use whisper_spec::decoding::draft::{Draft, DraftSpec};
 use whisper_spec::decoding::speculative::SpecConfig;
-use whisper_spec::model::{ModelDir, Store};
+use whisper_spec::store::{ModelDir, Store};
 use whisper_spec::{TranscribeOptions, Transcriber};
 
 fn tiny_en(draft: &str) -> Transcriber {

@@ -8,7 +8,8 @@ mod common;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use whisper_spec::audio::{N_SAMPLES, load_audio, log_mel_spectrogram};
-use whisper_spec::model::{CrossKv, ModelDir, TextDecoder, Whisper, WhisperConfig};
+use whisper_spec::model::{CrossKv, TextDecoder, Whisper, WhisperConfig};
+use whisper_spec::store::ModelDir;
 
 fn rows(t: &Tensor) -> Vec<Vec<f32>> {
     t.to_vec2::<f32>().unwrap()

@@ -6,9 +6,9 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use whisper_spec::model::hub::HubOptions;
-use whisper_spec::model::import::import_ct2;
-use whisper_spec::model::{ModelDir, ModelError, Store};
+use whisper_spec::store::hub::HubOptions;
+use whisper_spec::store::import::import_ct2;
+use whisper_spec::store::{ModelDir, ModelError, Store};
 
 /// A CTranslate2 dir in `tmp` with tiny.en's config and tokenizer and the given model.bin bytes.
 fn ct2_dir_with(tmp: &Path, model_bin: &[u8]) -> PathBuf {

@@ -7,8 +7,8 @@ use std::process::Command;
 use std::sync::atomic::Ordering;
 
 use common::fake_hub::{self, FakeHub};
-use whisper_spec::model::hub::HubOptions;
-use whisper_spec::model::{Source, Store};
+use whisper_spec::store::hub::HubOptions;
+use whisper_spec::store::{Source, Store};
 
 fn store(root: &std::path::Path, cache: &std::path::Path, endpoint: &str, offline: bool) -> Store {
     Store {

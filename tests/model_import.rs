@@ -7,9 +7,9 @@ mod common;
 use std::collections::BTreeMap;
 
 use safetensors::{Dtype, SafeTensors};
-use whisper_spec::model::ct2::{Ct2Dtype, Ct2Model};
-use whisper_spec::model::import::{self, Ct2Config, name_map, row_block};
-use whisper_spec::model::{ModelDir, Store};
+use whisper_spec::store::ct2::{Ct2Dtype, Ct2Model};
+use whisper_spec::store::import::{self, Ct2Config, name_map, row_block};
+use whisper_spec::store::{ModelDir, Store};
 
 fn read_ct2_config(dir: &std::path::Path) -> Ct2Config {
     serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap()
@@ -247,14 +247,14 @@ fn import_ct2_command_imports_into_the_store() {
     // A CTranslate2 dir given as a path is imported on the fly, once.
     let resolved = Store {
         root: store.path().to_path_buf(),
-        hub: whisper_spec::model::hub::HubOptions {
+        hub: whisper_spec::store::hub::HubOptions {
             offline: true,
-            ..whisper_spec::model::hub::HubOptions::from_env()
+            ..whisper_spec::store::hub::HubOptions::from_env()
         },
     }
     .resolve(ct2_dir.to_str().unwrap())
     .unwrap();
-    assert_eq!(resolved.source, whisper_spec::model::Source::ImportedPath);
+    assert_eq!(resolved.source, whisper_spec::store::Source::ImportedPath);
     assert!(
         resolved
             .model

@@ -5,8 +5,9 @@ mod common;
 
 use common::ct2_writer::{self, WeightKind};
 use safetensors::{Dtype, SafeTensors};
-use whisper_spec::model::import::{import_ct2, name_map, row_block};
-use whisper_spec::model::{ModelDir, WhisperConfig};
+use whisper_spec::model::WhisperConfig;
+use whisper_spec::store::ModelDir;
+use whisper_spec::store::import::{import_ct2, name_map, row_block};
 
 /// A miniature Whisper with the real English vocabulary (so tiny.en's tokenizer fits).
 fn mini_config() -> WhisperConfig {

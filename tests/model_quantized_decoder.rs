@@ -15,7 +15,8 @@ use common::jfk::{golden_jfk_tokens, jfk_window};
 use candle_core::quantized::GgmlDType;
 use candle_core::{DType, Device, Tensor};
 use whisper_spec::model::linear::QuantKind;
-use whisper_spec::model::{CrossKv, ModelDir, TextDecoder, Whisper};
+use whisper_spec::model::{CrossKv, TextDecoder, Whisper};
+use whisper_spec::store::ModelDir;
 
 fn logits_rows(t: &Tensor) -> Vec<Vec<f32>> {
     t.to_vec2::<f32>().unwrap()

@@ -11,8 +11,9 @@ mod common;
 
 use candle_core::{Device, Tensor};
 use common::jfk::{golden_jfk_tokens, jfk_window};
+use whisper_spec::model::Whisper;
 use whisper_spec::model::linear::QuantKind;
-use whisper_spec::model::{ModelDir, Whisper};
+use whisper_spec::store::ModelDir;
 
 fn argmax(row: &[f32]) -> usize {
     row.iter()

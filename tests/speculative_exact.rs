@@ -13,7 +13,7 @@ use whisper_spec::decoding::filters::{FilterOptions, LogitFilters};
 use whisper_spec::decoding::greedy::decode_greedy;
 use whisper_spec::decoding::sampling::Sampler;
 use whisper_spec::decoding::speculative::{SpecConfig, decode_speculative};
-use whisper_spec::model::{AudioEncoder, Int8Decoder, TextDecoder, WhisperConfig};
+use whisper_spec::model::{AudioEncoder, FusedDraft, TextDecoder, WhisperConfig};
 use whisper_spec::text::SpecialTokens;
 
 const VOCAB: usize = 400;
@@ -63,7 +63,7 @@ fn speculative_greedy_equals_target_greedy_on_random_models() {
     let separate_draft = model(&tmp.path().join("separate"), 24, 1, 3);
     let (vb, cfg) = &target.vb_cfg;
     let subset = TextDecoder::load_layers(vb.pp("model.decoder"), cfg, &[1]).unwrap();
-    let int8 = Int8Decoder::from_decoder(&target.decoder).unwrap();
+    let int8 = FusedDraft::from_decoder(&target.decoder).unwrap();
     let sp = specials();
     let mut rng = common::ct2_writer::Lcg(99);
     let mut sampler = Sampler::new(0);
@@ -80,7 +80,7 @@ fn speculative_greedy_equals_target_greedy_on_random_models() {
             .cross_kv(&separate_draft.encoder.forward(&mel).unwrap())
             .unwrap();
         let subset_cross = subset.cross_kv(&features).unwrap();
-        let int8_cross = int8.cross(&target_cross).unwrap();
+        let int8_cross_attention = int8.cross(&target_cross).unwrap();
         let timestamps = case % 2 == 0;
         let mut initial = vec![sp.sot];
         if case % 3 == 0 {
@@ -124,7 +124,10 @@ fn speculative_greedy_equals_target_greedy_on_random_models() {
                 "self",
                 Box::new(DecoderDraft::new(&target.decoder, &target_cross)),
             ),
-            ("int8", Box::new(Int8Draft::new(&int8, &int8_cross))),
+            (
+                "int8",
+                Box::new(Int8Draft::new(&int8, &int8_cross_attention)),
+            ),
         ];
         for (k, (name, draft)) in drafts.iter_mut().enumerate() {
             let gamma = 1 + (rng.next_u32() % 8) as usize;

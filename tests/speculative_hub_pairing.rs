@@ -16,8 +16,9 @@ use common::fake_hub::FakeHub;
 use whisper_spec::audio::load_audio;
 use whisper_spec::decoding::draft::{Draft, DraftSpec};
 use whisper_spec::decoding::speculative::SpecConfig;
-use whisper_spec::model::hub::HubOptions;
-use whisper_spec::model::{ModelDir, Store, WhisperConfig};
+use whisper_spec::model::WhisperConfig;
+use whisper_spec::store::hub::HubOptions;
+use whisper_spec::store::{ModelDir, Store};
 use whisper_spec::{TranscribeOptions, Transcriber};
 
 /// A random model with base's vocabulary files and the given shape, in `dir`.

@@ -6,7 +6,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use whisper_spec::model::{ModelDir, ModelError};
+use whisper_spec::store::{ModelDir, ModelError};
 use whisper_spec::text::{LANGUAGES, Task, TextError, WhisperTokenizer};
 
 fn model(name: &str) -> ModelDir {

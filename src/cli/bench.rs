@@ -13,7 +13,7 @@ use clap::Args;
 use crate::audio::load_audio;
 use crate::decoding::draft::{Draft, DraftSpec};
 use crate::decoding::speculative::SpecConfig;
-use crate::model::Store;
+use crate::store::Store;
 use crate::transcribe::{TranscribeOptions, Transcriber};
 
 /// Arguments of `whisper-spec bench`.

@@ -15,7 +15,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::Context;
 
-use crate::model::Store;
+use crate::store::Store;
 
 /// What one side of the comparison needs.
 #[derive(Debug, Clone)]

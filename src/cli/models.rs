@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
-use crate::model::store::{self, Store};
-use crate::model::{CATALOG, ModelDir};
+use crate::store::{CATALOG, ModelDir};
+use crate::store::{Store, resolve};
 
 /// Arguments of `whisper-spec models`.
 #[derive(Debug, Args)]
@@ -62,7 +62,7 @@ pub fn run(args: ModelsArgs) -> anyhow::Result<ExitCode> {
         }
         ModelsAction::Info { name, json } => {
             let resolved = store.find_local(&name)?.with_context(|| {
-                if store::looks_like_path(&name) {
+                if resolve::looks_like_path(&name) {
                     format!("{name}: no such model directory")
                 } else {
                     format!(
@@ -98,7 +98,7 @@ fn list(store: &Store) {
         "name", "hub repo", "params", "lang", "draft", "offline"
     );
     for entry in CATALOG {
-        let local = match store::local_status(store, entry) {
+        let local = match resolve::local_status(store, entry) {
             Some((source, dir)) => format!("{source}: {}", dir.display()),
             None => "-".into(),
         };

@@ -3,8 +3,8 @@
 
 use crate::decoding::draft::{Draft, DraftSpec};
 use crate::decoding::speculative::SpecConfig;
-use crate::model::Store;
 use crate::model::linear::QuantKind;
+use crate::store::Store;
 use crate::text::resolve_language;
 use crate::transcribe::Transcriber;
 

@@ -2,7 +2,7 @@
 //!
 //! - **Self-int8** (`self-int8`, the default on CPUs with AVX-512 VNNI): the target's own
 //!   decoder with 8-bit weights, activations and cross-attention keys/values, run by the fused
-//!   [`Int8Decoder`] (no candle operations per step); it rounds the target's cross-attention
+//!   [`FusedDraft`] (no candle operations per step); it rounds the target's cross-attention
 //!   keys/values of each window to 8 bits.
 //! - **Self-quantized** (`self-q8`, `self-q4`): the target's own decoder with 8- or 4-bit
 //!   weights (candle's quantized tensors). It shares the target's encoder output *and* its cross-attention keys/values (same
@@ -22,13 +22,11 @@ use candle_core::{DType, Device, Tensor};
 
 use super::draft_session::{DecoderDraft, DraftSession, Int8Draft};
 use crate::error::Result;
-use crate::model::int8_matmul::has_vnni;
+use crate::kernels::int8_matmul::has_vnni;
 use crate::model::linear::QuantKind;
-use crate::model::whisper::var_builder;
-use crate::model::{
-    CrossKv, DraftPairing, Int8Cross, Int8Decoder, ModelDir, ModelError, Store, TextDecoder,
-    Whisper, catalog,
-};
+use crate::model::{CrossKv, FusedDraft, FusedDraftCrossKv, TextDecoder, Whisper};
+use crate::store::var_builder;
+use crate::store::{DraftPairing, ModelDir, ModelError, Store, catalog};
 use crate::text::WhisperTokenizer;
 
 /// What `--draft` asks for.
@@ -78,14 +76,14 @@ pub enum DraftCross {
     /// For a [`TextDecoder`] draft.
     Dense(CrossKv),
     /// For the fused 8-bit draft.
-    Int8(Int8Cross),
+    Int8(FusedDraftCrossKv),
 }
 
 /// The decoder that proposes.
 #[derive(Debug, Clone)]
 enum Proposer {
     Decoder(TextDecoder),
-    Int8(Box<Int8Decoder>),
+    Int8(Box<FusedDraft>),
 }
 
 /// Where a draft's cross-attention comes from.
@@ -139,7 +137,7 @@ impl Draft {
                     .into());
                 }
                 Draft {
-                    decoder: Proposer::Int8(Box::new(Int8Decoder::from_decoder(&target.decoder)?)),
+                    decoder: Proposer::Int8(Box::new(FusedDraft::from_decoder(&target.decoder)?)),
                     source: Source::TargetCross,
                     label: "self-int8".into(),
                 }

@@ -1,10 +1,10 @@
 //! What the speculative loop needs from a draft over one window: feed tokens, get the logits
 //! of the last one, roll back. Two implementations: any [`TextDecoder`] (f32, candle-quantized,
-//! layer-skipping, another model's) with its cache, and the fused [`Int8Decoder`].
+//! layer-skipping, another model's) with its cache, and the fused [`FusedDraft`].
 
 use candle_core::{IndexOp, Result};
 
-use crate::model::{CrossKv, Int8Cross, Int8Decoder, Int8State, KvCache, TextDecoder};
+use crate::model::{CrossKv, FusedDraft, FusedDraftCrossKv, FusedDraftState, KvCache, TextDecoder};
 
 /// A draft decoder bound to one window's cross-attention, with its own self-attention cache.
 pub trait DraftSession {
@@ -63,14 +63,14 @@ impl DraftSession for DecoderDraft<'_> {
 
 /// The fused 8-bit draft.
 pub struct Int8Draft<'a> {
-    decoder: &'a Int8Decoder,
-    cross: &'a Int8Cross,
-    state: Int8State,
+    decoder: &'a FusedDraft,
+    cross: &'a FusedDraftCrossKv,
+    state: FusedDraftState,
 }
 
 impl<'a> Int8Draft<'a> {
     /// `decoder` over the window whose 8-bit cross-attention is `cross`, with an empty cache.
-    pub fn new(decoder: &'a Int8Decoder, cross: &'a Int8Cross) -> Self {
+    pub fn new(decoder: &'a FusedDraft, cross: &'a FusedDraftCrossKv) -> Self {
         Int8Draft {
             decoder,
             cross,

@@ -272,7 +272,7 @@ fn sum_exp(row: &[f32], shift: f32) -> f64 {
     for block in row.chunks(buf.len()) {
         let buf = &mut buf[..block.len()];
         for (b, &x) in buf.iter_mut().zip(block) {
-            *b = crate::math::exp_nonpositive(x - shift);
+            *b = crate::kernels::math::exp_nonpositive(x - shift);
         }
         total += sum_f64(buf);
     }
@@ -345,7 +345,7 @@ pub fn softmax(row: &[f32], out: &mut [f32]) {
         return;
     }
     for (o, &x) in out.iter_mut().zip(row) {
-        *o = crate::math::exp_nonpositive(x - m);
+        *o = crate::kernels::math::exp_nonpositive(x - m);
     }
     let inv = (1.0 / sum_f64(out)) as f32;
     for o in out.iter_mut() {

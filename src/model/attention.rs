@@ -11,11 +11,11 @@ use candle_core::quantized::GgmlDType;
 use candle_core::{DType, Result, Storage, Tensor};
 use candle_nn::VarBuilder;
 
-use super::bf16_attention;
 use super::kv_cache::LayerCache;
 use super::linear::Projection;
-use super::small_attention;
-use crate::simd::with_f32_slice;
+use crate::kernels::bf16_attention;
+use crate::kernels::small_attention;
+use crate::kernels::with_f32_slice;
 
 /// q, k, v and output projections of one attention layer (Hugging Face names `q_proj`,
 /// `k_proj` (no bias), `v_proj`, `out_proj`).

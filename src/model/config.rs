@@ -4,11 +4,8 @@
 //! openai/whisper's name for it.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-
-use super::ModelError;
 
 /// Architecture of a Whisper model (`config.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -90,11 +87,6 @@ fn default_true() -> bool {
 }
 
 impl WhisperConfig {
-    /// Reads a `config.json`; errors name the file and the JSON problem.
-    pub fn from_file(path: &Path) -> Result<Self, ModelError> {
-        read_json(path)
-    }
-
     /// openai/whisper's rule: a model is multilingual when its vocabulary has the language
     /// tokens (n_vocab >= 51865).
     pub fn is_multilingual(&self) -> bool {
@@ -223,17 +215,4 @@ pub struct GenerationConfig {
     /// Everything else; kept so a round trip loses nothing.
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
-}
-
-impl GenerationConfig {
-    /// Reads a `generation_config.json`.
-    pub fn from_file(path: &Path) -> Result<Self, ModelError> {
-        read_json(path)
-    }
-}
-
-/// Parses a JSON file into `T`, naming the file and the line of a syntax error.
-pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ModelError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ModelError::io(path, e))?;
-    serde_json::from_str(&text).map_err(|e| ModelError::invalid(path, e.to_string()))
 }

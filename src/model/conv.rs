@@ -12,7 +12,7 @@
 use candle_core::{Device, Module, Result, Storage, Tensor};
 use candle_nn::{Conv1d, Conv1dConfig, VarBuilder};
 
-use super::small_matmul;
+use crate::kernels::small_matmul;
 
 /// A kernel-3, padding-1 convolution over time.
 #[derive(Debug, Clone)]

@@ -21,9 +21,9 @@ use candle_nn::{LayerNorm, Linear, Module, VarBuilder};
 
 use super::attention::{Attention, LayerCrossKv, causal_mask};
 use super::config::WhisperConfig;
-use super::gelu::gelu;
 use super::kv_cache::KvCache;
 use super::linear::{Projection, QuantKind};
+use crate::kernels::gelu::gelu;
 
 /// One pre-norm decoder block: causal self-attention, cross-attention, MLP.
 #[derive(Debug, Clone)]

@@ -8,8 +8,8 @@ use candle_nn::{LayerNorm, Module, VarBuilder};
 use super::attention::Attention;
 use super::config::WhisperConfig;
 use super::conv::Conv3;
-use super::gelu::gelu;
 use super::linear::Projection;
+use crate::kernels::gelu::gelu;
 
 /// One pre-norm block: self-attention, then the MLP, each with a residual.
 #[derive(Debug, Clone)]
@@ -97,7 +97,7 @@ impl AudioEncoder {
 
     /// A copy for `--quantize` whose blocks' projections (attention and MLP) compute in 8-bit
     /// integers, and whose self-attention takes bf16 products with f32 sums where the CPU has
-    /// AVX-512 BF16 ([`bf16_attention`](super::bf16_attention)). The encoder is compute-bound,
+    /// AVX-512 BF16 ([`bf16_attention`](crate::kernels::bf16_attention)). The encoder is compute-bound,
     /// and these do four and two times the multiply-adds per instruction of f32. The
     /// convolutions and norms stay f32. Its output differs from the f32 encoder's by the
     /// rounding, so the text can too (WER measured in the README). CPU only.

@@ -25,8 +25,8 @@ use candle_core::{D, DType, Module, Result, Tensor};
 use candle_nn::{Linear, VarBuilder};
 use std::sync::Arc;
 
-use super::int8_matmul::{Int8Matrix, Int8Rows};
-use crate::simd::with_f32_slice;
+use crate::kernels::int8_matmul::{Int8Matrix, Int8Rows};
+use crate::kernels::with_f32_slice;
 
 /// The quantization a self-draft asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -61,21 +61,11 @@ impl QuantKind {
 /// AVX-VNNI); re-check it when upgrading candle. Only decides padding: a wrong answer costs
 /// speed, never correctness.
 fn has_repacked_kernel(dtype: GgmlDType) -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        let avx2 = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
-        let vnni = (is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512vnni"))
-            || (is_x86_feature_detected!("avxvnni") && is_x86_feature_detected!("avx2"));
-        match dtype {
-            GgmlDType::Q4K => avx2 || vnni,
-            GgmlDType::Q8_0 => vnni,
-            _ => false,
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        let _ = dtype;
-        false
+    let cpu = crate::kernels::CpuFeatures::get();
+    match dtype {
+        GgmlDType::Q4K => cpu.avx2 || cpu.any_vnni,
+        GgmlDType::Q8_0 => cpu.any_vnni,
+        _ => false,
     }
 }
 
@@ -284,7 +274,8 @@ impl Projection {
         let q = match &self.inner {
             Inner::Dense(l) => {
                 // On the CPU: the weight-streaming kernel (row-independent bits, faster than GEMM here).
-                if let Some(y) = super::small_matmul::try_forward(x, l.weight(), l.bias())? {
+                if let Some(y) = crate::kernels::small_matmul::try_forward(x, l.weight(), l.bias())?
+                {
                     return Ok(y);
                 }
                 return l.forward(x);
@@ -376,7 +367,7 @@ impl Module for Projection {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::test_data::uniform;
+    use crate::kernels::test_data::uniform;
     use candle_core::Device;
 
     /// Several chunks of rows, the last one short and padded: the same bytes as candle

@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 use tokenizers::Tokenizer;
 
 use super::languages;
-use crate::model::layout::TOKENIZER;
-use crate::model::{ModelDir, ModelError};
+use crate::store::layout::TOKENIZER;
+use crate::store::{ModelDir, ModelError};
 
 /// The smallest multilingual vocabulary (openai/whisper: `is_multilingual = n_vocab >= 51865`).
 pub const MULTILINGUAL_MIN_VOCAB: usize = 51865;

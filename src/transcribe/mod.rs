@@ -29,7 +29,8 @@ use crate::decoding::greedy::{WindowDecode, decode_target};
 use crate::decoding::sampling::Sampler;
 use crate::decoding::speculative::{SpecConfig, SpecStats, decode_speculative};
 use crate::error::{Error, Result};
-use crate::model::{CrossKv, ModelDir, Whisper};
+use crate::model::{CrossKv, Whisper};
+use crate::store::ModelDir;
 use crate::text::{Task, TextError, WhisperTokenizer};
 use crate::transcript::Transcript;
 

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use whisper_spec::model::WhisperConfig;
-use whisper_spec::model::import::name_map;
+use whisper_spec::store::import::name_map;
 
 /// How weights (linear, conv, embedding) are stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use whisper_spec::model::Store;
+use whisper_spec::store::Store;
 
 /// The local-store dir of a catalog model (tiny.en or base), fetching it if needed.
 pub fn store_model(name: &str) -> PathBuf {

@@ -26,7 +26,7 @@
 
 use candle_core::{Device, Result, Storage, Tensor};
 
-use crate::simd::{Isa, SendPtr};
+use crate::kernels::{Isa, SendPtr};
 
 /// Rows of `x` and of `W` multiplied together in registers (a 4 x 4 tile of accumulators).
 const MR: usize = 4;
@@ -407,7 +407,7 @@ mod x86 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::test_data::uniform as data;
+    use crate::kernels::test_data::uniform as data;
 
     fn reference(x: &[f32], m: usize, k: usize, w: &[f32], n: usize, b: &[f32]) -> Vec<f64> {
         let mut y = vec![0f64; m * n];

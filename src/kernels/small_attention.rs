@@ -15,7 +15,7 @@
 //! the call: a causal block of tokens gets bit-for-bit the attention of the same tokens fed one
 //! at a time. With the projections that makes a whole decoder pass row-independent.
 
-use crate::simd::{Isa, SendPtr};
+use crate::kernels::{Isa, SendPtr};
 
 /// Longest head this kernel handles (Whisper's are all 64).
 pub const MAX_HEAD_DIM: usize = 128;
@@ -370,7 +370,7 @@ fn prefetch(p: *const f32) {
 }
 
 /// `x <- exp(x - max) / sum`, the sum taken in 16 lanes and then pairwise, a fixed order. The
-/// exponential is [`exp_nonpositive`](crate::math::exp_nonpositive), which vectorises (libm's
+/// exponential is [`exp_nonpositive`](crate::kernels::math::exp_nonpositive), which vectorises (libm's
 /// `expf` per element cost about 0.3 ms per token over base's 6 x 8 x 1500 cross-attention
 /// scores).
 #[inline(always)]
@@ -380,12 +380,12 @@ pub(crate) fn softmax_in_place(x: &mut [f32]) {
     let mut chunks = x.chunks_exact_mut(16);
     for chunk in &mut chunks {
         for (v, lane) in chunk.iter_mut().zip(&mut lanes) {
-            *v = crate::math::exp_nonpositive(*v - max);
+            *v = crate::kernels::math::exp_nonpositive(*v - max);
             *lane += *v;
         }
     }
     for (v, lane) in chunks.into_remainder().iter_mut().zip(&mut lanes) {
-        *v = crate::math::exp_nonpositive(*v - max);
+        *v = crate::kernels::math::exp_nonpositive(*v - max);
         *lane += *v;
     }
     let mut width = 16;
@@ -404,7 +404,7 @@ pub(crate) fn softmax_in_place(x: &mut [f32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::test_data::{attention_f64, uniform as data};
+    use crate::kernels::test_data::{attention_f64, uniform as data};
 
     /// f64 attention of row `i`, head `h`, with the same layouts.
     fn reference(a: &Attend<'_>, i: usize, h: usize) -> Vec<f64> {

@@ -14,18 +14,18 @@
 //! can change a transcript, only how many proposals stand.
 //!
 //! Built from a dense f32 [`TextDecoder`] on the CPU (weights rounded once); it reads the
-//! target's cross-attention keys/values for each window ([`Int8Decoder::cross`]), since its
+//! target's cross-attention keys/values for each window ([`FusedDraft::cross`]), since its
 //! weights are the target's.
 
 use candle_core::Tensor;
 use candle_nn::LayerNorm;
 
 use super::decoder::{CrossKv, TextDecoder};
-use super::int4_matmul::Int4Matrix;
-use super::int8_cross::Int8CrossLayer;
-use super::int8_matmul::{Int8Matrix, Int8Rows};
-use super::small_attention::{self, Attend};
-use crate::simd::with_f32_slice;
+use crate::kernels::int4_matmul::Int4Matrix;
+use crate::kernels::int8_cross_attention::Int8CrossLayer;
+use crate::kernels::int8_matmul::{Int8Matrix, Int8Rows};
+use crate::kernels::small_attention::{self, Attend};
+use crate::kernels::with_f32_slice;
 
 fn to_vec(t: &Tensor) -> candle_core::Result<Vec<f32>> {
     t.flatten_all()?.to_vec1::<f32>()
@@ -83,7 +83,7 @@ struct Layer {
 
 /// The fused 8-bit decoder (see the module notes).
 #[derive(Debug, Clone)]
-pub struct Int8Decoder {
+pub struct FusedDraft {
     d: usize,
     heads: usize,
     head_dim: usize,
@@ -97,7 +97,7 @@ pub struct Int8Decoder {
     ln: Norm,
     /// The tied vocabulary projection in 8 bits.
     head: Int8Matrix,
-    /// The same in 4 bits, which scores every token first (see [`Int8Decoder::forward_last`]);
+    /// The same in 4 bits, which scores every token first (see [`FusedDraft::forward_last`]);
     /// `None` where the width is not a multiple of 8.
     coarse: Option<Int4Matrix>,
 }
@@ -109,13 +109,13 @@ const MAX_RESCORED: usize = 256;
 
 /// The 8-bit cross-attention keys and values of one window, for every layer.
 #[derive(Debug, Clone)]
-pub struct Int8Cross {
+pub struct FusedDraftCrossKv {
     layers: Vec<Int8CrossLayer>,
 }
 
 /// A draft's self-attention cache and working buffers for one window.
 #[derive(Debug, Clone)]
-pub struct Int8State {
+pub struct FusedDraftState {
     len: usize,
     /// Per layer, keys transposed `[heads, head_dim, max_positions]`.
     kt: Vec<Vec<f32>>,
@@ -129,7 +129,7 @@ pub struct Int8State {
     candidates: Vec<u32>,
 }
 
-impl Int8State {
+impl FusedDraftState {
     /// Positions cached.
     pub fn len(&self) -> usize {
         self.len
@@ -146,7 +146,7 @@ impl Int8State {
     }
 }
 
-impl Int8Decoder {
+impl FusedDraft {
     /// Rounds the dense f32 `decoder` (CPU) to the fused 8-bit draft.
     pub fn from_decoder(decoder: &TextDecoder) -> candle_core::Result<Self> {
         let _span = tracing::debug_span!("int8_draft").entered();
@@ -189,7 +189,7 @@ impl Int8Decoder {
         } else {
             None
         };
-        Ok(Int8Decoder {
+        Ok(FusedDraft {
             d,
             heads,
             head_dim: d / heads,
@@ -211,8 +211,8 @@ impl Int8Decoder {
     }
 
     /// The target's cross-attention keys/values for a window, rounded to 8 bits.
-    pub fn cross(&self, cross: &CrossKv) -> candle_core::Result<Int8Cross> {
-        let _span = tracing::debug_span!("int8_cross").entered();
+    pub fn cross(&self, cross: &CrossKv) -> candle_core::Result<FusedDraftCrossKv> {
+        let _span = tracing::debug_span!("int8_cross_attention").entered();
         if cross.layers() != self.layers.len() {
             candle_core::bail!("cross-attention does not match the draft's layers");
         }
@@ -240,13 +240,13 @@ impl Int8Decoder {
             .into_iter()
             .map(|l| l.expect("every layer converted"))
             .collect::<candle_core::Result<_>>()?;
-        Ok(Int8Cross { layers })
+        Ok(FusedDraftCrossKv { layers })
     }
 
     /// An empty cache.
-    pub fn new_state(&self) -> Int8State {
+    pub fn new_state(&self) -> FusedDraftState {
         let per_layer = self.heads * self.head_dim * self.max_positions;
-        Int8State {
+        FusedDraftState {
             len: 0,
             kt: vec![vec![0.0; per_layer]; self.layers.len()],
             v: vec![vec![0.0; per_layer]; self.layers.len()],
@@ -264,8 +264,8 @@ impl Int8Decoder {
     pub fn forward_last(
         &self,
         tokens: &[u32],
-        state: &mut Int8State,
-        cross: &Int8Cross,
+        state: &mut FusedDraftState,
+        cross: &FusedDraftCrossKv,
         logits: &mut Vec<f32>,
     ) -> candle_core::Result<()> {
         let _span = tracing::trace_span!("int8_draft", n = tokens.len()).entered();
@@ -286,7 +286,7 @@ impl Int8Decoder {
         if let Some(&bad) = tokens.iter().find(|&&t| t as usize >= vocab) {
             candle_core::bail!("token {bad} is outside the vocabulary");
         }
-        let Int8State {
+        let FusedDraftState {
             kt,
             v,
             x,
@@ -360,7 +360,7 @@ impl Int8Decoder {
             rows.set(h, n, d);
             let f = &mut wide[..n * self.ffn];
             layer.fc1.forward(rows, f);
-            crate::math::gelu_in_place(f);
+            crate::kernels::math::gelu_in_place(f);
             rows.set(f, n, self.ffn);
             layer.fc2.forward(rows, h);
             add(x, h);

@@ -1,6 +1,6 @@
 //! The encoder's self-attention with bf16 products and f32 sums, for the `--quantize` encoder.
 //!
-//! With its projections in 8 bits ([`Projection::to_int8`](super::linear::Projection::to_int8)),
+//! With its projections in 8 bits ([`Projection::to_int8`](crate::model::linear::Projection::to_int8)),
 //! the quantized encoder spends most of its time in attention: 1500 x 1500 scores and as many
 //! weighted values per head, about 2.4 GFLOP-pairs per layer at base's width, in f32 at the
 //! CPU's FMA peak. AVX-512 BF16's `vdpbf16ps` does twice the multiply-adds per instruction:
@@ -20,7 +20,7 @@
 //! probabilities are zero, so padding changes nothing. CPU with AVX-512 BF16 only
 //! ([`available`]); elsewhere the f32 kernel runs.
 
-use crate::simd::SendPtr;
+use crate::kernels::SendPtr;
 
 /// Query rows computed together (their scores share each loaded block of keys).
 const ROWS: usize = 8;
@@ -31,14 +31,7 @@ const DIMS: usize = 32;
 
 /// Whether this CPU has the instructions (AVX-512F and AVX-512 BF16).
 pub fn available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bf16")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    super::CpuFeatures::get().bf16
 }
 
 /// One self-attention call over `frames` positions: `q`, `k`, `v` and `out` are `[frames,
@@ -303,7 +296,7 @@ mod x86 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::test_data::{attention_f64, uniform};
+    use crate::kernels::test_data::{attention_f64, uniform};
 
     /// f64 attention of row `i`, head `h`.
     fn reference(a: &SelfAttention<'_>, i: usize, h: usize) -> Vec<f64> {

@@ -1,5 +1,5 @@
 //! `y = x W^T + b` with 8-bit weights *and* 8-bit activations: the arithmetic of the fused
-//! speculative draft ([`Int8Decoder`](super::int8_decoder::Int8Decoder)).
+//! speculative draft ([`FusedDraft`](super::fused_draft::FusedDraft)).
 //!
 //! A draft step is a pass over every weight of the decoder for one token, so its cost is the
 //! bytes it reads. Here each weight is one byte with one f32 scale per output row (as
@@ -14,7 +14,7 @@
 //! integer loop computes the same numbers (slowly); the draft that uses this is only chosen
 //! automatically where VNNI exists.
 
-use crate::simd::SendPtr;
+use crate::kernels::SendPtr;
 
 /// Output rows per tile: four registers of 16 lanes.
 const TILE: usize = 64;
@@ -25,23 +25,14 @@ const GROUP: usize = 4;
 
 /// Whether this CPU has the 8-bit dot-product instruction the fast kernel needs.
 pub fn has_vnni() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        is_x86_feature_detected!("avx512f")
-            && is_x86_feature_detected!("avx512bw")
-            && is_x86_feature_detected!("avx512vnni")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    super::CpuFeatures::get().vnni
 }
 
 /// Rounds `x` symmetrically to 8 bits: returns `scale` with `x ~ scale * q`, `|q| <= 127`
 /// (halves away from zero). An all-zero row gets scale 0 (and zeros).
 pub(super) fn quantize_row(x: &[f32], out: &mut [i8]) -> f32 {
     #[cfg(target_arch = "x86_64")]
-    if crate::simd::Isa::detect() == crate::simd::Isa::Avx512 {
+    if crate::kernels::Isa::detect() == crate::kernels::Isa::Avx512 {
         // SAFETY: detect() saw AVX-512F; the body is safe Rust.
         return unsafe { quantize_row_avx512(x, out) };
     }
@@ -453,7 +444,7 @@ mod x86 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::test_data::uniform as data;
+    use crate::kernels::test_data::uniform as data;
 
     #[test]
     fn close_to_the_f32_product_for_every_shape() {

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use super::ModelError;
-use super::config::{GenerationConfig, WhisperConfig};
+use crate::model::{GenerationConfig, WhisperConfig};
 
 /// Weights file of the Hugging Face layout.
 pub const WEIGHTS: &str = "model.safetensors";
@@ -101,10 +101,10 @@ impl ModelDir {
     pub fn open(dir: &Path) -> Result<Self, ModelError> {
         require(dir, WEIGHTS, "the weights")?;
         require(dir, TOKENIZER, "the vocabulary and special tokens")?;
-        let config = WhisperConfig::from_file(&require(dir, CONFIG, "the architecture")?)?;
+        let config = read_json::<WhisperConfig>(&require(dir, CONFIG, "the architecture")?)?;
         let gen_path = dir.join(GENERATION_CONFIG);
         let generation = if gen_path.is_file() {
-            GenerationConfig::from_file(&gen_path)?
+            read_json::<GenerationConfig>(&gen_path)?
         } else {
             GenerationConfig {
                 begin_suppress_tokens: config.begin_suppress_tokens.clone().unwrap_or_default(),
@@ -175,4 +175,10 @@ impl ModelDir {
         }
         Ok(())
     }
+}
+
+/// Parses a JSON file into `T`, naming the file and the line of a syntax error.
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ModelError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ModelError::io(path, e))?;
+    serde_json::from_str(&text).map_err(|e| ModelError::invalid(path, e.to_string()))
 }

@@ -10,7 +10,7 @@
 //! Only the draft reads these: the target's cross-attention is always f32.
 
 use super::int8_matmul::{quantize_row as round_to_i8, round_scaled};
-use crate::simd::SendPtr;
+use crate::kernels::SendPtr;
 
 /// Frames per key block: one 512-bit register holds 16 frames x 4 dimensions.
 const FRAMES: usize = 16;
@@ -358,7 +358,7 @@ mod x86 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::test_data::uniform as data;
+    use crate::kernels::test_data::uniform as data;
 
     /// f64 attention over the f32 keys and values.
     fn reference(

@@ -79,14 +79,14 @@ pub fn gelu(x: f32) -> f32 {
 
 /// [`gelu`] over a slice in place, compiled for the widest vector unit the CPU has.
 pub fn gelu_in_place(xs: &mut [f32]) {
-    match crate::simd::Isa::detect() {
+    match crate::kernels::Isa::detect() {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: detect() saw the features.
-        crate::simd::Isa::Avx512 => unsafe { gelu_avx512(xs) },
+        crate::kernels::Isa::Avx512 => unsafe { gelu_avx512(xs) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above.
-        crate::simd::Isa::Avx2 => unsafe { gelu_avx2(xs) },
-        crate::simd::Isa::Portable => {
+        crate::kernels::Isa::Avx2 => unsafe { gelu_avx2(xs) },
+        crate::kernels::Isa::Portable => {
             for x in xs {
                 *x = gelu(*x);
             }

@@ -1,7 +1,7 @@
 //! GELU (`0.5 x (1 + erf(x / sqrt 2))`) for the MLPs and the encoder's convolutions.
 //!
 //! candle's `gelu_erf` calls libm's `erff` per element, about 10 % of a whole transcription on
-//! this CPU; on the CPU this uses the vectorised [`crate::math::gelu`] instead.
+//! this CPU; on the CPU this uses the vectorised [`crate::kernels::math::gelu`] instead.
 
 use candle_core::{DType, Device, Result, Tensor};
 
@@ -11,7 +11,7 @@ pub fn gelu(x: &Tensor) -> Result<Tensor> {
         return x.gelu_erf();
     }
     let mut values = x.flatten_all()?.to_vec1::<f32>()?;
-    crate::math::gelu_in_place(&mut values);
+    crate::kernels::math::gelu_in_place(&mut values);
     Tensor::from_vec(values, x.shape(), &Device::Cpu)
 }
 

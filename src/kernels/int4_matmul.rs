@@ -2,7 +2,7 @@
 //!
 //! The vocabulary projection is the largest single read of a draft step (base: 26.5 MB of
 //! 8-bit weights for 51865 rows, almost half the step). The draft only needs to know which few
-//! tokens score highest, so [`Int8Decoder`](super::int8_decoder::Int8Decoder) first scores all
+//! tokens score highest, so [`FusedDraft`](super::fused_draft::FusedDraft) first scores all
 //! of them with 4-bit weights (half the bytes) and then recomputes the best candidates with the
 //! 8-bit weights. Weights are symmetric 4-bit (`-7..=7`) with one scale per row; the input is
 //! the same 8-bit row as for [`Int8Matrix`](super::int8_matmul::Int8Matrix).
@@ -13,7 +13,7 @@
 //! `vpdpbusd` operands of 16 rows x 4 inputs.
 
 use super::int8_matmul::{Int8Rows, has_vnni};
-use crate::simd::SendPtr;
+use crate::kernels::SendPtr;
 
 const TILE: usize = 64;
 /// Inputs per pair of groups (one packed 256-byte block per tile).
@@ -173,7 +173,7 @@ mod x86 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::test_data::uniform as data;
+    use crate::kernels::test_data::uniform as data;
 
     #[test]
     fn close_to_f32_and_kernels_agree() {

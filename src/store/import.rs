@@ -18,10 +18,11 @@ use safetensors::{Dtype, View};
 use serde::Deserialize;
 
 use super::ModelError;
-use super::config::{GenerationConfig, WhisperConfig, read_json};
 use super::ct2::{Ct2Dtype, Ct2Model, Ct2Variable};
+use super::layout::read_json;
 use super::layout::{self, ModelDir};
 use super::staging;
+use crate::model::config::{GenerationConfig, WhisperConfig};
 
 /// The `config.json` that CTranslate2's converter writes beside `model.bin`.
 #[derive(Debug, Clone, Default, Deserialize)]

