@@ -13,6 +13,7 @@ use whisper_spec::decoding::filters::{FilterOptions, LogitFilters};
 use whisper_spec::decoding::greedy::decode_greedy;
 use whisper_spec::decoding::sampling::Sampler;
 use whisper_spec::decoding::speculative::{SpecConfig, decode_speculative};
+use whisper_spec::decoding::task::WindowTask;
 use whisper_spec::model::{AudioEncoder, FusedDraft, TextDecoder, WhisperConfig};
 use whisper_spec::text::SpecialTokens;
 
@@ -97,16 +98,16 @@ fn speculative_greedy_equals_target_greedy_on_random_models() {
             &FilterOptions::new(initial.len(), &[1, 2, 3, 50], timestamps),
         );
         let sample_len = if case % 5 == 0 { 40 } else { 120 };
-        let reference = decode_greedy(
-            &target.decoder,
-            &target_cross,
-            &initial,
+        let task = WindowTask {
+            decoder: &target.decoder,
+            cross: &target_cross,
+            initial: &initial,
             sot_index,
-            &filters,
-            &sp,
+            filters: &filters,
+            specials: &sp,
             sample_len,
-        )
-        .unwrap();
+        };
+        let reference = decode_greedy(&task).unwrap();
         let mut drafts: [(&str, Box<dyn DraftSession>); 5] = [
             (
                 "shared",
@@ -146,18 +147,8 @@ fn speculative_greedy_equals_target_greedy_on_random_models() {
                 draft_confidence: [0.0, 0.3, 0.6, 0.9][(case as usize + k) % 4],
                 ..SpecConfig::default()
             };
-            let (spec, stats) = decode_speculative(
-                (&target.decoder, &target_cross),
-                draft.as_mut(),
-                &initial,
-                sot_index,
-                &filters,
-                &sp,
-                sample_len,
-                &cfg,
-                &mut sampler,
-            )
-            .unwrap();
+            let (spec, stats) =
+                decode_speculative(&task, draft.as_mut(), &cfg, &mut sampler).unwrap();
             assert_eq!(
                 spec.tokens, reference.tokens,
                 "case {case}, draft {name}, gamma {gamma}, timestamps {timestamps}"

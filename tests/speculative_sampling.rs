@@ -15,6 +15,7 @@ use whisper_spec::decoding::draft_session::DecoderDraft;
 use whisper_spec::decoding::filters::{FilterOptions, LogitFilters};
 use whisper_spec::decoding::sampling::{Residual, Sampler, tempered_probs};
 use whisper_spec::decoding::speculative::{SpecConfig, decode_speculative};
+use whisper_spec::decoding::task::WindowTask;
 use whisper_spec::model::{AudioEncoder, CrossKv, TextDecoder};
 use whisper_spec::text::SpecialTokens;
 
@@ -192,14 +193,18 @@ fn run(s: &Setup, residual: Residual, confidence: f32, seed: u64) -> (f64, f64, 
     let (mut pairs, mut thirds) = (HashMap::new(), HashMap::new());
     let (mut proposed, mut accepted) = (0, 0);
     for _ in 0..SAMPLES {
+        let task = WindowTask {
+            decoder: &s.target,
+            cross: &s.target_cross,
+            initial: &s.initial,
+            sot_index: 0,
+            filters: &s.filters,
+            specials: &sp,
+            sample_len: 3,
+        };
         let (out, stats) = decode_speculative(
-            (&s.target, &s.target_cross),
+            &task,
             &mut DecoderDraft::new(&s.draft, &s.draft_cross),
-            &s.initial,
-            0,
-            &s.filters,
-            &sp,
-            3,
             &cfg,
             &mut sampler,
         )

@@ -8,13 +8,16 @@
 //! - `mic` (cargo feature `mic`): live capture through cpal, delivered as 16 kHz chunks;
 //! - [`capture`]: live audio (a microphone, or a file at real-time pace) on its own thread,
 //!   behind a bounded queue;
-//! - [`mel`]: openai/whisper's `log_mel_spectrogram`, bit-for-bit in recipe.
+//! - [`mel`]: openai/whisper's `log_mel_spectrogram`, bit-for-bit in recipe;
+//! - [`framing`]: mel frames, 30 s windows cut from the spectrogram, and the loudness meter
+//!   of the silence gates.
 //!
 //! Nothing here needs candle or a device: samples and spectrograms are plain `Vec<f32>`s.
 
 pub mod capture;
 pub mod decode;
 mod error;
+pub mod framing;
 pub mod mel;
 #[cfg(feature = "mic")]
 pub mod mic;

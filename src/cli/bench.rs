@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use clap::Args;
 
+use super::bench_stats::{median, peak_rss_mb};
 use crate::audio::load_audio;
 use crate::decoding::draft::{Draft, DraftSpec};
 use crate::decoding::speculative::SpecConfig;
@@ -80,28 +81,6 @@ pub struct BenchArgs {
     /// $WHISPER_SPEC_SHARED/peers/faster_whisper_run.py, else ../shared/peers/...).
     #[arg(long, requires = "vs_faster_whisper")]
     pub peer_script: Option<PathBuf>,
-}
-
-/// The median of `v` (0 for none).
-pub(super) fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    if v.is_empty() {
-        return 0.0;
-    }
-    let mid = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[mid]
-    } else {
-        (v[mid - 1] + v[mid]) / 2.0
-    }
-}
-
-/// Peak resident memory of this process in MB (Linux), from /proc.
-fn peak_rss_mb() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
 }
 
 /// The speculative settings the flags ask for.

@@ -212,7 +212,7 @@ impl Measured {
     fn summary(runs: &[Measured]) -> Measured {
         let last = runs.last().expect("at least one run");
         Measured {
-            wall_s: super::bench::median(runs.iter().map(|m| m.wall_s).collect()),
+            wall_s: super::bench_stats::median(runs.iter().map(|m| m.wall_s).collect()),
             rss_mb: runs.iter().map(|m| m.rss_mb).fold(0.0, f64::max),
             ..last.clone()
         }

@@ -4,6 +4,7 @@
 pub mod batch;
 pub mod bench;
 mod bench_peer;
+mod bench_stats;
 pub mod caption;
 mod caption_display;
 pub mod decode_args;

@@ -10,10 +10,10 @@
 
 use candle_core::{IndexOp, Result};
 
-use super::filters::{LogitFilters, log_softmax};
+use super::filters::log_softmax;
 use super::greedy::{WindowDecode, prompt_pass};
-use crate::model::{CrossKv, KvCache, TextDecoder};
-use crate::text::SpecialTokens;
+use super::task::WindowTask;
+use crate::model::KvCache;
 
 struct Beam {
     tokens: Vec<u32>,
@@ -23,23 +23,21 @@ struct Beam {
     row: Vec<f32>,
 }
 
-/// Beam search decoding of one window. Arguments as [`super::greedy::decode_greedy`], plus the
-/// beam width and openai's `patience` (finished candidates collected: `beam_size * patience`).
-#[allow(clippy::too_many_arguments)]
-pub fn decode_beam(
-    decoder: &TextDecoder,
-    cross: &CrossKv,
-    initial: &[u32],
-    sot_index: usize,
-    filters: &LogitFilters,
-    specials: &SpecialTokens,
-    sample_len: usize,
-    beam_size: usize,
-    patience: f64,
-) -> Result<WindowDecode> {
+/// Beam search decoding of one window with `beam_size` beams and openai's `patience`
+/// (finished candidates collected: `beam_size * patience`).
+pub fn decode_beam(task: &WindowTask<'_>, beam_size: usize, patience: f64) -> Result<WindowDecode> {
+    let WindowTask {
+        decoder,
+        cross,
+        initial,
+        filters,
+        specials,
+        sample_len,
+        ..
+    } = *task;
     let beam_size = beam_size.max(1);
     let max_candidates = ((beam_size as f64 * patience).round() as usize).max(1);
-    let (cache, no_speech_prob, row) = prompt_pass(decoder, cross, initial, sot_index, specials)?;
+    let (cache, no_speech_prob, row) = prompt_pass(task)?;
     let mut forward_passes = 1;
     // openai starts from `beam_size` copies of the prompt; their identical candidates merge,
     // which is one beam.

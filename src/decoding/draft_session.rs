@@ -4,6 +4,7 @@
 
 use candle_core::{IndexOp, Result};
 
+use super::task::WindowTask;
 use crate::model::{CrossKv, FusedDraft, FusedDraftCrossKv, FusedDraftState, KvCache, TextDecoder};
 
 /// A draft decoder bound to one window's cross-attention, with its own self-attention cache.
@@ -91,5 +92,68 @@ impl DraftSession for Int8Draft<'_> {
     fn feed(&mut self, tokens: &[u32], logits: &mut Vec<f32>) -> Result<()> {
         self.decoder
             .forward_last(tokens, &mut self.state, self.cross, logits)
+    }
+}
+
+/// A draft session seen through the window's token positions. The draft may read only the tail
+/// of the previous-text prompt (`SpecConfig::draft_prompt_tokens`), so its cache position `i`
+/// is not the window's token `i`: with the start-of-previous token kept, position 0 is token 0
+/// and position `i > 0` is token `skip + i - 1`; otherwise position `i` is token `skip + i`.
+/// This adapter holds that mapping, so the speculative loop speaks only in window positions.
+pub struct PromptWindowedDraft<'d> {
+    session: &'d mut dyn DraftSession,
+    /// Window tokens the draft never sees (the head of the previous-text prompt).
+    skip: usize,
+    /// Whether the start-of-previous token stays in front of the prompt's kept tail.
+    keep_prev: bool,
+}
+
+impl<'d> PromptWindowedDraft<'d> {
+    /// `session` over `task`'s window, reading the last `prompt_tokens` of its previous-text
+    /// prompt (`None`: all of it, as the target; `Some(0)`: none, not even start-of-previous).
+    pub fn new(
+        session: &'d mut dyn DraftSession,
+        task: &WindowTask<'_>,
+        prompt_tokens: Option<usize>,
+    ) -> Self {
+        let skip = match prompt_tokens {
+            None => 0,
+            Some(n) => task.sot_index.min(task.initial.len() - 1).saturating_sub(n),
+        };
+        let keep_prev = skip > 0
+            && prompt_tokens != Some(0)
+            && task.initial.first() == Some(&task.specials.prev);
+        PromptWindowedDraft {
+            session,
+            skip,
+            keep_prev,
+        }
+    }
+
+    /// Feeds the draft the window's `tokens` it has not seen yet; the logits of the last one
+    /// go to `logits`.
+    pub fn catch_up(&mut self, tokens: &[u32], logits: &mut Vec<f32>) -> Result<()> {
+        let cached = self.session.len();
+        if self.keep_prev && cached == 0 {
+            let mut feed = vec![tokens[0]];
+            feed.extend_from_slice(&tokens[self.skip..]);
+            self.session.feed(&feed, logits)
+        } else {
+            let kept = usize::from(self.keep_prev).min(cached);
+            self.session
+                .feed(&tokens[self.skip + cached - kept..], logits)
+        }
+    }
+
+    /// Feeds one more token (a proposal) after what is cached.
+    pub fn feed(&mut self, token: u32, logits: &mut Vec<f32>) -> Result<()> {
+        self.session.feed(&[token], logits)
+    }
+
+    /// Keeps at most the draft's positions of the window's first `tokens` tokens.
+    pub fn roll_back(&mut self, tokens: usize) {
+        let positions = tokens - self.skip + usize::from(self.keep_prev);
+        let keep = self.session.len().min(positions);
+        self.session.truncate(keep);
     }
 }

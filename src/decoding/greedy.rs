@@ -8,10 +8,10 @@
 
 use candle_core::{IndexOp, Result};
 
-use super::filters::{LogitFilters, argmax, no_speech_prob, token_logprob};
+use super::filters::{argmax, no_speech_prob, token_logprob};
 use super::sampling::{Sampler, tempered_probs};
-use crate::model::{CrossKv, KvCache, TextDecoder};
-use crate::text::SpecialTokens;
+use super::task::WindowTask;
+use crate::model::KvCache;
 
 /// What decoding one window produced.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,47 +30,23 @@ pub struct WindowDecode {
     pub forward_passes: usize,
 }
 
-/// Greedy decoding of one window whose encoder output gave `cross`.
-///
-/// `initial` is the whole prompt; `sot_index` the position of start-of-transcript in it.
-pub fn decode_greedy(
-    decoder: &TextDecoder,
-    cross: &CrossKv,
-    initial: &[u32],
-    sot_index: usize,
-    filters: &LogitFilters,
-    specials: &SpecialTokens,
-    sample_len: usize,
-) -> Result<WindowDecode> {
+/// Greedy decoding of one window by the target alone.
+pub fn decode_greedy(task: &WindowTask<'_>) -> Result<WindowDecode> {
     let mut unused = Sampler::new(0);
-    decode_target(
-        decoder,
-        cross,
-        initial,
-        sot_index,
-        filters,
-        specials,
-        sample_len,
-        0.0,
-        &mut unused,
-    )
+    decode_target(task, 0.0, &mut unused)
 }
 
 /// The target's pass over a window's whole prompt: its cache, the no-speech probability (at
 /// the start-of-transcript row) and the logits of the last row; only those two rows go through
 /// the vocabulary projection.
-pub(super) fn prompt_pass(
-    decoder: &TextDecoder,
-    cross: &CrossKv,
-    initial: &[u32],
-    sot_index: usize,
-    specials: &SpecialTokens,
-) -> Result<(KvCache, f64, Vec<f32>)> {
-    let mut cache = decoder.new_cache();
-    let rows = [sot_index, initial.len() - 1];
-    let logits = decoder.forward_rows(initial, &mut cache, cross, Some(&rows))?;
+pub(super) fn prompt_pass(task: &WindowTask<'_>) -> Result<(KvCache, f64, Vec<f32>)> {
+    let mut cache = task.decoder.new_cache();
+    let rows = [task.sot_index, task.initial.len() - 1];
+    let logits = task
+        .decoder
+        .forward_rows(task.initial, &mut cache, task.cross, Some(&rows))?;
     let no_speech_prob =
-        no_speech_prob(&logits.i(0)?.to_vec1::<f32>()?, specials).map_or(0.0, f64::from);
+        no_speech_prob(&logits.i(0)?.to_vec1::<f32>()?, task.specials).map_or(0.0, f64::from);
     Ok((cache, no_speech_prob, logits.i(1)?.to_vec1::<f32>()?))
 }
 
@@ -78,20 +54,21 @@ pub(super) fn prompt_pass(
 /// softmax(filtered logits / temperature) with `sampler` (openai's `DecodingTask` at that
 /// temperature, best_of 1). Log-probabilities are of the untempered filtered logits, as openai
 /// reports them.
-#[allow(clippy::too_many_arguments)]
 pub fn decode_target(
-    decoder: &TextDecoder,
-    cross: &CrossKv,
-    initial: &[u32],
-    sot_index: usize,
-    filters: &LogitFilters,
-    specials: &SpecialTokens,
-    sample_len: usize,
+    task: &WindowTask<'_>,
     temperature: f32,
     sampler: &mut Sampler,
 ) -> Result<WindowDecode> {
-    let (mut cache, no_speech_prob, mut row) =
-        prompt_pass(decoder, cross, initial, sot_index, specials)?;
+    let WindowTask {
+        decoder,
+        cross,
+        initial,
+        filters,
+        specials,
+        sample_len,
+        ..
+    } = *task;
+    let (mut cache, no_speech_prob, mut row) = prompt_pass(task)?;
     let mut tokens = initial.to_vec();
     let mut probs = Vec::new();
     let mut sum_logprob = 0.0f64;

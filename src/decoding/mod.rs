@@ -3,7 +3,14 @@
 //! - [`filters`]: openai/whisper's logit filters (suppress blank, suppress tokens, timestamp
 //!   rules) as pure functions of (tokens so far, logits row), plus the row math every decoder
 //!   shares (log-softmax, argmax, language probabilities);
-//! - [`greedy`]: target-only greedy decoding of one window, the reference path.
+//! - [`task`]: what decoding one window needs ([`WindowTask`]), shared by every strategy;
+//! - [`greedy`]: target-only greedy decoding (and sampling) of one window, the reference path;
+//! - [`beam`]: openai/whisper's beam search, target only;
+//! - [`speculative`]: a draft proposes, the target verifies: the target's own tokens (greedy)
+//!   or its own distribution (sampling), in fewer target passes;
+//! - [`draft`], [`draft_session`]: the draft decoders and the window-bound view the
+//!   speculative loop drives;
+//! - [`sampling`]: temperature sampling and speculative sampling's rejection step.
 
 pub mod beam;
 pub mod draft;
@@ -12,8 +19,10 @@ pub mod filters;
 pub mod greedy;
 pub mod sampling;
 pub mod speculative;
+pub mod task;
 
 pub use filters::{
     FilterOptions, LogitFilters, TimestampRules, argmax, language_probs, log_softmax, logsumexp,
     no_speech_prob, softmax,
 };
+pub use task::WindowTask;

@@ -21,12 +21,12 @@
 
 use candle_core::{IndexOp, Result, Tensor};
 
-use super::draft_session::DraftSession;
-use super::filters::{LogitFilters, argmax, logsumexp, no_speech_prob, token_logprob};
+use super::draft_session::{DraftSession, PromptWindowedDraft};
+use super::filters::{argmax, logsumexp, no_speech_prob, token_logprob};
 use super::greedy::WindowDecode;
 use super::sampling::{Residual, Sampler, Verdict, tempered_probs, verify_token};
-use crate::model::{CrossKv, KvCache, TextDecoder};
-use crate::text::SpecialTokens;
+use super::task::WindowTask;
+use crate::model::KvCache;
 
 /// How many tokens the draft proposes per round, and how that adapts.
 #[derive(Debug, Clone, PartialEq)]
@@ -134,235 +134,337 @@ impl SpecStats {
     }
 }
 
-/// The target, the cross-attention of the window for it, and its cache.
-struct Target<'a> {
-    decoder: &'a TextDecoder,
-    cross: &'a CrossKv,
-    cache: KvCache,
+/// One round's proposals and what the draft knew when it made them.
+struct Proposals {
+    /// The proposed tokens, in order.
+    tokens: Vec<u32>,
+    /// The window's tokens followed by the proposals: row `i`'s filters read its first
+    /// `accepted_len + i` entries.
+    prefix: Vec<u32>,
+    /// Sampling only: the draft's tempered distribution q at each proposal.
+    q_rows: Vec<Vec<f32>>,
 }
 
-impl Target<'_> {
-    /// Feeds `tokens[cache.len()..]` followed by `extra`; returns the logits of those positions.
-    fn catch_up(&mut self, tokens: &[u32], extra: &[u32]) -> Result<Tensor> {
-        let mut feed = tokens[self.cache.len()..].to_vec();
-        feed.extend_from_slice(extra);
-        self.decoder.forward(&feed, &mut self.cache, self.cross)
+/// What the accept phase decided.
+struct Verdicts {
+    /// Proposals that stand.
+    accepted: usize,
+    /// The target's own token after them (a correction or the bonus), unless an accepted
+    /// end-of-text ended the window.
+    emitted: Option<u32>,
+}
+
+/// The state of one window's speculative decode between rounds: each cache holds a prefix of
+/// `tokens`; the target's holds all but the last ("pending") token, which the next verify pass
+/// feeds first.
+struct SpeculativeWindow<'t, 'd> {
+    task: &'t WindowTask<'t>,
+    cfg: &'t SpecConfig,
+    target_cache: KvCache,
+    draft: PromptWindowedDraft<'d>,
+    /// Prompt plus every token emitted so far.
+    tokens: Vec<u32>,
+    /// Tokens emitted so far (end-of-text included).
+    sampled: usize,
+    sum_logprob: f64,
+    no_speech: Option<f32>,
+    finished: bool,
+    stats: SpecStats,
+    /// The draft's logits for its next proposal.
+    draft_logits: Vec<f32>,
+    /// Scratch: the target's tempered distribution of one row, and the residual.
+    target_probs: Vec<f32>,
+    residual_scratch: Vec<f32>,
+}
+
+impl<'t, 'd> SpeculativeWindow<'t, 'd> {
+    fn new(
+        task: &'t WindowTask<'t>,
+        cfg: &'t SpecConfig,
+        draft: &'d mut dyn DraftSession,
+    ) -> Result<Self> {
+        if !draft.is_empty() {
+            candle_core::bail!("the draft must start a window with an empty cache");
+        }
+        Ok(SpeculativeWindow {
+            task,
+            cfg,
+            target_cache: task.decoder.new_cache(),
+            draft: PromptWindowedDraft::new(draft, task, cfg.draft_prompt_tokens),
+            tokens: task.initial.to_vec(),
+            sampled: 0,
+            sum_logprob: 0.0,
+            no_speech: None,
+            finished: false,
+            stats: SpecStats::default(),
+            draft_logits: Vec::new(),
+            target_probs: Vec::new(),
+            residual_scratch: Vec::new(),
+        })
     }
-}
 
-fn row(t: &Tensor, i: usize) -> Result<Vec<f32>> {
-    t.i(i)?.to_vec1::<f32>()
-}
-
-/// Speculative decoding of one window. Arguments as [`super::greedy::decode_greedy`], plus the
-/// draft bound to this window (with an empty cache), the configuration, and (for
-/// temperature > 0) the random source.
-#[allow(clippy::too_many_arguments)]
-pub fn decode_speculative(
-    target: (&TextDecoder, &CrossKv),
-    draft: &mut dyn DraftSession,
-    initial: &[u32],
-    sot_index: usize,
-    filters: &LogitFilters,
-    specials: &SpecialTokens,
-    sample_len: usize,
-    cfg: &SpecConfig,
-    sampler: &mut Sampler,
-) -> Result<(WindowDecode, SpecStats)> {
-    let sampling = cfg.temperature > 0.0;
-    let max_positions = target.0.max_positions();
-    let mut t = Target {
-        decoder: target.0,
-        cross: target.1,
-        cache: target.0.new_cache(),
-    };
-    if !draft.is_empty() {
-        candle_core::bail!("the draft must start a window with an empty cache");
+    fn sampling(&self) -> bool {
+        self.cfg.temperature > 0.0
     }
-    // Prompt tokens the draft never sees: with `keep_prev`, its cache position 0 is token 0
-    // (start-of-previous) and position `i > 0` token `skip + i - 1`; otherwise position `i`
-    // is token `skip + i`.
-    let skip = match cfg.draft_prompt_tokens {
-        None => 0,
-        Some(n) => sot_index.min(initial.len() - 1).saturating_sub(n),
-    };
-    let keep_prev =
-        skip > 0 && cfg.draft_prompt_tokens != Some(0) && initial.first() == Some(&specials.prev);
-    let kept = usize::from(keep_prev);
-    let mut r = Vec::new();
-    let mut stats = SpecStats::default();
-    let mut tokens = initial.to_vec();
-    let mut no_speech = None;
 
-    // The prompt minus its last token, so the first verify pass starts with a pending token.
-    if initial.len() > 1 {
-        // Only the start-of-transcript row's logits are used (no-speech probability).
+    /// The target reads the prompt minus its last token, so the first verify pass starts with
+    /// a pending token. Only the start-of-transcript row goes through the vocabulary
+    /// projection (the no-speech probability).
+    fn prompt_pass(&mut self) -> Result<()> {
+        let WindowTask {
+            decoder,
+            cross,
+            initial,
+            sot_index,
+            specials,
+            ..
+        } = *self.task;
+        if initial.len() <= 1 {
+            return Ok(());
+        }
         let head = initial.len() - 1;
         let sot_row = sot_index.min(head - 1);
         let _span = tracing::trace_span!("prompt_pass", tokens = head).entered();
-        let logits =
-            t.decoder
-                .forward_rows(&initial[..head], &mut t.cache, t.cross, Some(&[sot_row]))?;
-        stats.target_calls += 1;
+        let logits = decoder.forward_rows(
+            &initial[..head],
+            &mut self.target_cache,
+            cross,
+            Some(&[sot_row]),
+        )?;
+        self.stats.target_calls += 1;
         if sot_index < head {
-            no_speech = no_speech_prob(&row(&logits, 0)?, specials);
+            self.no_speech = no_speech_prob(&logits_row(&logits, 0)?, specials);
         }
+        Ok(())
     }
 
-    let mut gamma = cfg.gamma.max(1);
-    let mut sampled = 0usize;
-    let mut sum_logprob = 0.0f64;
-    let mut finished = false;
-    let mut p = Vec::new();
-    let mut scratch = Vec::new();
-    let mut q_rows: Vec<Vec<f32>> = Vec::new();
-
-    while sampled < sample_len && tokens.len() <= max_positions {
-        // 1. Draft.
-        let k_max = gamma
-            .min(sample_len - sampled - 1)
-            .min(max_positions - tokens.len());
-        let mut proposals: Vec<u32> = Vec::with_capacity(k_max);
-        // `tokens` followed by the proposals so far: every row's filters read a slice of it.
-        let mut prefix = tokens.clone();
-        q_rows.clear();
-        let draft_span = tracing::trace_span!("draft_round", gamma = k_max).entered();
-        if k_max > 0 {
-            let have = draft.len();
-            if keep_prev && have == 0 {
-                let mut feed = vec![tokens[0]];
-                feed.extend_from_slice(&tokens[skip..]);
-                draft.feed(&feed, &mut r)?;
+    /// Phase 1: the draft proposes up to `max_len` tokens, each after the target's filters with
+    /// its own prefix (greedy: argmax; sampling: a draw from its tempered distribution q). A
+    /// round stops at end-of-text, at `max_len`, or below the draft-confidence bar.
+    fn draft(&mut self, max_len: usize, sampler: &mut Sampler) -> Result<Proposals> {
+        let mut round = Proposals {
+            tokens: Vec::with_capacity(max_len),
+            prefix: self.tokens.clone(),
+            q_rows: Vec::new(),
+        };
+        let _span = tracing::trace_span!("draft_round", gamma = max_len).entered();
+        if max_len == 0 {
+            return Ok(round);
+        }
+        let (filters, eot) = (self.task.filters, self.task.specials.eot);
+        let logits = &mut self.draft_logits;
+        self.draft.catch_up(&self.tokens, logits)?;
+        self.stats.draft_calls += 1;
+        loop {
+            filters.apply(&round.prefix, logits);
+            let (proposal, confidence) = if self.cfg.temperature > 0.0 {
+                let mut q = Vec::new();
+                tempered_probs(logits, self.cfg.temperature, &mut q);
+                let proposal = sampler.sample(&q);
+                let q_proposal = q[proposal as usize];
+                round.q_rows.push(q);
+                (proposal, q_proposal)
             } else {
-                draft.feed(&tokens[skip + have - kept.min(have)..], &mut r)?;
-            }
-            stats.draft_calls += 1;
-            loop {
-                filters.apply(&prefix, &mut r);
-                let (x, confidence) = if sampling {
-                    let mut q = Vec::new();
-                    tempered_probs(&r, cfg.temperature, &mut q);
-                    let x = sampler.sample(&q);
-                    let qx = q[x as usize];
-                    q_rows.push(q);
-                    (x, qx)
+                let best = argmax(logits);
+                let probability = if self.cfg.draft_confidence > 0.0 {
+                    (logits[best] - logsumexp(logits)).exp()
                 } else {
-                    let x = argmax(&r);
-                    let p = if cfg.draft_confidence > 0.0 {
-                        (r[x] - logsumexp(&r)).exp()
-                    } else {
-                        1.0
-                    };
-                    (x as u32, p)
+                    1.0
                 };
-                proposals.push(x);
-                prefix.push(x);
-                if x == specials.eot
-                    || proposals.len() == k_max
-                    || confidence < cfg.draft_confidence
-                {
-                    break;
+                (best as u32, probability)
+            };
+            round.tokens.push(proposal);
+            round.prefix.push(proposal);
+            if proposal == eot
+                || round.tokens.len() == max_len
+                || confidence < self.cfg.draft_confidence
+            {
+                break;
+            }
+            self.draft.feed(proposal, logits)?;
+            self.stats.draft_calls += 1;
+        }
+        self.stats.draft_tokens += round.tokens.len();
+        Ok(round)
+    }
+
+    /// Phase 2: one target pass over the pending token(s) and the proposals, giving the
+    /// target's logits at every proposed position and one beyond. Returns the logits and the
+    /// row of the pending token.
+    fn verify(&mut self, round: &Proposals) -> Result<(Tensor, usize)> {
+        let WindowTask {
+            decoder,
+            cross,
+            sot_index,
+            specials,
+            ..
+        } = *self.task;
+        let cached = self.target_cache.len();
+        let mut feed = self.tokens[cached..].to_vec();
+        feed.extend_from_slice(&round.tokens);
+        let logits = {
+            let _span = tracing::trace_span!("verify", proposals = round.tokens.len()).entered();
+            decoder.forward(&feed, &mut self.target_cache, cross)?
+        };
+        self.stats.target_calls += 1;
+        let first_row = logits.dim(0)? - round.tokens.len() - 1;
+        if self.no_speech.is_none() && sot_index >= cached && sot_index < self.tokens.len() {
+            self.no_speech = no_speech_prob(&logits_row(&logits, sot_index - cached)?, specials);
+        }
+        Ok((logits, first_row))
+    }
+
+    /// Phase 3: proposals stand while the target agrees (greedy: equal to its argmax;
+    /// sampling: accepted with probability min(1, p/q)); the first that does not is replaced by
+    /// the target's token (a residual draw when sampling), and when all stand the target adds
+    /// a bonus token. Every row is filtered with its own prefix; log-probabilities are the
+    /// target's.
+    fn accept(
+        &mut self,
+        round: &Proposals,
+        logits: &Tensor,
+        first_row: usize,
+        sampler: &mut Sampler,
+    ) -> Result<Verdicts> {
+        let sampling = self.sampling();
+        let (filters, eot, temperature) = (
+            self.task.filters,
+            self.task.specials.eot,
+            self.cfg.temperature,
+        );
+        let accepted_len = self.tokens.len();
+        let mut verdicts = Verdicts {
+            accepted: 0,
+            emitted: None,
+        };
+        for i in 0..=round.tokens.len() {
+            let mut row = logits_row(logits, first_row + i)?;
+            filters.apply(&round.prefix[..accepted_len + i], &mut row);
+            let target_token = match round.tokens.get(i) {
+                // Every proposal stood: the target adds a bonus token.
+                None if sampling => {
+                    tempered_probs(&row, temperature, &mut self.target_probs);
+                    sampler.sample(&self.target_probs)
                 }
-                draft.feed(&[x], &mut r)?;
-                stats.draft_calls += 1;
-            }
-        }
-        stats.draft_tokens += proposals.len();
-        drop(draft_span);
-
-        // 2. Verify: one target pass over the pending token(s) and the proposals.
-        let before = t.cache.len();
-        let verify_span = tracing::trace_span!("verify", proposals = proposals.len()).entered();
-        let logits = t.catch_up(&tokens, &proposals)?;
-        drop(verify_span);
-        stats.target_calls += 1;
-        let base = logits.dim(0)? - proposals.len() - 1;
-        if no_speech.is_none() && sot_index >= before && sot_index < tokens.len() {
-            no_speech = no_speech_prob(&row(&logits, sot_index - before)?, specials);
-        }
-
-        // 3. Accept.
-        let mut accepted = 0;
-        let mut emitted: Option<u32> = None;
-        for i in 0..=proposals.len() {
-            let mut r = row(&logits, base + i)?;
-            filters.apply(&prefix[..tokens.len() + i], &mut r);
-            let choice = if i < proposals.len() {
-                let x = proposals[i];
-                let stands = if sampling {
-                    tempered_probs(&r, cfg.temperature, &mut p);
-                    match verify_token(&p, &q_rows[i], x, cfg.residual, sampler, &mut scratch) {
-                        Verdict::Accept => None,
-                        Verdict::Replace(y) => Some(y),
-                    }
-                } else {
-                    let y = argmax(&r) as u32;
-                    (y != x).then_some(y)
-                };
-                match stands {
-                    None => {
-                        accepted += 1;
-                        sum_logprob += f64::from(token_logprob(&r, x as usize));
-                        if x == specials.eot {
-                            finished = true;
+                None => argmax(&row) as u32,
+                Some(&proposal) => {
+                    let replacement = if sampling {
+                        tempered_probs(&row, temperature, &mut self.target_probs);
+                        match verify_token(
+                            &self.target_probs,
+                            &round.q_rows[i],
+                            proposal,
+                            self.cfg.residual,
+                            sampler,
+                            &mut self.residual_scratch,
+                        ) {
+                            Verdict::Accept => None,
+                            Verdict::Replace(token) => Some(token),
+                        }
+                    } else {
+                        let best = argmax(&row) as u32;
+                        (best != proposal).then_some(best)
+                    };
+                    let Some(token) = replacement else {
+                        verdicts.accepted += 1;
+                        self.sum_logprob += f64::from(token_logprob(&row, proposal as usize));
+                        if proposal == eot {
+                            self.finished = true;
                             break;
                         }
                         continue;
-                    }
-                    Some(y) => y,
+                    };
+                    token
                 }
-            } else if sampling {
-                tempered_probs(&r, cfg.temperature, &mut p);
-                sampler.sample(&p)
-            } else {
-                argmax(&r) as u32
             };
-            sum_logprob += f64::from(token_logprob(&r, choice as usize));
-            emitted = Some(choice);
+            self.sum_logprob += f64::from(token_logprob(&row, target_token as usize));
+            verdicts.emitted = Some(target_token);
             break;
         }
-        stats.accepted_tokens += accepted;
-        tokens.extend_from_slice(&proposals[..accepted]);
-        sampled += accepted;
-        if finished {
+        self.stats.accepted_tokens += verdicts.accepted;
+        self.tokens
+            .extend_from_slice(&round.tokens[..verdicts.accepted]);
+        self.sampled += verdicts.accepted;
+        if self.finished {
             // An accepted end-of-text is not part of the tokens.
-            tokens.pop();
+            self.tokens.pop();
+            return Ok(verdicts);
+        }
+        if let Some(token) = verdicts.emitted {
+            self.sampled += 1;
+            if token == eot {
+                self.finished = true;
+            } else {
+                self.tokens.push(token);
+            }
+        }
+        Ok(verdicts)
+    }
+
+    /// Phase 4: both caches keep only what stood: everything but the pending token.
+    fn roll_back(&mut self) {
+        let keep = self.tokens.len() - 1;
+        self.target_cache.truncate(keep);
+        self.draft.roll_back(keep);
+    }
+
+    /// The window's result: the target's tokens, scores and no-speech probability.
+    fn finish(mut self) -> (WindowDecode, SpecStats) {
+        let sampled_tokens = self.tokens.split_off(self.task.initial.len());
+        let avg_logprob = self.sum_logprob / (sampled_tokens.len() + 1) as f64;
+        (
+            WindowDecode {
+                tokens: sampled_tokens,
+                sum_logprob: self.sum_logprob,
+                avg_logprob,
+                no_speech_prob: self.no_speech.map_or(0.0, f64::from),
+                finished: self.finished,
+                forward_passes: self.stats.target_calls,
+            },
+            self.stats,
+        )
+    }
+}
+
+fn logits_row(t: &Tensor, i: usize) -> Result<Vec<f32>> {
+    t.i(i)?.to_vec1::<f32>()
+}
+
+/// Speculative decoding of `task` with `draft` (bound to this window, with an empty cache),
+/// configured by `cfg`; `sampler` is the random source when `cfg.temperature > 0`. The
+/// algorithm is the module's: draft, verify, accept, roll back, until end-of-text,
+/// `sample_len` tokens or the decoder's context is full.
+pub fn decode_speculative(
+    task: &WindowTask<'_>,
+    draft: &mut dyn DraftSession,
+    cfg: &SpecConfig,
+    sampler: &mut Sampler,
+) -> Result<(WindowDecode, SpecStats)> {
+    let max_positions = task.decoder.max_positions();
+    let sample_len = task.sample_len;
+    let mut window = SpeculativeWindow::new(task, cfg, draft)?;
+    window.prompt_pass()?;
+    let mut gamma = cfg.gamma.max(1);
+    while window.sampled < sample_len && window.tokens.len() <= max_positions {
+        // Leave room for the target's own token after the proposals.
+        let max_len = gamma
+            .min(sample_len - window.sampled - 1)
+            .min(max_positions - window.tokens.len());
+        let round = window.draft(max_len, sampler)?;
+        let (logits, first_row) = window.verify(&round)?;
+        let verdicts = window.accept(&round, &logits, first_row, sampler)?;
+        if window.finished {
             break;
         }
-        if let Some(x) = emitted {
-            sampled += 1;
-            if x == specials.eot {
-                finished = true;
-                break;
-            }
-            tokens.push(x);
-        }
-
-        // 4. Roll back to what both caches may keep: everything but the pending token.
-        t.cache.truncate(tokens.len() - 1);
-        let d_keep = draft.len().min(tokens.len() - 1 - skip + kept);
-        draft.truncate(d_keep);
-
+        window.roll_back();
         if cfg.adaptive {
-            gamma = if accepted == proposals.len() && !proposals.is_empty() {
+            let all_stood = verdicts.accepted == round.tokens.len() && !round.tokens.is_empty();
+            gamma = if all_stood {
                 (gamma + 2).min(cfg.max_gamma)
             } else {
                 gamma.saturating_sub(1).max(cfg.min_gamma)
             };
         }
     }
-
-    let sampled_tokens = tokens.split_off(initial.len());
-    let avg_logprob = sum_logprob / (sampled_tokens.len() + 1) as f64;
-    Ok((
-        WindowDecode {
-            tokens: sampled_tokens,
-            sum_logprob,
-            avg_logprob,
-            no_speech_prob: no_speech.map_or(0.0, f64::from),
-            finished,
-            forward_passes: stats.target_calls,
-        },
-        stats,
-    ))
+    Ok(window.finish())
 }

@@ -17,6 +17,15 @@ const FRAMES: usize = 16;
 /// Query rows of one head computed together.
 const CHUNK: usize = 4;
 
+/// Up to `CHUNK` query rows of one head, rounded to 8 bits: `values` holds `rows` rows of
+/// `head_dim`, and row `r`'s scores are scaled by `factors[r]` (its rounding scale times the
+/// attention scale).
+struct RoundedQueries<'a> {
+    rows: usize,
+    values: &'a [i8],
+    factors: &'a [f32; CHUNK],
+}
+
 /// One layer's cross-attention keys and values in 8 bits.
 #[derive(Debug, Clone)]
 pub struct Int8CrossLayer {
@@ -134,7 +143,12 @@ impl Int8CrossLayer {
                     factors[r] =
                         scale * round_to_i8(&q[at..at + hd], &mut qq[r * hd..(r + 1) * hd]);
                 }
-                self.head(vnni, h, rn, &qq, &factors, &mut scores, &mut o);
+                let queries = RoundedQueries {
+                    rows: rn,
+                    values: &qq,
+                    factors: &factors,
+                };
+                self.head(vnni, h, &queries, &mut scores, &mut o);
                 for r in 0..rn {
                     let at = (r0 + r) * width + h * hd;
                     // SAFETY: each (head, row) pair is written by one unit only, `hd`
@@ -152,20 +166,17 @@ impl Int8CrossLayer {
         }
     }
 
-    /// Head `h` for `rn` queries (`qq`: `rn` rows of `head_dim` 8-bit values; row `r`'s scores
-    /// scaled by `factors[r]`) into `o` (`rn` rows of `head_dim`). `scores` holds `CHUNK`
-    /// rows of `padded`.
-    #[allow(clippy::too_many_arguments)]
+    /// Head `h` for `queries` into `o` (`queries.rows` rows of `head_dim`). `scores` holds
+    /// `CHUNK` rows of `padded`.
     fn head(
         &self,
         vnni: bool,
         h: usize,
-        rn: usize,
-        qq: &[i8],
-        factors: &[f32; CHUNK],
+        queries: &RoundedQueries<'_>,
         scores: &mut [f32],
         o: &mut [f32],
     ) {
+        let (rn, qq, factors) = (queries.rows, queries.values, queries.factors);
         let (hd, padded, frames) = (self.head_dim, self.padded, self.frames);
         #[cfg(target_arch = "x86_64")]
         if vnni {
@@ -425,8 +436,13 @@ mod tests {
         for n in [1, rn] {
             let (mut s1, mut o1) = (vec![0f32; CHUNK * layer.padded], vec![0f32; CHUNK * hd]);
             let (mut s2, mut o2) = (vec![0f32; CHUNK * layer.padded], vec![0f32; CHUNK * hd]);
-            layer.head(false, 1, n, &qq, &factors, &mut s1, &mut o1);
-            layer.head(vnni, 1, n, &qq, &factors, &mut s2, &mut o2);
+            let queries = RoundedQueries {
+                rows: n,
+                values: &qq,
+                factors: &factors,
+            };
+            layer.head(false, 1, &queries, &mut s1, &mut o1);
+            layer.head(vnni, 1, &queries, &mut s2, &mut o2);
             for r in 0..n {
                 let at = r * layer.padded;
                 assert_eq!(&s1[at..at + frames], &s2[at..at + frames]);

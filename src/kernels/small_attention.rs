@@ -225,10 +225,20 @@ fn rows_const<const R: usize>(
 
     // Scores: s[r][t] = scale * sum_e q[r][e] * k[e][t], one multiply-add chain per score,
     // whatever the block width.
+    let keys = HeadKeys {
+        kt,
+        row: a.kt_row,
+        head_dim: hd,
+    };
+    let mut out = ScoreRows {
+        s,
+        stride: t_all,
+        scale: a.scale,
+    };
     if R > 4 {
-        scores::<R, WIDE_KEY_BLOCK>(&q, kt, a.kt_row, t_max, hd, a.scale, s, t_all);
+        scores::<R, WIDE_KEY_BLOCK>(&q, &keys, t_max, &mut out);
     } else {
-        scores::<R, KEY_BLOCK>(&q, kt, a.kt_row, t_max, hd, a.scale, s, t_all);
+        scores::<R, KEY_BLOCK>(&q, &keys, t_max, &mut out);
     }
 
     // Softmax over each row's visible keys.
@@ -296,42 +306,49 @@ fn weighted_values<const R: usize, const W: usize>(
     }
 }
 
+/// One head's keys, transposed: `head_dim` rows of `row` floats (key position along a row).
+struct HeadKeys<'a> {
+    kt: &'a [f32],
+    row: usize,
+    head_dim: usize,
+}
+
+/// Where scores go: row `r`'s score of key `t` at `s[r * stride + t]`, multiplied by `scale`.
+struct ScoreRows<'a> {
+    s: &'a mut [f32],
+    stride: usize,
+    scale: f32,
+}
+
 /// Scores of `R` rows against keys `0..t_max`: blocks of `W` keys, then the rest one by one.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 fn scores<const R: usize, const W: usize>(
     q: &[&[f32]; R],
-    kt: &[f32],
-    kt_row: usize,
+    keys: &HeadKeys<'_>,
     t_max: usize,
-    hd: usize,
-    scale: f32,
-    s: &mut [f32],
-    t_all: usize,
+    out: &mut ScoreRows<'_>,
 ) {
     let mut t0 = 0;
     while t0 + W <= t_max {
-        score_block::<R, W>(q, kt, kt_row, t0, hd, scale, s, t_all);
+        score_block::<R, W>(q, keys, t0, out);
         t0 += W;
     }
     for t in t0..t_max {
-        score_block::<R, 1>(q, kt, kt_row, t, hd, scale, s, t_all);
+        score_block::<R, 1>(q, keys, t, out);
     }
 }
 
 /// Scores of `R` rows against keys `t0..t0 + W`.
 #[inline(always)]
-#[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
+#[allow(clippy::needless_range_loop)]
 fn score_block<const R: usize, const W: usize>(
     q: &[&[f32]; R],
-    kt: &[f32],
-    kt_row: usize,
+    keys: &HeadKeys<'_>,
     t0: usize,
-    hd: usize,
-    scale: f32,
-    s: &mut [f32],
-    t_all: usize,
+    out: &mut ScoreRows<'_>,
 ) {
+    let (kt, kt_row, hd) = (keys.kt, keys.row, keys.head_dim);
+    let (s, t_all, scale) = (&mut *out.s, out.stride, out.scale);
     let mut acc = [[0f32; W]; R];
     for e in 0..hd {
         let row = e * kt_row + t0;

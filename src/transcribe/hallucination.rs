@@ -71,7 +71,7 @@ pub struct Window {
 /// seek the window would otherwise take (`seek_next`, frames) and the silence `threshold`
 /// in seconds.
 pub fn apply(segments: &mut Vec<Segment>, w: &Window, seek_next: usize, threshold: f64) -> Outcome {
-    let frames_at = |t: f64| (t * 100.0).round().max(0.0) as usize;
+    let frames_at = crate::audio::framing::frame_at;
     let time_offset = w.seek as f64 * 0.01;
     let window_end = (w.seek + w.frames) as f64 * 0.01;
     let content_duration = w.content_frames as f64 * 0.01;

@@ -10,14 +10,15 @@ use super::hallucination;
 use super::segments::split_window;
 use super::timing::{add_word_timestamps, find_alignment};
 use super::{TranscribeOptions, Transcriber, WindowPrompt};
-use crate::audio::{LogMel, N_SAMPLES, SAMPLE_RATE, log_mel_spectrogram};
+use crate::audio::framing::{
+    N_FRAMES, cut_window, fill_silence_after, first_frames, frame_at, loudest_rms_db,
+    sample_at_frame,
+};
+use crate::audio::{N_SAMPLES, SAMPLE_RATE, log_mel_spectrogram};
 use crate::decoding::sampling::Sampler;
 use crate::decoding::speculative::SpecStats;
 use crate::error::Result;
 use crate::transcript::{Segment, Stats, Transcript};
-
-/// Mel frames in one 30 s window.
-pub const N_FRAMES: usize = 3000;
 
 pub(super) fn transcribe(
     t: &Transcriber,
@@ -82,9 +83,9 @@ pub(super) fn transcribe(
         }
         let window_frames = N_FRAMES.min(clip_end - seek);
         if let Some(db) = opts.silence_db {
-            let from = (seek * HOP).min(samples.len());
-            let to = ((seek + window_frames) * HOP).min(samples.len());
-            if loudest_block_db(&samples[from..to]) < db {
+            let from = sample_at_frame(seek).min(samples.len());
+            let to = sample_at_frame(seek + window_frames).min(samples.len());
+            if loudest_rms_db(&samples[from..to], SAMPLE_RATE as usize / 2) < db {
                 seek += window_frames;
                 continue;
             }
@@ -94,7 +95,7 @@ pub(super) fn transcribe(
         if seek + window_frames < content_frames {
             // A clip ending inside the audio: what follows it must not be heard, so the
             // window continues with silence (the mel of the padding) as at the end of a file.
-            silence_after(&mel, window_frames, &mut window);
+            fill_silence_after(&mel, window_frames, &mut window);
         }
         let t0 = Instant::now();
         let encoded = match encoder_frames(opts.audio_context, window_frames) {
@@ -225,7 +226,7 @@ pub(super) fn transcribe(
             if let (false, Some(end)) = (single_ending, last_word_end)
                 && end > offset
             {
-                next_seek = (end * 100.0).round() as usize;
+                next_seek = frame_at(end);
             }
             stats.decoder_s += t0.elapsed().as_secs_f64();
             if let Some(threshold) = opts.hallucination_silence_threshold {
@@ -290,19 +291,6 @@ pub(super) fn transcribe(
     })
 }
 
-/// Samples per mel frame (10 ms at 16 kHz).
-const HOP: usize = 160;
-
-/// The RMS level (dBFS) of the loudest half second of `samples` (-inf for none or all zeros).
-fn loudest_block_db(samples: &[f32]) -> f64 {
-    let block = SAMPLE_RATE as usize / 2;
-    let loudest = samples
-        .chunks(block)
-        .map(|b| b.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>() / b.len() as f64)
-        .fold(0.0, f64::max);
-    10.0 * loudest.log10()
-}
-
 /// The previous-text tokens for the next window (openai/whisper `transcribe`): the history
 /// since the last reset or, with `carry`, the initial prompt followed by as much of the history
 /// after it as fits in `max` tokens.
@@ -335,7 +323,7 @@ fn first_difference(a: &[u32], b: &[u32]) -> Option<usize> {
 fn clip_ranges(seconds: &[f64], content_frames: usize) -> Vec<(usize, usize)> {
     let mut points: Vec<usize> = seconds
         .iter()
-        .map(|s| ((s * 100.0).round().max(0.0) as usize).min(content_frames))
+        .map(|&s| frame_at(s).min(content_frames))
         .collect();
     if points.is_empty() {
         points.push(0);
@@ -346,15 +334,6 @@ fn clip_ranges(seconds: &[f64], content_frames: usize) -> Vec<(usize, usize)> {
     points.chunks_exact(2).map(|p| (p[0], p[1])).collect()
 }
 
-/// Overwrites frames `from..3000` of the window `out` with the mel of silence (the last frame
-/// of `mel`, inside its 30 s of padding).
-fn silence_after(mel: &LogMel, from: usize, out: &mut [f32]) {
-    for m in 0..mel.n_mels {
-        let quiet = mel.row(m)[mel.n_frames - 1];
-        out[m * N_FRAMES + from..(m + 1) * N_FRAMES].fill(quiet);
-    }
-}
-
 /// Mel frames to encode for a window with `content` frames of audio: all 3000, or with
 /// `audio_context` the content plus that many seconds of what follows it, rounded up to even
 /// (the encoder's second convolution halves the frames).
@@ -362,33 +341,15 @@ fn encoder_frames(audio_context: Option<f64>, content: usize) -> usize {
     match audio_context {
         None => N_FRAMES,
         Some(pad_s) => {
-            let pad = (pad_s.max(0.0) * 100.0).round() as usize;
+            let pad = frame_at(pad_s);
             ((content + pad).div_ceil(2) * 2).clamp(2, N_FRAMES)
         }
     }
 }
 
-/// The first `frames` columns of a row-major `[n_mels, 3000]` window.
-fn first_frames(window: &[f32], n_mels: usize, frames: usize) -> Vec<f32> {
-    let mut out = Vec::with_capacity(n_mels * frames);
-    for m in 0..n_mels {
-        out.extend_from_slice(&window[m * N_FRAMES..m * N_FRAMES + frames]);
-    }
-    out
-}
-
-/// Copies the 3000 frames of `mel` starting at frame `seek` into `out` (row-major
-/// `[n_mels, 3000]`): the window the encoder sees. `mel` must extend 3000 frames past `seek`,
-/// which the 30 s of padding guarantees for every seek inside the content.
-pub(super) fn cut_window(mel: &LogMel, seek: usize, out: &mut [f32]) {
-    for m in 0..mel.n_mels {
-        out[m * N_FRAMES..(m + 1) * N_FRAMES].copy_from_slice(&mel.row(m)[seek..seek + N_FRAMES]);
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{N_FRAMES, encoder_frames, loudest_block_db, window_prompt};
+    use super::{N_FRAMES, encoder_frames, window_prompt};
 
     #[test]
     fn audio_context_encodes_the_content_and_some_padding() {
@@ -396,18 +357,6 @@ mod tests {
         assert_eq!(encoder_frames(Some(5.0), 501), 1002);
         assert_eq!(encoder_frames(Some(5.0), 2800), N_FRAMES);
         assert_eq!(encoder_frames(Some(0.0), 0), 2);
-    }
-
-    #[test]
-    fn silence_level_is_the_loudest_half_second() {
-        assert_eq!(loudest_block_db(&[]), f64::NEG_INFINITY);
-        assert_eq!(loudest_block_db(&[0.0; 48_000]), f64::NEG_INFINITY);
-        // A full-scale square wave is 0 dBFS; one loud half second among silence counts.
-        let mut x = vec![0.0f32; 48_000];
-        x[16_000..24_000].iter_mut().for_each(|v| *v = 1.0);
-        assert!(loudest_block_db(&x).abs() < 1e-9);
-        let quiet = vec![1e-4f32; 16_000];
-        assert!((loudest_block_db(&quiet) + 80.0).abs() < 1e-3);
     }
 
     #[test]

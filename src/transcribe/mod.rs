@@ -22,12 +22,14 @@ use candle_core::Device;
 pub use options::TranscribeOptions;
 
 use crate::audio;
+use crate::audio::framing::{N_FRAMES, cut_window};
 use crate::decoding::beam::decode_beam;
 use crate::decoding::draft::{Draft, DraftCross};
 use crate::decoding::filters::{FilterOptions, LogitFilters, language_probs};
 use crate::decoding::greedy::{WindowDecode, decode_target};
 use crate::decoding::sampling::Sampler;
 use crate::decoding::speculative::{SpecConfig, SpecStats, decode_speculative};
+use crate::decoding::task::WindowTask;
 use crate::error::{Error, Result};
 use crate::model::{CrossKv, Whisper};
 use crate::store::ModelDir;
@@ -210,7 +212,7 @@ impl Transcriber {
     /// Encodes one 3000-frame mel window (row-major `[n_mels, 3000]`) and prepares the
     /// decoder's cross-attention for it.
     pub fn encode_window(&self, window: &[f32]) -> Result<EncodedWindow> {
-        self.encode_frames(window, longform::N_FRAMES)
+        self.encode_frames(window, N_FRAMES)
     }
 
     /// Encodes the first `frames` mel frames only (row-major `[n_mels, frames]`): the encoder
@@ -231,8 +233,8 @@ impl Transcriber {
     pub fn first_window(&self, samples: &[f32]) -> Vec<f32> {
         let n_mels = self.model.config.num_mel_bins;
         let mel = crate::audio::log_mel_spectrogram(samples, n_mels, crate::audio::N_SAMPLES);
-        let mut window = vec![0.0; n_mels * longform::N_FRAMES];
-        longform::cut_window(&mel, 0, &mut window);
+        let mut window = vec![0.0; n_mels * N_FRAMES];
+        cut_window(&mel, 0, &mut window);
         window
     }
 
@@ -299,19 +301,17 @@ impl Transcriber {
                 opts.timestamps,
             ),
         );
+        let task = WindowTask {
+            decoder,
+            cross: &window.cross,
+            initial: &initial,
+            sot_index,
+            filters: &filters,
+            specials,
+            sample_len: opts.sample_len,
+        };
         if let (Some(beams), true) = (opts.beam_size, temperature == 0.0) {
-            let out = decode_beam(
-                decoder,
-                &window.cross,
-                &initial,
-                sot_index,
-                &filters,
-                specials,
-                opts.sample_len,
-                beams,
-                opts.patience,
-            )?;
-            return Ok((out, None));
+            return Ok((decode_beam(&task, beams, opts.patience)?, None));
         }
         if let (true, Some(draft), Some(draft_cross)) =
             (use_draft, &self.draft, &window.draft_cross)
@@ -321,31 +321,10 @@ impl Transcriber {
                 ..self.spec.clone()
             };
             let mut session = draft.session(draft_cross)?;
-            let (out, stats) = decode_speculative(
-                (decoder, &window.cross),
-                session.as_mut(),
-                &initial,
-                sot_index,
-                &filters,
-                specials,
-                opts.sample_len,
-                &cfg,
-                sampler,
-            )?;
+            let (out, stats) = decode_speculative(&task, session.as_mut(), &cfg, sampler)?;
             return Ok((out, Some(stats)));
         }
-        let out = decode_target(
-            decoder,
-            &window.cross,
-            &initial,
-            sot_index,
-            &filters,
-            specials,
-            opts.sample_len,
-            temperature,
-            sampler,
-        )?;
-        Ok((out, None))
+        Ok((decode_target(&task, temperature, sampler)?, None))
     }
 
     pub(crate) fn name(&self) -> &str {

@@ -24,6 +24,7 @@ use super::agreement::{Agreement, LiveWord, same_word};
 use super::hallucination::is_segment_anomaly;
 use super::{TranscribeOptions, Transcriber};
 use crate::audio::SAMPLE_RATE;
+use crate::audio::framing::loudest_rms_db;
 use crate::error::Result;
 
 /// How the rolling buffer is kept.
@@ -198,7 +199,8 @@ impl<'a> LiveSession<'a> {
     pub fn step(&mut self) -> Result<LiveUpdate> {
         self.stepped_len = self.buffer.len();
         let new_audio = &self.buffer[self.decoded_len.min(self.buffer.len())..];
-        let has_speech = loudest_db(new_audio) >= self.config.speech_db;
+        let has_speech =
+            loudest_rms_db(new_audio, SAMPLE_RATE as usize / 10) >= self.config.speech_db;
         if !has_speech && self.agreement.tentative().is_empty() {
             self.stats.silent_steps += 1;
             self.drop_silence();
@@ -413,19 +415,6 @@ impl<'a> LiveSession<'a> {
     }
 }
 
-/// Level (dBFS) of the loudest 100 ms of `samples` (RMS); -inf for no samples.
-pub fn loudest_db(samples: &[f32]) -> f64 {
-    let frame = SAMPLE_RATE as usize / 10;
-    samples
-        .chunks(frame)
-        .map(|c| {
-            let power =
-                c.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>() / c.len() as f64;
-            10.0 * power.max(1e-20).log10()
-        })
-        .fold(f64::NEG_INFINITY, f64::max)
-}
-
 /// Whether `shown` words are, by agreement rules, the start of `now`.
 fn is_prefix<'w>(shown: &[LiveWord], now: impl Iterator<Item = &'w LiveWord>) -> bool {
     let mut now = now;
@@ -437,17 +426,6 @@ fn is_prefix<'w>(shown: &[LiveWord], now: impl Iterator<Item = &'w LiveWord>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn loudness_of_the_loudest_frame() {
-        let mut x = vec![0.0f32; 16_000];
-        assert!(loudest_db(&x) < -150.0);
-        for v in &mut x[8000..9600] {
-            *v = 0.1;
-        }
-        assert!((loudest_db(&x) - -20.0).abs() < 1e-6);
-        assert_eq!(loudest_db(&[]), f64::NEG_INFINITY);
-    }
 
     #[test]
     fn rewrites_are_changes_not_extensions() {
