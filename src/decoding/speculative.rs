@@ -31,12 +31,8 @@ use crate::model::KvCache;
 /// How many tokens the draft proposes per round, and how that adapts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SpecConfig {
-    /// Draft length of the first round. The default (4, adapting between 2 and 8) is measured:
-    /// with base and a Q8_0 self-draft on this CPU (draft step 0.46 of a target step, a 5-token
-    /// verify 1.5x a step) the cost per token is flat from 3 to 6 and climbs past 8, and the
-    /// earlier 6..12 range spent more draft steps on rejected tails for the same speed. With
-    /// the fused 8-bit draft (step 0.16 of a target step) 4..8 and 6..12 measured the same
-    /// (1.86-1.90x on ljspeech, base).
+    /// Draft length of the first round (default 4, adapting between 2 and 8: cheaper per token
+    /// than longer rounds, which spend draft steps on rejected tails; docs/MEASUREMENTS.md).
     pub gamma: usize,
     /// Smallest draft length adaptation may choose.
     pub min_gamma: usize,
@@ -53,18 +49,14 @@ pub struct SpecConfig {
     /// the start-of-previous token). A partial prompt keeps the start-of-previous token in
     /// front of the last `n` tokens. Fewer make the draft's prompt pass (up to 224 tokens
     /// through the whole draft, every window) cheaper, for less informed proposals. Output is
-    /// the target's either way. Default `None`;
-    /// [`SpecConfig::for_target`] picks by model size, from measurements.
+    /// the target's either way. Default `None`; [`SpecConfig::for_target`] picks by model size.
     pub draft_prompt_tokens: Option<usize>,
     /// Stop a round's drafting after a proposal the draft itself gives less than this
     /// probability (greedy: its top probability; sampling: the sampled token's), so unsure
     /// stretches cost neither draft steps nor verify rows. 0 never stops early. The rule reads
-    /// only the draft, so output is still exactly the target's. Default 0, measured (base,
-    /// ljspeech concat, `bench --draft-confidence`, alternating runs): with the fused 8-bit
-    /// draft the decoder speed-up was 1.63-2.05x at 0, 1.59-1.90x at 0.5, 1.50-1.76x at
-    /// 0.85; with `self-q8` 1.40x at 0 against 1.36x at 0.5. Acceptance rises (0.85 -> 0.93)
-    /// but tokens per target call fall (6.0 -> 5.1), and a draft step (0.16 of a target step)
-    /// and a verify row are too cheap for the saved work to pay.
+    /// only the draft, so output is still exactly the target's. Default 0: with drafts as cheap
+    /// as ours, the fewer tokens per target call cost more than the saved work
+    /// (docs/MEASUREMENTS.md, `bench --draft-confidence`).
     pub draft_confidence: f32,
 }
 
@@ -84,16 +76,9 @@ impl Default for SpecConfig {
 }
 
 impl SpecConfig {
-    /// The defaults for a target with `decoder_layers` layers, measured with the fused 8-bit
-    /// self-draft on ../shared/corpus/long/ljspeech (222 s, 2 cores, decoder speed-up over the
-    /// target alone, single interleaved runs, noisy by +-5 %): base (6 layers) 1.88-1.99x with
-    /// the draft skipping the previous-text prompt against 1.83-1.88x reading it (acceptance
-    /// 0.84 vs 0.95: the draft's 224-token prompt pass, 33 ms a window, costs about what the
-    /// better proposals save); the start-of-previous token plus the last 16 or 48 prompt
-    /// tokens: 1.87x (acceptance 0.86, 0.89); tiny.en (4 layers) 1.81x reading the prompt
-    /// against 1.68x skipping it (acceptance 0.87 vs 0.69). With candle's `Q8_0` draft the
-    /// picture was the same (base 1.50x skipping vs 1.39x reading, tiny.en 1.05x vs 1.27x). So
-    /// the draft skips the prompt from 6 layers up.
+    /// The defaults for a target with `decoder_layers` layers: from 6 layers up the draft skips
+    /// the previous-text prompt (its prompt pass costs about what better proposals save), below
+    /// it reads the prompt (small drafts need it to agree); measured, see docs/MEASUREMENTS.md.
     pub fn for_target(decoder_layers: usize) -> Self {
         SpecConfig {
             draft_prompt_tokens: (decoder_layers >= 6).then_some(0),

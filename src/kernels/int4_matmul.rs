@@ -1,7 +1,7 @@
 //! A 4-bit matrix-vector product: the coarse vocabulary projection of the fused draft.
 //!
-//! The vocabulary projection is the largest single read of a draft step (base: 26.5 MB of
-//! 8-bit weights for 51865 rows, almost half the step). The draft only needs to know which few
+//! The vocabulary projection is the largest single read of a draft step (51865 rows, almost
+//! half the step's bytes). The draft only needs to know which few
 //! tokens score highest, so [`FusedDraft`](super::fused_draft::FusedDraft) first scores all
 //! of them with 4-bit weights (half the bytes) and then recomputes the best candidates with the
 //! 8-bit weights. Weights are symmetric 4-bit (`-7..=7`) with one scale per row; the input is

@@ -1,8 +1,8 @@
 //! Cross-attention over 8-bit keys and values, for the fused speculative draft.
 //!
-//! In f32, base's cross-attention keys and values are 36 MB, read in full at every decoding
-//! step: as many bytes as the draft's 8-bit weights. Rounded to 8 bits (one scale per head and
-//! frame) they are 9 MB. Scores are integer dot products (`vpdpbusd` over keys stored offset
+//! In f32, the cross-attention keys and values are read in full at every decoding step: as
+//! many bytes as the draft's 8-bit weights. Rounded to 8 bits (one scale per head and frame)
+//! they are a quarter of that. Scores are integer dot products (`vpdpbusd` over keys stored offset
 //! by 128, 16 frames x 4 dimensions per register, the query rounded to 8 bits); the softmax and
 //! the weighted sum of values stay f32 (values are widened from 8 bits as they are read: an
 //! 8-bit rounding of the probabilities would lose the many small ones).

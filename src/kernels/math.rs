@@ -1,8 +1,7 @@
 //! Small numeric helpers shared by the decoder kernels and the token filters.
 
 /// exp(x) for x <= 0, to about 1 ulp, in plain arithmetic so that loops over it vectorise
-/// (`f32::exp` is a libm call per element: it made a log-softmax over 51865 logits cost
-/// ~200 µs). x = n ln2 + r with |r| <= ln2/2; exp(r) by the classic minimax polynomial of
+/// (`f32::exp` is a libm call per element, slow over a 51865-logit row). x = n ln2 + r with |r| <= ln2/2; exp(r) by the classic minimax polynomial of
 /// Cephes' expf; 2^n built in the exponent bits. Below -87.3 (and at -inf) it returns 0.
 #[inline(always)]
 pub fn exp_nonpositive(x: f32) -> f32 {
@@ -28,8 +27,8 @@ pub fn exp_nonpositive(x: f32) -> f32 {
 }
 
 /// erf(x) to about 2e-7 absolute (the last bit or two of an f32 near 1), in plain arithmetic
-/// so that loops over it vectorise. libm's `erff` per element was about 10 % of a whole
-/// transcription (every GELU of the encoder and decoder MLPs). Two fits, both least-squares on
+/// so that loops over it vectorise (libm's `erff` per element was a visible share of a whole
+/// transcription: every GELU of the encoder and decoder MLPs). Two fits, both least-squares on
 /// Chebyshev bases in f64 and checked in f32 against libm in the tests: `x * P(x^2)` for
 /// |x| <= 1, and `1 - exp(Q(|x|))` with Q fitted to log(erfc) on 1..4; beyond 4, erf is 1 in
 /// f32.

@@ -3,8 +3,8 @@
 //!
 //! During decoding each layer attends 1 (a step) to 13 (a verify pass) query rows per head.
 //! Through candle that is four small batched GEMMs plus a mask, a softmax and a copy of the
-//! whole cache per call; measured here, every extra row of a verify pass cost about 1.5 ms on
-//! base, as much as a third of a one-token step, mostly in these shapes. This kernel reads each
+//! whole cache per call, and every extra row of a verify pass cost a sizeable part of a
+//! one-token step, mostly in these shapes. This kernel reads each
 //! head's keys and values once for all rows and writes the heads' outputs straight into the
 //! `[rows, d_model]` layout the output projection wants.
 //!
@@ -123,7 +123,7 @@ pub fn attend(a: &Attend<'_>, out: &mut [f32]) {
 
 /// Query rows handled together: their scores share each loaded block of keys and their
 /// outputs each loaded value row, so a verify pass of up to 8 rows reads the encoder's keys
-/// and values (base: 37 MB over the 6 layers) once, not once per 4 rows.
+/// and values once, not once per 4 rows.
 const ROWS: usize = 8;
 
 /// Keys per block when more than 4 rows share it: 8 rows x 32 keys of accumulators fill half
@@ -387,9 +387,8 @@ fn prefetch(p: *const f32) {
 }
 
 /// `x <- exp(x - max) / sum`, the sum taken in 16 lanes and then pairwise, a fixed order. The
-/// exponential is [`exp_nonpositive`](crate::kernels::math::exp_nonpositive), which vectorises (libm's
-/// `expf` per element cost about 0.3 ms per token over base's 6 x 8 x 1500 cross-attention
-/// scores).
+/// exponential is [`exp_nonpositive`](crate::kernels::math::exp_nonpositive), which vectorises
+/// (libm's `expf` is a call per element).
 #[inline(always)]
 pub(crate) fn softmax_in_place(x: &mut [f32]) {
     let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);

@@ -3,10 +3,10 @@
 //!
 //! A decoder step multiplies one row (a speculative verify pass 2 to 13 rows) by every weight
 //! matrix, so its cost is reading the weights once from memory. A general GEMM (candle's
-//! `gemm` crate) is tuned for many rows: measured here, 5 rows through base's 512 x 51865
-//! vocabulary projection cost 3.4x one row, which made a verify pass 2.4x a step and ate most of
-//! what speculative decoding saves. This kernel streams each weight row once and multiplies it
-//! by all the rows of `x` while it is in registers, so 5 rows cost little more than 1.
+//! `gemm` crate) is tuned for many rows, and a few rows through it cost several times one row,
+//! which eats what speculative decoding saves. This kernel streams each weight row once and
+//! multiplies it by all the rows of `x` while it is in registers, so 5 rows cost little more
+//! than 1 (figures: docs/MEASUREMENTS.md).
 //!
 //! Every output element is one dot product computed the same way whatever the number of rows
 //! or their position in a tile: lane `l` of a SIMD accumulator sums the products at
@@ -17,9 +17,7 @@
 //!
 //! Many rows work too: the kernel walks the weight in tiles and runs every row past each tile
 //! while it sits in L1, so it also beats candle's GEMM on the encoder's 1500 frames and on
-//! prompt passes (base, measured here: 224 rows through the vocabulary projection 35 vs 67 ms,
-//! through fc1 1.3 vs 2.1 ms; the whole base encoder 0.56 s per window instead of 1.11 s,
-//! together with [`small_attention`](super::small_attention)).
+//! prompt passes.
 //!
 //! Work is split over output columns on candle's barrier pool, the same threads that run
 //! candle's quantized kernels, so dense and quantized projections never oversubscribe cores.

@@ -162,10 +162,10 @@ impl TextDecoder {
 
     /// Loads every layer from `vb` (at `model.decoder`) straight into the quantized form of
     /// [`quantize`](Self::quantize), one layer at a time, so the f32 weights of the whole
-    /// decoder never sit in memory at once (base: 210 MB of f32 for a 60 MB result). This is the
+    /// decoder never sit in memory at once. This is the
     /// `--quantize` *target*, not a draft, so it goes further than `quantize`:
     /// - tokens are looked up in the quantized vocabulary projection (the same tied matrix),
-    ///   so no f32 token table is kept (106 MB for base);
+    ///   so no f32 token table is kept;
     /// - on the CPU, the cross-attention key/value projections compute in 8 bits
     ///   ([`Projection::to_int8`]): they run once per window over all 1500 encoder frames,
     ///   compute-bound like the encoder.

@@ -2,11 +2,10 @@
 //! and 8-bit cross-attention keys/values, run as one CPU pass over plain buffers.
 //!
 //! Why a separate implementation: a speculative draft pays off only when a draft step costs a
-//! small fraction of a target step. Built from candle tensors with `Q8_0` weights, base's draft
-//! step was 0.42 of the target's (1.77 vs 4.21 ms here): about 40 % in the quantized products,
-//! a quarter reading the f32 cross-attention keys and values (36 MB per step, as many bytes
-//! as the weights), and the rest in per-operation overhead (a few microseconds for each of
-//! ~150 tensor operations, and their allocations). Here every product is an integer dot
+//! small fraction of a target step. Built from candle tensors with `Q8_0` weights, a draft step
+//! spends its time in the quantized products, in reading the f32 cross-attention keys and
+//! values (as many bytes as the weights), and in per-operation overhead (about 150 tensor
+//! operations and their allocations; docs/MEASUREMENTS.md). Here every product is an integer dot
 //! product over bytes ([`Int8Matrix`]), the cross-attention reads 8-bit keys and values
 //! ([`Int8CrossLayer`]), and norms, GELU and residuals run in place on reused buffers.
 //!

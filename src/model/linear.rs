@@ -12,11 +12,8 @@
 //! rows of the batch).
 //!
 //! Layout matters more than bits on x86: candle 0.11.1 has "repacked" AVX-512/AVX VNNI kernels
-//! (`Q8_0`, `Q4K`) that are 3-10x faster than its generic quantized kernels, but only for
-//! K % 256 == 0 and N % 16 == 0. Measured here (1 thread, Zen 4): the 384 x 51872 vocabulary
-//! projection of tiny.en in Q8_0 takes 1.69 ms generic and 0.62 ms with K zero-padded to 512
-//! (8.3 vs 0.9 ms for 5 rows); base's 512 x 51865 one 2.29 ms unpadded and 0.70 ms with N
-//! padded to 51872. So [`Projection::quantize`] pads the weight with zero columns (K) and
+//! (`Q8_0`, `Q4K`) that are several times faster than its generic quantized kernels, but only
+//! for K % 256 == 0 and N % 16 == 0 (docs/MEASUREMENTS.md). So [`Projection::quantize`] pads the weight with zero columns (K) and
 //! rows (N) where that unlocks those kernels, pads the input to match and cuts the output
 //! back: zeros add nothing to the dot products.
 
@@ -32,16 +29,16 @@ use crate::kernels::with_f32_slice;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum QuantKind {
     /// 8-bit weights in blocks of 32 (GGML `Q8_0`): close to f32 (teacher-forced agreement
-    /// with the target above 99 % on real speech), about 0.27x the f32 bytes.
+    /// with the target above 99 % on real speech), about a quarter of the f32 bytes.
     Q8_0,
     /// 4-bit k-quants (GGML `Q4K`, super-blocks of 256 with 6-bit sub-block scales; inner
-    /// dimensions that are not whole super-blocks, like tiny's 384, are zero-padded). About
-    /// 0.14x the f32 bytes (more where padded); more accurate and, on x86 with AVX2, much
+    /// dimensions that are not whole super-blocks, like tiny's 384, are zero-padded). About a
+    /// seventh of the f32 bytes (more where padded); more accurate and, on x86 with AVX2, much
     /// faster than `Q4_0`.
     Q4,
     /// 4-bit weights in blocks of 32 (GGML `Q4_0`), the plain GGML 4-bit rule. Kept for
     /// comparison only: candle has no fast x86 kernel for it, so a decoder step is barely
-    /// faster than f32 (base: 7.1 vs 8.1 ms, 1 thread) and less accurate than `Q4`.
+    /// faster than f32, and it is less accurate than `Q4`.
     Q4_0,
 }
 
@@ -190,7 +187,7 @@ impl Projection {
     /// each input row rounded to 8 bits with its own scale just before the product (the
     /// arithmetic of CTranslate2's `int8`), so the inner loop is `vpdpbusd` on CPUs with
     /// AVX-512 VNNI. For the compute-bound encoder, where a 1500-row window makes rounding
-    /// the inputs cheap next to the product: about 5x candle's f32 GEMM at base's shapes.
+    /// the inputs cheap next to the product.
     /// Fails on a projection that is already quantized.
     pub fn to_int8(&self) -> Result<Self> {
         if !self.device().is_cpu() {

@@ -8,8 +8,8 @@
 pub enum DraftPairing {
     /// A distilled decoder trained for this target (shares the target's encoder output).
     Distil(&'static str),
-    /// The target's own decoder quantized to 8 bits (shares the encoder output). Measured best
-    /// where no distil model exists (see DESIGN.md: alpha 0.996 for base).
+    /// The target's own decoder quantized to 8 bits (shares the encoder output): the best
+    /// draft where no distil model exists (docs/MEASUREMENTS.md).
     SelfQ8,
     /// The model is itself a draft; it is not paired with one.
     None,

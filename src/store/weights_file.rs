@@ -1,8 +1,8 @@
 //! A safetensors file read tensor by tensor with positioned reads, as a `VarBuilder` backend.
 //!
 //! candle's own backend memory-maps the file. Every page a load touches then stays in the
-//! process's resident set until the map is dropped, on top of the converted tensors: loading
-//! base (145 MB of f16, 290 MB as f32) peaked at 466 MB. Reading each tensor into its own buffer
+//! process's resident set until the map is dropped, on top of the converted tensors (the file
+//! and its f32 copy at once). Reading each tensor into its own buffer
 //! instead leaves the file's pages to the kernel's page cache, where they are not ours, and the
 //! peak is the converted weights plus one tensor in flight. Loading is no slower: the bytes are
 //! copied once either way (from the cache, or out of the map), and the conversion is the same.
