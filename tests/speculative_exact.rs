@@ -8,7 +8,7 @@ mod common;
 
 use candle_core::{Device, Tensor};
 use candle_nn::VarBuilder;
-use whisper_spec::decoding::draft_session::{DecoderDraft, DraftSession, Int8Draft};
+use whisper_spec::decoding::draft_session::{DecoderDraft, DraftSession, FusedDraftSession};
 use whisper_spec::decoding::filters::{FilterOptions, LogitFilters};
 use whisper_spec::decoding::greedy::decode_greedy;
 use whisper_spec::decoding::sampling::Sampler;
@@ -127,7 +127,7 @@ fn speculative_greedy_equals_target_greedy_on_random_models() {
             ),
             (
                 "int8",
-                Box::new(Int8Draft::new(&int8, &int8_cross_attention)),
+                Box::new(FusedDraftSession::new(&int8, &int8_cross_attention)),
             ),
         ];
         for (k, (name, draft)) in drafts.iter_mut().enumerate() {

@@ -20,7 +20,7 @@ use std::str::FromStr;
 
 use candle_core::{DType, Device, Tensor};
 
-use super::draft_session::{DecoderDraft, DraftSession, Int8Draft};
+use super::draft_session::{DecoderDraft, DraftSession, FusedDraftSession};
 use crate::error::Result;
 use crate::kernels::int8_matmul::has_vnni;
 use crate::model::linear::QuantKind;
@@ -260,7 +260,7 @@ impl Draft {
     pub fn session<'a>(&'a self, cross: &'a DraftCross) -> Result<Box<dyn DraftSession + 'a>> {
         Ok(match (&self.decoder, cross) {
             (Proposer::Decoder(d), DraftCross::Dense(c)) => Box::new(DecoderDraft::new(d, c)),
-            (Proposer::Int8(d), DraftCross::Int8(c)) => Box::new(Int8Draft::new(d, c)),
+            (Proposer::Int8(d), DraftCross::Int8(c)) => Box::new(FusedDraftSession::new(d, c)),
             _ => {
                 return Err(crate::error::Error::Model(ModelError::invalid(
                     self.label.clone(),

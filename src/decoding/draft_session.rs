@@ -63,16 +63,16 @@ impl DraftSession for DecoderDraft<'_> {
 }
 
 /// The fused 8-bit draft.
-pub struct Int8Draft<'a> {
+pub struct FusedDraftSession<'a> {
     decoder: &'a FusedDraft,
     cross: &'a FusedDraftCrossKv,
     state: FusedDraftState,
 }
 
-impl<'a> Int8Draft<'a> {
+impl<'a> FusedDraftSession<'a> {
     /// `decoder` over the window whose 8-bit cross-attention is `cross`, with an empty cache.
     pub fn new(decoder: &'a FusedDraft, cross: &'a FusedDraftCrossKv) -> Self {
-        Int8Draft {
+        FusedDraftSession {
             decoder,
             cross,
             state: decoder.new_state(),
@@ -80,7 +80,7 @@ impl<'a> Int8Draft<'a> {
     }
 }
 
-impl DraftSession for Int8Draft<'_> {
+impl DraftSession for FusedDraftSession<'_> {
     fn len(&self) -> usize {
         self.state.len()
     }

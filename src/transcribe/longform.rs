@@ -46,15 +46,21 @@ pub(super) fn transcribe(
     let mut segments: Vec<Segment> = Vec::new();
     // openai/whisper: the initial prompt opens the token history; `prompt_reset_since` marks
     // where the prompt starts again (after a window decoded hot, or without conditioning).
-    let initial_prompt: Vec<u32> = match &opts.initial_prompt {
-        Some(p) if !p.trim().is_empty() => tokenizer.encode(&format!(" {}", p.trim())),
-        _ => Vec::new(),
-    };
-    let prefix: Vec<u32> = match &opts.prefix {
-        Some(p) if !p.trim().is_empty() => tokenizer.encode(&format!(" {}", p.trim())),
-        _ => Vec::new(),
-    };
     let max_prompt = model.decoder.max_positions() / 2 - 1;
+    let encode = |text: &Option<String>| match text {
+        Some(p) if !p.trim().is_empty() => tokenizer.encode(&format!(" {}", p.trim())),
+        _ => Vec::new(),
+    };
+    // openai/whisper reads only the last half-context of a prompt; a longer one is cut here,
+    // once and said out loud, rather than silently at every window.
+    let initial_prompt = keep_last_tokens(encode(&opts.initial_prompt), max_prompt, || {
+        format!("{file}: --initial-prompt")
+    });
+    // The prefix shares the other half with the start-of-transcript sequence (at most 4
+    // tokens), so the prompt, the sequence and the prefix never exceed the context.
+    let prefix = keep_last_tokens(encode(&opts.prefix), max_prompt - 3, || {
+        format!("{file}: --prefix")
+    });
     let mut all_tokens: Vec<u32> = initial_prompt.clone();
     let mut prompt_reset_since = 0usize;
     let mut first_window = true;
@@ -291,6 +297,19 @@ pub(super) fn transcribe(
     })
 }
 
+/// The last `max` of `tokens`, with a warning naming `what` when some are cut.
+fn keep_last_tokens(mut tokens: Vec<u32>, max: usize, what: impl FnOnce() -> String) -> Vec<u32> {
+    if tokens.len() > max {
+        tracing::warn!(
+            "{} is {} tokens; the model reads at most {max}, so only its last {max} are used",
+            what(),
+            tokens.len()
+        );
+        tokens.drain(..tokens.len() - max);
+    }
+    tokens
+}
+
 /// The previous-text tokens for the next window (openai/whisper `transcribe`): the history
 /// since the last reset or, with `carry`, the initial prompt followed by as much of the history
 /// after it as fits in `max` tokens.
@@ -357,6 +376,16 @@ mod tests {
         assert_eq!(encoder_frames(Some(5.0), 501), 1002);
         assert_eq!(encoder_frames(Some(5.0), 2800), N_FRAMES);
         assert_eq!(encoder_frames(Some(0.0), 0), 2);
+    }
+
+    #[test]
+    fn long_prompts_keep_their_last_tokens() {
+        use super::keep_last_tokens;
+        assert_eq!(keep_last_tokens(vec![1, 2, 3], 5, String::new), [1, 2, 3]);
+        assert_eq!(
+            keep_last_tokens(vec![1, 2, 3, 4, 5, 6], 4, String::new),
+            [3, 4, 5, 6]
+        );
     }
 
     #[test]
