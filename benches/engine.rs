@@ -1,7 +1,8 @@
-//! Engine speed on real weights (tiny.en and base, f32, CPU): encoder time per 30 s window,
-//! decoder time per single-token step and per K-token block (K = 2, 3, 5, 8, 13: the speculative verify shapes) for
-//! the f32 decoder and its Q8_0 / Q4K self-draft copies and the fused 8-bit draft, each measured with the cache at a
-//! realistic length and rolled back after every call.
+//! Engine speed on real weights (tiny.en and base, CPU): encoder time per 30 s window,
+//! decoder time per single-token step and per K-token block (K = 2, 3, 5, 8, 13: the
+//! speculative verify shapes) for the decoder with its weights as published (f16) and widened
+//! to f32, its Q8_0 / Q4K self-draft copies and the fused 8-bit draft, each measured with the
+//! cache at a realistic length and rolled back after every call.
 //! Run: `cargo bench --bench engine` (needs the models: `models/fetch.sh`).
 
 use std::path::{Path, PathBuf};
@@ -11,7 +12,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use whisper_spec::Transcriber;
 use whisper_spec::audio::load_audio;
 use whisper_spec::model::linear::QuantKind;
-use whisper_spec::store::{ModelDir, Store};
+use whisper_spec::store::{ModelDir, Store, WeightStorage};
 
 fn shared() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared")
@@ -23,13 +24,21 @@ fn bench_model(c: &mut Criterion, name: &str) {
         .unwrap_or_else(|e| panic!("cannot fetch {name}: {e}"))
         .model
         .dir;
-    let t = Transcriber::load(&ModelDir::open(&dir).unwrap(), name, &Device::Cpu).unwrap();
+    let model_dir = ModelDir::open(&dir).unwrap();
+    let t = Transcriber::load(&model_dir, name, &Device::Cpu).unwrap();
+    // The same model with every weight widened to f32 at load: the storage the published
+    // half-precision one is compared against (same logits, twice the bytes).
+    let wide =
+        Transcriber::load_stored(&model_dir, name, &Device::Cpu, WeightStorage::F32).unwrap();
     let audio = load_audio(shared().join("corpus/jfk.flac")).unwrap();
     let window = t.first_window(&audio.samples);
     let mut group = c.benchmark_group(name);
     group.sample_size(10);
     group.bench_function("encoder 30 s window", |b| {
         b.iter(|| t.model().encode(&window, 3000).unwrap())
+    });
+    group.bench_function("encoder 30 s window, f32 weights", |b| {
+        b.iter(|| wide.model().encode(&window, 3000).unwrap())
     });
     let cross = t.encode_window(&window).unwrap().cross;
     let decoder = &t.model().decoder;
@@ -40,7 +49,13 @@ fn bench_model(c: &mut Criterion, name: &str) {
         .collect();
     let q8 = decoder.quantize(QuantKind::Q8_0).unwrap();
     let q4 = decoder.quantize(QuantKind::Q4).unwrap();
-    for (label, dec) in [("f32", decoder), ("q8_0", &q8), ("q4k", &q4)] {
+    let wide_decoder = &wide.model().decoder;
+    for (label, dec) in [
+        ("published", decoder),
+        ("f32", wide_decoder),
+        ("q8_0", &q8),
+        ("q4k", &q4),
+    ] {
         // Quantized copies reuse the target's cross-attention, as self-drafts do.
         let mut cache = dec.new_cache();
         dec.forward(&prefix, &mut cache, &cross).unwrap();

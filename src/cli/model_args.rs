@@ -5,6 +5,7 @@ use clap::Args;
 
 use crate::decoding::speculative::SpecConfig;
 use crate::model::linear::QuantKind;
+use crate::store::WeightStorage;
 
 /// The model used when `-m` is not given: large-v3 where a GPU is built in, base on CPU.
 #[cfg(feature = "cuda")]
@@ -35,6 +36,11 @@ pub struct ModelArgs {
     /// decoder, so there is no draft with it.
     #[arg(long, value_enum)]
     pub quantize: Option<Quantize>,
+    /// How the weights are kept in memory: `published` (f16 and bf16 matrices stay half
+    /// precision and are widened exactly as the kernels read them) or `f32` (widened at load:
+    /// the same text, twice the memory of an f16 model).
+    #[arg(long, value_enum, default_value = "published")]
+    pub weights: WeightStorage,
 }
 
 /// `--quantize` values.
@@ -66,6 +72,7 @@ impl ModelArgs {
             &self.draft,
             self.draft_tokens,
             self.quantize.map(Quantize::kind),
+            self.weights,
         )
     }
 

@@ -4,7 +4,7 @@
 use crate::decoding::draft::{Draft, DraftSpec};
 use crate::decoding::speculative::SpecConfig;
 use crate::model::linear::QuantKind;
-use crate::store::Store;
+use crate::store::{Store, WeightStorage};
 use crate::text::resolve_language;
 use crate::transcribe::Transcriber;
 
@@ -35,14 +35,15 @@ pub fn language(flag: &str) -> Option<String> {
     }
 }
 
-/// Loads `model` (catalog name, hub id or path) with the draft `draft` (see `--draft`)
-/// proposing `draft_tokens` tokens in its first round, or with its decoder quantized to
-/// `quantize` and no draft.
+/// Loads `model` (catalog name, hub id or path), its weights kept as `weights` says, with the
+/// draft `draft` (see `--draft`) proposing `draft_tokens` tokens in its first round, or with
+/// its decoder quantized to `quantize` and no draft.
 pub fn load_transcriber(
     model: &str,
     draft: &str,
     draft_tokens: usize,
     quantize: Option<QuantKind>,
+    weights: WeightStorage,
 ) -> anyhow::Result<Transcriber> {
     anyhow::ensure!(draft_tokens >= 1, "--draft-tokens must be at least 1");
     let draft_spec: DraftSpec = draft
@@ -66,7 +67,7 @@ pub fn load_transcriber(
             kind,
         )?);
     }
-    let transcriber = Transcriber::load(&resolved.model, model, &device)?;
+    let transcriber = Transcriber::load_stored(&resolved.model, model, &device, weights)?;
     let draft = Draft::build(
         &draft_spec,
         transcriber.model(),

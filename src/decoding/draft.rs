@@ -25,8 +25,8 @@ use crate::error::Result;
 use crate::kernels::int8_matmul::has_vnni;
 use crate::model::linear::QuantKind;
 use crate::model::{CrossKv, FusedDraft, FusedDraftCrossKv, TextDecoder, Whisper};
-use crate::store::var_builder;
 use crate::store::{DraftPairing, ModelDir, ModelError, Store, catalog};
+use crate::store::{WeightStorage, var_builder};
 use crate::text::WhisperTokenizer;
 
 /// What `--draft` asks for.
@@ -162,7 +162,7 @@ impl Draft {
                 }
                 let mut layers: Vec<usize> = (0..n - 1).collect();
                 layers.push(total - 1);
-                let vb = var_builder(target_dir, DType::F32, device)?;
+                let vb = var_builder(target_dir, DType::F32, device, WeightStorage::Published)?;
                 Draft {
                     decoder: Proposer::Decoder(TextDecoder::load_layers(
                         vb.pp("model.decoder"),
@@ -192,7 +192,7 @@ impl Draft {
         let distil =
             dir.config.decoder_layers < dir.config.encoder_layers || name.contains("distil");
         if distil && dir.config.d_model == target.config.d_model {
-            let vb = var_builder(&dir, DType::F32, device)?;
+            let vb = var_builder(&dir, DType::F32, device, WeightStorage::Published)?;
             let decoder = TextDecoder::load(vb.pp("model.decoder"), &dir.config).map_err(|e| {
                 ModelError::invalid(dir.weights(), format!("cannot load draft decoder: {e}"))
             })?;

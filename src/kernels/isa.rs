@@ -11,7 +11,7 @@ pub(crate) enum Isa {
     /// AVX-512F with FMA.
     #[cfg(target_arch = "x86_64")]
     Avx512,
-    /// AVX2 with FMA.
+    /// AVX2 with FMA and F16C.
     #[cfg(target_arch = "x86_64")]
     Avx2,
     /// Plain Rust, whatever the compiler targets.
@@ -60,7 +60,8 @@ impl CpuFeatures {
         {
             let fma = is_x86_feature_detected!("fma");
             let avx512 = fma && is_x86_feature_detected!("avx512f");
-            let avx2 = fma && is_x86_feature_detected!("avx2");
+            // F16C (on every AVX2 CPU in practice) widens half-precision weights.
+            let avx2 = fma && is_x86_feature_detected!("avx2") && is_x86_feature_detected!("f16c");
             let vnni = is_x86_feature_detected!("avx512f")
                 && is_x86_feature_detected!("avx512bw")
                 && is_x86_feature_detected!("avx512vnni");

@@ -12,7 +12,9 @@
 //! - [`int8_matmul`], [`int4_matmul`]: 8-bit and 4-bit weight products over 8-bit inputs (the
 //!   fused draft, the 8-bit encoder);
 //! - [`int8_cross_attention`]: the fused draft's cross-attention over 8-bit keys and values;
-//! - [`gelu`], [`math`]: vectorisable exp, erf and GELU.
+//! - [`gelu`], [`math`]: vectorisable exp, erf and GELU;
+//! - [`weight_element`]: weights kept in the half precision they are published in, widened
+//!   to f32 exactly where they are read.
 
 pub mod bf16_attention;
 mod cpu_buffers;
@@ -26,7 +28,9 @@ pub mod small_attention;
 pub mod small_matmul;
 #[cfg(test)]
 pub(crate) mod test_data;
+pub mod weight_element;
 
 pub(crate) use cpu_buffers::{SendPtr, with_f32_slice};
 pub use isa::CpuFeatures;
 pub(crate) use isa::Isa;
+pub use weight_element::WeightElement;

@@ -24,7 +24,7 @@
 
 use candle_core::{Device, Result, Storage, Tensor};
 
-use crate::kernels::{Isa, SendPtr};
+use crate::kernels::{Isa, SendPtr, WeightElement};
 
 /// Rows of `x` and of `W` multiplied together in registers (a 4 x 4 tile of accumulators).
 const MR: usize = 4;
@@ -33,23 +33,29 @@ const NR: usize = 4;
 /// Size of a block of rows of `x` (in floats) kept in L2 while the weight tiles stream past.
 const ROW_BLOCK_FLOATS: usize = 128 * 1024;
 
-/// `x @ weight^T (+ bias)` over the last dimension of `x` for f32 inputs on the CPU; `None`
-/// when the input is not such (the caller uses candle).
+/// `x @ weight^T (+ bias)` over the last dimension of `x` for f32 inputs on the CPU, with the
+/// weight in f32 or in the half precision it was published in (widened in registers, the same
+/// bits as its f32 copy); `None` when the input is not such (the caller uses candle).
 /// `weight` is `[n, k]`, `bias` `[n]`; the result has `x`'s shape with the last dimension `n`.
 pub fn try_forward(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result<Option<Tensor>> {
+    use candle_core::DType;
     let dims = x.dims();
     let Some((&k, lead)) = dims.split_last() else {
         return Ok(None);
     };
     let m: usize = lead.iter().product();
-    if m == 0 || !x.device().is_cpu() || x.dtype() != candle_core::DType::F32 {
+    if m == 0 || !x.device().is_cpu() || x.dtype() != DType::F32 {
         return Ok(None);
     }
     let (n, wk) = weight.dims2()?;
-    if wk != k || weight.dtype() != candle_core::DType::F32 || !weight.is_contiguous() {
+    let weight_type_ok = matches!(weight.dtype(), DType::F32 | DType::F16 | DType::BF16);
+    if wk != k || !weight_type_ok || !weight.is_contiguous() {
         return Ok(None);
     }
     let x = x.contiguous()?;
+    let bias = bias
+        .map(|b| b.to_dtype(DType::F32)?.contiguous())
+        .transpose()?;
     let mut y = vec![0f32; m * n];
     {
         let (xs, xl) = x.storage_and_layout();
@@ -58,18 +64,29 @@ pub fn try_forward(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result
             return Ok(None);
         };
         let xd = &xs.as_slice::<f32>()?[xl.start_offset()..xl.start_offset() + m * k];
-        let wd = &ws.as_slice::<f32>()?[wl.start_offset()..wl.start_offset() + n * k];
-        match bias {
-            Some(b) => {
-                let b = b.contiguous()?;
-                let (bs, bl) = b.storage_and_layout();
-                let Storage::Cpu(bs) = &*bs else {
+        let bias_guard = bias.as_ref().map(|b| b.storage_and_layout());
+        let bd = match &bias_guard {
+            Some((bs, bl)) => {
+                let Storage::Cpu(bs) = &**bs else {
                     return Ok(None);
                 };
-                let bd = &bs.as_slice::<f32>()?[bl.start_offset()..bl.start_offset() + n];
-                matmul_nt(xd, m, k, wd, n, Some(bd), &mut y);
+                Some(&bs.as_slice::<f32>()?[bl.start_offset()..bl.start_offset() + n])
             }
-            None => matmul_nt(xd, m, k, wd, n, None, &mut y),
+            None => None,
+        };
+        let range = wl.start_offset()..wl.start_offset() + n * k;
+        match weight.dtype() {
+            DType::F16 => matmul_nt(xd, m, k, &ws.as_slice::<half::f16>()?[range], n, bd, &mut y),
+            DType::BF16 => matmul_nt(
+                xd,
+                m,
+                k,
+                &ws.as_slice::<half::bf16>()?[range],
+                n,
+                bd,
+                &mut y,
+            ),
+            _ => matmul_nt(xd, m, k, &ws.as_slice::<f32>()?[range], n, bd, &mut y),
         }
     }
     let mut shape = dims.to_vec();
@@ -78,12 +95,17 @@ pub fn try_forward(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result
 }
 
 /// `y[i, j] = sum_k x[i, k] * w[j, k] (+ bias[j])` for `x` `[m, k]`, `w` `[n, k]`, `y` `[m, n]`,
-/// all row-major. Parallel over `j`; each `y[i, j]` is computed the same way for any `m`.
-pub fn matmul_nt(
+/// all row-major. Parallel over `j`; each `y[i, j]` is computed the same way for any `m`, and
+/// for any weight element type (a half-precision weight gives the bits of its f32 copy).
+///
+/// Half-precision weights are widened in registers as each tile reads them, for every block of
+/// rows (again for each block: the conversion is cheap next to the multiply-adds, and a
+/// separate widening pass into an f32 buffer stalls on memory where this overlaps it).
+pub fn matmul_nt<W: WeightElement>(
     x: &[f32],
     m: usize,
     k: usize,
-    w: &[f32],
+    w: &[W],
     n: usize,
     bias: Option<&[f32]>,
     y: &mut [f32],
@@ -129,7 +151,7 @@ pub fn matmul_nt(
         }
     };
     // A pass over a few hundred KB of weights is too short to be worth waking another thread.
-    if n * k < 64 * 1024 {
+    if n * k * size_of::<W>() < 256 * 1024 {
         run(0..tiles);
     } else {
         candle_core::utils::barrier_pool().execute_chunked(tiles, run);
@@ -139,7 +161,15 @@ pub fn matmul_nt(
 impl Isa {
     /// Dot products of rows `0..mr` of `x` (row stride `k`) with rows `0..nr` of `w` (row
     /// stride `k`) into `out[i][j]`.
-    fn tile(self, x: &[f32], mr: usize, k: usize, w: &[f32], nr: usize, out: &mut [[f32; NR]; MR]) {
+    fn tile<W: WeightElement>(
+        self,
+        x: &[f32],
+        mr: usize,
+        k: usize,
+        w: &[W],
+        nr: usize,
+        out: &mut [[f32; NR]; MR],
+    ) {
         debug_assert!(x.len() >= (mr - 1) * k + k && w.len() >= (nr - 1) * k + k);
         match self {
             #[cfg(target_arch = "x86_64")]
@@ -154,7 +184,14 @@ impl Isa {
 }
 
 /// Plain Rust: eight interleaved partial sums per dot product, added pairwise at the end.
-fn portable_tile(x: &[f32], mr: usize, k: usize, w: &[f32], nr: usize, out: &mut [[f32; NR]; MR]) {
+fn portable_tile<W: WeightElement>(
+    x: &[f32],
+    mr: usize,
+    k: usize,
+    w: &[W],
+    nr: usize,
+    out: &mut [[f32; NR]; MR],
+) {
     const L: usize = 8;
     for i in 0..mr {
         let xr = &x[i * k..i * k + k];
@@ -162,7 +199,7 @@ fn portable_tile(x: &[f32], mr: usize, k: usize, w: &[f32], nr: usize, out: &mut
             let wr = &w[j * k..j * k + k];
             let mut acc = [0f32; L];
             for (kk, (a, b)) in xr.iter().zip(wr).enumerate() {
-                acc[kk % L] += a * b;
+                acc[kk % L] += a * b.to_f32();
             }
             let mut width = L;
             while width > 1 {
@@ -182,6 +219,7 @@ mod x86 {
     //! a remainder tile (fewer rows or columns) runs the same per-element arithmetic.
 
     use super::{MR, NR};
+    use crate::kernels::WeightElement;
     use std::arch::x86_64::*;
 
     /// How many weight rows ahead of the current one to prefetch (two tiles).
@@ -190,11 +228,11 @@ mod x86 {
     macro_rules! dispatch {
         ($name:ident, $tile:ident, $feat:literal) => {
             #[target_feature(enable = $feat)]
-            pub(super) unsafe fn $name(
+            pub(super) unsafe fn $name<W: WeightElement>(
                 x: &[f32],
                 mr: usize,
                 k: usize,
-                w: &[f32],
+                w: &[W],
                 nr: usize,
                 out: &mut [[f32; NR]; MR],
             ) {
@@ -202,22 +240,22 @@ mod x86 {
                 // SAFETY: the caller checked bounds and the CPU features.
                 unsafe {
                     match (mr, nr) {
-                        (4, 4) => $tile::<4, 4>(x, k, w, out),
-                        (4, 3) => $tile::<4, 3>(x, k, w, out),
-                        (4, 2) => $tile::<4, 2>(x, k, w, out),
-                        (4, 1) => $tile::<4, 1>(x, k, w, out),
-                        (3, 4) => $tile::<3, 4>(x, k, w, out),
-                        (3, 3) => $tile::<3, 3>(x, k, w, out),
-                        (3, 2) => $tile::<3, 2>(x, k, w, out),
-                        (3, 1) => $tile::<3, 1>(x, k, w, out),
-                        (2, 4) => $tile::<2, 4>(x, k, w, out),
-                        (2, 3) => $tile::<2, 3>(x, k, w, out),
-                        (2, 2) => $tile::<2, 2>(x, k, w, out),
-                        (2, 1) => $tile::<2, 1>(x, k, w, out),
-                        (1, 4) => $tile::<1, 4>(x, k, w, out),
-                        (1, 3) => $tile::<1, 3>(x, k, w, out),
-                        (1, 2) => $tile::<1, 2>(x, k, w, out),
-                        (1, 1) => $tile::<1, 1>(x, k, w, out),
+                        (4, 4) => $tile::<4, 4, W>(x, k, w, out),
+                        (4, 3) => $tile::<4, 3, W>(x, k, w, out),
+                        (4, 2) => $tile::<4, 2, W>(x, k, w, out),
+                        (4, 1) => $tile::<4, 1, W>(x, k, w, out),
+                        (3, 4) => $tile::<3, 4, W>(x, k, w, out),
+                        (3, 3) => $tile::<3, 3, W>(x, k, w, out),
+                        (3, 2) => $tile::<3, 2, W>(x, k, w, out),
+                        (3, 1) => $tile::<3, 1, W>(x, k, w, out),
+                        (2, 4) => $tile::<2, 4, W>(x, k, w, out),
+                        (2, 3) => $tile::<2, 3, W>(x, k, w, out),
+                        (2, 2) => $tile::<2, 2, W>(x, k, w, out),
+                        (2, 1) => $tile::<2, 1, W>(x, k, w, out),
+                        (1, 4) => $tile::<1, 4, W>(x, k, w, out),
+                        (1, 3) => $tile::<1, 3, W>(x, k, w, out),
+                        (1, 2) => $tile::<1, 2, W>(x, k, w, out),
+                        (1, 1) => $tile::<1, 1, W>(x, k, w, out),
                         _ => unreachable!("tile sizes are 1..=4"),
                     }
                 }
@@ -226,14 +264,14 @@ mod x86 {
     }
 
     dispatch!(dispatch_avx512, tile_avx512, "avx512f");
-    dispatch!(dispatch_avx2, tile_avx2, "avx2,fma");
+    dispatch!(dispatch_avx2, tile_avx2, "avx2,fma,f16c");
 
     #[target_feature(enable = "avx512f")]
     #[inline]
-    unsafe fn tile_avx512<const M: usize, const N: usize>(
+    unsafe fn tile_avx512<const M: usize, const N: usize, W: WeightElement>(
         x: *const f32,
         k: usize,
-        w: *const f32,
+        w: *const W,
         out: &mut [[f32; NR]; MR],
     ) {
         let mut acc = [[_mm512_setzero_ps(); N]; M];
@@ -244,7 +282,7 @@ mod x86 {
             while kk < whole {
                 let mut wv = [_mm512_setzero_ps(); N];
                 for (j, v) in wv.iter_mut().enumerate() {
-                    *v = _mm512_loadu_ps(w.add(j * k + kk));
+                    *v = W::load16(w.add(j * k + kk));
                     // The same cache line of the weight row `AHEAD` rows on: the hardware
                     // prefetcher alone leaves the loop waiting on memory once it has work to
                     // do per byte (several rows of x). Never faults, even past the end.
@@ -262,7 +300,7 @@ mod x86 {
                 let mask: __mmask16 = (1u16 << (k - kk)) - 1;
                 let mut wv = [_mm512_setzero_ps(); N];
                 for (j, v) in wv.iter_mut().enumerate() {
-                    *v = _mm512_maskz_loadu_ps(mask, w.add(j * k + kk));
+                    *v = W::load16(tail::<16, W>(w.add(j * k + kk), k - kk).as_ptr());
                 }
                 for (i, row) in acc.iter_mut().enumerate() {
                     let xv = _mm512_maskz_loadu_ps(mask, x.add(i * k + kk));
@@ -331,10 +369,10 @@ mod x86 {
 
     #[target_feature(enable = "avx2,fma")]
     #[inline]
-    unsafe fn tile_avx2<const M: usize, const N: usize>(
+    unsafe fn tile_avx2<const M: usize, const N: usize, W: WeightElement>(
         x: *const f32,
         k: usize,
-        w: *const f32,
+        w: *const W,
         out: &mut [[f32; NR]; MR],
     ) {
         let mut acc = [[_mm256_setzero_ps(); N]; M];
@@ -345,7 +383,7 @@ mod x86 {
             while kk < whole {
                 let mut wv = [_mm256_setzero_ps(); N];
                 for (j, v) in wv.iter_mut().enumerate() {
-                    *v = _mm256_loadu_ps(w.add(j * k + kk));
+                    *v = W::load8(w.add(j * k + kk));
                     if kk % 16 == 0 {
                         _mm_prefetch::<_MM_HINT_T0>(w.wrapping_add((j + AHEAD) * k + kk).cast());
                     }
@@ -372,7 +410,7 @@ mod x86 {
                 );
                 let mut wv = [_mm256_setzero_ps(); N];
                 for (j, v) in wv.iter_mut().enumerate() {
-                    *v = _mm256_maskload_ps(w.add(j * k + kk), mask);
+                    *v = W::load8(tail::<8, W>(w.add(j * k + kk), k - kk).as_ptr());
                 }
                 for (i, row) in acc.iter_mut().enumerate() {
                     let xv = _mm256_maskload_ps(x.add(i * k + kk), mask);
@@ -386,6 +424,22 @@ mod x86 {
             for (j, a) in row.iter().enumerate() {
                 out[i][j] = hsum256(*a);
             }
+        }
+    }
+
+    /// The last `rest < L` elements of a row at `p`, followed by zeros (as a masked load
+    /// gives them).
+    ///
+    /// # Safety
+    /// `rest` elements must be readable at `p`.
+    #[inline(always)]
+    unsafe fn tail<const L: usize, W: WeightElement>(p: *const W, rest: usize) -> [W; L] {
+        // SAFETY: the caller guarantees `rest` readable elements; bit pattern zero is 0.0 in
+        // every weight type.
+        unsafe {
+            let mut buf: [W; L] = std::mem::zeroed();
+            std::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), rest.min(L));
+            buf
         }
     }
 
@@ -450,6 +504,38 @@ mod tests {
                 matmul_nt(&x[i * k..(i + 1) * k], 1, k, &w, n, Some(&b), &mut row);
                 assert_eq!(row, y[i * n..(i + 1) * n], "{m}x{k}x{n} row {i}");
             }
+        }
+    }
+
+    /// Half-precision weights give the bits of their f32 copy for every shape class: one
+    /// row, several row blocks, tails in k and n.
+    #[test]
+    fn half_precision_weights_give_the_bits_of_their_f32_copy() {
+        for &(m, k, n) in &[
+            (1, 5, 3),
+            (1, 512, 515),
+            (3, 37, 9),
+            (8, 384, 130),
+            (40, 200, 67),
+        ] {
+            let x = data(m * k, 1);
+            let w32 = data(n * k, 2);
+            let b = data(n, 3);
+            let w16: Vec<half::f16> = w32.iter().map(|&v| half::f16::from_f32(v)).collect();
+            let wb16: Vec<half::bf16> = w32.iter().map(|&v| half::bf16::from_f32(v)).collect();
+            let wide16: Vec<f32> = w16.iter().map(|v| v.to_f32()).collect();
+            let wideb16: Vec<f32> = wb16.iter().map(|v| v.to_f32()).collect();
+            let run = |w: &dyn Fn(&mut [f32])| {
+                let mut y = vec![0f32; m * n];
+                w(&mut y);
+                y.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+            };
+            let from_f16 = run(&|y| matmul_nt(&x, m, k, &w16, n, Some(&b), y));
+            let from_f32 = run(&|y| matmul_nt(&x, m, k, &wide16, n, Some(&b), y));
+            assert_eq!(from_f16, from_f32, "f16 {m}x{k}x{n}");
+            let from_bf16 = run(&|y| matmul_nt(&x, m, k, &wb16, n, None, y));
+            let from_f32 = run(&|y| matmul_nt(&x, m, k, &wideb16, n, None, y));
+            assert_eq!(from_bf16, from_f32, "bf16 {m}x{k}x{n}");
         }
     }
 

@@ -95,7 +95,7 @@ impl Attention {
         let b = Tensor::cat(
             &[
                 vb.get(d, "q_proj.bias")?,
-                Tensor::zeros(d, w.dtype(), w.device())?,
+                Tensor::zeros(d, DType::F32, w.device())?,
                 vb.get(d, "v_proj.bias")?,
             ],
             0,

@@ -382,7 +382,8 @@ impl TextDecoder {
         }
         let ids = Tensor::new(tokens, &self.device)?;
         let x = match &self.embed_tokens {
-            Some(table) => table.index_select(&ids, 0)?,
+            // The table may be kept in half precision: widen the looked-up rows (exact).
+            Some(table) => table.index_select(&ids, 0)?.to_dtype(DType::F32)?,
             None => self.head.rows(&ids)?,
         };
         let mut x = (x + self.positions.narrow(0, past, n)?)?.unsqueeze(0)?;

@@ -16,7 +16,7 @@
 //! target's cross-attention keys/values for each window ([`FusedDraft::cross`]), since its
 //! weights are the target's.
 
-use candle_core::Tensor;
+use candle_core::{DType, Tensor};
 use candle_nn::LayerNorm;
 
 use super::decoder::{CrossKv, TextDecoder};
@@ -89,7 +89,7 @@ pub struct FusedDraft {
     ffn: usize,
     scale: f32,
     max_positions: usize,
-    /// `[vocab, d]` f32, the target's own tensor (shared): token lookup.
+    /// `[vocab, d]`, the target's own tensor (shared, f32 or half precision): token lookup.
     embed: Tensor,
     positions: Vec<f32>,
     layers: Vec<Layer>,
@@ -179,10 +179,13 @@ impl FusedDraft {
                 })
             })
             .collect::<candle_core::Result<Vec<_>>>()?;
+        // The token table may be kept in half precision: its rounded copies are made from an
+        // f32 copy that lives only for this load; lookups widen the rows they read.
         let embed = embed.contiguous()?;
-        let head = with_f32_slice(&embed, |w| Int8Matrix::quantize(w, vocab, d, None))?;
+        let wide = embed.to_dtype(DType::F32)?;
+        let head = with_f32_slice(&wide, |w| Int8Matrix::quantize(w, vocab, d, None))?;
         let coarse = if d.is_multiple_of(8) {
-            Some(with_f32_slice(&embed, |w| {
+            Some(with_f32_slice(&wide, |w| {
                 Int4Matrix::quantize(w, vocab, d)
             })?)
         } else {
@@ -299,9 +302,11 @@ impl FusedDraft {
         h.resize(n * d, 0.0);
         attn.resize(n * d, 0.0);
         wide.resize(n * (3 * d).max(self.ffn), 0.0);
-        with_f32_slice(&self.embed, |e| {
-            for (i, &t) in tokens.iter().enumerate() {
-                let row = &e[t as usize * d..][..d];
+        let ids = candle_core::Tensor::new(tokens, &candle_core::Device::Cpu)?;
+        let looked_up = self.embed.index_select(&ids, 0)?.to_dtype(DType::F32)?;
+        with_f32_slice(&looked_up, |e| {
+            for (i, _) in tokens.iter().enumerate() {
+                let row = &e[i * d..][..d];
                 let pos = &self.positions[(past + i) * d..][..d];
                 for ((o, a), b) in x[i * d..(i + 1) * d].iter_mut().zip(row).zip(pos) {
                     *o = a + b;

@@ -219,7 +219,7 @@ impl Projection {
     /// no other copy of its token table).
     pub fn rows(&self, ids: &Tensor) -> Result<Tensor> {
         match &self.inner {
-            Inner::Dense(l) => l.weight().index_select(ids, 0),
+            Inner::Dense(l) => l.weight().index_select(ids, 0)?.to_dtype(DType::F32),
             Inner::Quantized(QuantizedWeight {
                 weight: QMatMul::QTensor(t),
                 in_dim,
@@ -274,6 +274,12 @@ impl Projection {
                 if let Some(y) = crate::kernels::small_matmul::try_forward(x, l.weight(), l.bias())?
                 {
                     return Ok(y);
+                }
+                if l.weight().dtype() != x.dtype() {
+                    // A half-precision weight under an input the kernel does not take: widen
+                    // this one matrix for the call.
+                    let w = l.weight().to_dtype(x.dtype())?;
+                    return Linear::new(w, l.bias().cloned()).forward(x);
                 }
                 return l.forward(x);
             }

@@ -10,16 +10,35 @@ use super::weights_file::WeightsFile;
 use crate::model::linear::QuantKind;
 use crate::model::{AudioEncoder, TextDecoder, Whisper};
 
-/// Opens a model's safetensors for loading in `dtype` on `device`: tensors are read one at a
-/// time as the model asks for them ([`WeightsFile`]), never memory-mapped.
+/// How a loaded model keeps its weight matrices in memory.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum WeightStorage {
+    /// As published: f16 and bf16 matrices stay half precision on the CPU and are widened to
+    /// f32 in registers where they are read (exact, so the same logits as `f32`); f32 ones
+    /// stay f32. On a GPU this is `f32`.
+    #[default]
+    Published,
+    /// Every weight widened to f32 at load (twice the memory and the bytes read per decoder
+    /// step of an f16 model): the reference the published storage is checked against.
+    F32,
+}
+
+/// Opens a model's safetensors for loading in `dtype` on `device`, keeping half-precision
+/// matrices as `storage` says: tensors are read one at a time as the model asks for them
+/// ([`WeightsFile`]), never memory-mapped.
 pub fn var_builder(
     model: &ModelDir,
     dtype: DType,
     device: &Device,
+    storage: WeightStorage,
 ) -> Result<VarBuilder<'static>, ModelError> {
     let path = model.weights();
-    let file = WeightsFile::open(&path)
+    let mut file = WeightsFile::open(&path)
         .map_err(|e| ModelError::invalid(&path, format!("cannot read weights: {e}")))?;
+    // The half-precision kernels are the CPU's; candle's GPU matmul wants one dtype.
+    if storage == WeightStorage::Published && device.is_cpu() {
+        file = file.keeping_half_matrices();
+    }
     Ok(VarBuilder::from_backend(
         Box::new(file),
         dtype,
@@ -28,9 +47,20 @@ pub fn var_builder(
 }
 
 impl Whisper {
-    /// Loads encoder and decoder (f32 compute; stored f16 weights are converted on load).
+    /// Loads encoder and decoder, f32 compute over weights kept as published
+    /// ([`WeightStorage::Published`]).
     pub fn load(model: &ModelDir, device: &Device) -> Result<Self, ModelError> {
-        Self::load_as(model, device, None)
+        Self::load_stored(model, device, WeightStorage::Published)
+    }
+
+    /// Loads encoder and decoder with the weights kept as `storage` says (the logits are the
+    /// same bits either way).
+    pub fn load_stored(
+        model: &ModelDir,
+        device: &Device,
+        storage: WeightStorage,
+    ) -> Result<Self, ModelError> {
+        Self::load_as(model, device, None, storage)
     }
 
     /// Loads the model for `--quantize`: the decoder's per-step weights in `kind`
@@ -42,16 +72,17 @@ impl Whisper {
         device: &Device,
         kind: QuantKind,
     ) -> Result<Self, ModelError> {
-        Self::load_as(model, device, Some(kind))
+        Self::load_as(model, device, Some(kind), WeightStorage::Published)
     }
 
     fn load_as(
         model: &ModelDir,
         device: &Device,
         kind: Option<QuantKind>,
+        storage: WeightStorage,
     ) -> Result<Self, ModelError> {
-        let _span = tracing::info_span!("load_model", ?kind).entered();
-        let vb = var_builder(model, DType::F32, device)?;
+        let _span = tracing::info_span!("load_model", ?kind, ?storage).entered();
+        let vb = var_builder(model, DType::F32, device, storage)?;
         let path = model.weights();
         let bad = |e: candle_core::Error| ModelError::invalid(&path, format!("cannot load: {e}"));
         let (enc, dec, cfg) = (

@@ -18,5 +18,5 @@ pub mod weights_file;
 pub use catalog::{CATALOG, CatalogEntry, DraftPairing};
 pub use error::ModelError;
 pub use layout::ModelDir;
-pub use load::var_builder;
+pub use load::{WeightStorage, var_builder};
 pub use resolve::{Resolved, Source, Store};

@@ -39,6 +39,9 @@ pub struct WeightsFile {
     file: File,
     path: PathBuf,
     tensors: HashMap<String, Entry>,
+    /// Hand out half-precision weight matrices as stored when f32 is asked for (see
+    /// [`WeightsFile::keeping_half_matrices`]).
+    keep_half_matrices: bool,
 }
 
 /// The largest header accepted (safetensors' own limit).
@@ -97,7 +100,27 @@ impl WeightsFile {
             file,
             path: path.to_path_buf(),
             tensors,
+            keep_half_matrices: false,
         })
+    }
+
+    /// This file handing out its half-precision (f16, bf16) weight matrices as stored when
+    /// the model asks for f32: every 2-D tensor except the position tables, which are added to
+    /// activations rather than multiplied. The projections and the token table then take half
+    /// the memory and are widened to f32 exactly where the kernels read them; vectors (biases,
+    /// norms) and convolutions are small and are widened here as before.
+    pub fn keeping_half_matrices(mut self) -> Self {
+        self.keep_half_matrices = true;
+        self
+    }
+
+    /// Whether `name` is handed out as stored when `asked` is requested.
+    fn keeps_as_stored(&self, name: &str, e: &Entry, asked: DType) -> bool {
+        self.keep_half_matrices
+            && asked == DType::F32
+            && matches!(e.dtype, DType::F16 | DType::BF16)
+            && e.shape.len() == 2
+            && !name.contains("embed_positions")
     }
 
     /// Reads tensor `name` as stored (its own dtype), on the CPU.
@@ -155,7 +178,13 @@ impl SimpleBackend for WeightsFile {
     }
 
     fn get_unchecked(&self, name: &str, dtype: DType, dev: &Device) -> Result<Tensor> {
-        self.read(name)?.to_dtype(dtype)?.to_device(dev)
+        let stored = self.read(name)?;
+        let kept = self
+            .tensors
+            .get(name)
+            .is_some_and(|e| self.keeps_as_stored(name, e, dtype));
+        let dtype = if kept { stored.dtype() } else { dtype };
+        stored.to_dtype(dtype)?.to_device(dev)
     }
 
     fn contains_tensor(&self, name: &str) -> bool {
@@ -260,6 +289,57 @@ mod tests {
                 .to_string()
                 .contains("cannot find tensor b")
         );
+    }
+
+    /// Kept as stored: half-precision matrices asked for as f32. Widened as before: vectors,
+    /// position tables, f32 matrices, and anything asked for in another dtype.
+    #[test]
+    fn half_matrices_are_kept_as_stored_only_where_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.safetensors");
+        let m = Tensor::arange(0f32, 12.0, &Device::Cpu)
+            .unwrap()
+            .reshape((3, 4))
+            .unwrap();
+        let tensors: HashMap<String, Tensor> = [
+            ("fc1.weight", m.to_dtype(DType::F16).unwrap()),
+            ("fc2.weight", m.to_dtype(DType::BF16).unwrap()),
+            (
+                "fc1.bias",
+                m.flatten_all().unwrap().to_dtype(DType::F16).unwrap(),
+            ),
+            ("embed_positions.weight", m.to_dtype(DType::F16).unwrap()),
+            ("f32.weight", m.clone()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        candle_core::safetensors::save(&tensors, &path).unwrap();
+        let w = WeightsFile::open(&path).unwrap().keeping_half_matrices();
+        let dtype_of = |name: &str, asked: DType| {
+            let t = w.get_unchecked(name, asked, &Device::Cpu).unwrap();
+            assert_eq!(
+                t.to_dtype(DType::F32)
+                    .unwrap()
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1::<f32>()
+                    .unwrap(),
+                m.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+            );
+            t.dtype()
+        };
+        assert_eq!(dtype_of("fc1.weight", DType::F32), DType::F16);
+        assert_eq!(dtype_of("fc2.weight", DType::F32), DType::BF16);
+        assert_eq!(dtype_of("fc1.bias", DType::F32), DType::F32);
+        assert_eq!(dtype_of("embed_positions.weight", DType::F32), DType::F32);
+        assert_eq!(dtype_of("f32.weight", DType::F32), DType::F32);
+        assert_eq!(dtype_of("fc2.weight", DType::F16), DType::F16);
+        let widened = WeightsFile::open(&path).unwrap();
+        let t = widened
+            .get_unchecked("fc1.weight", DType::F32, &Device::Cpu)
+            .unwrap();
+        assert_eq!(t.dtype(), DType::F32);
     }
 
     #[test]

@@ -32,7 +32,7 @@ use crate::decoding::speculative::{SpecConfig, SpecStats, decode_speculative};
 use crate::decoding::task::WindowTask;
 use crate::error::{Error, Result};
 use crate::model::{CrossKv, Whisper};
-use crate::store::ModelDir;
+use crate::store::{ModelDir, WeightStorage};
 use crate::text::{Task, TextError, WhisperTokenizer};
 use crate::transcript::Transcript;
 
@@ -78,7 +78,19 @@ pub struct DetectedLanguage {
 impl Transcriber {
     /// Loads the model in `dir` on `device`; `name` is how transcripts will name the model.
     pub fn load(dir: &ModelDir, name: &str, device: &Device) -> Result<Self> {
-        Self::load_with(dir, name.to_string(), || Ok(Whisper::load(dir, device)?))
+        Self::load_stored(dir, name, device, WeightStorage::Published)
+    }
+
+    /// [`load`](Self::load) with the weights kept as `storage` says (the same text either way).
+    pub fn load_stored(
+        dir: &ModelDir,
+        name: &str,
+        device: &Device,
+        storage: WeightStorage,
+    ) -> Result<Self> {
+        Self::load_with(dir, name.to_string(), || {
+            Ok(Whisper::load_stored(dir, device, storage)?)
+        })
     }
 
     /// `dir`'s tokenizer (checked first: it is the cheap part), then the model `load` reads,
