@@ -62,6 +62,11 @@ pub struct BenchArgs {
     /// excluded on both sides), real-time factor, peak RSS, with the draft and without.
     #[arg(long)]
     pub vs_faster_whisper: bool,
+    /// Instead: the decoder's passes (one-token step, verify passes, the 8-bit draft's step)
+    /// and the encoder's window with the weights as published and widened to f32, side by
+    /// side, on the first window of the first file, with each storage's resident memory.
+    #[arg(long, conflicts_with = "vs_faster_whisper")]
+    pub passes: bool,
     /// With --vs-faster-whisper: the models to compare (comma list; default: -m).
     #[arg(long, value_delimiter = ',', requires = "vs_faster_whisper")]
     pub models: Vec<String>,
@@ -108,6 +113,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.runs >= 1, "--runs must be at least 1");
     if args.vs_faster_whisper {
         return vs_faster_whisper(&args);
+    }
+    if args.passes {
+        super::bench_passes::run(&args.model, &args.files[0], args.runs)?;
+        return Ok(ExitCode::SUCCESS);
     }
     let device = candle_core::Device::Cpu;
     let store = Store::from_env();

@@ -3,6 +3,7 @@
 
 pub mod batch;
 pub mod bench;
+mod bench_passes;
 mod bench_peer;
 mod bench_stats;
 pub mod caption;

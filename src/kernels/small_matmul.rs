@@ -26,8 +26,10 @@ use candle_core::{Device, Result, Storage, Tensor};
 
 use crate::kernels::{Isa, SendPtr, WeightElement};
 
-/// Rows of `x` and of `W` multiplied together in registers (a 4 x 4 tile of accumulators).
-const MR: usize = 4;
+/// Most rows of `x` and of `W` multiplied together in registers: a tile of accumulators is
+/// 4 x 4, or with AVX-512's 32 registers 8 x 3 when there are more than four rows (each weight
+/// vector loaded and widened once for eight rows instead of twice).
+const MR: usize = 8;
 const NR: usize = 4;
 
 /// Size of a block of rows of `x` (in floats) kept in L2 while the weight tiles stream past.
@@ -113,23 +115,24 @@ pub fn matmul_nt<W: WeightElement>(
     assert!(x.len() >= m * k && w.len() >= n * k && y.len() >= m * n);
     assert!(bias.is_none_or(|b| b.len() >= n));
     let kernel = Isa::detect();
-    let tiles = n.div_ceil(NR);
+    let (tile_rows, tile_cols) = kernel.tile_shape(m);
+    let tiles = n.div_ceil(tile_cols);
     let y_ptr = SendPtr(y.as_mut_ptr());
     // Rows are taken in blocks small enough (at most 512 KB of x) to stay in L2 while every
     // weight tile of this thread passes by; a decoder pass is a single block. Without this,
     // the encoder's 1500 rows were re-read from memory for every tile of four weight rows.
-    let block_rows = (ROW_BLOCK_FLOATS / k.max(1)).max(MR) / MR * MR;
+    let block_rows = (ROW_BLOCK_FLOATS / k.max(1)).max(tile_rows) / tile_rows * tile_rows;
     let run = |range: std::ops::Range<usize>| {
         let y_ptr = &y_ptr;
         let mut b0 = 0;
         while b0 < m {
             let b1 = m.min(b0 + block_rows);
             for tile in range.clone() {
-                let j0 = tile * NR;
-                let nr = NR.min(n - j0);
+                let j0 = tile * tile_cols;
+                let nr = tile_cols.min(n - j0);
                 let mut i0 = b0;
                 while i0 < b1 {
-                    let mr = MR.min(b1 - i0);
+                    let mr = tile_rows.min(b1 - i0);
                     let mut out = [[0f32; NR]; MR];
                     kernel.tile(&x[i0 * k..], mr, k, &w[j0 * k..], nr, &mut out);
                     for (i, row) in out.iter().enumerate().take(mr) {
@@ -159,6 +162,16 @@ pub fn matmul_nt<W: WeightElement>(
 }
 
 impl Isa {
+    /// Rows and columns of the register tile for `m` rows of `x`. Only speed depends on it:
+    /// every element is the same multiply-add chain and lane reduction in any tile.
+    fn tile_shape(self, m: usize) -> (usize, usize) {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 if m > 4 => (8, 3),
+            _ => (4, 4),
+        }
+    }
+
     /// Dot products of rows `0..mr` of `x` (row stride `k`) with rows `0..nr` of `w` (row
     /// stride `k`) into `out[i][j]`.
     fn tile<W: WeightElement>(
@@ -226,7 +239,7 @@ mod x86 {
     const AHEAD: usize = 2 * NR;
 
     macro_rules! dispatch {
-        ($name:ident, $tile:ident, $feat:literal) => {
+        ($name:ident, $tile:ident, $wide:ident, $feat:literal) => {
             #[target_feature(enable = $feat)]
             pub(super) unsafe fn $name<W: WeightElement>(
                 x: &[f32],
@@ -256,15 +269,58 @@ mod x86 {
                         (1, 3) => $tile::<1, 3, W>(x, k, w, out),
                         (1, 2) => $tile::<1, 2, W>(x, k, w, out),
                         (1, 1) => $tile::<1, 1, W>(x, k, w, out),
-                        _ => unreachable!("tile sizes are 1..=4"),
+                        _ => $wide(x, mr, k, w, nr, out),
                     }
                 }
             }
         };
     }
 
-    dispatch!(dispatch_avx512, tile_avx512, "avx512f");
-    dispatch!(dispatch_avx2, tile_avx2, "avx2,fma,f16c");
+    dispatch!(dispatch_avx512, tile_avx512, wide_avx512, "avx512f");
+    dispatch!(dispatch_avx2, tile_avx2, no_wide_tiles, "avx2,fma,f16c");
+
+    /// The AVX-512 tiles of five to eight rows by one to three columns.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn wide_avx512<W: WeightElement>(
+        x: *const f32,
+        mr: usize,
+        k: usize,
+        w: *const W,
+        nr: usize,
+        out: &mut [[f32; NR]; MR],
+    ) {
+        // SAFETY: as for the small tiles (the caller checked bounds and features).
+        unsafe {
+            match (mr, nr) {
+                (8, 3) => tile_avx512::<8, 3, W>(x, k, w, out),
+                (8, 2) => tile_avx512::<8, 2, W>(x, k, w, out),
+                (8, 1) => tile_avx512::<8, 1, W>(x, k, w, out),
+                (7, 3) => tile_avx512::<7, 3, W>(x, k, w, out),
+                (7, 2) => tile_avx512::<7, 2, W>(x, k, w, out),
+                (7, 1) => tile_avx512::<7, 1, W>(x, k, w, out),
+                (6, 3) => tile_avx512::<6, 3, W>(x, k, w, out),
+                (6, 2) => tile_avx512::<6, 2, W>(x, k, w, out),
+                (6, 1) => tile_avx512::<6, 1, W>(x, k, w, out),
+                (5, 3) => tile_avx512::<5, 3, W>(x, k, w, out),
+                (5, 2) => tile_avx512::<5, 2, W>(x, k, w, out),
+                (5, 1) => tile_avx512::<5, 1, W>(x, k, w, out),
+                _ => unreachable!("AVX-512 tiles are at most 8 x 3 above four rows"),
+            }
+        }
+    }
+
+    /// AVX2 tiles are at most 4 x 4 (`Isa::tile_shape`).
+    #[inline(always)]
+    unsafe fn no_wide_tiles<W: WeightElement>(
+        _: *const f32,
+        _: usize,
+        _: usize,
+        _: *const W,
+        _: usize,
+        _: &mut [[f32; NR]; MR],
+    ) {
+        unreachable!("AVX2 tiles are at most 4 x 4")
+    }
 
     #[target_feature(enable = "avx512f")]
     #[inline]
@@ -310,13 +366,19 @@ mod x86 {
                 }
             }
         }
+        // The accumulators in row-major `[MR][NR]` order, reduced sixteen at a time.
         let mut all = [_mm512_setzero_ps(); MR * NR];
         for (i, row) in acc.iter().enumerate() {
             for (j, a) in row.iter().enumerate() {
                 all[i * NR + j] = *a;
             }
         }
-        let sums = reduce16(&all);
+        let used = (M * NR).div_ceil(16);
+        let mut sums = [0f32; MR * NR];
+        for (half, part) in all.chunks_exact(16).enumerate().take(used) {
+            let part: &[__m512; 16] = part.try_into().expect("chunks of 16");
+            sums[half * 16..half * 16 + 16].copy_from_slice(&reduce16(part));
+        }
         for (i, row) in out.iter_mut().enumerate().take(M) {
             for (j, o) in row.iter_mut().enumerate().take(N) {
                 *o = sums[i * NR + j];
