@@ -13,14 +13,22 @@ pub(crate) fn with_f32_slice<R>(
     t: &candle_core::Tensor,
     f: impl FnOnce(&[f32]) -> R,
 ) -> candle_core::Result<R> {
-    if !t.is_contiguous() || t.dtype() != candle_core::DType::F32 {
-        candle_core::bail!("a CPU kernel needs a contiguous f32 tensor");
+    with_cpu_slice::<f32, R>(t, f)
+}
+
+/// Runs `f` on the data of a contiguous CPU tensor of element type `T`, without copying it.
+pub(crate) fn with_cpu_slice<T: candle_core::WithDType, R>(
+    t: &candle_core::Tensor,
+    f: impl FnOnce(&[T]) -> R,
+) -> candle_core::Result<R> {
+    if !t.is_contiguous() || t.dtype() != T::DTYPE {
+        candle_core::bail!("a CPU kernel needs a contiguous {:?} tensor", T::DTYPE);
     }
     let (storage, layout) = t.storage_and_layout();
     let candle_core::Storage::Cpu(cpu) = &*storage else {
         candle_core::bail!("a CPU kernel got a tensor on {:?}", t.device());
     };
-    let data = cpu.as_slice::<f32>()?;
+    let data = cpu.as_slice::<T>()?;
     Ok(f(
         &data[layout.start_offset()..layout.start_offset() + t.elem_count()]
     ))

@@ -14,6 +14,7 @@
 
 use super::int8_matmul::{Int8Rows, has_vnni};
 use crate::kernels::SendPtr;
+use crate::kernels::WeightElement;
 
 const TILE: usize = 64;
 /// Inputs per pair of groups (one packed 256-byte block per tile).
@@ -31,8 +32,9 @@ pub struct Int4Matrix {
 }
 
 impl Int4Matrix {
-    /// Quantizes the row-major f32 `w` (`[rows, cols]`); `cols` must be a multiple of 8.
-    pub fn quantize(w: &[f32], rows: usize, cols: usize) -> Self {
+    /// Quantizes the row-major `w` (`[rows, cols]`, f32 or half precision, widened a row at a
+    /// time); `cols` must be a multiple of 8.
+    pub fn quantize<W: WeightElement>(w: &[W], rows: usize, cols: usize) -> Self {
         assert_eq!(w.len(), rows * cols, "weight is not [{rows}, {cols}]");
         assert!(
             cols.is_multiple_of(PAIR),
@@ -42,8 +44,12 @@ impl Int4Matrix {
         let mut data = vec![0x88u8; padded * cols / 2];
         let mut scale = vec![0f32; padded];
         let mut sum = vec![0i32; padded];
+        let mut wide = vec![0f32; cols];
         for r in 0..rows {
-            let row = &w[r * cols..(r + 1) * cols];
+            for (d, s) in wide.iter_mut().zip(&w[r * cols..(r + 1) * cols]) {
+                *d = s.to_f32();
+            }
+            let row = &wide[..];
             let max = row.iter().fold(0f32, |m, v| m.max(v.abs()));
             if max == 0.0 || !max.is_finite() {
                 continue;

@@ -15,6 +15,7 @@
 //! automatically where VNNI exists.
 
 use crate::kernels::SendPtr;
+use crate::kernels::WeightElement;
 
 /// Output rows per tile: four registers of 16 lanes.
 const TILE: usize = 64;
@@ -146,8 +147,14 @@ pub struct Int8Matrix {
 }
 
 impl Int8Matrix {
-    /// Quantizes the row-major f32 `w` (`[rows, cols]`), keeping `bias` (`rows` long) in f32.
-    pub fn quantize(w: &[f32], rows: usize, cols: usize, bias: Option<&[f32]>) -> Self {
+    /// Quantizes the row-major `w` (`[rows, cols]`, f32 or half precision, widened a row at a
+    /// time), keeping `bias` (`rows` long) in f32.
+    pub fn quantize<W: WeightElement>(
+        w: &[W],
+        rows: usize,
+        cols: usize,
+        bias: Option<&[f32]>,
+    ) -> Self {
         assert_eq!(w.len(), rows * cols, "weight is not [{rows}, {cols}]");
         assert!(
             bias.is_none_or(|b| b.len() == rows),
@@ -159,8 +166,12 @@ impl Int8Matrix {
         let mut scale = vec![0f32; padded_rows];
         let mut sum = vec![0i32; padded_rows];
         let mut q = vec![0i8; cols];
+        let mut wide = vec![0f32; cols];
         for r in 0..rows {
-            scale[r] = quantize_row(&w[r * cols..(r + 1) * cols], &mut q);
+            for (d, s) in wide.iter_mut().zip(&w[r * cols..(r + 1) * cols]) {
+                *d = s.to_f32();
+            }
+            scale[r] = quantize_row(&wide, &mut q);
             sum[r] = q.iter().map(|&v| i32::from(v)).sum();
             let (tile, lane) = (r / TILE, r % TILE);
             for (c, &v) in q.iter().enumerate() {

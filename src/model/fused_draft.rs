@@ -24,7 +24,7 @@ use crate::kernels::int4_matmul::Int4Matrix;
 use crate::kernels::int8_cross_attention::Int8CrossLayer;
 use crate::kernels::int8_matmul::{Int8Matrix, Int8Rows};
 use crate::kernels::small_attention::{self, Attend};
-use crate::kernels::with_f32_slice;
+use crate::kernels::{WeightElement, with_cpu_slice, with_f32_slice};
 
 fn to_vec(t: &Tensor) -> candle_core::Result<Vec<f32>> {
     t.flatten_all()?.to_vec1::<f32>()
@@ -145,6 +145,20 @@ impl FusedDraftState {
     }
 }
 
+/// The token table `w` (`[vocab, d]`) rounded for the draft's logits: 8-bit, and 4-bit for the
+/// coarse first pass where `d` allows it.
+fn round_table<W: WeightElement>(
+    w: &[W],
+    vocab: usize,
+    d: usize,
+) -> (Int8Matrix, Option<Int4Matrix>) {
+    let head = Int8Matrix::quantize(w, vocab, d, None);
+    let coarse = d
+        .is_multiple_of(8)
+        .then(|| Int4Matrix::quantize(w, vocab, d));
+    (head, coarse)
+}
+
 impl FusedDraft {
     /// Rounds the dense f32 `decoder` (CPU) to the fused 8-bit draft.
     pub fn from_decoder(decoder: &TextDecoder) -> candle_core::Result<Self> {
@@ -179,17 +193,13 @@ impl FusedDraft {
                 })
             })
             .collect::<candle_core::Result<Vec<_>>>()?;
-        // The token table may be kept in half precision: its rounded copies are made from an
-        // f32 copy that lives only for this load; lookups widen the rows they read.
+        // The token table may be kept in half precision: it is rounded a row at a time, and
+        // lookups widen the rows they read.
         let embed = embed.contiguous()?;
-        let wide = embed.to_dtype(DType::F32)?;
-        let head = with_f32_slice(&wide, |w| Int8Matrix::quantize(w, vocab, d, None))?;
-        let coarse = if d.is_multiple_of(8) {
-            Some(with_f32_slice(&wide, |w| {
-                Int4Matrix::quantize(w, vocab, d)
-            })?)
-        } else {
-            None
+        let (head, coarse) = match embed.dtype() {
+            DType::F16 => with_cpu_slice::<half::f16, _>(&embed, |w| round_table(w, vocab, d))?,
+            DType::BF16 => with_cpu_slice::<half::bf16, _>(&embed, |w| round_table(w, vocab, d))?,
+            _ => with_f32_slice(&embed, |w| round_table(w, vocab, d))?,
         };
         Ok(FusedDraft {
             d,
