@@ -18,6 +18,12 @@ pub(crate) enum Isa {
     Portable,
 }
 
+#[cfg(test)]
+thread_local! {
+    /// The ISA [`Isa::forced`] imposes on this thread.
+    static FORCED: std::cell::Cell<Option<Isa>> = const { std::cell::Cell::new(None) };
+}
+
 /// What this CPU offers beyond the f32 vector width, as the kernels need it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CpuFeatures {
@@ -37,7 +43,40 @@ impl Isa {
     /// The variant the kernels use on this CPU: the widest it runs, unless `WHISPER_SPEC_ISA`
     /// asks for a narrower one.
     pub(crate) fn detect() -> Self {
+        #[cfg(test)]
+        if let Some(isa) = FORCED.with(std::cell::Cell::get) {
+            return isa;
+        }
         CpuFeatures::get().isa
+    }
+
+    /// Every variant this CPU runs, widest first (for tests that check each kernel body).
+    #[cfg(test)]
+    pub(crate) fn available() -> Vec<Isa> {
+        let cpu = CpuFeatures::get();
+        let mut all = Vec::new();
+        #[cfg(target_arch = "x86_64")]
+        {
+            if cpu.isa == Isa::Avx512 {
+                all.push(Isa::Avx512);
+            }
+            if cpu.avx2 {
+                all.push(Isa::Avx2);
+            }
+        }
+        let _ = cpu;
+        all.push(Isa::Portable);
+        all
+    }
+
+    /// Runs `f` with [`detect`](Self::detect) answering `self` on this thread (tests only:
+    /// kernels read the ISA on the calling thread before they fan out).
+    #[cfg(test)]
+    pub(crate) fn forced<R>(self, f: impl FnOnce() -> R) -> R {
+        let before = FORCED.with(|c| c.replace(Some(self)));
+        let r = f();
+        FORCED.with(|c| c.set(before));
+        r
     }
 }
 

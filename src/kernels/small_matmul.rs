@@ -540,6 +540,12 @@ mod tests {
     /// tile), m (remainder rows), and a size that crosses the threading threshold.
     #[test]
     fn matches_f64_reference_and_rows_are_independent() {
+        for isa in Isa::available() {
+            isa.forced(reference_check);
+        }
+    }
+
+    fn reference_check() {
         for &(m, k, n) in &[
             (1, 5, 3),
             (3, 37, 9),
@@ -569,15 +575,23 @@ mod tests {
         }
     }
 
-    /// Half-precision weights give the bits of their f32 copy for every shape class: one
-    /// row, several row blocks, tails in k and n.
+    /// Half-precision weights give the bits of their f32 copy for every shape class (one row,
+    /// several row blocks, tails in k and n) with every kernel body this CPU runs, and a row
+    /// alone gives the bits it gets inside a block.
     #[test]
     fn half_precision_weights_give_the_bits_of_their_f32_copy() {
+        for isa in Isa::available() {
+            isa.forced(half_precision_check);
+        }
+    }
+
+    fn half_precision_check() {
         for &(m, k, n) in &[
             (1, 5, 3),
             (1, 512, 515),
             (3, 37, 9),
             (8, 384, 130),
+            (13, 100, 31),
             (40, 200, 67),
         ] {
             let x = data(m * k, 1);
@@ -598,6 +612,12 @@ mod tests {
             let from_bf16 = run(&|y| matmul_nt(&x, m, k, &wb16, n, None, y));
             let from_f32 = run(&|y| matmul_nt(&x, m, k, &wideb16, n, None, y));
             assert_eq!(from_bf16, from_f32, "bf16 {m}x{k}x{n}");
+            let last = run(&|y| matmul_nt(&x[(m - 1) * k..], 1, k, &w16, n, Some(&b), y));
+            assert_eq!(
+                last[..n],
+                from_f16[(m - 1) * n..],
+                "last row alone {m}x{k}x{n}"
+            );
         }
     }
 
