@@ -5,8 +5,12 @@
 //! best log-probability per token.
 //!
 //! Target only: speculative decoding verifies one sequence, and a beam is several. Each beam
-//! keeps its own self-attention cache (forked when a beam splits), so a step costs one
-//! one-token pass per beam.
+//! keeps its own self-attention cache (forked when a beam splits), and every step is one
+//! decoder pass over all live beams ([`TextDecoder::forward_beams`]): the weights are read once
+//! per step instead of once per beam, and each beam's logits are bit for bit those of its own
+//! one-token pass, so the search is the same as decoding the beams one after another.
+//!
+//! [`TextDecoder::forward_beams`]: crate::model::TextDecoder::forward_beams
 
 use candle_core::{IndexOp, Result};
 
@@ -111,7 +115,7 @@ pub fn decode_beam(task: &WindowTask<'_>, beam_size: usize, patience: f64) -> Re
         let mut next = Vec::with_capacity(keep.len());
         for &(score, b, token) in &keep {
             uses[b] -= 1;
-            let (mut tokens, mut cache) = if uses[b] == 0 {
+            let (mut tokens, cache) = if uses[b] == 0 {
                 let beam = old[b].take().expect("a beam is moved once, last");
                 (beam.tokens, beam.cache)
             } else {
@@ -119,17 +123,20 @@ pub fn decode_beam(task: &WindowTask<'_>, beam_size: usize, patience: f64) -> Re
                 (beam.tokens.clone(), beam.cache.fork()?)
             };
             tokens.push(token);
-            let row = decoder
-                .forward(&[token], &mut cache, cross)?
-                .i(0)?
-                .to_vec1::<f32>()?;
-            forward_passes += 1;
             next.push(Beam {
                 tokens,
                 sum_logprob: score,
                 cache,
-                row,
+                row: Vec::new(),
             });
+        }
+        // One pass for every kept beam's new token.
+        let last: Vec<u32> = keep.iter().map(|&(_, _, token)| token).collect();
+        let mut caches: Vec<&mut KvCache> = next.iter_mut().map(|b| &mut b.cache).collect();
+        let logits = decoder.forward_beams(&last, &mut caches, cross)?;
+        forward_passes += 1;
+        for (i, beam) in next.iter_mut().enumerate() {
+            beam.row = logits.i(i)?.to_vec1::<f32>()?;
         }
         beams = next;
     }

@@ -307,6 +307,48 @@ impl Attention {
         self.merge_heads(&out)
     }
 
+    /// Self-attention of one new position in each of several sequences of the same length (the
+    /// live beams of a beam search): row `b` of `x` (`[1, beams, d]`) attends to `caches[b]`
+    /// plus itself, and its key and value are appended to `caches[b]`. The projections run once
+    /// for all rows; each row's result is bit for bit that of
+    /// [`cached_self_attention`](Self::cached_self_attention) on that row and cache alone (the
+    /// kernels compute every row on its own).
+    pub fn beam_self_attention(
+        &self,
+        x: &Tensor,
+        caches: &mut [&mut LayerCache],
+    ) -> Result<Tensor> {
+        let beams = x.dim(1)?;
+        if beams != caches.len() {
+            candle_core::bail!("{beams} rows for {} caches", caches.len());
+        }
+        let (q, k, v) = self.project_qkv(x)?;
+        let (k, v) = (self.split_heads(&k)?, self.split_heads(&v)?);
+        let mut rows = Vec::with_capacity(beams);
+        for (b, cache) in caches.iter_mut().enumerate() {
+            cache.append(&k.narrow(2, b, 1)?, &v.narrow(2, b, 1)?)?;
+            let q = q.narrow(1, b, 1)?;
+            let fast = match cache.buffers() {
+                Some((kt, v_all)) => self.attend_rows(&q, kt, v_all, cache.len(), true)?,
+                None => None,
+            };
+            let row = match fast {
+                Some(row) => row,
+                None => {
+                    // Off the CPU kernel: candle's attention of this row, as the one-row pass
+                    // computes it, before the output projection.
+                    let (kt, v_all) = cache.valid()?;
+                    let q = self.split_heads(&q)?;
+                    let out = self.attend(&q, &kt.contiguous()?, &v_all.contiguous()?, None)?;
+                    let (b1, h, n, hd) = out.dims4()?;
+                    out.transpose(1, 2)?.reshape((b1, n, h * hd))?
+                }
+            };
+            rows.push(row);
+        }
+        self.out.forward(&Tensor::cat(&rows, 1)?)
+    }
+
     /// Keys and values of the encoder output `xa` (`[1, frames, d]`) for this cross-attention.
     pub fn cross_kv(&self, xa: &Tensor) -> Result<LayerCrossKv> {
         let (k, v) = self.project_kv(xa)?;

@@ -21,7 +21,7 @@ use candle_nn::{LayerNorm, Linear, Module, VarBuilder};
 
 use super::attention::{Attention, LayerCrossKv, causal_mask};
 use super::config::WhisperConfig;
-use super::kv_cache::KvCache;
+use super::kv_cache::{KvCache, LayerCache};
 use super::linear::{Projection, QuantKind};
 use crate::kernels::gelu::gelu;
 
@@ -355,6 +355,71 @@ impl TextDecoder {
         self.head.forward(&x)
     }
 
+    /// One step of several sequences at once (the live beams of a beam search): `tokens[b]` is
+    /// the next token of the sequence whose self-attention cache is `caches[b]`; all caches hold
+    /// the same number of positions, and each gets its token appended. Returns logits
+    /// `[beams, vocab]`. The weights are read once for all beams, and row `b` is bit for bit
+    /// what [`forward`](Self::forward) of `tokens[b]` on `caches[b]` alone returns: every
+    /// projection, norm and attention computes each row on its own.
+    pub fn forward_beams(
+        &self,
+        tokens: &[u32],
+        caches: &mut [&mut KvCache],
+        cross: &CrossKv,
+    ) -> Result<Tensor> {
+        let _span = tracing::trace_span!("decoder_beams", beams = tokens.len()).entered();
+        let Some(past) = caches.first().map(|c| c.len()) else {
+            candle_core::bail!("a beam step with no beams");
+        };
+        if tokens.len() != caches.len() {
+            candle_core::bail!("{} tokens for {} beams", tokens.len(), caches.len());
+        }
+        if caches
+            .iter()
+            .any(|c| c.len() != past || c.layers() != self.blocks.len())
+        {
+            candle_core::bail!("beam caches of different lengths or layer counts");
+        }
+        if cross.layers.len() != self.blocks.len() {
+            candle_core::bail!("cross-attention does not match this decoder's layers");
+        }
+        if past + 1 > self.max_positions {
+            candle_core::bail!(
+                "{past} cached + 1 new token exceed the decoder's {} positions",
+                self.max_positions
+            );
+        }
+        let x = self.embed(tokens)?;
+        let mut x = x
+            .broadcast_add(&self.positions.narrow(0, past, 1)?)?
+            .unsqueeze(0)?;
+        for (i, block) in self.blocks.iter().enumerate() {
+            let mut layer: Vec<&mut LayerCache> =
+                caches.iter_mut().map(|c| c.layer_mut(i)).collect();
+            let h = block
+                .attn
+                .beam_self_attention(&block.attn_ln.forward(&x)?, &mut layer)?;
+            x = (x + h)?;
+            let h = block
+                .cross
+                .cross_attention(&block.cross_ln.forward(&x)?, &cross.layers[i])?;
+            x = (x + h)?;
+            let h = gelu(&block.fc1.forward(&block.mlp_ln.forward(&x)?)?)?;
+            x = (&x + block.fc2.forward(&h)?)?;
+        }
+        self.head.forward(&self.ln.forward(&x)?.squeeze(0)?)
+    }
+
+    /// Token rows `[tokens.len(), d]` (f32) of the embedding table.
+    fn embed(&self, tokens: &[u32]) -> Result<Tensor> {
+        let ids = Tensor::new(tokens, &self.device)?;
+        match &self.embed_tokens {
+            // The table may be kept in half precision: widen the looked-up rows (exact).
+            Some(table) => table.index_select(&ids, 0)?.to_dtype(DType::F32),
+            None => self.head.rows(&ids),
+        }
+    }
+
     /// The final-normalised hidden states `[tokens.len(), d]` of `tokens` after what `cache`
     /// holds (appended to it). With `probe`, the scaled cross-attention scores of each listed
     /// `(layer, head)` are stored in the matching slot on the way.
@@ -380,12 +445,7 @@ impl TextDecoder {
                 self.max_positions
             );
         }
-        let ids = Tensor::new(tokens, &self.device)?;
-        let x = match &self.embed_tokens {
-            // The table may be kept in half precision: widen the looked-up rows (exact).
-            Some(table) => table.index_select(&ids, 0)?.to_dtype(DType::F32)?,
-            None => self.head.rows(&ids)?,
-        };
+        let x = self.embed(tokens)?;
         let mut x = (x + self.positions.narrow(0, past, n)?)?.unsqueeze(0)?;
         let mask = if n > 1 {
             Some(causal_mask(n, past, &self.device)?)
