@@ -32,17 +32,17 @@ pub struct BatchArgs {
     #[arg(short, long)]
     pub output_dir: PathBuf,
     /// Output formats: txt, json, srt, vtt, tsv, a comma list, or all.
-    #[arg(short = 'f', long, default_value = "txt")]
+    #[arg(short = 'f', long, default_value = "txt", value_parser = super::ranges::output_formats)]
     pub output_format: String,
     /// Files transcribed at once; they share one copy of the model. Default: one job per core
     /// (one thread each) on machines of up to 2 cores, where 2 jobs of 1 thread beat 1 job of
     /// 2 threads by 5-10 % (benches/batch_throughput.py); else 1 job using every core, since
     /// the model's CPU kernels run on one shared thread pool that concurrent jobs would take
     /// turns in.
-    #[arg(short, long)]
+    #[arg(short, long, value_parser = super::ranges::threads)]
     pub jobs: Option<usize>,
     /// Threads per job (default: all cores divided among the jobs).
-    #[arg(short, long)]
+    #[arg(short, long, value_parser = super::ranges::threads)]
     pub threads: Option<usize>,
     /// Model and speculative draft.
     #[command(flatten)]
@@ -55,7 +55,7 @@ pub struct BatchArgs {
     pub progress: ProgressMode,
     /// An input longer than this (hours) fails instead of being transcribed: it bounds the
     /// memory one file can take (about 0.4 GB per hour of audio).
-    #[arg(long, default_value_t = 12.0)]
+    #[arg(long, default_value_t = 12.0, value_parser = super::ranges::hours)]
     pub max_hours: f64,
     /// How to decode.
     #[command(flatten)]

@@ -30,26 +30,26 @@ pub struct BenchArgs {
     #[arg(long, default_value = "auto")]
     pub draft: String,
     /// Draft tokens proposed in the first round of each window (then adapted).
-    #[arg(long, default_value_t = SpecConfig::default().gamma)]
+    #[arg(long, default_value_t = SpecConfig::default().gamma, value_parser = super::ranges::draft_tokens)]
     pub draft_tokens: usize,
     /// Most draft tokens adaptation may reach.
-    #[arg(long, default_value_t = SpecConfig::default().max_gamma)]
+    #[arg(long, default_value_t = SpecConfig::default().max_gamma, value_parser = super::ranges::draft_tokens)]
     pub max_draft_tokens: usize,
     /// Keep the draft length fixed at --draft-tokens (no adaptation), to compare policies.
     #[arg(long)]
     pub fixed_draft_tokens: bool,
     /// Previous-text tokens the draft reads (default: the model's, see `SpecConfig::for_target`).
-    #[arg(long, conflicts_with = "draft_reads_prompt")]
+    #[arg(long, conflicts_with = "draft_reads_prompt", value_parser = super::ranges::prompt_tokens)]
     pub draft_prompt_tokens: Option<usize>,
     /// Stop drafting after a proposal the draft gives less than this probability (0: never;
     /// default: the model's, see `SpecConfig::for_target`).
-    #[arg(long)]
+    #[arg(long, value_parser = super::ranges::probability)]
     pub draft_confidence: Option<f32>,
     /// The draft reads the whole previous-text prompt, as the target does.
     #[arg(long)]
     pub draft_reads_prompt: bool,
     /// Runs of each mode per file (alternating).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = super::ranges::runs)]
     pub runs: usize,
     /// Decode timestamps.
     #[arg(long)]
@@ -75,7 +75,7 @@ pub struct BenchArgs {
     #[arg(long, value_delimiter = ',', default_value = "f32", value_parser = ["f32", "q8_0", "q4k"], requires = "vs_faster_whisper")]
     pub precisions: Vec<String>,
     /// With --vs-faster-whisper: threads on both sides (default: all cores).
-    #[arg(short, long, requires = "vs_faster_whisper")]
+    #[arg(short, long, requires = "vs_faster_whisper", value_parser = super::ranges::threads)]
     pub threads: Option<usize>,
     /// With --vs-faster-whisper: the Python of a venv with faster-whisper (default:
     /// $WHISPER_SPEC_PEER_PYTHON, else ~/.cache/whisper-peers/venv/bin/python, which

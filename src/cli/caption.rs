@@ -15,8 +15,9 @@ use anyhow::Context;
 use clap::Args;
 
 use super::caption_display::Display;
-use super::decode_args::{OptionalNumber, parse_optional};
+use super::decode_args::OptionalNumber;
 use super::model_args::ModelArgs;
+use super::ranges;
 use super::setup;
 use crate::audio::SAMPLE_RATE;
 use crate::audio::capture::{Capture, CaptureConfig, LiveSource};
@@ -60,35 +61,35 @@ pub struct CaptionArgs {
     #[arg(short, long)]
     pub output: Option<PathBuf>,
     /// Re-decode after this much new audio (milliseconds).
-    #[arg(long, default_value_t = DEFAULT_STEP_MS)]
+    #[arg(long, default_value_t = DEFAULT_STEP_MS, value_parser = ranges::step_ms)]
     pub step_ms: u64,
     /// Spoken language (code or name), or `auto` to detect it on the first speech.
-    #[arg(short, long, default_value = "auto")]
+    #[arg(short, long, default_value = "auto", value_parser = ranges::language)]
     pub language: String,
     /// Stop after this many seconds of audio.
-    #[arg(long)]
+    #[arg(long, value_parser = ranges::positive_seconds)]
     pub duration: Option<f64>,
     /// New audio quieter than this (dBFS, loudest 100 ms) is silence and is not decoded.
-    #[arg(long, default_value_t = LiveConfig::default().speech_db, allow_hyphen_values = true)]
+    #[arg(long, default_value_t = LiveConfig::default().speech_db, allow_hyphen_values = true, value_parser = ranges::level_db)]
     pub speech_threshold_db: f64,
     /// Encode the buffer plus this many seconds of silence instead of a full 30 s window
     /// (`none`: full windows, as offline). Most of a decode is the encoder; a short buffer
     /// with a few seconds of context transcribes as well at a fraction of the cost.
-    #[arg(long, default_value = "5", value_parser = parse_optional)]
+    #[arg(long, default_value = "5", value_parser = ranges::audio_context)]
     pub audio_context: OptionalNumber,
     /// Temperature fallback of a decode that fails openai's thresholds (`none`: greedy only;
     /// a bad decode is then simply not agreed with by the next one).
-    #[arg(long, default_value = "0.2", value_parser = parse_optional)]
+    #[arg(long, default_value = "0.2", value_parser = ranges::temperature_increment)]
     pub temperature_increment_on_fallback: OptionalNumber,
     /// Candidates sampled per fallback attempt; the most likely is kept. One by default:
     /// the next step decodes again anyway, and five samples make the p90 latency double.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = ranges::candidates)]
     pub best_of: usize,
     /// Cut the buffer at a committed segment end once it is longer than this (seconds).
-    #[arg(long, default_value_t = LiveConfig::default().trim_after_s)]
+    #[arg(long, default_value_t = LiveConfig::default().trim_after_s, value_parser = ranges::positive_seconds)]
     pub trim_after: f64,
     /// Most characters per caption line.
-    #[arg(long, default_value_t = 84)]
+    #[arg(long, default_value_t = 84, value_parser = ranges::line_width)]
     pub max_line_width: usize,
     /// Print a last JSON line with the text and the session's statistics.
     #[arg(long)]
@@ -97,7 +98,7 @@ pub struct CaptionArgs {
     #[arg(long, requires = "input")]
     pub compare_offline: bool,
     /// CPU threads for the model (default: all cores).
-    #[arg(short, long)]
+    #[arg(short, long, value_parser = ranges::threads)]
     pub threads: Option<usize>,
 }
 
@@ -110,7 +111,6 @@ pub fn run(args: CaptionArgs, verbose: u8) -> anyhow::Result<ExitCode> {
         return list_devices();
     }
     setup::set_threads(args.threads)?;
-    anyhow::ensure!(args.step_ms >= 50, "--step-ms must be at least 50");
     anyhow::ensure!(args.best_of >= 1, "--best-of must be at least 1");
     anyhow::ensure!(
         args.trim_after > 0.0 && args.trim_after.is_finite(),

@@ -4,7 +4,7 @@
 
 use clap::Args;
 
-use super::setup;
+use super::{ranges, setup};
 use crate::output::SubtitleOptions;
 use crate::text::Task;
 use crate::transcribe::TranscribeOptions;
@@ -14,7 +14,7 @@ use crate::transcribe::TranscribeOptions;
 pub struct DecodeArgs {
     /// Spoken language (code such as `en`, or a name such as `German`), or `auto` to detect it
     /// on the first 30 s (multilingual models).
-    #[arg(short, long, default_value = "auto")]
+    #[arg(short, long, default_value = "auto", value_parser = ranges::language)]
     pub language: String,
     /// Transcribe, or translate into English (multilingual models only).
     #[arg(long, value_enum, default_value_t = TaskArg::Transcribe)]
@@ -26,37 +26,37 @@ pub struct DecodeArgs {
     #[arg(long, overrides_with = "timestamps")]
     pub no_timestamps: bool,
     /// Temperature of each window's first attempt; 0 decodes greedily.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = ranges::temperature)]
     pub temperature: f32,
     /// Temperature fallback: retry a window that fails the thresholds below this much hotter,
     /// up to 1.0 (`none` or 0: no retry).
-    #[arg(long, default_value = "0.2", value_parser = parse_optional)]
+    #[arg(long, default_value = "0.2", value_parser = ranges::temperature_increment)]
     pub temperature_increment_on_fallback: OptionalNumber,
     /// Retry a window whose text compresses (zlib) better than this: a repetition loop
     /// (`none`: never).
-    #[arg(long, default_value = "2.4", value_parser = parse_optional)]
+    #[arg(long, default_value = "2.4", value_parser = ranges::compression_ratio)]
     pub compression_ratio_threshold: OptionalNumber,
     /// Retry a window whose mean token log-probability is below this (`none`: never); with
     /// the no-speech threshold it also marks silence.
-    #[arg(long, default_value = "-1.0", value_parser = parse_optional, allow_hyphen_values = true)]
+    #[arg(long, default_value = "-1.0", value_parser = ranges::logprob, allow_hyphen_values = true)]
     pub logprob_threshold: OptionalNumber,
     /// A window is silence (skipped) when its no-speech probability is above this and its
     /// mean log-probability at or below --logprob-threshold (`none`: never).
-    #[arg(long, default_value = "0.6", value_parser = parse_optional)]
+    #[arg(long, default_value = "0.6", value_parser = ranges::probability_threshold)]
     pub no_speech_threshold: OptionalNumber,
     /// A window whose loudest half second is below this level (dBFS) is silence and is not
     /// decoded (`none`: decode everything; Whisper invents words on digital silence).
-    #[arg(long, default_value = "-70", value_parser = parse_optional, allow_hyphen_values = true)]
+    #[arg(long, default_value = "-70", value_parser = ranges::optional_level_db, allow_hyphen_values = true)]
     pub silence_threshold_db: OptionalNumber,
     /// Encode each window's audio plus this many seconds of silence instead of a full 30 s
     /// window (`none`, the default: full windows, as openai/whisper). Much faster on short
     /// files, whose windows are mostly padding; the text can differ (en_read, base: WER 6.06
     /// with 5, 5.69 without).
-    #[arg(long, default_value = "none", value_parser = parse_optional)]
+    #[arg(long, default_value = "none", value_parser = ranges::audio_context)]
     pub audio_context: OptionalNumber,
     /// Transcribe only these stretches: start,end,start,end,... in seconds (the last end may
     /// be left out).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = ranges::seconds)]
     pub clip_timestamps: Vec<f64>,
     /// Word-level timestamps (json "words", and per-word timing for srt/vtt highlighting):
     /// an extra pass of the full model per window over its final text.
@@ -64,26 +64,26 @@ pub struct DecodeArgs {
     pub word_timestamps: bool,
     /// With --word-timestamps: skip silences longer than this many seconds around segments
     /// that look hallucinated (improbable, oddly long or short words).
-    #[arg(long, requires = "word_timestamps")]
+    #[arg(long, requires = "word_timestamps", value_parser = ranges::positive_seconds)]
     pub hallucination_silence_threshold: Option<f64>,
     /// With --word-timestamps: most characters per subtitle line (srt, vtt).
-    #[arg(long, requires = "word_timestamps")]
+    #[arg(long, requires = "word_timestamps", value_parser = ranges::line_width)]
     pub max_line_width: Option<usize>,
     /// With --word-timestamps and --max-line-width: most lines per subtitle cue.
-    #[arg(long, requires = "max_line_width")]
+    #[arg(long, requires = "max_line_width", value_parser = ranges::line_count)]
     pub max_line_count: Option<usize>,
     /// With --word-timestamps: one subtitle cue per word, the word underlined (srt, vtt).
     #[arg(long, requires = "word_timestamps")]
     pub highlight_words: bool,
     /// Beam search with this many beams at temperature 0 (greedy without it). Beams decode
     /// with the full model alone: speculative decoding verifies one sequence, not several.
-    #[arg(long)]
+    #[arg(long, value_parser = ranges::candidates)]
     pub beam_size: Option<usize>,
     /// Beam search: finished candidates collected = beam size x patience.
-    #[arg(long, default_value_t = 1.0, requires = "beam_size")]
+    #[arg(long, default_value_t = 1.0, requires = "beam_size", value_parser = ranges::patience)]
     pub patience: f64,
     /// Candidates sampled per window at temperatures above 0; the most likely is kept.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = ranges::candidates)]
     pub best_of: usize,
     /// Prompt each window with the previous text (`false`: each window on its own).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
@@ -190,16 +190,3 @@ impl DecodeArgs {
 /// A threshold or step that can be switched off: a number, or `none`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct OptionalNumber(pub Option<f64>);
-
-/// A number, or `none` (also `off`) for no value.
-pub fn parse_optional(s: &str) -> Result<OptionalNumber, String> {
-    match s.trim() {
-        "none" | "off" | "None" => Ok(OptionalNumber(None)),
-        x => x
-            .parse::<f64>()
-            .ok()
-            .filter(|v| v.is_finite())
-            .map(|v| OptionalNumber(Some(v)))
-            .ok_or_else(|| format!("expected a number or `none`, got '{x}'")),
-    }
-}

@@ -12,6 +12,7 @@ pub mod decode_args;
 pub mod model_args;
 pub mod models;
 pub mod probe;
+pub mod ranges;
 pub mod setup;
 pub mod transcribe;
 

@@ -27,7 +27,7 @@ pub struct ModelArgs {
     #[arg(long, default_value = "auto")]
     pub draft: String,
     /// Tokens the draft proposes in the first round of each window (then adapted).
-    #[arg(long, default_value_t = SpecConfig::default().gamma)]
+    #[arg(long, default_value_t = SpecConfig::default().gamma, value_parser = super::ranges::draft_tokens)]
     pub draft_tokens: usize,
     /// Quantize the model: decoder weights in q8_0 (8-bit) or q4k (4-bit k-quants), and on
     /// the CPU the encoder's projections in 8-bit integers (its attention in bf16 where the

@@ -23,13 +23,13 @@ pub struct TranscribeArgs {
     #[command(flatten)]
     pub model: ModelArgs,
     /// Output format: txt, json, srt, vtt, tsv, a comma list, or all.
-    #[arg(short = 'f', long, default_value = "txt")]
+    #[arg(short = 'f', long, default_value = "txt", value_parser = super::ranges::output_formats)]
     pub output_format: String,
     /// Write `<file stem>.<ext>` files here (created if missing) instead of printing.
     #[arg(short, long)]
     pub output_dir: Option<PathBuf>,
     /// CPU threads for the model (default: all cores).
-    #[arg(short, long)]
+    #[arg(short, long, value_parser = super::ranges::threads)]
     pub threads: Option<usize>,
     /// How to decode.
     #[command(flatten)]
