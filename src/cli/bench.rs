@@ -19,6 +19,7 @@ use crate::transcribe::{TranscribeOptions, Transcriber};
 
 /// Arguments of `whisper-spec bench`.
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("peer").args(["vs_faster_whisper", "vs_whisper_cpp"])))]
 pub struct BenchArgs {
     /// Audio files to decode.
     #[arg(required = true)]
@@ -65,8 +66,12 @@ pub struct BenchArgs {
     /// Instead: the decoder's passes (one-token step, verify passes, the 8-bit draft's step)
     /// and the encoder's window with the weights as published and widened to f32, side by
     /// side, on the first window of the first file, with each storage's resident memory.
-    #[arg(long, conflicts_with = "vs_faster_whisper")]
+    #[arg(long, conflicts_with_all = ["vs_faster_whisper", "vs_whisper_cpp"])]
     pub passes: bool,
+    /// The whisper.cpp side-by-side (boxed: the flags would make every command's arguments as
+    /// large as these).
+    #[command(flatten)]
+    pub whisper_cpp: Box<WhisperCppArgs>,
     /// With --vs-faster-whisper: the models to compare (comma list; default: -m).
     #[arg(long, value_delimiter = ',', requires = "vs_faster_whisper")]
     pub models: Vec<String>,
@@ -74,8 +79,9 @@ pub struct BenchArgs {
     /// ones run against faster-whisper's int8.
     #[arg(long, value_delimiter = ',', default_value = "f32", value_parser = ["f32", "q8_0", "q4k"], requires = "vs_faster_whisper")]
     pub precisions: Vec<String>,
-    /// With --vs-faster-whisper: threads on both sides (default: all cores).
-    #[arg(short, long, requires = "vs_faster_whisper", value_parser = super::ranges::threads)]
+    /// With --vs-faster-whisper or --vs-whisper-cpp: threads on both sides (default: all
+    /// cores).
+    #[arg(short, long, requires = "peer", value_parser = super::ranges::threads)]
     pub threads: Option<usize>,
     /// With --vs-faster-whisper: the Python of a venv with faster-whisper (default:
     /// $WHISPER_SPEC_PEER_PYTHON, else ~/.cache/whisper-peers/venv/bin/python, which
@@ -86,6 +92,29 @@ pub struct BenchArgs {
     /// $WHISPER_SPEC_SHARED/peers/faster_whisper_run.py, else ../shared/peers/...).
     #[arg(long, requires = "vs_faster_whisper")]
     pub peer_script: Option<PathBuf>,
+}
+
+/// Arguments of `whisper-spec bench --vs-whisper-cpp`.
+#[derive(Debug, Args)]
+pub struct WhisperCppArgs {
+    /// Instead: our transcription against whisper.cpp's `whisper-cli` at this path (built
+    /// outside this repository) on the same weights, whole processes alternating: wall time,
+    /// peak RSS and WER (where the corpus manifest has a reference) per decoding setting.
+    #[arg(long, value_name = "PATH", conflicts_with = "vs_faster_whisper")]
+    pub vs_whisper_cpp: Option<PathBuf>,
+    /// With --vs-whisper-cpp: the ggml model whisper-cli reads, -m's CTranslate2 weights
+    /// converted by ../shared/peers/whisper_cpp/ct2_to_ggml.py.
+    #[arg(long, value_name = "FILE", requires = "vs_whisper_cpp")]
+    pub whisper_cpp_model: Option<PathBuf>,
+    /// With --vs-whisper-cpp: decoding settings (comma list of greedy, beamN, each optionally
+    /// with -nf for no temperature fallback).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "greedy,greedy-nf,beam5,beam5-nf",
+        requires = "vs_whisper_cpp"
+    )]
+    pub settings: Vec<String>,
 }
 
 /// The speculative settings the flags ask for.
@@ -113,6 +142,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.runs >= 1, "--runs must be at least 1");
     if args.vs_faster_whisper {
         return vs_faster_whisper(&args);
+    }
+    if let Some(cli) = &args.whisper_cpp.vs_whisper_cpp {
+        return vs_whisper_cpp(&args, cli);
     }
     if args.passes {
         super::bench_passes::run(&args.model, &args.files[0], args.runs)?;
@@ -291,6 +323,60 @@ fn vs_faster_whisper(args: &BenchArgs) -> anyhow::Result<ExitCode> {
                 "ratio_vs_faster_whisper_no_draft": f32_ratio(false),
                 "ratios": totals.iter().map(|(k, r)| (k.clone(), serde_json::json!(r))).collect::<serde_json::Map<_, _>>(),
                 "threads": threads,
+                "runs": args.runs,
+                "rows": rows,
+            })
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `bench --vs-whisper-cpp PATH`.
+fn vs_whisper_cpp(args: &BenchArgs, whisper_cli: &std::path::Path) -> anyhow::Result<ExitCode> {
+    use super::bench_whisper_cpp::{Plan, Setting, compare, print};
+    anyhow::ensure!(args.threads != Some(0), "--threads must be at least 1");
+    let ggml_model = args.whisper_cpp.whisper_cpp_model.as_deref().ok_or_else(|| {
+        anyhow::anyhow!(
+            "--vs-whisper-cpp needs --whisper-cpp-model FILE: -m's CTranslate2 weights converted \
+             by ../shared/peers/whisper_cpp/ct2_to_ggml.py"
+        )
+    })?;
+    let settings = args
+        .whisper_cpp
+        .settings
+        .iter()
+        .map(|s| Setting::parse(s))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let plan = Plan {
+        whisper_cli,
+        ggml_model,
+        model: &args.model,
+        files: &args.files,
+        settings: &settings,
+        runs: args.runs,
+        threads,
+    };
+    // whisper-cli's OpenMP threads spin while they wait for each other; on a machine whose
+    // cores are busy with other work that makes it many times slower, and
+    // `OMP_WAIT_POLICY=passive` (inherited from this process) lets them sleep instead.
+    let omp_wait_policy = std::env::var("OMP_WAIT_POLICY").unwrap_or_else(|_| "unset".into());
+    println!(
+        "whisper-cli {}, model {}, {threads} threads, OMP_WAIT_POLICY {omp_wait_policy}",
+        whisper_cli.display(),
+        ggml_model.display()
+    );
+    let rows = compare(&plan)?;
+    let medians = print(&rows);
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "ratios_vs_whisper_cpp": medians.iter().map(|(k, r)| (k.clone(), serde_json::json!(r))).collect::<serde_json::Map<_, _>>(),
+                "threads": threads,
+                "omp_wait_policy": omp_wait_policy,
                 "runs": args.runs,
                 "rows": rows,
             })

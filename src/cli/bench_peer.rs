@@ -272,7 +272,7 @@ fn measure(mut cmd: Command, side: Side) -> anyhow::Result<Measured> {
 }
 
 /// Waits for process `pid`: its exit status (or 128 + signal) and peak RSS in KB.
-fn wait4(pid: u32) -> anyhow::Result<(i32, f64)> {
+pub(super) fn wait4(pid: u32) -> anyhow::Result<(i32, f64)> {
     let mut status = 0;
     // SAFETY: rusage is plain data, zero is a valid value; wait4 writes both out-parameters.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };

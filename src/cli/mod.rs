@@ -6,6 +6,7 @@ pub mod bench;
 mod bench_passes;
 mod bench_peer;
 mod bench_stats;
+mod bench_whisper_cpp;
 pub mod caption;
 mod caption_display;
 pub mod decode_args;
