@@ -264,6 +264,33 @@ fn speculative_flags_report_the_draft_and_verify_against_the_target() {
     let tokens = v["stats"]["tokens"].as_u64().unwrap();
     assert!(calls < tokens, "{calls} target calls for {tokens} tokens");
 
+    // Sampled windows are checked token for token too: the kept attempt, decoded again by the
+    // target alone with the same random stream.
+    let sampled = run(&[
+        "-m",
+        "tiny.en",
+        "--draft",
+        "self-q8",
+        "--verify",
+        "--temperature",
+        "0.8",
+        "-f",
+        "json",
+        jfk,
+    ]);
+    assert!(sampled.status.success(), "{}", stderr(&sampled));
+    let v: serde_json::Value = serde_json::from_slice(&sampled.stdout).unwrap();
+    assert!(v["stats"].get("verify_difference").is_none(), "{v}");
+    assert!(v["stats"]["draft_tokens"].as_u64().unwrap() > 0, "{v}");
+    assert!(
+        v["segments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["temperature"].as_f64().unwrap() > 0.5),
+        "{v}"
+    );
+
     let alone = run(&["-m", "tiny.en", "--draft", "none", "-f", "json", jfk]);
     assert!(alone.status.success(), "{}", stderr(&alone));
     let a: serde_json::Value = serde_json::from_slice(&alone.stdout).unwrap();

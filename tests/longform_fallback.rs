@@ -102,6 +102,14 @@ fn fallback_retries_hotter_and_is_reproducible_per_seed() {
     assert!(a.stats.draft_tokens > 0);
     let b = with_draft.transcribe_samples(&audio, &opts, "jfk").unwrap();
     assert_eq!(a.segments, b.segments, "same seed, same samples");
+    // The draft changes nothing: the target alone, and another draft, sample the same text
+    // (every random number belongs to a window, attempt, candidate and position).
+    for other in ["none", "self-q4"] {
+        let d = tiny_en(other)
+            .transcribe_samples(&audio, &opts, "jfk")
+            .unwrap();
+        assert_eq!(a.segments, d.segments, "--draft {other} sampled other text");
+    }
     let c = with_draft
         .transcribe_samples(
             &audio,

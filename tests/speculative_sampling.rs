@@ -1,9 +1,9 @@
-//! Speculative sampling keeps the target's distribution exactly. On a small-vocabulary random
-//! model, 20 000 seeded speculative runs of three tokens are compared with the target's exact
-//! distribution (computed by enumeration): a chi-square test on the joint of the first two
-//! tokens and on the third token's marginal must pass (p > 0.001) — and must FAIL when the
-//! rejection residual norm(max(0, p - q)) is replaced by plain p, so the test can catch a
-//! broken sampler.
+//! Speculative sampling is the target's own sampling. On a small-vocabulary random model, in
+//! 20 000 runs of three tokens (each its own random stream), the speculative output equals the
+//! target alone's token for token, with the same log-probability bits; and the samples follow
+//! the target's exact distribution (computed by enumeration): a chi-square test on the joint
+//! of the first two tokens and on the third token's marginal must pass (p > 0.001), and must
+//! fail for the draft's distribution, so the statistic can tell the two models apart.
 
 mod common;
 
@@ -13,7 +13,8 @@ use candle_core::{Device, IndexOp, Tensor};
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 use whisper_spec::decoding::draft_session::DecoderDraft;
 use whisper_spec::decoding::filters::{FilterOptions, LogitFilters};
-use whisper_spec::decoding::sampling::{Residual, Sampler, tempered_probs};
+use whisper_spec::decoding::greedy::decode_target;
+use whisper_spec::decoding::sampling::{Sampler, tempered_probs};
 use whisper_spec::decoding::speculative::{SpecConfig, decode_speculative};
 use whisper_spec::decoding::task::WindowTask;
 use whisper_spec::model::{AudioEncoder, CrossKv, TextDecoder};
@@ -81,11 +82,10 @@ fn setup(dir: &std::path::Path) -> Setup {
     }
 }
 
-/// The target's tempered, filtered next-token distribution after `prefix`.
-fn target_probs(s: &Setup, prefix: &[u32]) -> Vec<f32> {
-    let logits = s
-        .target
-        .forward(prefix, &mut s.target.new_cache(), &s.target_cross)
+/// `model`'s tempered, filtered next-token distribution after `prefix`.
+fn model_probs(s: &Setup, model: &TextDecoder, cross: &CrossKv, prefix: &[u32]) -> Vec<f32> {
+    let logits = model
+        .forward(prefix, &mut model.new_cache(), cross)
         .unwrap();
     let mut row = logits
         .i(prefix.len() - 1)
@@ -111,8 +111,14 @@ fn cells(tokens: &[u32], eot: u32) -> ((u32, u32), u32) {
     ((first, second), third)
 }
 
-/// Exact probabilities of the same cells, by enumeration over the target.
-fn exact(s: &Setup) -> (HashMap<(u32, u32), f64>, HashMap<u32, f64>) {
+/// Exact probabilities of the same cells, by enumeration over `model` (the target, or the
+/// draft for the control).
+fn exact(
+    s: &Setup,
+    model: &TextDecoder,
+    cross: &CrossKv,
+) -> (HashMap<(u32, u32), f64>, HashMap<u32, f64>) {
+    let target_probs = |s: &Setup, prefix: &[u32]| model_probs(s, model, cross, prefix);
     let eot = specials().eot;
     let (mut pair, mut third) = (HashMap::new(), HashMap::new());
     let p1 = target_probs(s, &s.initial);
@@ -179,83 +185,97 @@ fn p_value<K: std::hash::Hash + Eq + Copy>(
     1.0 - ChiSquared::new((dof - 1) as f64).unwrap().cdf(stat)
 }
 
-fn run(s: &Setup, residual: Residual, confidence: f32, seed: u64) -> (f64, f64, f64) {
+type Law = (HashMap<(u32, u32), f64>, HashMap<u32, f64>);
+type Counts = (HashMap<(u32, u32), usize>, HashMap<u32, usize>);
+
+/// p-values of counted pair and third-token cells against `law`.
+fn p_values(counts: &Counts, law: &Law) -> (f64, f64) {
+    (
+        p_value(&counts.0, &law.0, SAMPLES),
+        p_value(&counts.1, &law.1, SAMPLES),
+    )
+}
+
+/// `SAMPLES` speculative runs (draft length `gamma`, confidence bar `confidence`), each
+/// checked token for token against the target alone on the same stream: the counted cells
+/// and the draft's acceptance.
+fn run(s: &Setup, gamma: usize, confidence: f32, seed: u64) -> (Counts, f64) {
     let sp = specials();
     let cfg = SpecConfig {
-        gamma: 2,
+        gamma,
         adaptive: false,
         temperature: TEMPERATURE,
-        residual,
         draft_confidence: confidence,
         ..SpecConfig::default()
     };
-    let mut sampler = Sampler::new(seed);
+    let root = Sampler::new(seed);
     let (mut pairs, mut thirds) = (HashMap::new(), HashMap::new());
     let (mut proposed, mut accepted) = (0, 0);
-    for _ in 0..SAMPLES {
-        let task = WindowTask {
-            decoder: &s.target,
-            cross: &s.target_cross,
-            initial: &s.initial,
-            sot_index: 0,
-            filters: &s.filters,
-            specials: &sp,
-            sample_len: 3,
-        };
+    let task = WindowTask {
+        decoder: &s.target,
+        cross: &s.target_cross,
+        initial: &s.initial,
+        sot_index: 0,
+        filters: &s.filters,
+        specials: &sp,
+        sample_len: 3,
+    };
+    for run in 0..SAMPLES {
+        let mut stream = root.stream(run as u64);
         let (out, stats) = decode_speculative(
             &task,
             &mut DecoderDraft::new(&s.draft, &s.draft_cross),
             &cfg,
-            &mut sampler,
+            &mut stream,
         )
         .unwrap();
+        let alone = decode_target(&task, TEMPERATURE, &mut stream).unwrap();
+        assert_eq!(
+            out.tokens, alone.tokens,
+            "run {run}: speculative != target alone"
+        );
+        assert_eq!(
+            out.sum_logprob.to_bits(),
+            alone.sum_logprob.to_bits(),
+            "run {run}: log-probability"
+        );
         proposed += stats.draft_tokens;
         accepted += stats.accepted_tokens;
         let (pair, third) = cells(&out.tokens, sp.eot);
         *pairs.entry(pair).or_insert(0) += 1;
         *thirds.entry(third).or_insert(0) += 1;
     }
-    let (exact_pairs, exact_thirds) = exact(s);
-    (
-        p_value(&pairs, &exact_pairs, SAMPLES),
-        p_value(&thirds, &exact_thirds, SAMPLES),
-        accepted as f64 / proposed as f64,
-    )
+    ((pairs, thirds), accepted as f64 / proposed as f64)
 }
 
 #[test]
-fn speculative_sampling_matches_the_target_distribution_and_a_wrong_residual_is_caught() {
+fn speculative_sampling_is_the_targets_own_sampling_and_follows_its_distribution() {
     let tmp = tempfile::tempdir().unwrap();
     let s = setup(tmp.path());
+    let target_law = exact(&s, &s.target, &s.target_cross);
+    let draft_law = exact(&s, &s.draft, &s.draft_cross);
 
-    let (p_pair, p_third, acceptance) = run(&s, Residual::Exact, 0.0, 1);
-    eprintln!(
-        "exact residual: p(pair) = {p_pair:.4}, p(third) = {p_third:.4}, acceptance {acceptance:.3}"
-    );
-    assert!(
-        acceptance > 0.05 && acceptance < 0.95,
-        "draft and target must disagree sometimes for the test to mean anything: {acceptance}"
-    );
-    assert!(
-        p_pair > 0.001,
-        "joint of the first two tokens: p = {p_pair}"
-    );
-    assert!(p_third > 0.001, "third token: p = {p_third}");
-
-    // Rounds cut short where the draft's own sample was unlikely: still the target's law.
-    let (cut_pair, cut_third, _) = run(&s, Residual::Exact, 0.3, 2);
-    eprintln!(
-        "exact residual, draft stops below 0.3: p(pair) = {cut_pair:.4}, p(third) = {cut_third:.4}"
-    );
-    assert!(
-        cut_pair > 0.001 && cut_third > 0.001,
-        "p = {cut_pair}, {cut_third}"
-    );
-
-    let (bad_pair, bad_third, _) = run(&s, Residual::TargetOnly, 0.0, 1);
-    eprintln!("plain-p residual: p(pair) = {bad_pair:e}, p(third) = {bad_third:e}");
-    assert!(
-        bad_pair < 0.001 || bad_third < 0.001,
-        "the test must catch the wrong residual (p = {bad_pair}, {bad_third})"
-    );
+    for (gamma, confidence, seed) in [(2, 0.0, 1), (1, 0.0, 3), (4, 0.0, 4), (2, 0.3, 2)] {
+        let (counts, acceptance) = run(&s, gamma, confidence, seed);
+        let (p_pair, p_third) = p_values(&counts, &target_law);
+        eprintln!(
+            "gamma {gamma}, confidence {confidence}: p(pair) = {p_pair:.4}, \
+             p(third) = {p_third:.4}, acceptance {acceptance:.3}"
+        );
+        assert!(
+            acceptance > 0.05 && acceptance < 0.95,
+            "draft and target must disagree sometimes for the test to mean anything: {acceptance}"
+        );
+        assert!(
+            p_pair > 0.001,
+            "joint of the first two tokens: p = {p_pair}"
+        );
+        assert!(p_third > 0.001, "third token: p = {p_third}");
+        // The statistic can tell the models apart: the same samples fail the draft's law.
+        let (bad_pair, bad_third) = p_values(&counts, &draft_law);
+        assert!(
+            bad_pair < 0.001 || bad_third < 0.001,
+            "the test must tell the target's law from the draft's (p = {bad_pair}, {bad_third})"
+        );
+    }
 }

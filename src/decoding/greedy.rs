@@ -79,7 +79,7 @@ pub fn decode_target(
         filters.apply(&tokens, &mut row);
         let next = if temperature > 0.0 {
             tempered_probs(&row, temperature, &mut probs);
-            sampler.sample(&probs)
+            sampler.sample_at(tokens.len(), &probs)
         } else {
             argmax(&row) as u32
         };

@@ -10,7 +10,8 @@
 //!   or its own distribution (sampling), in fewer target passes;
 //! - [`draft`], [`draft_session`]: the draft decoders and the window-bound view the
 //!   speculative loop drives;
-//! - [`sampling`]: temperature sampling and speculative sampling's rejection step.
+//! - [`sampling`]: temperature sampling with randomness per position (which makes speculative
+//!   sampling token for token the target's own).
 
 pub mod beam;
 pub mod draft;

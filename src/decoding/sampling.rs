@@ -1,37 +1,57 @@
-//! Temperature sampling and the rejection step of speculative sampling.
+//! Temperature sampling, with randomness that belongs to positions, not to draws.
 //!
-//! Speculative sampling (Leviathan et al. 2023, Chen et al. 2023) keeps the target's
-//! distribution exactly: a draft token `x ~ q` is accepted with probability `min(1, p(x)/q(x))`;
-//! on rejection the replacement is drawn from the residual `norm(max(0, p - q))`. Both `p` and `q`
-//! are the *tempered, filtered* distributions of the same position (the filters run first, so
-//! a forbidden token has probability 0 in both).
+//! Every random number is a function of the seed, a stream (the window, the attempt, the
+//! candidate) and the position of the token it decides, never of how many numbers were drawn
+//! before. A token at temperature T is the inverse-CDF draw of the tempered distribution at
+//! that position's number. So target-only sampling is reproducible whatever else happens, and
+//! speculative sampling can be made *identical* to it rather than only equal in distribution:
+//! the draft proposes the inverse-CDF draw of its own distribution q at the same number, the
+//! target keeps a proposal exactly when its own draw from p at that number is the same token,
+//! and at the first difference emits its own draw. Each emitted token is then the target's
+//! draw, so the output follows p exactly (an inverse-CDF draw at a uniform number has law p)
+//! and is token for token what the target alone samples: `--verify` can check sampled windows
+//! like greedy ones, and a rerun with another draft, or with the candidates of a fallback
+//! decoded together, gives the same text.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha12Rng;
 
-/// The seeded random source of a decoding run: the same seed gives the same samples.
-#[derive(Debug, Clone)]
+/// The random source of a decoding run: a seed and a stream within it (see the module notes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sampler {
-    rng: ChaCha12Rng,
+    seed: u64,
+    stream: u64,
 }
 
 impl Sampler {
-    /// A sampler seeded with `seed`.
+    /// The root stream of `seed`.
     pub fn new(seed: u64) -> Self {
+        Sampler { seed, stream: 0 }
+    }
+
+    /// Sub-stream `key` of this stream (a window's start, then an attempt, then a candidate):
+    /// distinct keys give independent numbers.
+    pub fn stream(&self, key: u64) -> Sampler {
         Sampler {
-            rng: ChaCha12Rng::seed_from_u64(seed),
+            seed: self.seed,
+            stream: splitmix64(self.stream ^ splitmix64(key.wrapping_add(0x632b_e59b_d9b4_e019))),
         }
     }
 
-    /// A uniform number in [0, 1).
-    pub fn uniform(&mut self) -> f64 {
-        self.rng.random::<f64>()
+    /// The uniform number in [0, 1) of the token at `position` (its index in the decoded
+    /// sequence, prompt included): one ChaCha12 block per position of this stream.
+    pub fn uniform_at(&self, position: usize) -> f64 {
+        let mut rng = ChaCha12Rng::seed_from_u64(self.seed);
+        rng.set_stream(self.stream);
+        rng.set_word_pos(position as u128 * 16);
+        rng.random::<f64>()
     }
 
-    /// Draws an index from `probs` (non-negative, summing to about 1; the sum is renormalised).
-    pub fn sample(&mut self, probs: &[f32]) -> u32 {
+    /// The inverse-CDF draw from `probs` (non-negative, summing to about 1; the sum is
+    /// renormalised) at `position`'s number.
+    pub fn sample_at(&self, position: usize, probs: &[f32]) -> u32 {
         let total: f64 = probs.iter().map(|&p| f64::from(p)).sum();
-        let mut target = self.uniform() * total;
+        let mut target = self.uniform_at(position) * total;
         let mut last_nonzero = 0;
         for (i, &p) in probs.iter().enumerate() {
             if p > 0.0 {
@@ -45,6 +65,14 @@ impl Sampler {
         // Rounding left a sliver: the last possible token takes it.
         last_nonzero as u32
     }
+}
+
+/// SplitMix64's finaliser: a bijective mix of 64 bits.
+fn splitmix64(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// The tempered distribution softmax(logits / temperature) of a filtered row (-inf entries get
@@ -67,74 +95,42 @@ pub fn tempered_probs(logits: &[f32], temperature: f32, out: &mut Vec<f32>) {
     out.iter_mut().for_each(|p| *p *= inv);
 }
 
-/// What the rejection step decided for one drafted token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    /// The draft token stands.
-    Accept,
-    /// The draft token is replaced by this one, drawn from the residual.
-    Replace(u32),
-}
-
-/// Which distribution a rejection draws its replacement from. Only [`Residual::Exact`] is
-/// correct; [`Residual::TargetOnly`] (plain `p`, a common mistake) exists so a statistical test
-/// can show that it is caught.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Residual {
-    /// norm(max(0, p - q)): the target's distribution is kept exactly.
-    #[default]
-    Exact,
-    /// p itself: biased toward the tokens the draft proposes.
-    TargetOnly,
-}
-
-/// Accepts draft token `x` with probability min(1, p(x)/q(x)), else draws a replacement.
-pub fn verify_token(
-    p: &[f32],
-    q: &[f32],
-    x: u32,
-    residual: Residual,
-    sampler: &mut Sampler,
-    scratch: &mut Vec<f32>,
-) -> Verdict {
-    let (px, qx) = (f64::from(p[x as usize]), f64::from(q[x as usize]));
-    if qx > 0.0 && sampler.uniform() < (px / qx).min(1.0) {
-        return Verdict::Accept;
-    }
-    scratch.clear();
-    match residual {
-        Residual::Exact => {
-            scratch.extend(p.iter().zip(q).map(|(&a, &b)| (a - b).max(0.0)));
-            if scratch.iter().all(|&r| r <= 0.0) {
-                // p == q up to rounding: any rejection is rounding noise; fall back to p.
-                scratch.clear();
-                scratch.extend_from_slice(p);
-            }
-        }
-        Residual::TargetOnly => scratch.extend_from_slice(p),
-    }
-    Verdict::Replace(sampler.sample(scratch))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn sampling_follows_the_distribution_and_the_seed() {
+    fn sampling_follows_the_distribution_and_belongs_to_positions() {
         let probs = [0.1f32, 0.0, 0.6, 0.3];
-        let mut s = Sampler::new(7);
+        let root = Sampler::new(7);
         let mut counts = [0usize; 4];
-        for _ in 0..20_000 {
-            counts[s.sample(&probs) as usize] += 1;
+        for position in 0..20_000 {
+            counts[root.sample_at(position, &probs) as usize] += 1;
         }
         assert_eq!(counts[1], 0, "a zero-probability token is never drawn");
         assert!(
             (counts[2] as f64 / 20_000.0 - 0.6).abs() < 0.02,
             "{counts:?}"
         );
-        let a: Vec<u32> = (0..10).map(|_| Sampler::new(3).sample(&probs)).collect();
-        assert!(a.windows(2).all(|w| w[0] == w[1]), "same seed, same draw");
+        // Across streams at one position too.
+        let mut counts = [0usize; 4];
+        for key in 0..20_000 {
+            counts[root.stream(key).sample_at(5, &probs) as usize] += 1;
+        }
+        assert!(
+            (counts[3] as f64 / 20_000.0 - 0.3).abs() < 0.02,
+            "{counts:?}"
+        );
+        // A number depends on seed, stream and position only.
+        assert_eq!(root.uniform_at(3), Sampler::new(7).uniform_at(3));
+        assert_ne!(root.uniform_at(3), root.uniform_at(4));
+        assert_ne!(root.stream(1).uniform_at(3), root.stream(2).uniform_at(3));
+        assert_ne!(root.uniform_at(3), Sampler::new(8).uniform_at(3));
+        assert_eq!(
+            root.stream(1).stream(2),
+            Sampler::new(7).stream(1).stream(2)
+        );
+        assert_ne!(root.stream(1).stream(2), root.stream(2).stream(1));
     }
 
     #[test]
@@ -144,20 +140,5 @@ mod tests {
         assert_eq!(out, vec![0.5, 0.0, 0.5]);
         tempered_probs(&[f32::NEG_INFINITY; 3], 1.0, &mut out);
         assert_eq!(out, vec![0.0; 3]);
-    }
-
-    #[test]
-    fn identical_distributions_always_accept() {
-        let p = [0.2f32, 0.5, 0.3];
-        let mut s = Sampler::new(1);
-        let mut scratch = Vec::new();
-        for x in 0..3 {
-            for _ in 0..100 {
-                assert_eq!(
-                    verify_token(&p, &p, x, Residual::Exact, &mut s, &mut scratch),
-                    Verdict::Accept
-                );
-            }
-        }
     }
 }

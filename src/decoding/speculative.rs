@@ -4,19 +4,20 @@
 //! Each round:
 //! 1. **Draft.** The draft proposes up to `gamma` tokens, each from its own logits after the
 //!    same [`LogitFilters`] the target uses, with the same prefix (greedy: argmax; sampling:
-//!    a draw from its tempered distribution q).
+//!    the inverse-CDF draw of its tempered distribution q at the position's random number).
 //! 2. **Verify.** One target pass over the pending token plus the proposals yields the target's
 //!    logits at every proposed position and one beyond. Each row is filtered with its own prefix.
 //! 3. **Accept.** Greedy: proposals stand while they equal the target's argmax; the first
 //!    mismatch is replaced by the target's token (or, when all stand, the target adds a bonus
-//!    token). Sampling: each proposal x stands with probability min(1, p(x)/q(x)); a rejection
-//!    draws from norm(max(0, p - q)); all standing earns a bonus draw from p.
+//!    token). Sampling the same, with the target's draw from p at the position's number in
+//!    place of its argmax (see [`super::sampling`]): the output is token for token what the
+//!    target alone samples with the same numbers, so it follows p exactly.
 //! 4. **Roll back.** Both self-attention caches are truncated to the accepted prefix.
 //!
 //! The emitted token, its log-probability, the no-speech probability and the stopping rules
 //! (end-of-text, `sample_len`, the 448-position context) are the target's, exactly as in
-//! [`super::greedy::decode_greedy`]; in greedy mode the tokens are the target's own greedy
-//! tokens. Invariant between rounds: each cache holds a prefix of `tokens`; the target's holds
+//! [`super::greedy::decode_greedy`]; the tokens are the target's own, greedy or sampled
+//! ([`super::greedy::decode_target`] with the same sampler). Invariant between rounds: each cache holds a prefix of `tokens`; the target's holds
 //! all but the last ("pending") token, which the next verify pass feeds first.
 
 use candle_core::{IndexOp, Result, Tensor};
@@ -24,7 +25,7 @@ use candle_core::{IndexOp, Result, Tensor};
 use super::draft_session::{DraftSession, PromptWindowedDraft};
 use super::filters::{argmax, logsumexp, no_speech_prob, token_logprob};
 use super::greedy::WindowDecode;
-use super::sampling::{Residual, Sampler, Verdict, tempered_probs, verify_token};
+use super::sampling::{Sampler, tempered_probs};
 use super::task::WindowTask;
 use crate::model::KvCache;
 
@@ -42,8 +43,6 @@ pub struct SpecConfig {
     pub adaptive: bool,
     /// 0 for greedy; otherwise sample from softmax(logits / temperature).
     pub temperature: f32,
-    /// Replacement distribution on rejection (only `Exact` is correct; see [`Residual`]).
-    pub residual: Residual,
     /// How many tokens of the previous-text prompt (those just before the start-of-transcript
     /// token) the draft reads; `None` = all of it, as the target; `Some(0)` = none (not even
     /// the start-of-previous token). A partial prompt keeps the start-of-previous token in
@@ -68,7 +67,6 @@ impl Default for SpecConfig {
             max_gamma: 8,
             adaptive: true,
             temperature: 0.0,
-            residual: Residual::Exact,
             draft_prompt_tokens: None,
             draft_confidence: 0.0,
         }
@@ -126,8 +124,6 @@ struct Proposals {
     /// The window's tokens followed by the proposals: row `i`'s filters read its first
     /// `accepted_len + i` entries.
     prefix: Vec<u32>,
-    /// Sampling only: the draft's tempered distribution q at each proposal.
-    q_rows: Vec<Vec<f32>>,
 }
 
 /// What the accept phase decided.
@@ -157,9 +153,8 @@ struct SpeculativeWindow<'t, 'd> {
     stats: SpecStats,
     /// The draft's logits for its next proposal.
     draft_logits: Vec<f32>,
-    /// Scratch: the target's tempered distribution of one row, and the residual.
+    /// Scratch: a tempered distribution of one row.
     target_probs: Vec<f32>,
-    residual_scratch: Vec<f32>,
 }
 
 impl<'t, 'd> SpeculativeWindow<'t, 'd> {
@@ -184,7 +179,6 @@ impl<'t, 'd> SpeculativeWindow<'t, 'd> {
             stats: SpecStats::default(),
             draft_logits: Vec::new(),
             target_probs: Vec::new(),
-            residual_scratch: Vec::new(),
         })
     }
 
@@ -230,7 +224,6 @@ impl<'t, 'd> SpeculativeWindow<'t, 'd> {
         let mut round = Proposals {
             tokens: Vec::with_capacity(max_len),
             prefix: self.tokens.clone(),
-            q_rows: Vec::new(),
         };
         let _span = tracing::trace_span!("draft_round", gamma = max_len).entered();
         if max_len == 0 {
@@ -243,12 +236,11 @@ impl<'t, 'd> SpeculativeWindow<'t, 'd> {
         loop {
             filters.apply(&round.prefix, logits);
             let (proposal, confidence) = if self.cfg.temperature > 0.0 {
-                let mut q = Vec::new();
-                tempered_probs(logits, self.cfg.temperature, &mut q);
-                let proposal = sampler.sample(&q);
-                let q_proposal = q[proposal as usize];
-                round.q_rows.push(q);
-                (proposal, q_proposal)
+                // The draw at this position's number: the one the target will compare with.
+                let q = &mut self.target_probs;
+                tempered_probs(logits, self.cfg.temperature, q);
+                let proposal = sampler.sample_at(round.prefix.len(), q);
+                (proposal, q[proposal as usize])
             } else {
                 let best = argmax(logits);
                 let probability = if self.cfg.draft_confidence > 0.0 {
@@ -299,10 +291,9 @@ impl<'t, 'd> SpeculativeWindow<'t, 'd> {
         Ok((logits, first_row))
     }
 
-    /// Phase 3: proposals stand while the target agrees (greedy: equal to its argmax;
-    /// sampling: accepted with probability min(1, p/q)); the first that does not is replaced by
-    /// the target's token (a residual draw when sampling), and when all stand the target adds
-    /// a bonus token. Every row is filtered with its own prefix; log-probabilities are the
+    /// Phase 3: proposals stand while they equal the target's own token (greedy: its argmax;
+    /// sampling: its draw at the position's number); the first that does not is replaced by
+    /// the target's token, and when all stand the target adds a bonus token. Every row is filtered with its own prefix; log-probabilities are the
     /// target's.
     fn accept(
         &mut self,
@@ -325,43 +316,24 @@ impl<'t, 'd> SpeculativeWindow<'t, 'd> {
         for i in 0..=round.tokens.len() {
             let mut row = logits_row(logits, first_row + i)?;
             filters.apply(&round.prefix[..accepted_len + i], &mut row);
-            let target_token = match round.tokens.get(i) {
-                // Every proposal stood: the target adds a bonus token.
-                None if sampling => {
-                    tempered_probs(&row, temperature, &mut self.target_probs);
-                    sampler.sample(&self.target_probs)
-                }
-                None => argmax(&row) as u32,
-                Some(&proposal) => {
-                    let replacement = if sampling {
-                        tempered_probs(&row, temperature, &mut self.target_probs);
-                        match verify_token(
-                            &self.target_probs,
-                            &round.q_rows[i],
-                            proposal,
-                            self.cfg.residual,
-                            sampler,
-                            &mut self.residual_scratch,
-                        ) {
-                            Verdict::Accept => None,
-                            Verdict::Replace(token) => Some(token),
-                        }
-                    } else {
-                        let best = argmax(&row) as u32;
-                        (best != proposal).then_some(best)
-                    };
-                    let Some(token) = replacement else {
-                        verdicts.accepted += 1;
-                        self.sum_logprob += f64::from(token_logprob(&row, proposal as usize));
-                        if proposal == eot {
-                            self.finished = true;
-                            break;
-                        }
-                        continue;
-                    };
-                    token
-                }
+            // The target's own token at this position: its argmax, or its draw at the
+            // position's number (see `sampling`).
+            let target_token = if sampling {
+                tempered_probs(&row, temperature, &mut self.target_probs);
+                sampler.sample_at(accepted_len + i, &self.target_probs)
+            } else {
+                argmax(&row) as u32
             };
+            if round.tokens.get(i) == Some(&target_token) {
+                verdicts.accepted += 1;
+                self.sum_logprob += f64::from(token_logprob(&row, target_token as usize));
+                if target_token == eot {
+                    self.finished = true;
+                    break;
+                }
+                continue;
+            }
+            // A proposal that differs, or none left (all stood): the target's token.
             self.sum_logprob += f64::from(token_logprob(&row, target_token as usize));
             verdicts.emitted = Some(target_token);
             break;

@@ -38,8 +38,9 @@ pub struct Attempt {
     pub compression_ratio: f64,
     /// Speculative counts over every attempt and candidate (`None` without a draft).
     pub spec: Option<SpecStats>,
-    /// Whether it is the greedy attempt (the only one `--verify` can compare token for token).
-    pub greedy: bool,
+    /// The random stream it was decoded with (unused when greedy): decoding the window again
+    /// with it gives the same tokens, with any draft or none (`--verify` does).
+    pub sampler: Sampler,
 }
 
 /// Whether an attempt needs a hotter retry (openai/whisper `decode_with_fallback`).
@@ -70,19 +71,22 @@ pub fn decode_with_fallback(
         } else {
             1
         };
-        let mut best: Option<(f64, WindowDecode)> = None;
-        for _ in 0..candidates {
-            let (r, s) = t.decode_window_with(window, prompt, opts, temperature, true, sampler)?;
+        let mut best: Option<(f64, WindowDecode, Sampler)> = None;
+        for candidate in 0..candidates {
+            // Each attempt and candidate has its own stream of numbers (see `sampling`).
+            let mut stream = sampler.stream(i as u64).stream(candidate as u64);
+            let (r, s) =
+                t.decode_window_with(window, prompt, opts, temperature, true, &mut stream)?;
             if let Some(s) = s {
                 spec.get_or_insert_with(SpecStats::default).add(&s);
             }
             // openai's ranking without a length penalty: log-probability per sampled token.
             let score = r.sum_logprob / r.tokens.len().max(1) as f64;
-            if best.as_ref().is_none_or(|(b, _)| score > *b) {
-                best = Some((score, r));
+            if best.as_ref().is_none_or(|(b, _, _)| score > *b) {
+                best = Some((score, r, stream));
             }
         }
-        let (_, result) = best.expect("at least one candidate");
+        let (_, result, stream) = best.expect("at least one candidate");
         let ratio = compression_ratio(t.tokenizer().decode(&result.tokens).trim());
         let retry = needs_fallback(&result, ratio, opts) && i + 1 < temperatures.len();
         last = Some(Attempt {
@@ -90,7 +94,7 @@ pub fn decode_with_fallback(
             temperature,
             compression_ratio: ratio,
             spec: None,
-            greedy: temperature == 0.0,
+            sampler: stream,
         });
         if !retry {
             break;

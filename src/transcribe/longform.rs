@@ -67,7 +67,7 @@ pub(super) fn transcribe(
     let mut last_speech = 0.0f64;
     let mut window = vec![0.0f32; n_mels * N_FRAMES];
     let mut seek = 0usize;
-    let mut sampler = Sampler::new(opts.seed);
+    let sampler = Sampler::new(opts.seed);
     let mut window_stats = SpecStats::default();
 
     // openai/whisper `clip_timestamps`: only these stretches are transcribed, in order.
@@ -141,7 +141,8 @@ pub(super) fn transcribe(
         first_window = false;
         let attempt = {
             let _span = tracing::debug_span!("decode").entered();
-            decode_with_fallback(t, &encoded, &prompt, opts, &mut sampler)?
+            // The window's numbers depend on where it starts, not on what came before.
+            decode_with_fallback(t, &encoded, &prompt, opts, &mut sampler.stream(seek as u64))?
         };
         let result = &attempt.result;
         let spec = &attempt.spec;
@@ -151,23 +152,30 @@ pub(super) fn transcribe(
             Some(s) => window_stats.add(s),
             None => window_stats.target_calls += result.forward_passes,
         }
-        // Token identity is the contract of greedy decoding; sampled windows only share the
-        // target's distribution (tests/speculative_sampling.rs).
-        if opts.verify && attempt.greedy && spec.is_some() && stats.verify_difference.is_none() {
+        // Greedy or sampled, the kept attempt is the target's own: decoding it again alone
+        // with the same temperature and random stream must give the same tokens and score.
+        if opts.verify && spec.is_some() && stats.verify_difference.is_none() {
             let (alone, _) = t.decode_window_with(
                 &encoded,
                 &prompt,
                 opts,
-                0.0,
+                attempt.temperature,
                 false,
-                &mut Sampler::new(opts.seed),
+                &mut attempt.sampler.clone(),
             )?;
+            let at = seek as f64 * 0.01;
             if let Some(k) = first_difference(&alone.tokens, &result.tokens) {
                 stats.verify_difference = Some(format!(
-                    "window at {:.2} s, token {k}: target alone {:?}, speculative {:?}",
-                    seek as f64 * 0.01,
+                    "window at {at:.2} s (temperature {}), token {k}: target alone {:?}, \
+                     speculative {:?}",
+                    attempt.temperature,
                     alone.tokens.get(k),
                     result.tokens.get(k)
+                ));
+            } else if alone.sum_logprob.to_bits() != result.sum_logprob.to_bits() {
+                stats.verify_difference = Some(format!(
+                    "window at {at:.2} s: same tokens, log-probability {} alone, {} speculative",
+                    alone.sum_logprob, result.sum_logprob
                 ));
             }
         }
