@@ -8,7 +8,8 @@
 //! (decoding excluded), so the comparison leans their way. Settings match the peers script:
 //! greedy, no temperature fallback, no VAD, previous text as prompt, English, the same thread
 //! count, timestamps unless `--no-timestamps`. Our rows run with the draft asked for and
-//! with `--draft none`, so the table shows what speculative decoding adds.
+//! with `--draft none`, so the table shows what speculative decoding adds. WER is against the
+//! corpus manifest's reference where the file has one.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -86,6 +87,10 @@ pub struct Row {
     pub ours_rss_mb: f64,
     /// Peak RSS of theirs, MB.
     pub theirs_rss_mb: f64,
+    /// Our WER in percent against the corpus manifest's reference (None: no reference).
+    pub ours_wer: Option<f64>,
+    /// faster-whisper's WER.
+    pub theirs_wer: Option<f64>,
     /// Whether the texts are the same (whitespace aside).
     pub same_text: bool,
 }
@@ -123,6 +128,8 @@ pub fn compare(plan: &Plan<'_>, peer: &PeerSetup) -> anyhow::Result<Vec<Row>> {
             .iter()
             .flat_map(|p| plan.files.iter().map(move |f| (p, f)))
         {
+            let reference = super::bench_whisper_cpp::reference_for(file)?;
+            let wer = |text: &str| reference.as_deref().map(|r| crate::text::wer::wer(r, text));
             let compute_type = if precision == "f32" {
                 "float32"
             } else {
@@ -182,6 +189,8 @@ pub fn compare(plan: &Plan<'_>, peer: &PeerSetup) -> anyhow::Result<Vec<Row>> {
                     rtf: us.wall_s / us.audio_s.max(1e-9),
                     ours_rss_mb: us.rss_mb,
                     theirs_rss_mb: theirs.rss_mb,
+                    ours_wer: wer(&us.text),
+                    theirs_wer: wer(&theirs.text),
                     same_text: squash(&us.text) == squash(&theirs.text),
                 });
             }
@@ -292,7 +301,7 @@ pub(super) fn wait4(pid: u32) -> anyhow::Result<(i32, f64)> {
 /// precision and draft, as `("f32 self-int8", ratio)`.
 pub fn print(rows: &[Row]) -> Vec<(String, f64)> {
     println!(
-        "{:<8} {:<5} {:<40} {:<10} {:>8} {:>8} {:>6} {:>7} {:>9} {:>10} same",
+        "{:<8} {:<5} {:<40} {:<10} {:>8} {:>8} {:>6} {:>7} {:>9} {:>10} {:>7} {:>7} same",
         "model",
         "prec",
         "file",
@@ -302,15 +311,18 @@ pub fn print(rows: &[Row]) -> Vec<(String, f64)> {
         "ratio",
         "RTF",
         "RSS ours",
-        "RSS theirs"
+        "RSS theirs",
+        "WER us",
+        "WER them"
     );
+    let pct = |w: Option<f64>| w.map_or("-".to_string(), |w| format!("{w:.1}"));
     for r in rows {
         let file: String = {
             let chars: Vec<char> = r.file.chars().collect();
             chars[chars.len().saturating_sub(40)..].iter().collect()
         };
         println!(
-            "{:<8} {:<5} {:<40} {:<10} {:>8.3} {:>8.3} {:>6.2} {:>7.3} {:>8.0}M {:>9.0}M {}",
+            "{:<8} {:<5} {:<40} {:<10} {:>8.3} {:>8.3} {:>6.2} {:>7.3} {:>8.0}M {:>9.0}M {:>7} {:>7} {}",
             r.model,
             r.precision,
             file,
@@ -321,6 +333,8 @@ pub fn print(rows: &[Row]) -> Vec<(String, f64)> {
             r.rtf,
             r.ours_rss_mb,
             r.theirs_rss_mb,
+            pct(r.ours_wer),
+            pct(r.theirs_wer),
             r.same_text
         );
     }

@@ -275,7 +275,7 @@ fn squash(text: &str) -> String {
 
 /// The reference transcript of `file` from the nearest `manifest.tsv` in the folders above it
 /// (the corpus's), matched by the path relative to that folder; None where there is none.
-fn reference_for(file: &Path) -> anyhow::Result<Option<String>> {
+pub(super) fn reference_for(file: &Path) -> anyhow::Result<Option<String>> {
     let file =
         std::fs::canonicalize(file).with_context(|| format!("cannot read {}", file.display()))?;
     for dir in file.ancestors().skip(1) {
