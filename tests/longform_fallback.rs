@@ -157,7 +157,14 @@ fn prefix_and_initial_prompt_steer_the_first_window() {
             "jfk",
         )
         .unwrap();
-    assert!(prefixed.text.starts_with("America"), "{}", prefixed.text);
+    // (With the prefix forced, tiny.en's greedy attempt fails openai's thresholds here and
+    // the kept text is a sample: its first words vary with the seed, the rest does not.)
+    assert!(
+        !prefixed.text.to_lowercase().contains("fellow")
+            && prefixed.text.contains("what your country can do for you"),
+        "{}",
+        prefixed.text
+    );
     // An initial prompt in capitals conditions the style of what follows.
     let prompted = t
         .transcribe_samples(
