@@ -279,16 +279,16 @@ fn speculative_flags_report_the_draft_and_verify_against_the_target() {
         jfk,
     ]);
     assert!(sampled.status.success(), "{}", stderr(&sampled));
-    let v: serde_json::Value = serde_json::from_slice(&sampled.stdout).unwrap();
-    assert!(v["stats"].get("verify_difference").is_none(), "{v}");
-    assert!(v["stats"]["draft_tokens"].as_u64().unwrap() > 0, "{v}");
+    let sv: serde_json::Value = serde_json::from_slice(&sampled.stdout).unwrap();
+    assert!(sv["stats"].get("verify_difference").is_none(), "{sv}");
+    assert!(sv["stats"]["draft_tokens"].as_u64().unwrap() > 0, "{sv}");
     assert!(
-        v["segments"]
+        sv["segments"]
             .as_array()
             .unwrap()
             .iter()
             .all(|s| s["temperature"].as_f64().unwrap() > 0.5),
-        "{v}"
+        "{sv}"
     );
 
     let alone = run(&["-m", "tiny.en", "--draft", "none", "-f", "json", jfk]);
