@@ -6,6 +6,7 @@ use candle_nn::VarBuilder;
 
 use super::ModelError;
 use super::layout::ModelDir;
+use super::read_log::logged_var_builder;
 use super::weights_file::WeightsFile;
 use crate::model::linear::QuantKind;
 use crate::model::{AudioEncoder, TextDecoder, Whisper};
@@ -51,7 +52,7 @@ impl Whisper {
         kind: Option<QuantKind>,
     ) -> Result<Self, ModelError> {
         let _span = tracing::info_span!("load_model", ?kind).entered();
-        let vb = var_builder(model, DType::F32, device)?;
+        let (vb, used) = logged_var_builder(model, DType::F32, device)?;
         let path = model.weights();
         let bad = |e: candle_core::Error| ModelError::invalid(&path, format!("cannot load: {e}"));
         let (enc, dec, cfg) = (
@@ -70,6 +71,7 @@ impl Whisper {
             None => TextDecoder::load(dec, cfg),
         }
         .map_err(bad)?;
+        used.check_all_read(&path)?;
         Ok(Whisper::new(
             encoder,
             decoder,

@@ -100,6 +100,11 @@ impl WeightsFile {
         })
     }
 
+    /// The names of every tensor in the file.
+    pub fn names(&self) -> Vec<String> {
+        self.tensors.keys().cloned().collect()
+    }
+
     /// Reads tensor `name` as stored (its own dtype), on the CPU.
     fn read(&self, name: &str) -> Result<Tensor> {
         let e = self.tensors.get(name).ok_or_else(|| {
