@@ -11,6 +11,7 @@ pub mod batch;
 pub mod cli;
 pub mod decoding;
 pub mod error;
+pub mod fuzzing;
 pub mod kernels;
 pub mod model;
 pub mod output;

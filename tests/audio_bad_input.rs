@@ -459,3 +459,71 @@ fn probe_binary_reports_each_bad_file_and_fails() {
     assert_eq!(lines[1]["duration_s"], 11.0);
     assert!(lines[2]["error"].as_str().unwrap().contains("text.mp3"));
 }
+
+#[test]
+fn fifo_and_devices_are_named_for_what_they_are() {
+    let dir = tmp();
+    let fifo = dir.path().join("pipe.wav");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    // Opening a FIFO for reading would block: the error must come from its type alone.
+    expect_error(&fifo, &["FIFO"]);
+    for dev in ["/dev/null", "/dev/zero"] {
+        expect_error(Path::new(dev), &["character device"]);
+    }
+}
+
+#[test]
+fn wav_with_block_align_0() {
+    let dir = tmp();
+    let mut bytes = wav_header(1, 1, 16_000, 16, 32_000);
+    bytes[32..34].copy_from_slice(&0u16.to_le_bytes());
+    bytes.extend_from_slice(&tone_s16(16_000, 1.0));
+    let path = write(dir.path(), "align0.wav", &bytes);
+    expect_error(&path, &["inconsistent header", "block align is 0"]);
+}
+
+#[test]
+fn wav_with_contradicting_block_align_or_byte_rate() {
+    let dir = tmp();
+    let mut bytes = wav_header(1, 1, 16_000, 16, 32_000);
+    bytes[32..34].copy_from_slice(&4u16.to_le_bytes());
+    bytes.extend_from_slice(&tone_s16(16_000, 1.0));
+    let path = write(dir.path(), "align4.wav", &bytes);
+    expect_error(&path, &["inconsistent header", "block align 4"]);
+
+    let mut bytes = wav_header(1, 1, 16_000, 16, 32_000);
+    bytes[28..32].copy_from_slice(&12_345u32.to_le_bytes());
+    bytes.extend_from_slice(&tone_s16(16_000, 1.0));
+    let path = write(dir.path(), "byterate.wav", &bytes);
+    expect_error(&path, &["inconsistent header", "byte rate 12345"]);
+}
+
+#[test]
+fn float_wav_out_of_range_is_clipped_and_reported() {
+    let dir = tmp();
+    let n = 16_000usize;
+    let mut samples: Vec<f32> = (0..n)
+        .map(|i| (2.0 * std::f32::consts::PI * 440.0 * i as f32 / 16_000.0).sin() * 0.25)
+        .collect();
+    for (i, big) in [1e38f32, -1e38, 1.5, f32::NAN].into_iter().enumerate() {
+        samples[500 + i * 2000] = big;
+    }
+    let mut bytes = wav_header(3, 1, 16_000, 32, (n * 4) as u32);
+    for s in &samples {
+        bytes.extend_from_slice(&s.to_le_bytes());
+    }
+    let path = write(dir.path(), "loud.wav", &bytes);
+    let audio = load(&path).unwrap();
+    assert!(audio.samples.iter().all(|s| s.abs() <= 1.0));
+    assert_eq!(audio.report.clipped_samples, 3);
+    assert_eq!(audio.report.non_finite_samples, 1);
+    let warning = audio
+        .report
+        .warnings
+        .iter()
+        .find(|w| w.contains("clipped"))
+        .unwrap_or_else(|| panic!("{:?}", audio.report.warnings));
+    assert!(warning.contains("3 samples"), "{warning}");
+}

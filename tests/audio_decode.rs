@@ -346,10 +346,11 @@ const EXPECT: &[Expect] = &[
     Expect {
         file: "formats/jfk_48000_mono_f32.wav",
         band_hz: 8000.0,
-        min_snr_db: 60.0,
+        min_snr_db: 40.0,
         max_mel_distance: 0.005,
-        why: "lossless: measured 70.1 dB; gain 0.707 because ffmpeg's stereo->mono float downmix \
-              does not normalise (1/sqrt 2 per channel)",
+        why: "lossless but for its peaks: gain 0.707 because ffmpeg's stereo->mono float downmix \
+              does not normalise (1/sqrt 2 per channel), so the loudest samples exceed 1.0 and \
+              are clipped, as openai/whisper's 16-bit ffmpeg conversion clips them",
     },
     Expect {
         file: "formats/jfk_48000_stereo_s16.wav",

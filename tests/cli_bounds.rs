@@ -48,7 +48,7 @@ fn flags() -> Vec<Flag> {
             flag(
                 command,
                 "--temperature-increment-on-fallback",
-                "[0, 1]",
+                "[0.05, 1]",
                 true,
                 false,
             ),
@@ -87,7 +87,7 @@ fn flags() -> Vec<Flag> {
         flag(
             CAPTION,
             "--temperature-increment-on-fallback",
-            "[0, 1]",
+            "[0.05, 1]",
             true,
             false,
         ),
@@ -137,6 +137,10 @@ fn every_flag_out_of_range_is_a_usage_error_naming_the_flag_and_range() {
         ];
         if !flag.accepts_zero {
             values.push("0");
+        }
+        if flag.name == "--temperature-increment-on-fallback" {
+            // A tiny step would mean thousands of attempts per window.
+            values.push("0.0001");
         }
         if !flag.accepts_minus_one {
             values.push("-1");

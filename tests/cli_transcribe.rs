@@ -466,3 +466,47 @@ fn audio_context_encodes_less_than_a_window_and_still_transcribes() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("--audio-context"), "{}", stderr(&out));
 }
+
+/// A float WAV of 10 s whose every seventh sample is NaN, ±infinity or ±1e38 (the rest a
+/// quiet tone): one warning for each kind of damage, naming the file, and a transcription no
+/// slower than twice real time (model load included).
+#[test]
+fn a_float_wav_of_nan_inf_and_1e38_is_warned_about_and_quick() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("hostile.wav");
+    let n = 16_000 * 10;
+    let bad = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 1e38, -1e38];
+    let mut data = Vec::with_capacity(n * 4);
+    for i in 0..n {
+        let v = if i % 7 == 0 {
+            bad[(i / 7) % bad.len()]
+        } else {
+            0.3 * (2.0 * std::f32::consts::PI * 440.0 * i as f32 / 16_000.0).sin()
+        };
+        data.extend_from_slice(&v.to_le_bytes());
+    }
+    let mut bytes = b"RIFF".to_vec();
+    bytes.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
+    bytes.extend_from_slice(b"WAVEfmt ");
+    for v in [16u32, 0x0001_0003, 16_000, 64_000, 0x0020_0004] {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    bytes.extend_from_slice(b"data");
+    bytes.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    bytes.extend_from_slice(&data);
+    std::fs::write(&path, &bytes).unwrap();
+
+    common::models::store_model("tiny.en");
+    let started = std::time::Instant::now();
+    let out = run(&["-m", "tiny.en", path.to_str().unwrap()]);
+    let took = started.elapsed().as_secs_f64();
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    let name = path.display().to_string();
+    for warning in ["NaN or infinite, replaced by 0", "outside [-1, 1], clipped"] {
+        let line = err.lines().find(|l| l.contains(warning));
+        assert!(line.is_some_and(|l| l.contains(&name)), "{warning}: {err}");
+        assert_eq!(err.matches(warning).count(), 1, "reported once: {err}");
+    }
+    assert!(took <= 20.0, "{took:.1} s for 10 s of audio");
+}

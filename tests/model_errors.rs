@@ -195,3 +195,96 @@ fn truncated_safetensors_fails_verification() {
     let err = ModelDir::open(&dir).unwrap().verify().unwrap_err();
     assert_names(&err, &dir.join("model.safetensors"), &["safetensors"]);
 }
+
+/// tiny.en's store dir copied into `tmp` (weights linked) with config.json edited by `edit`.
+fn tiny_en_with_config(tmp: &Path, edit: impl FnOnce(&mut serde_json::Value)) -> PathBuf {
+    let good = common::models::store_model("tiny.en");
+    let dir = tmp.join("edited");
+    std::fs::create_dir_all(&dir).unwrap();
+    for entry in std::fs::read_dir(&good).unwrap() {
+        let from = entry.unwrap().path();
+        let name = from.file_name().unwrap();
+        if name == "config.json" {
+            continue;
+        }
+        std::os::unix::fs::symlink(&from, dir.join(name)).unwrap();
+    }
+    let text = std::fs::read_to_string(good.join("config.json")).unwrap();
+    let mut config: serde_json::Value = serde_json::from_str(&text).unwrap();
+    edit(&mut config);
+    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+    dir
+}
+
+#[test]
+fn weights_the_config_does_not_describe_are_refused_by_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tiny_en_with_config(tmp.path(), |c| c["decoder_layers"] = 1.into());
+    let model = ModelDir::open(&dir).unwrap();
+    let Err(err) = whisper_spec::model::Whisper::load(&model, &candle_core::Device::Cpu) else {
+        panic!("a config with fewer decoder layers than the weights must not load");
+    };
+    assert_names(
+        &err,
+        &dir.join("model.safetensors"),
+        &["model.decoder.layers.1.", "config does not describe"],
+    );
+
+    // The same model unedited loads: the check does not trip over what tiny.en holds.
+    let good = ModelDir::open(&common::models::store_model("tiny.en")).unwrap();
+    whisper_spec::model::Whisper::load(&good, &candle_core::Device::Cpu).unwrap();
+}
+
+#[test]
+fn config_sizes_out_of_any_whisper_range_are_refused_by_field() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (field, value) in [
+        ("decoder_layers", serde_json::json!(0)),
+        ("encoder_layers", serde_json::json!(1u64 << 40)),
+        ("d_model", serde_json::json!(0)),
+        ("decoder_attention_heads", serde_json::json!(7)),
+    ] {
+        let sub = tmp.path().join(field);
+        let dir = tiny_en_with_config(&sub, |c| c[field] = value.clone());
+        let Err(err) = ModelDir::open(&dir) else {
+            panic!("{field} = {value} must be refused");
+        };
+        assert_names(&err, &dir.join("config.json"), &[field]);
+    }
+}
+
+#[test]
+fn a_ct2_variable_the_import_would_drop_is_refused_by_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config: whisper_spec::model::WhisperConfig = serde_json::from_value(serde_json::json!({
+        "vocab_size": 51864, "num_mel_bins": 80, "d_model": 8,
+        "encoder_layers": 1, "encoder_attention_heads": 2,
+        "decoder_layers": 1, "decoder_attention_heads": 2,
+        "encoder_ffn_dim": 16, "decoder_ffn_dim": 16,
+        "eos_token_id": 50256, "decoder_start_token_id": 50257
+    }))
+    .unwrap();
+    let mut vars =
+        common::ct2_writer::synthetic_variables(&config, common::ct2_writer::WeightKind::F32, 3);
+    vars.insert(
+        "decoder/stray/weight".to_string(),
+        common::ct2_writer::Var {
+            shape: vec![2, 2],
+            dtype: 0,
+            data: vec![0; 16],
+        },
+    );
+    let src = ct2_dir_with(tmp.path(), &common::ct2_writer::model_bin(&vars));
+    std::fs::write(
+        src.join("config.json"),
+        r#"{"alignment_heads": [[0, 0]], "lang_ids": [], "suppress_ids": [1], "suppress_ids_begin": [220, 50256]}"#,
+    )
+    .unwrap();
+    let Err(err) = import_ct2(&src, &tmp.path().join("out")) else {
+        panic!("a stray variable must not be dropped silently");
+    };
+    assert_names(&err, &src.join("model.bin"), &["decoder/stray/weight"]);
+    vars.remove("decoder/stray/weight");
+    std::fs::write(src.join("model.bin"), common::ct2_writer::model_bin(&vars)).unwrap();
+    import_ct2(&src, &tmp.path().join("out")).expect("the same file without it imports");
+}

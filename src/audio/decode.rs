@@ -12,7 +12,9 @@
 //! - packets that fail to decode are replaced by silence of their length, and where the
 //!   container's timestamps jump (FLAC, Ogg, MP4 and Matroska have them; MP3 does not) the
 //!   missing stretch is filled with silence too, so that what follows stays at its time;
-//! - NaN and infinite samples become 0;
+//! - NaN and infinite samples become 0, and samples outside [-1, 1] are clipped to it;
+//! - a WAV header whose block align or byte rate contradicts its channels and sample size
+//!   is an error ([`super::wav_header`]);
 //! - MP4 edit lists are applied (symphonia does not), dropping AAC's priming frames.
 
 use std::fs::File;
@@ -99,6 +101,9 @@ pub struct DecodeReport {
     pub gap_frames: u64,
     /// Mono samples that were NaN or infinite (after the downmix) and were replaced by 0.
     pub non_finite_samples: u64,
+    /// Mono samples outside [-1, 1] (float formats can hold any value) clipped to it, so the
+    /// spectrogram only ever sees audio a 16-bit file could hold.
+    pub clipped_samples: u64,
     /// Human-readable warnings (each also logged with `tracing::warn!`).
     pub warnings: Vec<String>,
 }
@@ -160,7 +165,8 @@ impl Decoder {
         };
         let meta = std::fs::metadata(&path).map_err(io_err)?;
         if !meta.is_file() {
-            return Err(AudioError::NotAFile { path });
+            let kind = file_kind(&meta.file_type());
+            return Err(AudioError::NotAFile { path, kind });
         }
         if meta.len() == 0 {
             return Err(AudioError::EmptyFile { path });
@@ -219,6 +225,9 @@ impl Decoder {
         }
         if let Some(channels) = &params.channels {
             check_channels(&path, channels.count())?;
+        }
+        if container == "wave" {
+            super::wav_header::check(&path)?;
         }
 
         let decoder = codecs()
@@ -410,8 +419,9 @@ impl Decoder {
             }
             let start = out.len();
             downmix(&decoded, out);
-            let bad = sanitize(&mut out[start..]);
-            self.report.non_finite_samples += bad as u64;
+            let (non_finite, clipped) = sanitize(&mut out[start..]);
+            self.report.non_finite_samples += non_finite as u64;
+            self.report.clipped_samples += clipped as u64;
             self.keep_edited(out, start);
             if out.len() > appended_from {
                 return Ok(true);
@@ -486,6 +496,12 @@ impl Decoder {
             self.warn(format!(
                 "{} NaN or infinite, replaced by 0",
                 plural(self.report.non_finite_samples, "sample")
+            ));
+        }
+        if self.report.clipped_samples > 0 {
+            self.warn(format!(
+                "{} outside [-1, 1], clipped (as a conversion to 16-bit would)",
+                plural(self.report.clipped_samples, "sample")
             ));
         }
         Ok(false)
@@ -707,14 +723,36 @@ where
     }
 }
 
-/// Replaces NaN and infinities by 0 (a float WAV can hold anything); returns how many.
-fn sanitize(samples: &mut [f32]) -> usize {
-    let mut bad = 0;
+/// Replaces NaN and infinities by 0 and clips the rest to [-1, 1] (a float WAV can hold
+/// anything); returns how many were non-finite and how many were clipped.
+fn sanitize(samples: &mut [f32]) -> (usize, usize) {
+    let (mut non_finite, mut clipped) = (0, 0);
     for s in samples.iter_mut() {
         if !s.is_finite() {
             *s = 0.0;
-            bad += 1;
+            non_finite += 1;
+        } else if s.abs() > 1.0 {
+            *s = s.clamp(-1.0, 1.0);
+            clipped += 1;
         }
     }
-    bad
+    (non_finite, clipped)
+}
+
+/// What a path that is not a regular file is, for the error that refuses it.
+fn file_kind(kind: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_dir() {
+        "directory"
+    } else if kind.is_fifo() {
+        "FIFO (named pipe)"
+    } else if kind.is_char_device() {
+        "character device"
+    } else if kind.is_block_device() {
+        "block device"
+    } else if kind.is_socket() {
+        "socket"
+    } else {
+        "special file"
+    }
 }

@@ -14,11 +14,23 @@ pub enum AudioError {
         /// The operating system's error.
         source: std::io::Error,
     },
-    /// The path is a directory (or another non-file), not an audio file.
-    #[error("{path}: is a directory, not an audio file")]
+    /// The path is a directory, a FIFO, a device or a socket, not an audio file.
+    #[error("{path}: is a {kind}, not an audio file")]
     NotAFile {
         /// The path given.
         path: PathBuf,
+        /// What it is instead ("directory", "FIFO (named pipe)", "character device", ...).
+        kind: &'static str,
+    },
+    /// The header's derived fields contradict each other (a WAV block align of 0, or one
+    /// that does not match channels x bytes per sample, a byte rate that is not rate x block
+    /// align): the file is damaged or was written wrong, and guessing would decode noise.
+    #[error("{path}: inconsistent header: {reason}")]
+    InconsistentHeader {
+        /// The file involved.
+        path: PathBuf,
+        /// Which fields disagree, with their values.
+        reason: String,
     },
     /// The file has no bytes at all.
     #[error("{path}: file is empty (0 bytes)")]
@@ -122,7 +134,8 @@ impl AudioError {
     pub fn path(&self) -> &std::path::Path {
         match self {
             AudioError::Io { path, .. }
-            | AudioError::NotAFile { path }
+            | AudioError::NotAFile { path, .. }
+            | AudioError::InconsistentHeader { path, .. }
             | AudioError::EmptyFile { path }
             | AudioError::UnrecognizedFormat { path, .. }
             | AudioError::NoAudioTrack { path, .. }

@@ -24,6 +24,7 @@ pub mod mic;
 mod mp4_edit;
 pub mod resample;
 pub mod stream;
+pub mod wav_header;
 
 pub use decode::{DecodeReport, Decoder, SourceInfo};
 pub use error::AudioError;

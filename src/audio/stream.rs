@@ -96,7 +96,11 @@ impl AudioStream {
         }
         let n = self.chunk_samples.min(self.ready.len());
         let rest = self.ready.split_off(n);
-        Ok(Some(std::mem::replace(&mut self.ready, rest)))
+        let mut chunk = std::mem::replace(&mut self.ready, rest);
+        // Resampling a clipped (square) signal overshoots [-1, 1]; clip again, as openai's
+        // ffmpeg conversion to 16 bits after its resampling does.
+        chunk.iter_mut().for_each(|s| *s = s.clamp(-1.0, 1.0));
+        Ok(Some(chunk))
     }
 
     /// Reads the rest of the stream into one buffer.

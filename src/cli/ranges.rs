@@ -83,9 +83,21 @@ pub fn temperature(s: &str) -> Result<f32, String> {
     number_in(s, 0.0, MAX_TEMPERATURE).map(|x| x as f32)
 }
 
-/// `--temperature-increment-on-fallback`: `none` or [0, 1] (0 means no retry).
+/// Smallest fallback temperature step: it bounds a window's attempts (one per step up to
+/// 1.0) to a few dozen.
+pub const MIN_TEMPERATURE_STEP: f64 = 0.05;
+
+/// `--temperature-increment-on-fallback`: `none`, 0 (both: no retry) or
+/// [[`MIN_TEMPERATURE_STEP`], 1].
 pub fn temperature_increment(s: &str) -> Result<OptionalNumber, String> {
     optional_in(s, 0.0, 1.0)
+        .ok()
+        .filter(|x| x.0.is_none_or(|v| v == 0.0 || v >= MIN_TEMPERATURE_STEP))
+        .ok_or_else(|| {
+            format!(
+                "expected `none`, 0 or a finite number in [{MIN_TEMPERATURE_STEP}, 1], got '{s}'"
+            )
+        })
 }
 
 /// `--compression-ratio-threshold`: `none` or [0, 1000] (zlib ratios of text are small).
@@ -223,6 +235,9 @@ mod tests {
         assert_eq!(logprob("-1"), Ok(OptionalNumber(Some(-1.0))));
         assert!(logprob("nan").is_err());
         assert!(logprob("1").is_err());
+        assert!(temperature_increment("0.001").is_err());
+        assert_eq!(temperature_increment("0"), Ok(OptionalNumber(Some(0.0))));
+        assert_eq!(temperature_increment("0.2"), Ok(OptionalNumber(Some(0.2))));
         let err = compression_ratio("inf").unwrap_err();
         assert!(err.contains("[0, 1000]"), "{err}");
     }

@@ -89,6 +89,7 @@ pub fn import_ct2(src: &Path, dest: &Path) -> Result<ImportSummary, ModelError> 
     })?;
 
     let config = whisper_config(&model, &ct2_config, &tokenizer, &files.tokenizer)?;
+    super::ct2_usage::check(&model, &config)?;
     let generation = generation_config(&config, &ct2_config, &tokenizer, &files.config)?;
     let (tensors, source_dtype) = hf_tensors(&model, &config)?;
 

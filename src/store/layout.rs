@@ -101,7 +101,7 @@ impl ModelDir {
     pub fn open(dir: &Path) -> Result<Self, ModelError> {
         require(dir, WEIGHTS, "the weights")?;
         require(dir, TOKENIZER, "the vocabulary and special tokens")?;
-        let config = read_json::<WhisperConfig>(&require(dir, CONFIG, "the architecture")?)?;
+        let config = read_config(&require(dir, CONFIG, "the architecture")?)?;
         let gen_path = dir.join(GENERATION_CONFIG);
         let generation = if gen_path.is_file() {
             read_json::<GenerationConfig>(&gen_path)?
@@ -175,6 +175,13 @@ impl ModelDir {
         }
         Ok(())
     }
+}
+
+/// Reads a config.json and checks its sizes ([`super::config_check`]).
+pub fn read_config(path: &Path) -> Result<WhisperConfig, ModelError> {
+    let config = read_json::<WhisperConfig>(path)?;
+    super::config_check::check(&config, path)?;
+    Ok(config)
 }
 
 /// Parses a JSON file into `T`, naming the file and the line of a syntax error.

@@ -6,6 +6,7 @@ use candle_nn::VarBuilder;
 
 use super::ModelError;
 use super::layout::ModelDir;
+use super::read_log::logged_var_builder;
 use super::weights_file::WeightsFile;
 use crate::model::linear::QuantKind;
 use crate::model::{AudioEncoder, TextDecoder, Whisper};
@@ -32,18 +33,30 @@ pub fn var_builder(
     device: &Device,
     storage: WeightStorage,
 ) -> Result<VarBuilder<'static>, ModelError> {
-    let path = model.weights();
-    let mut file = WeightsFile::open(&path)
-        .map_err(|e| ModelError::invalid(&path, format!("cannot read weights: {e}")))?;
-    // The half-precision kernels are the CPU's; candle's GPU matmul wants one dtype.
-    if storage == WeightStorage::Published && device.is_cpu() {
-        file = file.keeping_half_matrices();
-    }
+    let file = open_weights(model, device, storage)?;
     Ok(VarBuilder::from_backend(
         Box::new(file),
         dtype,
         device.clone(),
     ))
+}
+
+/// `model`'s weights file, handing out half-precision matrices as stored where `storage` and
+/// `device` allow it.
+pub(super) fn open_weights(
+    model: &ModelDir,
+    device: &Device,
+    storage: WeightStorage,
+) -> Result<WeightsFile, ModelError> {
+    let path = model.weights();
+    let file = WeightsFile::open(&path)
+        .map_err(|e| ModelError::invalid(&path, format!("cannot read weights: {e}")))?;
+    // The half-precision kernels are the CPU's; candle's GPU matmul wants one dtype.
+    Ok(if storage == WeightStorage::Published && device.is_cpu() {
+        file.keeping_half_matrices()
+    } else {
+        file
+    })
 }
 
 impl Whisper {
@@ -82,7 +95,7 @@ impl Whisper {
         storage: WeightStorage,
     ) -> Result<Self, ModelError> {
         let _span = tracing::info_span!("load_model", ?kind, ?storage).entered();
-        let vb = var_builder(model, DType::F32, device, storage)?;
+        let (vb, used) = logged_var_builder(model, DType::F32, device, storage)?;
         let path = model.weights();
         let bad = |e: candle_core::Error| ModelError::invalid(&path, format!("cannot load: {e}"));
         let (enc, dec, cfg) = (
@@ -101,6 +114,7 @@ impl Whisper {
             None => TextDecoder::load(dec, cfg),
         }
         .map_err(bad)?;
+        used.check_all_read(&path)?;
         Ok(Whisper::new(
             encoder,
             decoder,

@@ -4,13 +4,16 @@
 //! the network of [`crate::model`].
 
 pub mod catalog;
+mod config_check;
 pub mod ct2;
+mod ct2_usage;
 mod error;
 pub mod hub;
 pub mod import;
 pub mod layout;
 mod load;
 pub mod offline;
+pub mod read_log;
 pub mod resolve;
 mod staging;
 pub mod weights_file;

@@ -78,9 +78,9 @@ impl WeightsFile {
             let dtype = parse_dtype(&e.dtype)
                 .ok_or_else(|| fail(format!("{name} has unsupported dtype {}", e.dtype)))?;
             let (begin, end) = e.data_offsets;
-            let elems: usize = e.shape.iter().product();
+            let bytes = (e.shape.iter()).try_fold(dtype.size_in_bytes(), |n, &d| n.checked_mul(d));
             let len = end.checked_sub(begin).unwrap_or(usize::MAX);
-            if len != elems * dtype.size_in_bytes() || data_start + end as u64 > size {
+            if Some(len) != bytes || data_start.saturating_add(end as u64) > size {
                 return Err(fail(format!(
                     "{name}: offsets {begin}..{end} do not hold {:?} {:?} in a {size}-byte file",
                     e.shape, dtype
@@ -121,6 +121,11 @@ impl WeightsFile {
             && matches!(e.dtype, DType::F16 | DType::BF16)
             && e.shape.len() == 2
             && !name.contains("embed_positions")
+    }
+
+    /// The names of every tensor in the file.
+    pub fn names(&self) -> Vec<String> {
+        self.tensors.keys().cloned().collect()
     }
 
     /// Reads tensor `name` as stored (its own dtype), on the CPU.
