@@ -171,6 +171,9 @@ impl Decoder {
         if meta.len() == 0 {
             return Err(AudioError::EmptyFile { path });
         }
+        // A WAV header whose fields contradict each other is refused before symphonia's WAV
+        // reader multiplies them (it overflows on e.g. 65282 channels of a 4-byte frame).
+        super::wav_header::check(&path)?;
         let file = File::open(&path).map_err(io_err)?;
         let mss = MediaSourceStream::new(Box::new(file), MediaSourceStreamOptions::default());
 
@@ -225,9 +228,6 @@ impl Decoder {
         }
         if let Some(channels) = &params.channels {
             check_channels(&path, channels.count())?;
-        }
-        if container == "wave" {
-            super::wav_header::check(&path)?;
         }
 
         let decoder = codecs()
