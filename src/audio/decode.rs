@@ -171,9 +171,14 @@ impl Decoder {
         if meta.len() == 0 {
             return Err(AudioError::EmptyFile { path });
         }
-        // A WAV header whose fields contradict each other is refused before symphonia's WAV
-        // reader multiplies them (it overflows on e.g. 65282 channels of a 4-byte frame).
-        super::wav_header::check(&path)?;
+        // A WAV header with an absurd rate or channel count, or whose fields contradict each
+        // other, is refused before symphonia's WAV reader multiplies them (it overflows on
+        // e.g. 65282 channels of a 4-byte frame).
+        if let Some(fmt) = super::wav_header::fmt_of(&path)? {
+            check_rate(&path, fmt.sample_rate)?;
+            check_channels(&path, usize::from(fmt.channels))?;
+            super::wav_header::check(&path, &fmt)?;
+        }
         let file = File::open(&path).map_err(io_err)?;
         let mss = MediaSourceStream::new(Box::new(file), MediaSourceStreamOptions::default());
 

@@ -106,16 +106,19 @@ pub fn read_fmt(r: &mut (impl Read + Seek)) -> std::io::Result<Option<FmtChunk>>
     Ok(None)
 }
 
-/// Checks the WAV header of `path` (any other file passes): an error when its derived fields
-/// contradict each other.
-pub fn check(path: &Path) -> Result<(), AudioError> {
+/// The `fmt ` chunk of `path` when it is a WAV file (`None` for any other file).
+pub fn fmt_of(path: &Path) -> Result<Option<FmtChunk>, AudioError> {
     let io_err = |source| AudioError::Io {
         path: path.to_path_buf(),
         source,
     };
     let mut file = File::open(path).map_err(io_err)?;
-    let fmt = read_fmt(&mut file).map_err(io_err)?;
-    match fmt.and_then(|f| f.contradiction()) {
+    read_fmt(&mut file).map_err(io_err)
+}
+
+/// An error when the derived fields of `fmt` (read from `path`) contradict each other.
+pub fn check(path: &Path, fmt: &FmtChunk) -> Result<(), AudioError> {
+    match fmt.contradiction() {
         Some(reason) => Err(AudioError::InconsistentHeader {
             path: path.to_path_buf(),
             reason,
