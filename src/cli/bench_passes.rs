@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use candle_core::Device;
 
-use super::bench_stats::{median, peak_rss_mb};
+use super::bench_stats::{median, peak_rss_mb, rss_mb};
 use crate::audio::load_audio;
 use crate::model::FusedDraft;
 use crate::store::{Store, WeightStorage};
@@ -20,13 +20,6 @@ use crate::transcribe::Transcriber;
 const VERIFY_WIDTHS: [usize; 5] = [2, 3, 5, 8, 13];
 /// Calls per timed measurement (the median of `rounds` such means is reported).
 const CALLS: usize = 20;
-
-/// Resident memory of this process now, in MB (Linux), from /proc.
-fn rss_mb() -> Option<f64> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: f64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * 4096.0 / 1e6)
-}
 
 /// One storage's model and what it measured.
 struct Side {

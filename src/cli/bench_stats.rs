@@ -17,8 +17,18 @@ pub(super) fn median(mut v: Vec<f64>) -> f64 {
 
 /// Peak resident memory of this process in MB (Linux), from /proc.
 pub(super) fn peak_rss_mb() -> Option<f64> {
+    status_mb("VmHWM:")
+}
+
+/// Resident memory of this process now, in MB (Linux), from /proc.
+pub(super) fn rss_mb() -> Option<f64> {
+    status_mb("VmRSS:")
+}
+
+/// The kB figure of `field` in /proc/self/status, in MB.
+fn status_mb(field: &str) -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
 }

@@ -17,7 +17,8 @@
 //! The emitted token, its log-probability, the no-speech probability and the stopping rules
 //! (end-of-text, `sample_len`, the 448-position context) are the target's, exactly as in
 //! [`super::greedy::decode_greedy`]; the tokens are the target's own, greedy or sampled
-//! ([`super::greedy::decode_target`] with the same sampler). Invariant between rounds: each cache holds a prefix of `tokens`; the target's holds
+//! ([`super::greedy::decode_target`] with the same sampler). Invariant between rounds: each
+//! cache holds a prefix of `tokens`; the target's holds
 //! all but the last ("pending") token, which the next verify pass feeds first.
 
 use candle_core::{IndexOp, Result, Tensor};
@@ -154,7 +155,7 @@ struct SpeculativeWindow<'t, 'd> {
     /// The draft's logits for its next proposal.
     draft_logits: Vec<f32>,
     /// Scratch: a tempered distribution of one row.
-    target_probs: Vec<f32>,
+    probs: Vec<f32>,
 }
 
 impl<'t, 'd> SpeculativeWindow<'t, 'd> {
@@ -178,7 +179,7 @@ impl<'t, 'd> SpeculativeWindow<'t, 'd> {
             finished: false,
             stats: SpecStats::default(),
             draft_logits: Vec::new(),
-            target_probs: Vec::new(),
+            probs: Vec::new(),
         })
     }
 
@@ -237,7 +238,7 @@ impl<'t, 'd> SpeculativeWindow<'t, 'd> {
             filters.apply(&round.prefix, logits);
             let (proposal, confidence) = if self.cfg.temperature > 0.0 {
                 // The draw at this position's number: the one the target will compare with.
-                let q = &mut self.target_probs;
+                let q = &mut self.probs;
                 tempered_probs(logits, self.cfg.temperature, q);
                 let proposal = sampler.sample_at(round.prefix.len(), q);
                 (proposal, q[proposal as usize])
@@ -293,8 +294,8 @@ impl<'t, 'd> SpeculativeWindow<'t, 'd> {
 
     /// Phase 3: proposals stand while they equal the target's own token (greedy: its argmax;
     /// sampling: its draw at the position's number); the first that does not is replaced by
-    /// the target's token, and when all stand the target adds a bonus token. Every row is filtered with its own prefix; log-probabilities are the
-    /// target's.
+    /// the target's token, and when all stand the target adds a bonus token. Every row is
+    /// filtered with its own prefix; log-probabilities are the target's.
     fn accept(
         &mut self,
         round: &Proposals,
@@ -319,8 +320,8 @@ impl<'t, 'd> SpeculativeWindow<'t, 'd> {
             // The target's own token at this position: its argmax, or its draw at the
             // position's number (see `sampling`).
             let target_token = if sampling {
-                tempered_probs(&row, temperature, &mut self.target_probs);
-                sampler.sample_at(accepted_len + i, &self.target_probs)
+                tempered_probs(&row, temperature, &mut self.probs);
+                sampler.sample_at(accepted_len + i, &self.probs)
             } else {
                 argmax(&row) as u32
             };

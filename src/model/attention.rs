@@ -61,6 +61,12 @@ impl LayerCrossKv {
     }
 }
 
+/// `[1, heads, n, head_dim]` -> `[1, n, d]`.
+fn join_heads(x: &Tensor) -> Result<Tensor> {
+    let (b, h, n, hd) = x.dims4()?;
+    x.transpose(1, 2)?.reshape((b, n, h * hd))
+}
+
 impl Attention {
     /// Loads the projections under `vb` (e.g. `model.decoder.layers.0.encoder_attn`), as three
     /// separate projections (for cross-attention).
@@ -245,9 +251,7 @@ impl Attention {
 
     /// `[1, heads, n, head_dim]` -> `[1, n, d]`, then the output projection.
     fn merge_heads(&self, x: &Tensor) -> Result<Tensor> {
-        let (b, h, n, hd) = x.dims4()?;
-        self.out
-            .forward(&x.transpose(1, 2)?.reshape((b, n, h * hd))?)
+        self.out.forward(&join_heads(x)?)
     }
 
     /// Softmax(q k^T * scale + mask) v, with `kt` already transposed.
@@ -339,9 +343,7 @@ impl Attention {
                     // computes it, before the output projection.
                     let (kt, v_all) = cache.valid()?;
                     let q = self.split_heads(&q)?;
-                    let out = self.attend(&q, &kt.contiguous()?, &v_all.contiguous()?, None)?;
-                    let (b1, h, n, hd) = out.dims4()?;
-                    out.transpose(1, 2)?.reshape((b1, n, h * hd))?
+                    join_heads(&self.attend(&q, &kt.contiguous()?, &v_all.contiguous()?, None)?)?
                 }
             };
             rows.push(row);

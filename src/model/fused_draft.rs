@@ -315,7 +315,7 @@ impl FusedDraft {
         let ids = candle_core::Tensor::new(tokens, &candle_core::Device::Cpu)?;
         let looked_up = self.embed.index_select(&ids, 0)?.to_dtype(DType::F32)?;
         with_f32_slice(&looked_up, |e| {
-            for (i, _) in tokens.iter().enumerate() {
+            for i in 0..tokens.len() {
                 let row = &e[i * d..][..d];
                 let pos = &self.positions[(past + i) * d..][..d];
                 for ((o, a), b) in x[i * d..(i + 1) * d].iter_mut().zip(row).zip(pos) {
