@@ -65,7 +65,7 @@ pub fn audio_headers(bytes: &[u8]) {
         "input.flac"
     };
     if let Ok(Some(fmt)) = wav_header::read_fmt(&mut std::io::Cursor::new(file)) {
-        let _ = fmt.contradiction();
+        let _ = fmt.refusal();
     }
     if let Some((_dir, path)) = temp_file(name, file) {
         decode_to_mel(&path);

@@ -527,3 +527,64 @@ fn float_wav_out_of_range_is_clipped_and_reported() {
         .unwrap_or_else(|| panic!("{:?}", audio.report.warnings));
     assert!(warning.contains("3 samples"), "{warning}");
 }
+
+/// A WAVE_FORMAT_EXTENSIBLE PCM header (40-byte `fmt `) with `mask` as its channel mask,
+/// then `data` of `data_len` bytes.
+fn extensible_wav_header(channels: u16, mask: u32, data_len: u32) -> Vec<u8> {
+    let block_align = channels * 2;
+    let mut h = Vec::new();
+    h.extend_from_slice(b"RIFF");
+    h.extend_from_slice(&(60 + data_len).to_le_bytes());
+    h.extend_from_slice(b"WAVEfmt ");
+    h.extend_from_slice(&40u32.to_le_bytes());
+    h.extend_from_slice(&0xFFFEu16.to_le_bytes());
+    h.extend_from_slice(&channels.to_le_bytes());
+    h.extend_from_slice(&16_000u32.to_le_bytes());
+    h.extend_from_slice(&(16_000 * u32::from(block_align)).to_le_bytes());
+    h.extend_from_slice(&block_align.to_le_bytes());
+    h.extend_from_slice(&16u16.to_le_bytes());
+    h.extend_from_slice(&22u16.to_le_bytes()); // cbSize
+    h.extend_from_slice(&16u16.to_le_bytes()); // valid bits
+    h.extend_from_slice(&mask.to_le_bytes());
+    // KSDATAFORMAT_SUBTYPE_PCM: 00000001-0000-0010-8000-00aa00389b71
+    h.extend_from_slice(&[
+        1, 0, 0, 0, 0, 0, 0x10, 0, 0x80, 0, 0, 0xaa, 0, 0x38, 0x9b, 0x71,
+    ]);
+    h.extend_from_slice(b"data");
+    h.extend_from_slice(&data_len.to_le_bytes());
+    h
+}
+
+#[test]
+fn extensible_wav_with_a_full_mask_decodes() {
+    let dir = tmp();
+    let tone = tone_s16(16_000, 1.0);
+    let stereo: Vec<u8> = tone.chunks_exact(2).flat_map(|s| [s, s].concat()).collect();
+    let mut bytes = extensible_wav_header(2, 0b11, stereo.len() as u32);
+    bytes.extend_from_slice(&stereo);
+    let path = write(dir.path(), "stereo_ext.wav", &bytes);
+    let audio = load(&path).unwrap();
+    assert_eq!(audio.samples.len(), 16_000);
+}
+
+#[test]
+fn extensible_wav_whose_mask_cannot_place_its_channels() {
+    // 122 channels over a one-speaker mask: symphonia's reader would shift past 32 bits.
+    let dir = tmp();
+    let mut bytes = extensible_wav_header(122, 0x4, 122 * 2 * 100);
+    bytes.extend_from_slice(&vec![0u8; 122 * 2 * 100]);
+    let path = write(dir.path(), "mask.wav", &bytes);
+    expect_error(&path, &["inconsistent header", "channel mask 0x00000004"]);
+}
+
+#[test]
+fn wav_header_behind_junk_is_checked_where_the_probe_finds_it() {
+    // The probe scans past bytes it does not know and parses the RIFF it finds: the header
+    // there gets the same checks as one at the start of the file.
+    let dir = tmp();
+    let mut bytes = b"\0FORM junk that is no container".to_vec();
+    bytes.extend_from_slice(&extensible_wav_header(2, 0x8000_0000, 400));
+    bytes.extend_from_slice(&[0u8; 400]);
+    let path = write(dir.path(), "embedded.bin", &bytes);
+    expect_error(&path, &["inconsistent header", "channel mask 0x80000000"]);
+}

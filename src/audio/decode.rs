@@ -13,8 +13,9 @@
 //!   container's timestamps jump (FLAC, Ogg, MP4 and Matroska have them; MP3 does not) the
 //!   missing stretch is filled with silence too, so that what follows stays at its time;
 //! - NaN and infinite samples become 0, and samples outside [-1, 1] are clipped to it;
-//! - a WAV header whose block align or byte rate contradicts its channels and sample size
-//!   is an error ([`super::wav_header`]);
+//! - a WAV header whose block align, byte rate or channel mask contradicts its channels and
+//!   sample size is an error, wherever in the file the probe finds it ([`super::wav_header`],
+//!   [`super::checked_wav`]);
 //! - MP4 edit lists are applied (symphonia does not), dropping AAC's priming frames.
 
 use std::fs::File;
@@ -36,6 +37,7 @@ use symphonia::core::packet::Packet;
 use symphonia::core::units::{Duration, TimeBase};
 use symphonia_adapter_libopus::OpusDecoder;
 
+use super::checked_wav;
 use super::mp4_edit::{self, Mp4Edit};
 use super::{AudioError, MAX_CHANNELS, MAX_SOURCE_RATE, MIN_SOURCE_RATE};
 
@@ -171,14 +173,6 @@ impl Decoder {
         if meta.len() == 0 {
             return Err(AudioError::EmptyFile { path });
         }
-        // A WAV header with an absurd rate or channel count, or whose fields contradict each
-        // other, is refused before symphonia's WAV reader multiplies them (it overflows on
-        // e.g. 65282 channels of a 4-byte frame).
-        if let Some(fmt) = super::wav_header::fmt_of(&path)? {
-            check_rate(&path, fmt.sample_rate)?;
-            check_channels(&path, usize::from(fmt.channels))?;
-            super::wav_header::check(&path, &fmt)?;
-        }
         let file = File::open(&path).map_err(io_err)?;
         let mss = MediaSourceStream::new(Box::new(file), MediaSourceStreamOptions::default());
 
@@ -186,14 +180,16 @@ impl Decoder {
         if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
             hint.with_extension(ext);
         }
-        let format = symphonia::default::get_probe()
+        // WAV headers are checked where the probe finds them (`checked_wav`).
+        let format = checked_wav::probe()
             .probe(
                 &hint,
                 mss,
                 FormatOptions::default(),
                 MetadataOptions::default(),
             )
-            .map_err(|e| match e {
+            .map_err(|e| match checked_wav::refusal_of(&e) {
+                Some(refusal) => refusal.clone().into_audio_error(&path),
                 // A known header that stops short (e.g. a FLAC cut after its metadata).
                 _ if is_eof(&e) => AudioError::NoAudio { path: path.clone() },
                 _ => AudioError::UnrecognizedFormat {

@@ -15,6 +15,7 @@
 //! Nothing here needs candle or a device: samples and spectrograms are plain `Vec<f32>`s.
 
 pub mod capture;
+pub mod checked_wav;
 pub mod decode;
 mod error;
 pub mod framing;
