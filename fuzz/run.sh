@@ -6,6 +6,8 @@
 # that tests/fuzz_regressions.rs replays it.
 #   fuzz/run.sh 5                      # 5 minutes per target
 #   fuzz/run.sh 1 cli_args weights     # 1 minute, two targets
+# FUZZ_SEED=N fixes libFuzzer's random seed (CI does, so that a run explores the same inputs
+# from the same tree and a finding reproduces); without it each run draws its own.
 set -euo pipefail
 cd "$(dirname "$0")"
 minutes="${1:?usage: fuzz/run.sh MINUTES [TARGET...]}"
@@ -19,7 +21,9 @@ status=0
 for t in "${targets[@]}"; do
   log="$(mktemp)"
   # -rss_limit_mb and -timeout: an input that takes over 2 GB or 60 s is a finding too.
-  if ! cargo +nightly fuzz run "$t" "corpus/$t" -- -max_total_time="$seconds" \
+  seed_flag=()
+  [ -z "${FUZZ_SEED:-}" ] || seed_flag=(-seed="$FUZZ_SEED")
+  if ! cargo +nightly fuzz run "$t" "corpus/$t" -- -max_total_time="$seconds" "${seed_flag[@]}" \
       -rss_limit_mb=2048 -timeout=60 -print_final_stats=1 >"$log" 2>&1; then
     status=1
     echo "== $t: FAILED (last lines of its log follow)"

@@ -92,7 +92,8 @@ pub struct Stats {
     /// accepted_tokens / draft_tokens (0 without a draft).
     #[serde(default)]
     pub acceptance_rate: f64,
-    /// With `--verify`: the first token where speculative and target-only decoding differ.
+    /// With `--verify`: the first difference between what was decoded (speculative, batched
+    /// beams or candidates) and the target decoding the same attempt alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verify_difference: Option<String>,
 }

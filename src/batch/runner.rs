@@ -270,7 +270,7 @@ fn transcribe_one(
     drop(audio);
     if let Some(diff) = &transcript.stats.verify_difference {
         return Err(Ending::Failed(format!(
-            "{}: --verify: speculative output differs: {diff}",
+            "{}: --verify: output differs from the target decoding alone: {diff}",
             path.display()
         )));
     }

@@ -100,8 +100,9 @@ pub struct DecodeArgs {
     /// Seed for sampling (same seed, same output).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Also decode each window with the target alone; fail and print the first differing
-    /// token if speculative decoding changed anything.
+    /// Also decode every attempt of every window (greedy, beam, each sampled candidate) with
+    /// the target alone (beams one at a time); fail and print the first difference in tokens
+    /// or log-probability if speculation or batching changed anything.
     #[arg(long)]
     pub verify: bool,
 }

@@ -83,7 +83,7 @@ pub fn run(args: TranscribeArgs, verbose: u8) -> anyhow::Result<ExitCode> {
         if let Some(diff) = &transcript.stats.verify_difference {
             failures += 1;
             eprintln!(
-                "error: {}: --verify: speculative output differs: {diff}",
+                "error: {}: --verify: output differs from the target decoding alone: {diff}",
                 file.display()
             );
         }

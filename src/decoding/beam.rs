@@ -27,9 +27,29 @@ struct Beam {
     row: Vec<f32>,
 }
 
+/// How the live beams of a step are run through the decoder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BeamPasses {
+    /// All beams as rows of one pass (what decoding uses).
+    Batched,
+    /// Each beam in its own one-token pass: the reference the batched pass must equal bit for
+    /// bit (`--verify` and the tests compare them).
+    OneByOne,
+}
+
 /// Beam search decoding of one window with `beam_size` beams and openai's `patience`
-/// (finished candidates collected: `beam_size * patience`).
+/// (finished candidates collected: `beam_size * patience`), all beams in one pass per step.
 pub fn decode_beam(task: &WindowTask<'_>, beam_size: usize, patience: f64) -> Result<WindowDecode> {
+    decode_beam_with(task, beam_size, patience, BeamPasses::Batched)
+}
+
+/// [`decode_beam`] with the beams' passes chosen by `passes`.
+pub fn decode_beam_with(
+    task: &WindowTask<'_>,
+    beam_size: usize,
+    patience: f64,
+    passes: BeamPasses,
+) -> Result<WindowDecode> {
     let WindowTask {
         decoder,
         cross,
@@ -130,14 +150,24 @@ pub fn decode_beam(task: &WindowTask<'_>, beam_size: usize, patience: f64) -> Re
                 row: Vec::new(),
             });
         }
-        // One pass for every kept beam's new token.
         let last: Vec<u32> = keep.iter().map(|&(_, _, token)| token).collect();
-        let mut caches: Vec<&mut KvCache> = next.iter_mut().map(|b| &mut b.cache).collect();
-        let logits = decoder.forward_beams(&last, &mut caches, cross)?;
-        forward_passes += 1;
-        for (i, beam) in next.iter_mut().enumerate() {
-            beam.row = logits.i(i)?.to_vec1::<f32>()?;
+        match passes {
+            BeamPasses::Batched => {
+                // One pass for every kept beam's new token.
+                let mut caches: Vec<&mut KvCache> = next.iter_mut().map(|b| &mut b.cache).collect();
+                let logits = decoder.forward_beams(&last, &mut caches, cross)?;
+                for (i, beam) in next.iter_mut().enumerate() {
+                    beam.row = logits.i(i)?.to_vec1::<f32>()?;
+                }
+            }
+            BeamPasses::OneByOne => {
+                for (beam, &token) in next.iter_mut().zip(&last) {
+                    let logits = decoder.forward(&[token], &mut beam.cache, cross)?;
+                    beam.row = logits.i(0)?.to_vec1::<f32>()?;
+                }
+            }
         }
+        forward_passes += 1;
         beams = next;
     }
 

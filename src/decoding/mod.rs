@@ -6,6 +6,7 @@
 //! - [`task`]: what decoding one window needs ([`WindowTask`]), shared by every strategy;
 //! - [`greedy`]: target-only greedy decoding (and sampling) of one window, the reference path;
 //! - [`beam`]: openai/whisper's beam search, target only;
+//! - [`best_of`]: the sampled candidates of a temperature fallback as rows of one pass;
 //! - [`speculative`]: a draft proposes, the target verifies: the target's own tokens (greedy)
 //!   or its own distribution (sampling), in fewer target passes;
 //! - [`draft`], [`draft_session`]: the draft decoders and the window-bound view the
@@ -14,6 +15,7 @@
 //!   sampling token for token the target's own).
 
 pub mod beam;
+pub mod best_of;
 pub mod draft;
 pub mod draft_session;
 pub mod filters;

@@ -1,8 +1,11 @@
 //! openai/whisper's temperature fallback for one window: decode greedily; if the text is a
 //! repetition loop (compresses too well) or unlikely (low mean log-probability), and the
 //! window is not plain silence, decode again at a higher temperature, keeping the best of
-//! several samples. Sampled attempts go through the speculative sampler when there is a draft,
-//! which follows the target's distribution exactly.
+//! several samples. The best-of candidates of a sampled attempt are decoded together, as rows of
+//! one pass per token ([`crate::decoding::best_of`]); a single sample goes through the
+//! speculative sampler when there is a draft, which draws the target's own tokens.
+//! With `--verify`, every attempt and candidate is decoded again by the target alone (beams
+//! one at a time) and must agree bit for bit.
 
 use std::io::Write;
 
@@ -41,6 +44,9 @@ pub struct Attempt {
     /// The random stream it was decoded with (unused when greedy): decoding the window again
     /// with it gives the same tokens, with any draft or none (`--verify` does).
     pub sampler: Sampler,
+    /// With `--verify`: the first difference between any attempt or candidate and the target's
+    /// own decoding of it.
+    pub verify_difference: Option<String>,
 }
 
 /// Whether an attempt needs a hotter retry (openai/whisper `decode_with_fallback`).
@@ -64,6 +70,7 @@ pub fn decode_with_fallback(
 ) -> Result<Attempt> {
     let temperatures = opts.temperatures();
     let mut spec: Option<SpecStats> = None;
+    let mut difference: Option<String> = None;
     let mut last = None;
     for (i, &temperature) in temperatures.iter().enumerate() {
         let candidates = if temperature > 0.0 {
@@ -71,22 +78,42 @@ pub fn decode_with_fallback(
         } else {
             1
         };
-        let mut best: Option<(f64, WindowDecode, Sampler)> = None;
-        for candidate in 0..candidates {
-            // Each attempt and candidate has its own stream of numbers (see `sampling`).
-            let mut stream = sampler.stream(i as u64).stream(candidate as u64);
-            let (r, s) =
-                t.decode_window_with(window, prompt, opts, temperature, true, &mut stream)?;
+        // Each attempt and candidate has its own stream of numbers (see `sampling`).
+        let streams: Vec<Sampler> = (0..candidates)
+            .map(|c| sampler.stream(i as u64).stream(c as u64))
+            .collect();
+        let decoded = if candidates > 1 {
+            // Best-of candidates as rows of one pass, by the target.
+            t.decode_candidates(window, prompt, opts, temperature, &streams)?
+        } else {
+            let (r, s) = t.decode_window_with(
+                window,
+                prompt,
+                opts,
+                temperature,
+                true,
+                &mut streams[0].clone(),
+            )?;
             if let Some(s) = s {
                 spec.get_or_insert_with(SpecStats::default).add(&s);
             }
-            // openai's ranking without a length penalty: log-probability per sampled token.
+            vec![r]
+        };
+        if opts.verify && difference.is_none() {
+            difference = verify_attempt(t, window, prompt, opts, temperature, &streams, &decoded)?
+                .map(|d| format!("attempt {i} (temperature {temperature}), {d}"));
+        }
+        // openai's ranking without a length penalty: log-probability per sampled token; the
+        // first of equal scores wins.
+        let mut best: Option<(f64, usize)> = None;
+        for (c, r) in decoded.iter().enumerate() {
             let score = r.sum_logprob / r.tokens.len().max(1) as f64;
-            if best.as_ref().is_none_or(|(b, _, _)| score > *b) {
-                best = Some((score, r, stream));
+            if best.is_none_or(|(b, _)| score > b) {
+                best = Some((score, c));
             }
         }
-        let (_, result, stream) = best.expect("at least one candidate");
+        let (_, c) = best.expect("at least one candidate");
+        let result = decoded.into_iter().nth(c).expect("a decoded candidate");
         let ratio = compression_ratio(t.tokenizer().decode(&result.tokens).trim());
         let retry = needs_fallback(&result, ratio, opts) && i + 1 < temperatures.len();
         last = Some(Attempt {
@@ -94,7 +121,8 @@ pub fn decode_with_fallback(
             temperature,
             compression_ratio: ratio,
             spec: None,
-            sampler: stream,
+            sampler: streams[c],
+            verify_difference: None,
         });
         if !retry {
             break;
@@ -105,7 +133,63 @@ pub fn decode_with_fallback(
     }
     let mut attempt = last.expect("at least one temperature");
     attempt.spec = spec;
+    attempt.verify_difference = difference;
     Ok(attempt)
+}
+
+/// `--verify` for one attempt: each decoded candidate against the target's own decoding of
+/// the window (alone, with the candidate's random stream; beams one at a time), tokens and
+/// log-probability bit for bit. The first difference, described; `None` when all agree.
+fn verify_attempt(
+    t: &Transcriber,
+    window: &EncodedWindow,
+    prompt: &WindowPrompt<'_>,
+    opts: &TranscribeOptions,
+    temperature: f32,
+    streams: &[Sampler],
+    decoded: &[WindowDecode],
+) -> Result<Option<String>> {
+    let beam = opts.beam_size.filter(|_| temperature == 0.0);
+    if beam.is_none() && decoded.len() == 1 && t.draft.is_none() {
+        // The target alone decoded it already: nothing else to compare with.
+        return Ok(None);
+    }
+    for (c, (r, stream)) in decoded.iter().zip(streams).enumerate() {
+        let alone = match beam {
+            Some(beams) => t.decode_beam_one_by_one(window, prompt, opts, beams)?,
+            None => {
+                t.decode_window_with(
+                    window,
+                    prompt,
+                    opts,
+                    temperature,
+                    false,
+                    &mut stream.clone(),
+                )?
+                .0
+            }
+        };
+        if let Some(k) = first_difference(&alone.tokens, &r.tokens) {
+            return Ok(Some(format!(
+                "candidate {c}, token {k}: target alone {:?}, decoded {:?}",
+                alone.tokens.get(k),
+                r.tokens.get(k)
+            )));
+        }
+        if alone.sum_logprob.to_bits() != r.sum_logprob.to_bits() {
+            return Ok(Some(format!(
+                "candidate {c}: same tokens, log-probability {} alone, {} decoded",
+                alone.sum_logprob, r.sum_logprob
+            )));
+        }
+    }
+    Ok(None)
+}
+
+/// The first index where `a` and `b` differ (a shorter one differs where it ends).
+fn first_difference(a: &[u32], b: &[u32]) -> Option<usize> {
+    let common = a.iter().zip(b).position(|(x, y)| x != y);
+    common.or((a.len() != b.len()).then(|| a.len().min(b.len())))
 }
 
 #[cfg(test)]

@@ -23,7 +23,8 @@ pub use options::TranscribeOptions;
 
 use crate::audio;
 use crate::audio::framing::{N_FRAMES, cut_window};
-use crate::decoding::beam::decode_beam;
+use crate::decoding::beam::{BeamPasses, decode_beam, decode_beam_with};
+use crate::decoding::best_of::decode_sampled_batch;
 use crate::decoding::draft::{Draft, DraftCross};
 use crate::decoding::filters::{FilterOptions, LogitFilters, language_probs};
 use crate::decoding::greedy::{WindowDecode, decode_target};
@@ -289,6 +290,69 @@ impl Transcriber {
         use_draft: bool,
         sampler: &mut Sampler,
     ) -> Result<(WindowDecode, Option<SpecStats>)> {
+        self.with_task(window, prompt, opts, |task| {
+            if let (Some(beams), true) = (opts.beam_size, temperature == 0.0) {
+                return Ok((decode_beam(task, beams, opts.patience)?, None));
+            }
+            if let (true, Some(draft), Some(draft_cross)) =
+                (use_draft, &self.draft, &window.draft_cross)
+            {
+                let cfg = SpecConfig {
+                    temperature,
+                    ..self.spec.clone()
+                };
+                let mut session = draft.session(draft_cross)?;
+                let (out, stats) = decode_speculative(task, session.as_mut(), &cfg, sampler)?;
+                return Ok((out, Some(stats)));
+            }
+            Ok((decode_target(task, temperature, sampler)?, None))
+        })
+    }
+
+    /// The best-of candidates of a sampled attempt (`temperature` > 0), one per entry of
+    /// `samplers`, decoded by the target as rows of the same passes
+    /// ([`decode_sampled_batch`]): each is what [`decode_window_with`](Self::decode_window_with)
+    /// gives with its sampler.
+    pub fn decode_candidates(
+        &self,
+        window: &EncodedWindow,
+        prompt: &WindowPrompt<'_>,
+        opts: &TranscribeOptions,
+        temperature: f32,
+        samplers: &[Sampler],
+    ) -> Result<Vec<WindowDecode>> {
+        self.with_task(window, prompt, opts, |task| {
+            Ok(decode_sampled_batch(task, temperature, samplers)?)
+        })
+    }
+
+    /// Beam search of a window with the beams decoded one after another, each in its own pass:
+    /// the reference `--verify` holds the batched beam search to.
+    pub fn decode_beam_one_by_one(
+        &self,
+        window: &EncodedWindow,
+        prompt: &WindowPrompt<'_>,
+        opts: &TranscribeOptions,
+        beam_size: usize,
+    ) -> Result<WindowDecode> {
+        self.with_task(window, prompt, opts, |task| {
+            Ok(decode_beam_with(
+                task,
+                beam_size,
+                opts.patience,
+                BeamPasses::OneByOne,
+            )?)
+        })
+    }
+
+    /// Builds the window's decoding problem (prompt tokens, logit filters) and hands it to `f`.
+    fn with_task<R>(
+        &self,
+        window: &EncodedWindow,
+        prompt: &WindowPrompt<'_>,
+        opts: &TranscribeOptions,
+        f: impl FnOnce(&WindowTask<'_>) -> Result<R>,
+    ) -> Result<R> {
         let (language, previous) = (prompt.language, prompt.previous);
         let specials = self.tokenizer.specials();
         let decoder = &self.model.decoder;
@@ -313,7 +377,7 @@ impl Transcriber {
                 opts.timestamps,
             ),
         );
-        let task = WindowTask {
+        f(&WindowTask {
             decoder,
             cross: &window.cross,
             initial: &initial,
@@ -321,22 +385,7 @@ impl Transcriber {
             filters: &filters,
             specials,
             sample_len: opts.sample_len,
-        };
-        if let (Some(beams), true) = (opts.beam_size, temperature == 0.0) {
-            return Ok((decode_beam(&task, beams, opts.patience)?, None));
-        }
-        if let (true, Some(draft), Some(draft_cross)) =
-            (use_draft, &self.draft, &window.draft_cross)
-        {
-            let cfg = SpecConfig {
-                temperature,
-                ..self.spec.clone()
-            };
-            let mut session = draft.session(draft_cross)?;
-            let (out, stats) = decode_speculative(&task, session.as_mut(), &cfg, sampler)?;
-            return Ok((out, Some(stats)));
-        }
-        Ok((decode_target(&task, temperature, sampler)?, None))
+        })
     }
 
     pub(crate) fn name(&self) -> &str {
