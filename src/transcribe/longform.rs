@@ -8,6 +8,7 @@ use std::time::Instant;
 use super::fallback::decode_with_fallback;
 use super::hallucination;
 use super::segments::split_window;
+use super::speech_map::SpeechMap;
 use super::timing::{add_word_timestamps, find_alignment};
 use super::{TranscribeOptions, Transcriber, WindowPrompt};
 use crate::audio::framing::{
@@ -20,11 +21,19 @@ use crate::decoding::speculative::SpecStats;
 use crate::error::Result;
 use crate::transcript::{Segment, Stats, Transcript};
 
+/// Non-speech cut out between two windows (by the voice activity detector) longer than this
+/// ends the previous-text prompt: text from before a long pause is no context for what follows,
+/// and over a pause it invites Whisper to repeat itself.
+const PROMPT_GAP_S: usize = 10;
+
+/// Transcribes `samples`; with `speech`, they are the joined speech regions of a longer file
+/// (see [`super::speech_map`]), whose cuts the prompt does not cross when they are long.
 pub(super) fn transcribe(
     t: &Transcriber,
     samples: &[f32],
     opts: &TranscribeOptions,
     file: &str,
+    speech: Option<&SpeechMap>,
     progress: &mut dyn FnMut(f64),
 ) -> Result<Transcript> {
     let started = Instant::now();
@@ -63,6 +72,7 @@ pub(super) fn transcribe(
     });
     let mut all_tokens: Vec<u32> = initial_prompt.clone();
     let mut prompt_reset_since = 0usize;
+    let mut last_window_start = 0usize;
     let mut first_window = true;
     let mut last_speech = 0.0f64;
     let mut window = vec![0.0f32; n_mels * N_FRAMES];
@@ -125,6 +135,14 @@ pub(super) fn transcribe(
                 "en".into()
             });
         }
+        let window_start = sample_at_frame(seek);
+        if let Some(map) = speech
+            && map.longest_cut_between(last_window_start, window_start)
+                >= PROMPT_GAP_S * SAMPLE_RATE as usize
+        {
+            prompt_reset_since = all_tokens.len();
+        }
+        last_window_start = window_start;
         let previous = window_prompt(
             &all_tokens,
             &initial_prompt,

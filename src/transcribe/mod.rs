@@ -11,6 +11,7 @@ pub mod hallucination;
 mod longform;
 mod options;
 pub mod segments;
+pub mod speech_map;
 pub mod stream;
 pub mod timing;
 
@@ -197,7 +198,7 @@ impl Transcriber {
         progress: &mut dyn FnMut(f64),
     ) -> Result<Transcript> {
         self.check_options(opts)?;
-        longform::transcribe(self, samples, opts, file, progress)
+        longform::transcribe(self, samples, opts, file, None, progress)
     }
 
     /// Language probabilities from the decoder's first step on an encoded window, as

@@ -1,0 +1,248 @@
+//! Transcribing only the speech of a file: its speech regions (from the voice activity
+//! detector) are cut out and joined end to end, the joined audio is transcribed as any audio
+//! is (30 s windows full of speech instead of windows of pauses, music or room tone, over
+//! which Whisper invents text), and every timestamp is mapped back to the original timeline.
+
+use std::ops::Range;
+
+use crate::audio::SAMPLE_RATE;
+use crate::transcript::{Segment, Transcript};
+
+/// Speech regions of a file (sample ranges of the original audio) and where each lands in the
+/// joined audio.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpeechMap {
+    /// Regions in the original audio, sorted, not overlapping, not empty.
+    regions: Vec<Range<usize>>,
+    /// Where each region starts in the joined audio.
+    joined_starts: Vec<usize>,
+    /// Length of the joined audio in samples.
+    joined_len: usize,
+}
+
+/// Which side of a boundary between two joined regions a time belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// A start: at a boundary, the start of the next region.
+    Start,
+    /// An end: at a boundary, the end of the previous region.
+    End,
+}
+
+impl SpeechMap {
+    /// The map of `regions` (sample ranges of audio `total` samples long): clipped to the
+    /// audio, sorted, overlapping or touching ones merged, empty ones dropped.
+    pub fn new(mut regions: Vec<Range<usize>>, total: usize) -> SpeechMap {
+        for r in &mut regions {
+            r.end = r.end.min(total);
+            r.start = r.start.min(r.end);
+        }
+        regions.retain(|r| !r.is_empty());
+        regions.sort_by_key(|r| r.start);
+        let mut merged: Vec<Range<usize>> = Vec::with_capacity(regions.len());
+        for r in regions {
+            match merged.last_mut() {
+                Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+                _ => merged.push(r),
+            }
+        }
+        let mut joined_starts = Vec::with_capacity(merged.len());
+        let mut joined_len = 0;
+        for r in &merged {
+            joined_starts.push(joined_len);
+            joined_len += r.len();
+        }
+        SpeechMap {
+            regions: merged,
+            joined_starts,
+            joined_len,
+        }
+    }
+
+    /// The speech regions, in samples of the original audio.
+    pub fn regions(&self) -> &[Range<usize>] {
+        &self.regions
+    }
+
+    /// Samples of speech in all.
+    pub fn speech_samples(&self) -> usize {
+        self.joined_len
+    }
+
+    /// The longest stretch of original audio left out between joined-audio positions `from`
+    /// and `to` (samples; a cut exactly at `to` counts, one at `from` does not).
+    pub fn longest_cut_between(&self, from: usize, to: usize) -> usize {
+        (1..self.regions.len())
+            .filter(|&i| self.joined_starts[i] > from && self.joined_starts[i] <= to)
+            .map(|i| self.regions[i].start - self.regions[i - 1].end)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The regions' samples of `samples`, joined end to end.
+    pub fn join(&self, samples: &[f32]) -> Vec<f32> {
+        let mut joined = Vec::with_capacity(self.joined_len);
+        for r in &self.regions {
+            joined.extend_from_slice(&samples[r.clone()]);
+        }
+        joined
+    }
+
+    /// The region a joined-audio sample position `x` belongs to, on `side` of a boundary.
+    fn region_at(&self, x: f64, side: Side) -> usize {
+        // Regions whose joined start is before `x` (or at it, for a start).
+        let before = self.joined_starts.partition_point(|&s| match side {
+            Side::Start => s as f64 <= x,
+            Side::End => (s as f64) < x,
+        });
+        before.saturating_sub(1)
+    }
+
+    /// The original time (seconds) of joined-audio time `t`, within region `i`.
+    fn in_region(&self, t: f64, i: usize) -> f64 {
+        let rate = f64::from(SAMPLE_RATE);
+        let r = &self.regions[i];
+        let offset = (t * rate - self.joined_starts[i] as f64).clamp(0.0, r.len() as f64);
+        (r.start as f64 + offset) / rate
+    }
+
+    /// The original time of joined-audio time `t` (seconds); a time on the boundary of two
+    /// regions is the next region's start or the previous one's end, as `side` says.
+    pub fn original_time(&self, t: f64, side: Side) -> f64 {
+        if self.regions.is_empty() {
+            return t;
+        }
+        let i = self.region_at(t * f64::from(SAMPLE_RATE), side);
+        self.in_region(t, i)
+    }
+
+    /// Maps every timestamp of `transcript` (made from the joined audio) back to the original
+    /// timeline: a word stays inside the region of its middle; a segment spans its words
+    /// (without words, its start and end are mapped as such).
+    pub fn restore(&self, transcript: &mut Transcript) {
+        if self.regions.is_empty() {
+            return;
+        }
+        for segment in &mut transcript.segments {
+            self.restore_segment(segment);
+        }
+    }
+
+    fn restore_segment(&self, segment: &mut Segment) {
+        let rate = f64::from(SAMPLE_RATE);
+        for word in &mut segment.words {
+            let middle = (word.start + word.end) / 2.0;
+            let i = self.region_at(middle * rate, Side::Start);
+            word.start = self.in_region(word.start, i);
+            word.end = self.in_region(word.end, i).max(word.start);
+        }
+        match (segment.words.first(), segment.words.last()) {
+            (Some(first), Some(last)) => {
+                segment.start = first.start;
+                segment.end = last.end;
+            }
+            _ => {
+                segment.start = self.original_time(segment.start, Side::Start);
+                segment.end = self
+                    .original_time(segment.end, Side::End)
+                    .max(segment.start);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transcript::Word;
+
+    const S: usize = SAMPLE_RATE as usize;
+
+    fn map() -> SpeechMap {
+        // Speech at 1-3 s and 10-12 s of a 20 s file (given unsorted, with an empty one).
+        SpeechMap::new(vec![10 * S..12 * S, 5 * S..5 * S, S..3 * S], 20 * S)
+    }
+
+    #[test]
+    fn regions_are_sorted_merged_and_clipped() {
+        let m = SpeechMap::new(
+            vec![4 * S..9 * S, S..3 * S, 2 * S..5 * S, 18 * S..30 * S],
+            20 * S,
+        );
+        assert_eq!(m.regions(), &[S..9 * S, 18 * S..20 * S]);
+        assert_eq!(m.speech_samples(), 10 * S);
+    }
+
+    #[test]
+    fn cuts_are_found_between_joined_positions() {
+        let m = SpeechMap::new(vec![S..3 * S, 10 * S..12 * S, 13 * S..14 * S], 20 * S);
+        // Joined: 0..2 s, 2..4 s (after a 7 s cut), 4..5 s (after a 1 s cut).
+        assert_eq!(m.longest_cut_between(0, S), 0);
+        assert_eq!(m.longest_cut_between(0, 2 * S), 7 * S);
+        assert_eq!(m.longest_cut_between(2 * S, 5 * S), S);
+        assert_eq!(m.longest_cut_between(0, 5 * S), 7 * S);
+    }
+
+    #[test]
+    fn joined_audio_is_the_regions_in_order() {
+        let samples: Vec<f32> = (0..20 * S).map(|i| i as f32).collect();
+        let joined = map().join(&samples);
+        assert_eq!(joined.len(), 4 * S);
+        assert_eq!(joined[0], S as f32);
+        assert_eq!(joined[2 * S - 1], (3 * S - 1) as f32);
+        assert_eq!(joined[2 * S], (10 * S) as f32);
+    }
+
+    #[test]
+    fn times_map_back_with_boundaries_on_their_side() {
+        let m = map();
+        assert_eq!(m.original_time(0.0, Side::Start), 1.0);
+        assert_eq!(m.original_time(1.5, Side::Start), 2.5);
+        // 2 s of joined audio is where the second region starts.
+        assert_eq!(m.original_time(2.0, Side::Start), 10.0);
+        assert_eq!(m.original_time(2.0, Side::End), 3.0);
+        assert_eq!(m.original_time(3.0, Side::End), 11.0);
+        // Past the joined audio: the end of the last region.
+        assert_eq!(m.original_time(9.0, Side::End), 12.0);
+        // No regions: times are left alone.
+        assert_eq!(
+            SpeechMap::new(vec![], 20 * S).original_time(3.0, Side::End),
+            3.0
+        );
+    }
+
+    #[test]
+    fn words_stay_in_the_region_of_their_middle() {
+        let word = |start: f64, end: f64| Word {
+            word: " w".into(),
+            start,
+            end,
+            probability: 1.0,
+        };
+        let mut t = Transcript {
+            segments: vec![
+                Segment {
+                    start: 0.0,
+                    end: 2.5,
+                    // The second word straddles the boundary, mostly before it.
+                    words: vec![word(0.2, 0.8), word(1.7, 2.1), word(2.2, 2.5)],
+                    ..Segment::default()
+                },
+                Segment {
+                    start: 2.6,
+                    end: 3.5,
+                    ..Segment::default()
+                },
+            ],
+            ..Transcript::default()
+        };
+        map().restore(&mut t);
+        let w = &t.segments[0].words;
+        assert_eq!((w[0].start, w[0].end), (1.2, 1.8));
+        assert_eq!((w[1].start, w[1].end), (2.7, 3.0));
+        assert!((w[2].start - 10.2).abs() < 1e-9 && (w[2].end - 10.5).abs() < 1e-9);
+        assert_eq!((t.segments[0].start, t.segments[0].end), (1.2, w[2].end));
+        let s = &t.segments[1];
+        assert!((s.start - 10.6).abs() < 1e-9 && (s.end - 11.5).abs() < 1e-9);
+    }
+}
