@@ -27,6 +27,9 @@ pub enum Error {
     /// Finding, fetching, importing or loading a model failed.
     #[error(transparent)]
     Model(#[from] ModelError),
+    /// Loading or running the voice activity detector failed.
+    #[error(transparent)]
+    Vad(#[from] crate::vad::VadError),
 }
 
 /// Result with the crate's [`Error`].

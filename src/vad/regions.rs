@@ -1,0 +1,195 @@
+//! From per-chunk speech probabilities to speech regions: faster-whisper 1.2.1's
+//! `get_speech_timestamps` (itself adapted from snakers4/silero-vad), with its knobs and
+//! defaults, giving the very same sample indices.
+//!
+//! The algorithm, in one pass over the chunks:
+//! - a chunk at or above `threshold` starts a region (and cancels a pending end);
+//! - a chunk below `neg_threshold` inside a region marks a pending end; the region ends there
+//!   once the silence has lasted `min_silence_duration_ms`, and is kept only if it is longer
+//!   than `min_speech_duration_ms`;
+//! - a region that grows past `max_speech_duration_s` is cut at the last silence of more than
+//!   98 ms, or, without one, right there;
+//! - finally every region is padded by `speech_pad_ms` on each side, and where two regions are
+//!   closer than twice that, the gap between them is shared out evenly.
+
+use std::ops::Range;
+
+use super::{CHUNK_SAMPLES, SAMPLE_RATE};
+
+/// faster-whisper's `VadOptions`, with its defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VadOptions {
+    /// Probability at or above which a chunk is speech (faster-whisper: `threshold`, 0.5).
+    pub threshold: f64,
+    /// Probability below which a chunk is silence; between the two a chunk continues what
+    /// came before. `None`: `threshold - 0.15`, at least 0.01 (`neg_threshold`).
+    pub neg_threshold: Option<f64>,
+    /// Regions ended by silence that are not longer than this are dropped
+    /// (`min_speech_duration_ms`, 0).
+    pub min_speech_duration_ms: u32,
+    /// Regions longer than this are split (`max_speech_duration_s`, unlimited).
+    pub max_speech_duration_s: f64,
+    /// Silence a region must be followed by to end (`min_silence_duration_ms`, 2000).
+    pub min_silence_duration_ms: u32,
+    /// Padding added to each side of a region (`speech_pad_ms`, 400).
+    pub speech_pad_ms: u32,
+}
+
+impl Default for VadOptions {
+    fn default() -> Self {
+        VadOptions {
+            threshold: 0.5,
+            neg_threshold: None,
+            min_speech_duration_ms: 0,
+            max_speech_duration_s: f64::INFINITY,
+            min_silence_duration_ms: 2000,
+            speech_pad_ms: 400,
+        }
+    }
+}
+
+/// Silence (samples) that must precede a cut of a region grown too long.
+const MIN_SILENCE_AT_MAX_SPEECH: f64 = SAMPLE_RATE as f64 * 98.0 / 1000.0;
+
+/// The speech regions (sample ranges, sorted, within `0..num_samples`) of audio of
+/// `num_samples` samples whose chunks have speech probabilities `probs`
+/// ([`super::SileroVad::speech_probs`]).
+pub fn speech_regions(
+    probs: &[f32],
+    num_samples: usize,
+    options: &VadOptions,
+) -> Vec<Range<usize>> {
+    let rate = SAMPLE_RATE as f64;
+    let window = CHUNK_SAMPLES;
+    let min_speech = rate * f64::from(options.min_speech_duration_ms) / 1000.0;
+    let pad = rate * f64::from(options.speech_pad_ms) / 1000.0;
+    let max_speech = rate * options.max_speech_duration_s - window as f64 - 2.0 * pad;
+    let min_silence = rate * f64::from(options.min_silence_duration_ms) / 1000.0;
+    // faster-whisper compares float32 probabilities with Python floats, which numpy does in
+    // float32: so do we.
+    let threshold = options.threshold as f32;
+    let neg_threshold = options
+        .neg_threshold
+        .unwrap_or_else(|| (options.threshold - 0.15).max(0.01)) as f32;
+
+    let mut speeches: Vec<Range<usize>> = Vec::new();
+    let mut triggered = false;
+    let mut start: Option<usize> = None;
+    // Zero means "none" for these three, as in the reference.
+    let mut temp_end = 0; // where a pending silence began
+    let mut prev_end = 0; // the last silence long enough to cut a too-long region at
+    let mut next_start = 0; // where speech resumed after `prev_end`
+
+    for (i, &prob) in probs.iter().enumerate() {
+        let at = window * i;
+        if prob >= threshold && temp_end != 0 {
+            temp_end = 0;
+            if next_start < prev_end {
+                next_start = at;
+            }
+        }
+        if prob >= threshold && !triggered {
+            triggered = true;
+            start = Some(at);
+            continue;
+        }
+        if triggered
+            && let Some(s) = start
+            && at as f64 - s as f64 > max_speech
+        {
+            if prev_end != 0 {
+                speeches.push(s..prev_end);
+                // Still silence since `prev_end`: wait for new speech; otherwise the next
+                // region starts where speech resumed.
+                if next_start < prev_end {
+                    triggered = false;
+                    start = None;
+                } else {
+                    start = Some(next_start);
+                }
+                prev_end = 0;
+                next_start = 0;
+                temp_end = 0;
+            } else {
+                speeches.push(s..at);
+                start = None;
+                prev_end = 0;
+                next_start = 0;
+                temp_end = 0;
+                triggered = false;
+                continue;
+            }
+        }
+        if prob < neg_threshold && triggered {
+            if temp_end == 0 {
+                temp_end = at;
+            }
+            // Only a silence of more than 98 ms may later cut a region grown too long.
+            if (at - temp_end) as f64 > MIN_SILENCE_AT_MAX_SPEECH {
+                prev_end = temp_end;
+            }
+            if ((at - temp_end) as f64) < min_silence {
+                continue;
+            }
+            let s = start.take().expect("a triggered region has a start");
+            if temp_end as f64 - s as f64 > min_speech {
+                speeches.push(s..temp_end);
+            }
+            prev_end = 0;
+            next_start = 0;
+            temp_end = 0;
+            triggered = false;
+        }
+    }
+    if let Some(s) = start
+        && (num_samples as f64 - s as f64) > min_speech
+    {
+        speeches.push(s..num_samples);
+    }
+    pad_regions(&mut speeches, pad, num_samples);
+    speeches
+}
+
+/// Pads every region by `pad` samples each side, within the audio; where two regions are
+/// closer than `2 * pad`, each gets half of the gap instead.
+fn pad_regions(speeches: &mut [Range<usize>], pad: f64, num_samples: usize) {
+    let padded_start = |start: usize, by: f64| (start as f64 - by).max(0.0) as usize;
+    let padded_end = |end: usize| (end as f64 + pad).min(num_samples as f64) as usize;
+    let count = speeches.len();
+    for i in 0..count {
+        if i == 0 {
+            speeches[0].start = padded_start(speeches[0].start, pad);
+        }
+        if i + 1 < count {
+            let gap = speeches[i + 1].start as i64 - speeches[i].end as i64;
+            if (gap as f64) < 2.0 * pad {
+                let half = gap.div_euclid(2);
+                speeches[i].end = (speeches[i].end as i64 + half) as usize;
+                speeches[i + 1].start = padded_start(speeches[i + 1].start, half as f64);
+            } else {
+                speeches[i].end = padded_end(speeches[i].end);
+                speeches[i + 1].start = padded_start(speeches[i + 1].start, pad);
+            }
+        } else {
+            speeches[i].end = padded_end(speeches[i].end);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_speech_gives_no_region() {
+        assert!(speech_regions(&[0.1; 100], 51_200, &VadOptions::default()).is_empty());
+    }
+
+    #[test]
+    fn speech_to_the_end_runs_to_the_last_sample_and_is_padded_at_the_start() {
+        let mut probs = vec![0.0f32; 40];
+        probs[20..].fill(0.9);
+        let regions = speech_regions(&probs, 40 * 512 - 100, &VadOptions::default());
+        assert_eq!(regions, vec![20 * 512 - 6400..40 * 512 - 100]);
+    }
+}

@@ -1,0 +1,372 @@
+//! The Silero VAD v6 network (snakers4/silero-vad, as shipped in faster-whisper's wheel as
+//! `silero_vad_v6.onnx`), written on candle with its weights read from the ONNX initializers.
+//!
+//! Why not candle-onnx: it needs `protoc` at build time and would interpret the graph op by op
+//! on every call; the network is six small layers, so writing it out is shorter, checks the
+//! file against the graph we expect, and lets the encoder run as large matrix products over
+//! many chunks at once while only the LSTM steps one chunk at a time.
+//!
+//! For each 512-sample chunk (plus the 64 samples before it as context, 576 in all):
+//! 1. `feature_extractor`: reflect-pad 128 samples each side (832), a 256-point STFT with hop
+//!    128 as a convolution with a fixed basis (129 real and 129 imaginary rows), the first of
+//!    its five frames dropped, magnitude → 4 frames × 129 bins;
+//! 2. `encoder.conv_layers.0..3`: Conv1d (kernel 3, padding 1, strides 1, 2, 2, 1) with ReLU,
+//!    129 → 128 → 64 → 64 → 128 channels, 4 → 1 frame;
+//! 3. `decoder.rnn`: an LSTM cell (hidden 128) whose state runs from chunk to chunk;
+//! 4. `decoder`: ReLU, a 1×1 convolution to one channel, sigmoid: the speech probability.
+
+use std::path::Path;
+
+use candle_core::{DType, Device, Tensor};
+
+use super::error::VadError;
+use super::onnx::{self, FloatTensor, OnnxGraph};
+use super::{CHUNK_SAMPLES, CONTEXT_SAMPLES};
+
+/// Samples the network sees per chunk: the context, then the chunk.
+const INPUT_SAMPLES: usize = CONTEXT_SAMPLES + CHUNK_SAMPLES;
+/// Reflection padding on each side before the STFT.
+const STFT_PAD: usize = 128;
+/// STFT window (the basis' kernel size).
+const N_FFT: usize = 256;
+/// STFT hop (the basis' stride).
+const HOP: usize = 128;
+/// Frequency bins of the STFT.
+const BINS: usize = N_FFT / 2 + 1;
+/// STFT frames kept per chunk (frames 1 to 4 of 0 to 4).
+const FRAMES: usize = 4;
+/// LSTM hidden size.
+const HIDDEN: usize = 128;
+/// Chunks encoded per batch of matrix products (bounds memory on hour-long files).
+const BLOCK_CHUNKS: usize = 1024;
+
+/// The operators of the graph, in order; a file with others is a different network.
+const EXPECTED_OPS: &[&str] = &[
+    "Pad",
+    "Unsqueeze",
+    "Conv",
+    "Slice",
+    "Slice",
+    "Pow",
+    "Pow",
+    "Add",
+    "Sqrt",
+    "Conv",
+    "Relu",
+    "Conv",
+    "Relu",
+    "Conv",
+    "Relu",
+    "Conv",
+    "Relu",
+    "Transpose",
+    "LSTM",
+    "Squeeze",
+    "Relu",
+    "Transpose",
+    "Conv",
+    "Sigmoid",
+    "Reshape",
+];
+
+/// One convolution of the encoder.
+#[derive(Debug, Clone)]
+struct ConvLayer {
+    /// `(out, in, 3)`.
+    weight: Tensor,
+    /// `(1, out, 1)`, for broadcasting.
+    bias: Tensor,
+    stride: usize,
+}
+
+/// The recurrent state carried from chunk to chunk: the LSTM's hidden and cell vectors and the
+/// last [`CONTEXT_SAMPLES`] samples of the previous chunk.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VadState {
+    h: Vec<f32>,
+    c: Vec<f32>,
+    context: Vec<f32>,
+}
+
+impl Default for VadState {
+    fn default() -> Self {
+        VadState {
+            h: vec![0.0; HIDDEN],
+            c: vec![0.0; HIDDEN],
+            context: vec![0.0; CONTEXT_SAMPLES],
+        }
+    }
+}
+
+/// The Silero VAD v6 network with its weights.
+#[derive(Debug, Clone)]
+pub struct SileroVad {
+    /// STFT basis, transposed: `(N_FFT, 2 * BINS)`.
+    stft_basis_t: Tensor,
+    convs: [ConvLayer; 4],
+    /// LSTM input weights, transposed: `(HIDDEN, 4 * HIDDEN)`, gates in ONNX order i, o, f, c.
+    lstm_input_t: Tensor,
+    /// Input and recurrent biases summed: `(1, 4 * HIDDEN)`.
+    lstm_bias: Tensor,
+    /// LSTM recurrent weights, row-major `(4 * HIDDEN, HIDDEN)`.
+    lstm_recurrent: Vec<f32>,
+    /// Decoder 1×1 convolution: `HIDDEN` weights and a bias.
+    decoder_weight: Vec<f32>,
+    decoder_bias: f32,
+}
+
+impl SileroVad {
+    /// Loads `silero_vad_v6.onnx` (see [`crate::store::Store::fetch_vad`] to obtain it),
+    /// checking that it is the network implemented here.
+    pub fn load(path: impl AsRef<Path>) -> Result<SileroVad, VadError> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| VadError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let graph = onnx::parse(&bytes).map_err(|reason| VadError::Format {
+            path: path.to_path_buf(),
+            reason,
+        })?;
+        Self::from_graph(&graph).map_err(|reason| VadError::Graph {
+            path: path.to_path_buf(),
+            reason,
+        })
+    }
+
+    fn from_graph(graph: &OnnxGraph) -> Result<SileroVad, String> {
+        let ops: Vec<&str> = graph.nodes.iter().map(|n| n.op_type.as_str()).collect();
+        if ops != EXPECTED_OPS {
+            return Err(format!("operators {ops:?}, expected {EXPECTED_OPS:?}"));
+        }
+        let weight = |name: &str, dims: &[usize]| -> Result<&FloatTensor, String> {
+            let t = graph
+                .initializers
+                .get(name)
+                .ok_or_else(|| format!("no initializer {name}"))?;
+            if t.dims != dims {
+                return Err(format!("{name} has shape {:?}, expected {dims:?}", t.dims));
+            }
+            Ok(t)
+        };
+        let tensor = |t: &FloatTensor, shape: &[usize]| {
+            Tensor::from_slice(&t.data, shape, &Device::Cpu).map_err(|e| e.to_string())
+        };
+        let basis = weight(
+            "encoder.feature_extractor.forward_basis_buffer",
+            &[2 * BINS, 1, N_FFT],
+        )?;
+        let stft_basis_t = tensor(basis, &[2 * BINS, N_FFT])?
+            .t()
+            .and_then(|t| t.contiguous())
+            .map_err(|e| e.to_string())?;
+        let channels = [BINS, 128, 64, 64, 128];
+        let strides = [1, 2, 2, 1];
+        let mut convs = Vec::with_capacity(4);
+        for i in 0..4 {
+            let (cin, cout) = (channels[i], channels[i + 1]);
+            let w = weight(&format!("encoder.conv_layers.{i}.weight"), &[cout, cin, 3])?;
+            let b = weight(&format!("encoder.conv_layers.{i}.bias"), &[cout])?;
+            convs.push(ConvLayer {
+                weight: tensor(w, &[cout, cin, 3])?,
+                bias: tensor(b, &[1, cout, 1])?,
+                stride: strides[i],
+            });
+        }
+        let convs: [ConvLayer; 4] = convs.try_into().expect("four layers");
+        // The LSTM weights have names generated by the exporter (`onnx::LSTM_209`): take them
+        // from the LSTM node's inputs X, W, R, B.
+        let lstm = graph
+            .nodes
+            .iter()
+            .find(|n| n.op_type == "LSTM")
+            .filter(|n| n.inputs.len() >= 4)
+            .ok_or("the LSTM node lacks its W, R and B inputs")?;
+        let w = weight(&lstm.inputs[1], &[1, 4 * HIDDEN, HIDDEN])?;
+        let r = weight(&lstm.inputs[2], &[1, 4 * HIDDEN, HIDDEN])?;
+        let b = weight(&lstm.inputs[3], &[1, 8 * HIDDEN])?;
+        let lstm_input_t = tensor(w, &[4 * HIDDEN, HIDDEN])?
+            .t()
+            .and_then(|t| t.contiguous())
+            .map_err(|e| e.to_string())?;
+        let bias: Vec<f32> = (0..4 * HIDDEN)
+            .map(|i| b.data[i] + b.data[4 * HIDDEN + i])
+            .collect();
+        let lstm_bias =
+            Tensor::from_vec(bias, (1, 4 * HIDDEN), &Device::Cpu).map_err(|e| e.to_string())?;
+        let dw = weight("decoder.conv1d.weight", &[1, HIDDEN, 1])?;
+        let db = weight("decoder.conv1d.bias", &[1])?;
+        Ok(SileroVad {
+            stft_basis_t,
+            convs,
+            lstm_input_t,
+            lstm_bias,
+            lstm_recurrent: r.data.clone(),
+            decoder_weight: dw.data.clone(),
+            decoder_bias: db.data[0],
+        })
+    }
+
+    /// The speech probability of every 512-sample chunk of 16 kHz mono `audio`, exactly as
+    /// faster-whisper 1.2.1's `get_speech_timestamps` computes them: the audio is padded with
+    /// zeros to a multiple of 512 (always at least one sample, so a whole extra chunk when it
+    /// already is one), each chunk sees the last 64 samples of the one before (zeros for the
+    /// first), and the recurrent state runs through the whole file. Faster-whisper also zeroes
+    /// the last 64 samples of the padded audio (its context array is a view of the audio, and
+    /// it clears the last row to make the first context zero); we do the same so that the last
+    /// chunk's probability, and so the regions, match its own.
+    pub fn speech_probs(&self, audio: &[f32]) -> Result<Vec<f32>, VadError> {
+        let chunks = audio.len() / CHUNK_SAMPLES + 1;
+        let mut padded = audio.to_vec();
+        padded.resize(chunks * CHUNK_SAMPLES, 0.0);
+        let tail = padded.len() - CONTEXT_SAMPLES;
+        padded[tail..].fill(0.0);
+
+        let mut state = VadState::default();
+        let mut probs = Vec::with_capacity(chunks);
+        for block in padded.chunks(BLOCK_CHUNKS * CHUNK_SAMPLES) {
+            probs.extend(self.process(block, &mut state)?);
+        }
+        Ok(probs)
+    }
+
+    /// Runs whole chunks of `audio` (a multiple of 512 samples) through the network, carrying
+    /// `state` (context samples and LSTM state) in and out: the building block for streaming
+    /// audio, one or many chunks at a time.
+    pub fn process(&self, audio: &[f32], state: &mut VadState) -> Result<Vec<f32>, VadError> {
+        let _span =
+            tracing::trace_span!("silero_vad", chunks = audio.len() / CHUNK_SAMPLES).entered();
+        assert!(
+            audio.len().is_multiple_of(CHUNK_SAMPLES),
+            "the VAD takes whole chunks of {CHUNK_SAMPLES} samples, got {}",
+            audio.len()
+        );
+        if audio.is_empty() {
+            return Ok(Vec::new());
+        }
+        let gates_in = self.encode(audio, &state.context)?;
+        state
+            .context
+            .copy_from_slice(&audio[audio.len() - CONTEXT_SAMPLES..]);
+        Ok(gates_in
+            .chunks_exact(4 * HIDDEN)
+            .map(|x| self.step(x, state))
+            .collect())
+    }
+
+    /// The encoder and the LSTM's input projection for every chunk of `audio`, batched:
+    /// `4 * HIDDEN` gate inputs per chunk (biases included).
+    fn encode(&self, audio: &[f32], context: &[f32]) -> Result<Vec<f32>, VadError> {
+        let chunks = audio.len() / CHUNK_SAMPLES;
+        // STFT frames 1..=4 of each chunk's reflect-padded 576 samples, one row each.
+        let mut frames = Vec::with_capacity(chunks * FRAMES * N_FFT);
+        let mut input = [0f32; INPUT_SAMPLES];
+        for (i, chunk) in audio.chunks_exact(CHUNK_SAMPLES).enumerate() {
+            let before = if i == 0 {
+                context
+            } else {
+                &audio[i * CHUNK_SAMPLES - CONTEXT_SAMPLES..i * CHUNK_SAMPLES]
+            };
+            input[..CONTEXT_SAMPLES].copy_from_slice(before);
+            input[CONTEXT_SAMPLES..].copy_from_slice(chunk);
+            for frame in 1..=FRAMES {
+                let start = frame * HOP;
+                frames.extend((start..start + N_FFT).map(|j| input[reflect(j)]));
+            }
+        }
+        let frames = Tensor::from_vec(frames, (chunks * FRAMES, N_FFT), &Device::Cpu)?;
+        let spectrum = frames.matmul(&self.stft_basis_t)?;
+        let real = spectrum.narrow(1, 0, BINS)?;
+        let imag = spectrum.narrow(1, BINS, BINS)?;
+        let magnitude = (real.sqr()? + imag.sqr()?)?.sqrt()?;
+        let mut x = magnitude
+            .reshape((chunks, FRAMES, BINS))?
+            .transpose(1, 2)?
+            .contiguous()?;
+        for conv in &self.convs {
+            x = x
+                .conv1d(&conv.weight, 1, conv.stride, 1, 1)?
+                .broadcast_add(&conv.bias)?
+                .relu()?;
+        }
+        let features = x.reshape((chunks, HIDDEN))?;
+        let gates = features
+            .matmul(&self.lstm_input_t)?
+            .broadcast_add(&self.lstm_bias)?;
+        Ok(gates.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?)
+    }
+
+    /// One LSTM step (ONNX gate order i, o, f, c) from the chunk's gate inputs `x`, then the
+    /// decoder: the chunk's speech probability.
+    fn step(&self, x: &[f32], state: &mut VadState) -> f32 {
+        let mut gates = [0f32; 4 * HIDDEN];
+        for (g, (row, xg)) in gates
+            .iter_mut()
+            .zip(self.lstm_recurrent.chunks_exact(HIDDEN).zip(x))
+        {
+            *g = xg + dot(row, &state.h);
+        }
+        let (i, rest) = gates.split_at(HIDDEN);
+        let (o, rest) = rest.split_at(HIDDEN);
+        let (f, g) = rest.split_at(HIDDEN);
+        for k in 0..HIDDEN {
+            let c = sigmoid(f[k]) * state.c[k] + sigmoid(i[k]) * g[k].tanh();
+            state.c[k] = c;
+            state.h[k] = sigmoid(o[k]) * c.tanh();
+        }
+        let logit = self.decoder_bias
+            + self
+                .decoder_weight
+                .iter()
+                .zip(&state.h)
+                .map(|(w, h)| w * h.max(0.0))
+                .sum::<f32>();
+        sigmoid(logit)
+    }
+}
+
+/// Index into the 576 input samples of position `j` of the reflect-padded signal (128 each
+/// side, the edge sample not repeated, as ONNX `Pad` mode `reflect`).
+fn reflect(j: usize) -> usize {
+    let last = INPUT_SAMPLES - 1;
+    if j < STFT_PAD {
+        STFT_PAD - j
+    } else if j - STFT_PAD <= last {
+        j - STFT_PAD
+    } else {
+        2 * last - (j - STFT_PAD)
+    }
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    // Eight partial sums: lets the compiler vectorise without reassociating floats itself.
+    let mut acc = [0f32; 8];
+    for (ca, cb) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
+        for k in 0..8 {
+            acc[k] += ca[k] * cb[k];
+        }
+    }
+    acc.iter().sum()
+}
+
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reflect_padding_mirrors_without_repeating_the_edge() {
+        assert_eq!(reflect(STFT_PAD), 0);
+        assert_eq!(reflect(STFT_PAD - 1), 1);
+        assert_eq!(reflect(0), STFT_PAD);
+        assert_eq!(reflect(STFT_PAD + INPUT_SAMPLES - 1), INPUT_SAMPLES - 1);
+        assert_eq!(reflect(STFT_PAD + INPUT_SAMPLES), INPUT_SAMPLES - 2);
+        assert_eq!(
+            reflect(2 * STFT_PAD + INPUT_SAMPLES - 1),
+            INPUT_SAMPLES - 1 - STFT_PAD
+        );
+    }
+}
