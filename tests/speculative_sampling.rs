@@ -1,9 +1,11 @@
 //! Speculative sampling is the target's own sampling. On a small-vocabulary random model, in
-//! 20 000 runs of three tokens (each its own random stream), the speculative output equals the
-//! target alone's token for token, with the same log-probability bits; and the samples follow
-//! the target's exact distribution (computed by enumeration): a chi-square test on the joint
-//! of the first two tokens and on the third token's marginal must pass (p > 0.001), and must
-//! fail for the draft's distribution, so the statistic can tell the two models apart.
+//! 6 000 runs of three tokens per configuration (each run its own random stream), the
+//! speculative output equals the target alone's token for token, with the same
+//! log-probability bits; and the samples follow the target's exact distribution (computed by
+//! enumeration): a chi-square test on the joint of the first two tokens and on the third
+//! token's marginal must pass (p > 0.001), and must fail for the draft's distribution, so the
+//! statistic can tell the two models apart. Configurations: temperatures 1, 0.6 and 0.2, draft
+//! lengths 1, 2 and 4, a draft-confidence bar, and openai's timestamp rules on and off.
 
 mod common;
 
@@ -21,8 +23,7 @@ use whisper_spec::model::{AudioEncoder, CrossKv, TextDecoder};
 use whisper_spec::text::SpecialTokens;
 
 const VOCAB: usize = 40;
-const SAMPLES: usize = 20_000;
-const TEMPERATURE: f32 = 1.0;
+const SAMPLES: usize = 6_000;
 
 fn specials() -> SpecialTokens {
     SpecialTokens {
@@ -46,31 +47,53 @@ struct Setup {
     draft_cross: CrossKv,
     filters: LogitFilters,
     initial: Vec<u32>,
+    /// Sampling temperature of the runs and of the exact laws.
+    temperature: f32,
 }
 
-fn setup(dir: &std::path::Path) -> Setup {
-    let load = |name: &str, seed: u64, layers: usize| {
+/// Which draft proposes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Draft {
+    /// A one-layer random model of its own.
+    Random,
+    /// The target's first layer alone: closer to the target, so that at low temperatures,
+    /// where two unrelated models almost never draw the same token, proposals still stand
+    /// often enough to exercise both verdicts.
+    TargetLayer,
+}
+
+/// The target and a draft on one random window, sampled at `temperature`, with openai's
+/// timestamp rules when `timestamps` (the prompt then has no no-timestamps token).
+fn setup(dir: &std::path::Path, temperature: f32, timestamps: bool, which: Draft) -> Setup {
+    let build = |name: &str, seed: u64, layers: usize| {
         let cfg = common::synthetic::config(VOCAB, 16, 1, layers);
-        let path = dir.join(name);
-        let vb = common::synthetic::build(&path, &cfg, seed);
-        (
-            AudioEncoder::load(vb.pp("model.encoder"), &cfg).unwrap(),
-            TextDecoder::load(vb.pp("model.decoder"), &cfg).unwrap(),
-        )
+        (common::synthetic::build(&dir.join(name), &cfg, seed), cfg)
     };
-    let (encoder, target) = load("target", 21, 2);
-    let (_, draft) = load("draft", 22, 1);
+    let (vb, cfg) = build("target", 21, 2);
+    let encoder = AudioEncoder::load(vb.pp("model.encoder"), &cfg).unwrap();
+    let target = TextDecoder::load(vb.pp("model.decoder"), &cfg).unwrap();
+    let draft = match which {
+        Draft::Random => {
+            let (vb, cfg) = build("draft", 22, 1);
+            TextDecoder::load(vb.pp("model.decoder"), &cfg).unwrap()
+        }
+        Draft::TargetLayer => TextDecoder::load_layers(vb.pp("model.decoder"), &cfg, &[0]).unwrap(),
+    };
     let mut rng = common::ct2_writer::Lcg(5);
     let mel: Vec<f32> = (0..80 * 3000).map(|_| rng.uniform()).collect();
     let features = encoder
         .forward(&Tensor::from_vec(mel, (1, 80, 3000), &Device::Cpu).unwrap())
         .unwrap();
     let sp = specials();
-    let initial = vec![sp.sot, sp.no_timestamps];
+    let initial = if timestamps {
+        vec![sp.sot]
+    } else {
+        vec![sp.sot, sp.no_timestamps]
+    };
     let filters = LogitFilters::with_specials(
         sp,
         &[7, sp.eot],
-        &FilterOptions::new(initial.len(), &[1, 2], false),
+        &FilterOptions::new(initial.len(), &[1, 2], timestamps),
     );
     Setup {
         target_cross: target.cross_kv(&features).unwrap(),
@@ -79,6 +102,7 @@ fn setup(dir: &std::path::Path) -> Setup {
         draft,
         filters,
         initial,
+        temperature,
     }
 }
 
@@ -94,7 +118,7 @@ fn model_probs(s: &Setup, model: &TextDecoder, cross: &CrossKv, prefix: &[u32]) 
         .unwrap();
     s.filters.apply(prefix, &mut row);
     let mut p = Vec::new();
-    tempered_probs(&row, TEMPERATURE, &mut p);
+    tempered_probs(&row, s.temperature, &mut p);
     p
 }
 
@@ -190,10 +214,8 @@ type Counts = (HashMap<(u32, u32), usize>, HashMap<u32, usize>);
 
 /// p-values of counted pair and third-token cells against `law`.
 fn p_values(counts: &Counts, law: &Law) -> (f64, f64) {
-    (
-        p_value(&counts.0, &law.0, SAMPLES),
-        p_value(&counts.1, &law.1, SAMPLES),
-    )
+    let n = counts.1.values().sum();
+    (p_value(&counts.0, &law.0, n), p_value(&counts.1, &law.1, n))
 }
 
 /// `SAMPLES` speculative runs (draft length `gamma`, confidence bar `confidence`), each
@@ -204,7 +226,7 @@ fn run(s: &Setup, gamma: usize, confidence: f32, seed: u64) -> (Counts, f64) {
     let cfg = SpecConfig {
         gamma,
         adaptive: false,
-        temperature: TEMPERATURE,
+        temperature: s.temperature,
         draft_confidence: confidence,
         ..SpecConfig::default()
     };
@@ -229,7 +251,7 @@ fn run(s: &Setup, gamma: usize, confidence: f32, seed: u64) -> (Counts, f64) {
             &mut stream,
         )
         .unwrap();
-        let alone = decode_target(&task, TEMPERATURE, &mut stream).unwrap();
+        let alone = decode_target(&task, s.temperature, &mut stream).unwrap();
         assert_eq!(
             out.tokens, alone.tokens,
             "run {run}: speculative != target alone"
@@ -239,6 +261,12 @@ fn run(s: &Setup, gamma: usize, confidence: f32, seed: u64) -> (Counts, f64) {
             alone.sum_logprob.to_bits(),
             "run {run}: log-probability"
         );
+        assert_eq!(
+            out.avg_logprob.to_bits(),
+            alone.avg_logprob.to_bits(),
+            "run {run}: average log-probability"
+        );
+        assert_eq!(out.finished, alone.finished, "run {run}: finished");
         proposed += stats.draft_tokens;
         accepted += stats.accepted_tokens;
         let (pair, third) = cells(&out.tokens, sp.eot);
@@ -248,34 +276,64 @@ fn run(s: &Setup, gamma: usize, confidence: f32, seed: u64) -> (Counts, f64) {
     ((pairs, thirds), accepted as f64 / proposed as f64)
 }
 
-#[test]
-fn speculative_sampling_is_the_targets_own_sampling_and_follows_its_distribution() {
+/// Speculative sampling at `temperature` (with timestamp rules when `timestamps`) with
+/// `which` draft, for each `(gamma, draft confidence, seed)` of `runs`: token for token the
+/// target's own sampling, following the target's exact law and not the draft's.
+fn check(temperature: f32, timestamps: bool, which: Draft, runs: &[(usize, f32, u64)]) {
     let tmp = tempfile::tempdir().unwrap();
-    let s = setup(tmp.path());
+    let s = setup(tmp.path(), temperature, timestamps, which);
     let target_law = exact(&s, &s.target, &s.target_cross);
     let draft_law = exact(&s, &s.draft, &s.draft_cross);
-
-    for (gamma, confidence, seed) in [(2, 0.0, 1), (1, 0.0, 3), (4, 0.0, 4), (2, 0.3, 2)] {
+    for &(gamma, confidence, seed) in runs {
+        let what = format!(
+            "temperature {temperature}, timestamps {timestamps}, {which:?} draft, gamma {gamma}, \
+             confidence {confidence}"
+        );
         let (counts, acceptance) = run(&s, gamma, confidence, seed);
         let (p_pair, p_third) = p_values(&counts, &target_law);
+        let (bad_pair, bad_third) = p_values(&counts, &draft_law);
         eprintln!(
-            "gamma {gamma}, confidence {confidence}: p(pair) = {p_pair:.4}, \
-             p(third) = {p_third:.4}, acceptance {acceptance:.3}"
+            "{what}: p(pair) = {p_pair:.4}, p(third) = {p_third:.4}, acceptance {acceptance:.3}; \
+             against the draft's law p = {bad_pair:.2e}, {bad_third:.2e}"
         );
         assert!(
             acceptance > 0.05 && acceptance < 0.95,
-            "draft and target must disagree sometimes for the test to mean anything: {acceptance}"
+            "{what}: draft and target must disagree sometimes for the test to mean \
+             anything: {acceptance}"
         );
         assert!(
             p_pair > 0.001,
-            "joint of the first two tokens: p = {p_pair}"
+            "{what}: joint of the first two tokens: p = {p_pair}"
         );
-        assert!(p_third > 0.001, "third token: p = {p_third}");
+        assert!(p_third > 0.001, "{what}: third token: p = {p_third}");
         // The statistic can tell the models apart: the same samples fail the draft's law.
-        let (bad_pair, bad_third) = p_values(&counts, &draft_law);
         assert!(
             bad_pair < 0.001 || bad_third < 0.001,
-            "the test must tell the target's law from the draft's (p = {bad_pair}, {bad_third})"
+            "{what}: the test must tell the target's law from the draft's \
+             (p = {bad_pair}, {bad_third})"
         );
     }
+}
+
+#[test]
+fn speculative_sampling_is_the_targets_own_sampling_and_follows_its_distribution() {
+    check(
+        1.0,
+        false,
+        Draft::Random,
+        &[(2, 0.0, 1), (1, 0.0, 3), (4, 0.0, 4), (2, 0.3, 2)],
+    );
+}
+
+#[test]
+fn at_lower_temperatures() {
+    check(0.6, false, Draft::Random, &[(1, 0.0, 5), (4, 0.0, 6)]);
+    check(0.2, false, Draft::TargetLayer, &[(1, 0.0, 7), (4, 0.0, 8)]);
+}
+
+#[test]
+fn with_timestamp_rules() {
+    check(1.0, true, Draft::Random, &[(1, 0.0, 9), (4, 0.0, 10)]);
+    check(0.6, true, Draft::Random, &[(2, 0.0, 11)]);
+    check(0.2, true, Draft::TargetLayer, &[(4, 0.0, 12)]);
 }
