@@ -18,6 +18,7 @@
 //! 3. `decoder.rnn`: an LSTM cell (hidden 128) whose state runs from chunk to chunk;
 //! 4. `decoder`: ReLU, a 1×1 convolution to one channel, sigmoid: the speech probability.
 
+use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -26,7 +27,7 @@ use realfft::{RealFftPlanner, RealToComplex};
 
 use super::error::VadError;
 use super::onnx::{self, FloatTensor, OnnxGraph};
-use super::{CHUNK_SAMPLES, CONTEXT_SAMPLES};
+use super::{CHUNK_SAMPLES, CONTEXT_SAMPLES, VadOptions, speech_regions};
 
 /// Samples the network sees per chunk: the context, then the chunk.
 const INPUT_SAMPLES: usize = CONTEXT_SAMPLES + CHUNK_SAMPLES;
@@ -242,6 +243,20 @@ impl SileroVad {
             probs.extend(self.process(block, &mut state)?);
         }
         Ok(probs)
+    }
+
+    /// The speech regions of 16 kHz mono `audio` (sample ranges), as faster-whisper's
+    /// `get_speech_timestamps`: [`Self::speech_probs`], then [`speech_regions`].
+    pub fn detect(
+        &self,
+        audio: &[f32],
+        options: &VadOptions,
+    ) -> Result<Vec<Range<usize>>, VadError> {
+        Ok(speech_regions(
+            &self.speech_probs(audio)?,
+            audio.len(),
+            options,
+        ))
     }
 
     /// Runs whole chunks of `audio` (a multiple of 512 samples) through the network, carrying
