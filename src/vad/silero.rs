@@ -262,6 +262,9 @@ impl SileroVad {
     /// Runs whole chunks of `audio` (a multiple of 512 samples) through the network, carrying
     /// `state` (context samples and LSTM state) in and out: the building block for streaming
     /// audio, one or many chunks at a time.
+    ///
+    /// # Panics
+    /// If `audio` is not a whole number of chunks (a caller's bug, not a property of the data).
     pub fn process(&self, audio: &[f32], state: &mut VadState) -> Result<Vec<f32>, VadError> {
         let _span =
             tracing::trace_span!("silero_vad", chunks = audio.len() / CHUNK_SAMPLES).entered();
