@@ -108,6 +108,7 @@ fn regions_match_faster_whisper_exactly() {
             assert!(!expected.is_empty());
             let regions = speech_regions(&probs, audio.len(), &options);
             assert_eq!(regions, expected, "{file} with {options:?}");
+            assert_eq!(vad.detect(&audio, &options).unwrap(), expected);
         }
     }
 }

@@ -24,9 +24,6 @@ pub const VAD_FILE: &str = "silero_vad_v6.onnx";
 /// Its size in bytes, checked after extraction.
 pub const VAD_BYTES: u64 = 1_245_151;
 
-/// Name used in messages and for the store's lock.
-const NAME: &str = "silero-vad";
-
 /// Whether `path` holds the complete model.
 pub fn is_complete(path: &Path) -> bool {
     path.metadata().is_ok_and(|m| m.len() == VAD_BYTES)
@@ -39,10 +36,15 @@ pub fn fetch(dest: &Path) -> Result<PathBuf, ModelError> {
     }
     let staging = staging::stage_beside(dest, ".vad-")?;
     eprintln!(
-        "fetching {NAME}: pip download {}=={}",
-        VAD_WHEEL.package, VAD_WHEEL.version
+        "fetching {}: pip download {}=={}",
+        dest.display(),
+        VAD_WHEEL.package,
+        VAD_WHEEL.version
     );
-    let wheel_file = offline::pip_download(NAME, &VAD_WHEEL, staging.path())?;
+    // Errors name the file being fetched: "model '<store>/vad/silero_vad_v6.onnx' is not
+    // available: `pip download faster-whisper==1.2.1` failed: ...".
+    let name = dest.display().to_string();
+    let wheel_file = offline::pip_download(&name, &VAD_WHEEL, staging.path())?;
     let member = format!("{}/{VAD_FILE}", VAD_WHEEL.folder);
     let file = std::fs::File::open(&wheel_file).map_err(|e| ModelError::io(&wheel_file, e))?;
     let mut archive = zip::ZipArchive::new(file)

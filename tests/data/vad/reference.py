@@ -1,7 +1,8 @@
 """Reference outputs of faster-whisper's Silero VAD, for tests/vad_silero.rs.
 
-For each corpus file (16 kHz 16-bit mono WAVs, read as int16 / 32768 like our decoder reads
-them, so both sides see the very same samples), writes NAME.json beside this script with:
+For each corpus file (16 kHz 16-bit mono WAV or FLAC, read as int16 / 32768 like our decoder
+reads them, so both sides see the very same samples: no resampling on either side), writes
+NAME.json beside this script with:
 - `probs`: the speech probability of every 512-sample chunk, computed by onnxruntime on
   faster-whisper's own silero_vad_v6.onnx through faster_whisper.vad.SileroVADModel (the
   audio padded to a multiple of 512 exactly as get_speech_timestamps pads it);
@@ -19,6 +20,7 @@ import pathlib
 import sys
 import wave
 
+import av
 import numpy as np
 from faster_whisper.vad import VadOptions, get_speech_timestamps, get_vad_model
 
@@ -26,6 +28,8 @@ FILES = [
     "formats/jfk_16000_mono_s16.wav",
     "en_misc/picovoice_diarization_3spk.wav",
     "multilingual/picovoice_test_es.wav",
+    # 5.6 minutes: more chunks than the encoder batches at once (1024), long regions.
+    "long/en_read_all_concat_16k.flac",
 ]
 
 OPTION_SETS = [
@@ -38,11 +42,18 @@ OPTION_SETS = [
 ]
 
 
-def read_wav(path):
-    with wave.open(str(path)) as w:
-        assert w.getframerate() == 16000 and w.getnchannels() == 1 and w.getsampwidth() == 2
-        data = w.readframes(w.getnframes())
-    return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
+def read_16k_s16(path):
+    if path.suffix == ".wav":
+        with wave.open(str(path)) as w:
+            assert w.getframerate() == 16000 and w.getnchannels() == 1 and w.getsampwidth() == 2
+            data = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+    else:
+        with av.open(str(path)) as container:
+            stream = container.streams.audio[0]
+            assert stream.rate == 16000 and stream.channels == 1
+            assert stream.codec_context.format.name == "s16"
+            data = np.concatenate([f.to_ndarray()[0] for f in container.decode(stream)])
+    return data.astype(np.float32) / 32768.0
 
 
 def main():
@@ -50,7 +61,7 @@ def main():
     out_dir = pathlib.Path(__file__).resolve().parent
     model = get_vad_model()
     for rel in FILES:
-        audio = read_wav(shared / "corpus" / rel)
+        audio = read_16k_s16(shared / "corpus" / rel)
         # The padding of get_speech_timestamps (always at least one sample).
         padded = np.pad(audio, (0, 512 - audio.shape[0] % 512))
         probs = model(padded).reshape(-1)
@@ -66,7 +77,8 @@ def main():
         record = {
             "file": rel,
             "num_samples": int(audio.shape[0]),
-            "probs": [float(p) for p in probs],
+            # Eight significant digits: far below the test's tolerance, half the file size.
+            "probs": [float(f"{p:.8g}") for p in probs],
             "regions": regions,
         }
         (out_dir / f"{name}.json").write_text(json.dumps(record) + "\n")
