@@ -92,6 +92,12 @@ pub struct Stats {
     /// accepted_tokens / draft_tokens (0 without a draft).
     #[serde(default)]
     pub acceptance_rate: f64,
+    /// Time in the voice activity detector, seconds (0 without it).
+    #[serde(default)]
+    pub vad_s: f64,
+    /// Seconds of audio the voice activity detector kept as speech (absent without it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speech_s: Option<f64>,
     /// With `--verify`: the first difference between what was decoded (speculative, batched
     /// beams or candidates) and the target decoding the same attempt alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -53,6 +53,8 @@ fn transcript(file: &str, segments: Vec<Segment>) -> Transcript {
             draft_tokens: 40,
             accepted_tokens: 30,
             acceptance_rate: 0.75,
+            vad_s: 0.01,
+            speech_s: Some(10.0),
             verify_difference: None,
         },
     }
@@ -272,8 +274,10 @@ fn json_has_stable_field_names() {
             "draft_tokens",
             "encoder_s",
             "rtf",
+            "speech_s",
             "target_calls",
             "tokens",
+            "vad_s",
             "wall_s"
         ]
     );

@@ -14,6 +14,7 @@ use clap::Args;
 use super::decode_args::DecodeArgs;
 use super::model_args::ModelArgs;
 use super::setup;
+use super::vad_args::VadArgs;
 use crate::batch::naming::output_file;
 use crate::batch::runner::{self, Settings, Task};
 use crate::batch::state::{self, Fingerprint, State};
@@ -60,13 +61,19 @@ pub struct BatchArgs {
     /// How to decode.
     #[command(flatten)]
     pub decode: DecodeArgs,
+    /// Voice activity detection.
+    #[command(flatten)]
+    pub vad: VadArgs,
 }
 
 /// Runs `whisper-spec batch`.
 pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let formats = output::parse_formats(&args.output_format)?;
-    let opts = args.decode.options()?;
+    let opts = crate::TranscribeOptions {
+        vad: args.vad.options(),
+        ..args.decode.options()?
+    };
     let subtitles = args.decode.subtitles();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut jobs = args.jobs.unwrap_or(if cores <= 2 { cores } else { 1 });
@@ -149,7 +156,7 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
     let mut interrupted = false;
     let mut fatal = None;
     if !tasks.is_empty() {
-        let transcriber = args.model.load()?;
+        let transcriber = args.vad.attach(args.model.load()?)?;
         transcriber.check_options(&opts)?;
         report.draft = transcriber.draft().map(|d| d.label().to_string());
         let total_s: f64 = tasks.iter().map(|t| t.estimate_s).sum();

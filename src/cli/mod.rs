@@ -16,6 +16,7 @@ pub mod probe;
 pub mod ranges;
 pub mod setup;
 pub mod transcribe;
+pub mod vad_args;
 
 use std::process::ExitCode;
 

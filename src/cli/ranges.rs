@@ -120,6 +120,16 @@ pub fn probability(s: &str) -> Result<f32, String> {
     number_in(s, 0.0, 1.0).map(|x| x as f32)
 }
 
+/// `--vad-threshold`: a speech probability in [0.01, 0.99].
+pub fn vad_threshold(s: &str) -> Result<f64, String> {
+    number_in(s, 0.01, 0.99)
+}
+
+/// The VAD's durations in milliseconds: 0..=600000 (ten minutes).
+pub fn vad_ms(s: &str) -> Result<u32, String> {
+    whole_in(s, 0, 600_000).map(|n| n as u32)
+}
+
 /// A level in dBFS: [-200, 0].
 pub fn level_db(s: &str) -> Result<f64, String> {
     number_in(s, -200.0, 0.0)

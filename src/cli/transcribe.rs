@@ -11,6 +11,7 @@ use clap::Args;
 use super::decode_args::DecodeArgs;
 use super::model_args::ModelArgs;
 use super::setup;
+use super::vad_args::VadArgs;
 use crate::output;
 
 /// Arguments of `whisper-spec transcribe`.
@@ -34,6 +35,9 @@ pub struct TranscribeArgs {
     /// How to decode.
     #[command(flatten)]
     pub decode: DecodeArgs,
+    /// Voice activity detection.
+    #[command(flatten)]
+    pub vad: VadArgs,
 }
 
 /// Runs `whisper-spec transcribe`.
@@ -47,7 +51,10 @@ pub fn run(args: TranscribeArgs, verbose: u8) -> anyhow::Result<ExitCode> {
         );
         output::check_stdout(formats[0], args.files.len())?;
     }
-    let opts = args.decode.options()?;
+    let opts = crate::TranscribeOptions {
+        vad: args.vad.options(),
+        ..args.decode.options()?
+    };
     let subtitles = args.decode.subtitles();
     if let Some(dir) = &args.output_dir {
         std::fs::create_dir_all(dir)
@@ -67,7 +74,7 @@ pub fn run(args: TranscribeArgs, verbose: u8) -> anyhow::Result<ExitCode> {
         }
     }
 
-    let transcriber = args.model.load()?;
+    let transcriber = args.vad.attach(args.model.load()?)?;
     transcriber.check_options(&opts)?;
 
     let mut failures = 0;

@@ -37,6 +37,8 @@ use crate::model::{CrossKv, Whisper};
 use crate::store::{ModelDir, WeightStorage};
 use crate::text::{Task, TextError, WhisperTokenizer};
 use crate::transcript::Transcript;
+use crate::vad::{SileroVad, VadError, speech_regions};
+use speech_map::{Side, SpeechMap, within_clips};
 
 /// A loaded model ready to transcribe any number of files.
 #[derive(Debug)]
@@ -46,6 +48,7 @@ pub struct Transcriber {
     name: String,
     draft: Option<Draft>,
     spec: SpecConfig,
+    vad: Option<SileroVad>,
 }
 
 /// What a window's decoder is prompted with, besides the start-of-transcript sequence.
@@ -109,6 +112,7 @@ impl Transcriber {
             name,
             draft: None,
             spec: SpecConfig::default(),
+            vad: None,
         })
     }
 
@@ -133,6 +137,17 @@ impl Transcriber {
         self.draft = draft;
         self.spec = spec;
         self
+    }
+
+    /// Uses `vad` to find the speech when the options ask for it ([`TranscribeOptions::vad`]).
+    pub fn with_vad(mut self, vad: Option<SileroVad>) -> Self {
+        self.vad = vad;
+        self
+    }
+
+    /// The voice activity detector, if one is loaded.
+    pub fn vad(&self) -> Option<&SileroVad> {
+        self.vad.as_ref()
     }
 
     /// The draft in use, if any.
@@ -198,7 +213,50 @@ impl Transcriber {
         progress: &mut dyn FnMut(f64),
     ) -> Result<Transcript> {
         self.check_options(opts)?;
-        longform::transcribe(self, samples, opts, file, None, progress)
+        let Some(vad_options) = &opts.vad else {
+            return longform::transcribe(self, samples, opts, file, None, progress);
+        };
+        let vad = self.vad.as_ref().ok_or(VadError::NotLoaded)?;
+        let started = Instant::now();
+        let probs = {
+            let _span = tracing::debug_span!("vad").entered();
+            vad.speech_probs(samples)?
+        };
+        let mut regions = speech_regions(&probs, samples.len(), vad_options);
+        if !opts.clip_timestamps.is_empty() {
+            regions = within_clips(&regions, &opts.clip_timestamps, samples.len());
+        }
+        let map = SpeechMap::new(regions, samples.len());
+        let vad_s = started.elapsed().as_secs_f64();
+        let joined = map.join(samples);
+        let duration_s = samples.len() as f64 / f64::from(audio::SAMPLE_RATE);
+        tracing::debug!(
+            "{file}: {:.1} s of speech in {} regions of {duration_s:.1} s",
+            joined.len() as f64 / f64::from(audio::SAMPLE_RATE),
+            map.regions().len()
+        );
+        let opts = TranscribeOptions {
+            // The clips are already cut out; what is left is all to transcribe.
+            clip_timestamps: Vec::new(),
+            ..opts.clone()
+        };
+        let mut transcript = if joined.is_empty() {
+            // No speech: nothing to decode (Whisper would invent text on the silence).
+            let mut t = longform::transcribe(self, &[], &opts, file, None, &mut |_| {})?;
+            progress(duration_s);
+            t.segments.clear();
+            t.text.clear();
+            t
+        } else {
+            longform::transcribe(self, &joined, &opts, file, Some(&map), &mut |s| {
+                progress(map.original_time(s, Side::End))
+            })?
+        };
+        map.restore(&mut transcript);
+        transcript.duration_s = duration_s;
+        transcript.stats.vad_s = vad_s;
+        transcript.stats.speech_s = Some(joined.len() as f64 / f64::from(audio::SAMPLE_RATE));
+        Ok(transcript)
     }
 
     /// Language probabilities from the decoder's first step on an encoded window, as

@@ -1,6 +1,7 @@
 //! Options of a transcription, with openai/whisper's defaults.
 
 use crate::text::Task;
+use crate::vad::VadOptions;
 
 /// How to transcribe.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,6 +69,10 @@ pub struct TranscribeOptions {
     /// With a draft, also decode every window with the target alone and report the first
     /// token that differs.
     pub verify: bool,
+    /// Transcribe only what the voice activity detector calls speech, with these settings
+    /// (`None`: all of the audio). Needs a transcriber with a VAD model
+    /// ([`Transcriber::with_vad`](super::Transcriber::with_vad)).
+    pub vad: Option<VadOptions>,
 }
 
 impl TranscribeOptions {
@@ -116,6 +121,7 @@ impl Default for TranscribeOptions {
             prefix: None,
             seed: 0,
             verify: false,
+            vad: None,
         }
     }
 }

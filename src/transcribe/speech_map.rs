@@ -8,6 +8,9 @@ use std::ops::Range;
 use crate::audio::SAMPLE_RATE;
 use crate::transcript::{Segment, Transcript};
 
+/// A segment edge this close to a cut (seconds of joined audio) belongs to the other side.
+const SNAP_S: f64 = 1.0;
+
 /// Speech regions of a file (sample ranges of the original audio) and where each lands in the
 /// joined audio.
 #[derive(Debug, Clone, PartialEq)]
@@ -128,27 +131,79 @@ impl SpeechMap {
         }
     }
 
+    /// The regions segment `segment` spans: those of its start and end timestamps, except
+    /// that an edge less than [`SNAP_S`] from a cut belongs to the other side (Whisper puts a
+    /// segment's edge in the padding next to a cut, and its speech is on the other side).
+    fn segment_regions(&self, segment: &Segment) -> (usize, usize) {
+        let rate = f64::from(SAMPLE_RATE);
+        let (start, end) = (segment.start * rate, segment.end * rate);
+        let mut first = self.region_at(start, Side::Start);
+        let mut last = self.region_at(end, Side::End).max(first);
+        let snap = SNAP_S * rate;
+        if first < last && self.joined_starts[first + 1] as f64 - start < snap {
+            first += 1;
+        }
+        if first < last && end - (self.joined_starts[last] as f64) < snap {
+            last -= 1;
+        }
+        (first, last)
+    }
+
+    /// Maps one segment back: its words each inside the region of their middle (kept within
+    /// the segment's regions, where alignment next to a cut can stray), the segment spanning
+    /// its words, or without words its own edges.
     fn restore_segment(&self, segment: &mut Segment) {
         let rate = f64::from(SAMPLE_RATE);
+        let (first, last) = self.segment_regions(segment);
         for word in &mut segment.words {
             let middle = (word.start + word.end) / 2.0;
-            let i = self.region_at(middle * rate, Side::Start);
+            let i = self
+                .region_at(middle * rate, Side::Start)
+                .clamp(first, last);
+            let duration = word.end - word.start;
+            let region_end = self.regions[i].end as f64 / rate;
             word.start = self.in_region(word.start, i);
-            word.end = self.in_region(word.end, i).max(word.start);
+            // A word moved into its segment's region keeps its length.
+            word.end = self
+                .in_region(word.end, i)
+                .max((word.start + duration).min(region_end));
         }
         match (segment.words.first(), segment.words.last()) {
-            (Some(first), Some(last)) => {
-                segment.start = first.start;
-                segment.end = last.end;
+            (Some(first_word), Some(last_word)) => {
+                segment.start = first_word.start;
+                segment.end = last_word.end;
             }
             _ => {
-                segment.start = self.original_time(segment.start, Side::Start);
-                segment.end = self
-                    .original_time(segment.end, Side::End)
-                    .max(segment.start);
+                segment.start = self.in_region(segment.start, first);
+                segment.end = self.in_region(segment.end, last).max(segment.start);
             }
         }
     }
+}
+
+/// `regions` cut down to the clips of `clip_timestamps` (pairs of start and end seconds, the
+/// last end defaulting to the end of audio `total` samples long).
+pub fn within_clips(
+    regions: &[Range<usize>],
+    clip_timestamps: &[f64],
+    total: usize,
+) -> Vec<Range<usize>> {
+    let rate = f64::from(SAMPLE_RATE);
+    let at = |s: f64| ((s.max(0.0) * rate) as usize).min(total);
+    let clips: Vec<Range<usize>> = clip_timestamps
+        .chunks(2)
+        .map(|c| at(c[0])..c.get(1).map_or(total, |&e| at(e)))
+        .collect();
+    let mut out = Vec::new();
+    for r in regions {
+        for c in &clips {
+            let (start, end) = (r.start.max(c.start), r.end.min(c.end));
+            if start < end {
+                out.push(start..end);
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -181,6 +236,20 @@ mod tests {
         assert_eq!(m.longest_cut_between(0, 2 * S), 7 * S);
         assert_eq!(m.longest_cut_between(2 * S, 5 * S), S);
         assert_eq!(m.longest_cut_between(0, 5 * S), 7 * S);
+    }
+
+    #[test]
+    fn regions_are_cut_to_clips() {
+        let regions = [S..3 * S, 10 * S..12 * S];
+        assert_eq!(
+            within_clips(&regions, &[2.0, 11.0], 20 * S),
+            vec![2 * S..3 * S, 10 * S..11 * S]
+        );
+        // The last clip runs to the end.
+        assert_eq!(
+            within_clips(&regions, &[11.5], 20 * S),
+            vec![11 * S + S / 2..12 * S]
+        );
     }
 
     #[test]
@@ -223,7 +292,7 @@ mod tests {
             segments: vec![
                 Segment {
                     start: 0.0,
-                    end: 2.5,
+                    end: 3.5,
                     // The second word straddles the boundary, mostly before it.
                     words: vec![word(0.2, 0.8), word(1.7, 2.1), word(2.2, 2.5)],
                     ..Segment::default()
@@ -242,7 +311,44 @@ mod tests {
         assert_eq!((w[1].start, w[1].end), (2.7, 3.0));
         assert!((w[2].start - 10.2).abs() < 1e-9 && (w[2].end - 10.5).abs() < 1e-9);
         assert_eq!((t.segments[0].start, t.segments[0].end), (1.2, w[2].end));
+        // A word that strays before its segment's first region is put back into it.
+        let mut late = Transcript {
+            segments: vec![Segment {
+                start: 1.5,
+                end: 3.5,
+                words: vec![word(1.6, 1.8), word(2.5, 3.0)],
+                ..Segment::default()
+            }],
+            ..Transcript::default()
+        };
+        map().restore(&mut late);
+        let w = &late.segments[0].words;
+        assert!(w[0].start == 10.0 && (w[0].end - 10.2).abs() < 1e-9);
+        assert_eq!((w[1].start, w[1].end), (10.5, 11.0));
         let s = &t.segments[1];
         assert!((s.start - 10.6).abs() < 1e-9 && (s.end - 11.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn segment_edges_next_to_a_cut_go_to_the_other_side() {
+        let segment = |start: f64, end: f64| Segment {
+            start,
+            end,
+            ..Segment::default()
+        };
+        let mut t = Transcript {
+            segments: vec![
+                // 0.5 s before the cut at 2 s: the speech is after it.
+                segment(1.5, 3.5),
+                // 1.5 s before the cut: it stays, the end is after.
+                segment(0.5, 3.5),
+                // Ends 0.3 s after the cut: the end goes back to the first region's end.
+                segment(0.5, 2.3),
+            ],
+            ..Transcript::default()
+        };
+        map().restore(&mut t);
+        let times: Vec<(f64, f64)> = t.segments.iter().map(|s| (s.start, s.end)).collect();
+        assert_eq!(times, vec![(10.0, 11.5), (1.5, 11.5), (1.5, 3.0)]);
     }
 }

@@ -30,6 +30,9 @@ pub enum VadError {
         /// Which operator or weight differs.
         reason: String,
     },
+    /// Options asked for voice activity detection from a transcriber that has no VAD model.
+    #[error("voice activity detection was asked for, but no VAD model is loaded")]
+    NotLoaded,
     /// A tensor operation failed.
     #[error("VAD computation failed: {0}")]
     Tensor(#[from] candle_core::Error),

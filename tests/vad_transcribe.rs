@@ -1,0 +1,142 @@
+//! Transcribing only the speech: JFK's sentence, 3 minutes of room tone (seeded brown noise at
+//! -50 dBFS), the sentence again. With the Silero VAD (the CLI's default settings) both
+//! sentences come out whole, each at its own place in the file (segments and words mapped back
+//! from the joined speech), and the room tone is never decoded; room tone alone gives no text;
+//! asking for the VAD without a model is an error.
+
+mod common;
+
+use candle_core::Device;
+use whisper_spec::cli::vad_args::{DEFAULT_SPEECH_PAD_MS, DEFAULT_THRESHOLD};
+use whisper_spec::store::ModelDir;
+use whisper_spec::vad::{SileroVad, VadOptions};
+use whisper_spec::{TranscribeOptions, Transcriber};
+
+const RATE: usize = 16_000;
+
+/// `seconds` of brown noise at -50 dBFS RMS, from a fixed seed.
+fn room_tone(seconds: usize) -> Vec<f32> {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut x = 0.0f64;
+    let raw: Vec<f64> = (0..seconds * RATE)
+        .map(|_| {
+            // Sum of 4 uniforms: near-Gaussian steps.
+            let mut step = 0.0;
+            for _ in 0..4 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                step += (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+            }
+            x = 0.98 * x + step;
+            x
+        })
+        .collect();
+    let rms = (raw.iter().map(|v| v * v).sum::<f64>() / raw.len() as f64).sqrt();
+    let level = 10f64.powf(-50.0 / 20.0);
+    raw.iter().map(|v| (v / rms * level) as f32).collect()
+}
+
+fn transcriber() -> Transcriber {
+    let dir = ModelDir::open(&common::models::store_model("base")).unwrap();
+    let vad = SileroVad::load(common::models::vad_model()).unwrap();
+    Transcriber::load(&dir, "base", &Device::Cpu)
+        .unwrap()
+        .with_vad(Some(vad))
+}
+
+fn options() -> TranscribeOptions {
+    TranscribeOptions {
+        language: Some("en".into()),
+        word_timestamps: true,
+        vad: Some(VadOptions {
+            threshold: DEFAULT_THRESHOLD,
+            speech_pad_ms: DEFAULT_SPEECH_PAD_MS,
+            ..VadOptions::default()
+        }),
+        ..TranscribeOptions::default()
+    }
+}
+
+fn words(text: &str) -> Vec<String> {
+    text.split_whitespace()
+        .map(|w| {
+            w.chars()
+                .filter(|c| c.is_alphanumeric())
+                .collect::<String>()
+                .to_lowercase()
+        })
+        .collect()
+}
+
+#[test]
+fn speech_around_room_tone_is_transcribed_whole_and_in_place() {
+    let jfk = whisper_spec::audio::load_audio(
+        common::shared_dir().join("corpus/formats/jfk_16000_mono_s16.wav"),
+    )
+    .unwrap()
+    .samples;
+    let jfk_s = jfk.len() as f64 / RATE as f64;
+    let tone = room_tone(180);
+    let second_at = jfk_s + 180.0;
+    let mut audio = jfk.clone();
+    audio.extend_from_slice(&tone);
+    audio.extend_from_slice(&jfk);
+    let t = transcriber();
+    let transcript = t
+        .transcribe_samples(&audio, &options(), "jfk_roomtone_jfk")
+        .unwrap();
+    let expected = words(
+        "And so my fellow Americans ask not what your country can do for you \
+         ask what you can do for your country",
+    );
+    let mut twice = expected.clone();
+    twice.extend(expected.iter().cloned());
+    assert_eq!(words(&transcript.text), twice, "{}", transcript.text);
+    assert!((transcript.duration_s - audio.len() as f64 / RATE as f64).abs() < 1e-9);
+    let speech = transcript.stats.speech_s.expect("the VAD ran");
+    assert!(speech < 2.0 * jfk_s + 4.0, "{speech} s kept as speech");
+    // Every word lies inside one of the two sentences, and the second half's words in the
+    // second one.
+    let all: Vec<_> = transcript.segments.iter().flat_map(|s| &s.words).collect();
+    assert_eq!(all.len(), twice.len());
+    for (i, w) in all.iter().enumerate() {
+        let (lo, hi) = if i < expected.len() {
+            (0.0, jfk_s + 0.5)
+        } else {
+            (second_at - 0.5, second_at + jfk_s + 0.5)
+        };
+        assert!(
+            w.start >= lo && w.end <= hi && w.start <= w.end,
+            "word {i} '{}' at {:.2}-{:.2} s, expected within {lo:.2}-{hi:.2}",
+            w.word,
+            w.start,
+            w.end
+        );
+    }
+    for s in &transcript.segments {
+        assert!(
+            s.end <= jfk_s + 0.5 || s.start >= second_at - 0.5,
+            "segment {:.2}-{:.2} s spans the room tone",
+            s.start,
+            s.end
+        );
+    }
+}
+
+#[test]
+fn room_tone_alone_gives_no_text_and_missing_model_is_an_error() {
+    let tone = room_tone(60);
+    let t = transcriber();
+    let transcript = t.transcribe_samples(&tone, &options(), "roomtone").unwrap();
+    assert!(transcript.segments.is_empty(), "{}", transcript.text);
+    assert_eq!(transcript.stats.speech_s, Some(0.0));
+    assert!((transcript.duration_s - 60.0).abs() < 1e-9);
+
+    let dir = ModelDir::open(&common::models::store_model("base")).unwrap();
+    let without = Transcriber::load(&dir, "base", &Device::Cpu).unwrap();
+    let err = without
+        .transcribe_samples(&tone[..RATE], &options(), "x")
+        .unwrap_err();
+    assert!(err.to_string().contains("no VAD model"), "{err}");
+}
