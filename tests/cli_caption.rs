@@ -390,3 +390,33 @@ fn write_wav(path: &Path, samples: &[i16]) {
     }
     std::fs::write(path, b).unwrap();
 }
+
+#[test]
+fn room_tone_is_never_decoded() {
+    // JFK, 3 minutes of room tone, JFK: the Silero VAD (on by default) keeps the decodes to
+    // the speech, and both sentences are captioned.
+    let _serial = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("jfk_room_tone_jfk.wav");
+    std::fs::write(&path, common::room_tone::jfk_room_tone_jfk_wav(180)).unwrap();
+    let out = caption(&[
+        "--input",
+        path.to_str().unwrap(),
+        "--realtime=false",
+        "--json",
+    ])
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v = summary(&out);
+    let text = v["text"].as_str().unwrap();
+    let expected = format!("{JFK_TEXT} {JFK_TEXT}");
+    assert!(wer(&expected, text) <= 10.0, "{text}");
+    let stats = &v["stats"];
+    // 202 s at 0.5 s steps: about 400 steps; the room tone's 360 are skipped.
+    let (decodes, silent) = (
+        stats["decodes"].as_u64().unwrap(),
+        stats["silent_steps"].as_u64().unwrap(),
+    );
+    assert!(decodes < 80 && silent > 300, "{stats}");
+}

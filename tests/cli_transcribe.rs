@@ -264,14 +264,17 @@ fn speculative_flags_report_the_draft_and_verify_against_the_target() {
     let tokens = v["stats"]["tokens"].as_u64().unwrap();
     assert!(calls < tokens, "{calls} target calls for {tokens} tokens");
 
-    // Sampled windows are checked token for token too: the kept attempt, decoded again by the
-    // target alone with the same random stream.
+    // Sampled windows are checked token for token too: the attempt, decoded again by the
+    // target alone with the same random stream. One candidate per attempt, so that the draft
+    // samples (best-of candidates are decoded together by the target).
     let sampled = run(&[
         "-m",
         "tiny.en",
         "--draft",
         "self-q8",
         "--verify",
+        "--best-of",
+        "1",
         "--temperature",
         "0.8",
         "-f",

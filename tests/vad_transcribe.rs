@@ -14,29 +14,6 @@ use whisper_spec::{TranscribeOptions, Transcriber};
 
 const RATE: usize = 16_000;
 
-/// `seconds` of brown noise at -50 dBFS RMS, from a fixed seed.
-fn room_tone(seconds: usize) -> Vec<f32> {
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    let mut x = 0.0f64;
-    let raw: Vec<f64> = (0..seconds * RATE)
-        .map(|_| {
-            // Sum of 4 uniforms: near-Gaussian steps.
-            let mut step = 0.0;
-            for _ in 0..4 {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                step += (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
-            }
-            x = 0.98 * x + step;
-            x
-        })
-        .collect();
-    let rms = (raw.iter().map(|v| v * v).sum::<f64>() / raw.len() as f64).sqrt();
-    let level = 10f64.powf(-50.0 / 20.0);
-    raw.iter().map(|v| (v / rms * level) as f32).collect()
-}
-
 fn transcriber() -> Transcriber {
     let dir = ModelDir::open(&common::models::store_model("base")).unwrap();
     let vad = SileroVad::load(common::models::vad_model()).unwrap();
@@ -77,7 +54,7 @@ fn speech_around_room_tone_is_transcribed_whole_and_in_place() {
     .unwrap()
     .samples;
     let jfk_s = jfk.len() as f64 / RATE as f64;
-    let tone = room_tone(180);
+    let tone = common::room_tone::room_tone(180);
     let second_at = jfk_s + 180.0;
     let mut audio = jfk.clone();
     audio.extend_from_slice(&tone);
@@ -126,7 +103,7 @@ fn speech_around_room_tone_is_transcribed_whole_and_in_place() {
 
 #[test]
 fn room_tone_alone_gives_no_text_and_missing_model_is_an_error() {
-    let tone = room_tone(60);
+    let tone = common::room_tone::room_tone(60);
     let t = transcriber();
     let transcript = t.transcribe_samples(&tone, &options(), "roomtone").unwrap();
     assert!(transcript.segments.is_empty(), "{}", transcript.text);

@@ -19,6 +19,7 @@ use super::decode_args::OptionalNumber;
 use super::model_args::ModelArgs;
 use super::ranges;
 use super::setup;
+use super::vad_args::VadArgs;
 use crate::audio::SAMPLE_RATE;
 use crate::audio::capture::{Capture, CaptureConfig, LiveSource};
 use crate::output::captions::{CaptionFile, CaptionFormat, CaptionLine, LineBuilder};
@@ -41,6 +42,9 @@ pub struct CaptionArgs {
     /// Model and speculative draft.
     #[command(flatten)]
     pub model: ModelArgs,
+    /// Voice activity detection: what is decoded at all.
+    #[command(flatten)]
+    pub vad: VadArgs,
     /// Input device: an id from --list-devices or part of its name (default: the system's).
     #[arg(long, conflicts_with = "input")]
     pub device: Option<String>,
@@ -132,9 +136,10 @@ pub fn run(args: CaptionArgs, verbose: u8) -> anyhow::Result<ExitCode> {
             .0
             .filter(|x| *x > 0.0)
             .map(|x| x as f32),
+        vad: args.vad.options(),
         ..TranscribeOptions::default()
     };
-    let transcriber = args.model.load()?;
+    let transcriber = args.vad.attach(args.model.load()?)?;
     transcriber.check_options(&opts)?;
     let config = LiveConfig {
         speech_db: args.speech_threshold_db,

@@ -10,10 +10,12 @@
 //! - Trailing segments that look invented (openai's anomaly score: improbable words, or words
 //!   squeezed into no time, as when Whisper repeats its prompt over silence) are left out of
 //!   the hypothesis.
-//! - Silence is not decoded: a step whose new audio is quieter than [`LiveConfig::speech_db`]
-//!   and that has no tentative words to confirm returns at once, and the silent audio is
-//!   dropped from the buffer. Whisper invents text on silence; this keeps it from ever being
-//!   asked.
+//! - Non-speech is not decoded: a step whose new audio has no speech and that has no
+//!   tentative words to confirm returns at once, and that audio is dropped from the buffer.
+//!   Speech is what the Silero VAD hears when the options ask for it (the default in
+//!   `caption`; it runs chunk by chunk as audio arrives, its state carried along), else audio
+//!   louder than [`LiveConfig::speech_db`]. Whisper invents text on silence, room tone and
+//!   music; this keeps it from ever being asked.
 //!
 //! The session has no clock of its own: the caller pushes audio and decides when to step
 //! (`caption` steps every `--step-ms` of new audio), and times everything it shows.
@@ -26,6 +28,7 @@ use super::{TranscribeOptions, Transcriber};
 use crate::audio::SAMPLE_RATE;
 use crate::audio::framing::loudest_rms_db;
 use crate::error::Result;
+use crate::vad::{CHUNK_SAMPLES, VadError, VadOptions, VadState};
 
 /// How the rolling buffer is kept.
 #[derive(Debug, Clone, PartialEq)]
@@ -118,6 +121,14 @@ pub struct LiveSession<'a> {
     committed_in_buffer: Vec<LiveWord>,
     /// Committed text before the buffer: the prompt.
     prompt: String,
+    /// The voice activity detector's settings, when it decides what is speech.
+    vad: Option<VadOptions>,
+    /// Its recurrent state, carried from chunk to chunk through the session.
+    vad_state: VadState,
+    /// Session sample up to which the detector has run (whole chunks).
+    vad_done: usize,
+    /// Speech probabilities of the chunks still in the buffer: (first session sample, p).
+    vad_probs: Vec<(usize, f32)>,
     stats: LiveStats,
 }
 
@@ -125,11 +136,14 @@ impl<'a> LiveSession<'a> {
     /// A session decoding with `transcriber` and `opts` (word timestamps are switched on:
     /// agreement and latency are per word).
     pub fn new(transcriber: &'a Transcriber, opts: &TranscribeOptions, config: LiveConfig) -> Self {
+        let vad = opts.vad.clone();
         let opts = TranscribeOptions {
             word_timestamps: true,
             timestamps: true,
             clip_timestamps: Vec::new(),
             initial_prompt: None,
+            // The detector gates the decodes (see `step`); the buffer is decoded whole.
+            vad: None,
             ..opts.clone()
         };
         let max_buffer_s = config.max_buffer_s.clamp(2.0, 30.0);
@@ -149,6 +163,10 @@ impl<'a> LiveSession<'a> {
             segment_ends: Vec::new(),
             committed_in_buffer: Vec::new(),
             prompt: String::new(),
+            vad,
+            vad_state: VadState::default(),
+            vad_done: 0,
+            vad_probs: Vec::new(),
             stats: LiveStats::default(),
         }
     }
@@ -198,9 +216,7 @@ impl<'a> LiveSession<'a> {
     /// commit what two decodes agree on, and cut the buffer when it is long.
     pub fn step(&mut self) -> Result<LiveUpdate> {
         self.stepped_len = self.buffer.len();
-        let new_audio = &self.buffer[self.decoded_len.min(self.buffer.len())..];
-        let has_speech =
-            loudest_rms_db(new_audio, SAMPLE_RATE as usize / 10) >= self.config.speech_db;
+        let has_speech = self.new_audio_has_speech()?;
         if !has_speech && self.agreement.tentative().is_empty() {
             self.stats.silent_steps += 1;
             self.drop_silence();
@@ -227,6 +243,42 @@ impl<'a> LiveSession<'a> {
             decoded: true,
             rewrote,
         })
+    }
+
+    /// Whether the audio since the last decode has speech: the detector's chunks (run on the
+    /// whole chunks that arrived since the last step) or, without it, its loudness.
+    fn new_audio_has_speech(&mut self) -> Result<bool> {
+        let from = self.decoded_len.min(self.buffer.len());
+        let Some(options) = &self.vad else {
+            let new_audio = &self.buffer[from..];
+            return Ok(
+                loudest_rms_db(new_audio, SAMPLE_RATE as usize / 10) >= self.config.speech_db
+            );
+        };
+        let vad = self.transcriber.vad().ok_or(VadError::NotLoaded)?;
+        let end = self.offset + self.buffer.len();
+        let start = self.vad_done.max(self.offset);
+        let whole = (end - start) / CHUNK_SAMPLES * CHUNK_SAMPLES;
+        if whole > 0 {
+            let audio = &self.buffer[start - self.offset..start - self.offset + whole];
+            let probs = vad.process(audio, &mut self.vad_state)?;
+            self.vad_probs.extend(
+                probs
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, p)| (start + i * CHUNK_SAMPLES, p)),
+            );
+            self.vad_done = start + whole;
+        }
+        let offset = self.offset;
+        self.vad_probs
+            .retain(|&(at, _)| at + CHUNK_SAMPLES > offset);
+        let since = self.offset + from;
+        let threshold = options.threshold as f32;
+        Ok(self
+            .vad_probs
+            .iter()
+            .any(|&(at, p)| at + CHUNK_SAMPLES > since && p >= threshold))
     }
 
     /// The audio has ended: decodes what was not decoded yet and commits every tentative word.

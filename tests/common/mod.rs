@@ -4,6 +4,7 @@
 pub mod fake_mic;
 pub mod jfk;
 pub mod npy;
+pub mod room_tone;
 
 use std::path::{Path, PathBuf};
 
