@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""Voice activity detection, measured: WER and time with the Silero VAD (our default) and
+without it (`--no-vad`), ours and faster-whisper's (`vad_filter=True` / `False`) on the same
+weights, over the corpus sets, plus files of speech around long non-speech stretches.
+
+    python3 benches/vad_wer.py [--model base] [--sets en_read,long,multilingual,en_misc]
+                               [--no-peer] [--room-tone]
+
+Ours: one `whisper-spec transcribe -f json` process per set and setting (model load
+included), default decoding (greedy with temperature fallback). faster-whisper: the peers venv
+(../shared/peers/setup.sh), the CTranslate2 copy of the same model, float32, the same
+decoding (beam 1, fallback on), in one process. WER uses the tests' normaliser
+(src/text/wer.rs) against the corpus manifest's references; multilingual is scored with it
+too (the same for both sides). `--room-tone` adds JFK / 3 minutes of -50 dBFS room tone / JFK
+(written to a temporary file) and reports words and time. Run it on an idle machine.
+"""
+import argparse
+import json
+import os
+import random
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import wave
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = os.environ.get("WHISPER_SPEC_SHARED", os.path.join(ROOT, "..", "shared"))
+sys.path.insert(0, os.path.join(ROOT, "benches"))
+from caption_latency import words  # noqa: E402  (the tests' normaliser)
+
+BIN = os.path.join(ROOT, "target", "release", "whisper-spec")
+
+
+def edits(r, h):
+    prev = list(range(len(h) + 1))
+    for i, a in enumerate(r):
+        cur = [i + 1] + [0] * len(h)
+        for j, b in enumerate(h):
+            cur[j + 1] = min(prev[j] + (a != b), prev[j + 1] + 1, cur[j] + 1)
+        prev = cur
+    return prev[len(h)]
+
+
+def corpus_wer(pairs):
+    e = n = 0
+    for ref, hyp in pairs:
+        r, h = words(ref), words(hyp)
+        e += edits(r, h)
+        n += len(r)
+    return 100.0 * e / max(n, 1)
+
+
+def manifest():
+    rows = {}
+    with open(os.path.join(SHARED, "corpus", "manifest.tsv"), encoding="utf-8") as f:
+        head = f.readline().rstrip("\n").split("\t")
+        for line in f:
+            row = dict(zip(head, line.rstrip("\n").split("\t")))
+            rows[row["file"]] = row
+    return rows
+
+
+def ours(model, files, vad):
+    cmd = [BIN, "transcribe", "-m", model, "-f", "json"] + ([] if vad else ["--no-vad"]) + files
+    t0 = time.perf_counter()
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    wall = time.perf_counter() - t0
+    res = [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+    vad_s = sum(r["stats"].get("vad_s", 0.0) for r in res)
+    return {r["file"]: r["text"] for r in res}, wall, vad_s
+
+
+def peer(python, model_dir, files, vad):
+    code = r"""
+import json, sys, time
+from faster_whisper import WhisperModel
+model_dir, vad, files = sys.argv[1], sys.argv[2] == "1", sys.argv[3:]
+m = WhisperModel(model_dir, device="cpu", compute_type="float32", cpu_threads=2)
+for f in files:
+    segs, info = m.transcribe(f, beam_size=1, best_of=5, vad_filter=vad)
+    print(json.dumps({"file": f, "text": "".join(s.text for s in segs).strip()}), flush=True)
+"""
+    t0 = time.perf_counter()
+    out = subprocess.run([python, "-c", code, model_dir, "1" if vad else "0"] + files,
+                         capture_output=True, text=True, check=True,
+                         env={**os.environ, "CT2_USE_MKL": "1"})
+    wall = time.perf_counter() - t0
+    res = [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+    return {r["file"]: r["text"] for r in res}, wall
+
+
+def room_tone_file(path):
+    w = wave.open(os.path.join(SHARED, "corpus", "formats", "jfk_16000_mono_s16.wav"))
+    jfk = w.readframes(w.getnframes())
+    rng = random.Random(1)
+    x, raw = 0.0, []
+    for _ in range(16000 * 180):
+        x = 0.98 * x + rng.gauss(0, 1)
+        raw.append(x)
+    rms = (sum(v * v for v in raw) / len(raw)) ** 0.5
+    amp = 10 ** (-50 / 20) * 32768
+    tone = b"".join(struct.pack("<h", int(max(-32768, min(32767, v / rms * amp)))) for v in raw)
+    out = wave.open(path, "wb")
+    out.setnchannels(1)
+    out.setsampwidth(2)
+    out.setframerate(16000)
+    out.writeframes(jfk + tone + jfk)
+    out.close()
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--model", default="base")
+    p.add_argument("--sets", default="en_read,long,multilingual,en_misc")
+    p.add_argument("--no-peer", action="store_true")
+    p.add_argument("--room-tone", action="store_true")
+    a = p.parse_args()
+    rows = manifest()
+    python = None
+    if not a.no_peer:
+        python = subprocess.run([os.path.join(SHARED, "peers", "setup.sh")],
+                                capture_output=True, text=True, check=True).stdout.strip()
+    model_dir = os.path.join(ROOT, "models", "ct2", a.model)
+    print("set\tfiles\tWER ours VAD\tWER ours no-VAD\tWER fw VAD\tWER fw no-VAD\t"
+          "time ours VAD / no-VAD (s)\ttime fw VAD / no-VAD (s)\tour VAD share")
+    for name in a.sets.split(","):
+        files = sorted(f for f in rows if f.startswith(name + "/") and rows[f]["transcript"])
+        paths = [os.path.join(SHARED, "corpus", f) for f in files]
+        refs = {os.path.join(SHARED, "corpus", f): rows[f]["transcript"] for f in files}
+        line = [name, str(len(files))]
+        times = []
+        for vad in (True, False):
+            texts, wall, vad_s = ours(a.model, paths, vad)
+            line.append(f"{corpus_wer([(refs[f], texts.get(f, '')) for f in paths]):.2f}")
+            times.append(wall)
+            if vad:
+                share = vad_s / wall
+        fw_times = []
+        for vad in (True, False):
+            if python is None:
+                line.append("-")
+                continue
+            texts, wall = peer(python, model_dir, paths, vad)
+            line.append(f"{corpus_wer([(refs[f], texts.get(f, '')) for f in paths]):.2f}")
+            fw_times.append(wall)
+        line.append(" / ".join(f"{t:.1f}" for t in times))
+        line.append(" / ".join(f"{t:.1f}" for t in fw_times) or "-")
+        line.append(f"{100 * share:.2f} %")
+        print("\t".join(line), flush=True)
+    if a.room_tone:
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "jfk_roomtone_jfk.wav")
+            room_tone_file(path)
+            for vad in (True, False):
+                texts, wall, _ = ours(a.model, [path], vad)
+                print(f"room tone, ours, vad={vad}: {len(words(texts[path]))} words "
+                      f"(44 spoken), {wall:.1f} s")
+            if python is not None:
+                for vad in (True, False):
+                    texts, wall = peer(python, model_dir, [path], vad)
+                    print(f"room tone, faster-whisper, vad={vad}: "
+                          f"{len(words(texts[path]))} words, {wall:.1f} s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
