@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""Voice activity detection, measured: WER and time with the Silero VAD (our default) and
-without it (`--no-vad`), ours and faster-whisper's (`vad_filter=True` / `False`) on the same
-weights, over the corpus sets, plus files of speech around long non-speech stretches.
+"""Two decoding settings side by side, ours and faster-whisper's on the same weights: WER and
+time over the corpus sets.
 
-    python3 benches/vad_wer.py [--model base] [--sets en_read,long,multilingual,en_misc]
-                               [--no-peer] [--room-tone]
+    python3 benches/corpus_wer.py --compare vad|beam [--model base]
+        [--sets en_read,long,multilingual,en_misc] [--no-peer] [--room-tone]
+
+`--compare vad`: with the Silero VAD (our default) and without it (`--no-vad`); faster-whisper
+with `vad_filter=True` and `False`. `--compare beam`: greedy and beam 5 (patience 1), both
+without VAD on both sides, to compare decodings alone.
 
 Ours: one `whisper-spec transcribe -f json` process per set and setting (model load
 included), default decoding (greedy with temperature fallback). faster-whisper: the peers venv
@@ -53,8 +56,17 @@ def manifest():
     return rows
 
 
-def ours(model, files, vad):
-    cmd = [BIN, "transcribe", "-m", model, "-f", "json"] + ([] if vad else ["--no-vad"]) + files
+# Per comparison: (label, our extra flags, faster-whisper's transcribe() arguments) x 2.
+SETTINGS = {
+    "vad": [("VAD", [], {"vad_filter": True, "beam_size": 1}),
+            ("no VAD", ["--no-vad"], {"vad_filter": False, "beam_size": 1})],
+    "beam": [("greedy", ["--no-vad"], {"vad_filter": False, "beam_size": 1}),
+             ("beam 5", ["--no-vad", "--beam-size", "5"], {"vad_filter": False, "beam_size": 5})],
+}
+
+
+def ours(model, files, flags):
+    cmd = [BIN, "transcribe", "-m", model, "-f", "json"] + flags + files
     t0 = time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True, check=True)
     wall = time.perf_counter() - t0
@@ -63,18 +75,18 @@ def ours(model, files, vad):
     return {r["file"]: r["text"] for r in res}, wall, vad_s
 
 
-def peer(python, model_dir, files, vad):
+def peer(python, model_dir, files, kwargs):
     code = r"""
 import json, sys, time
 from faster_whisper import WhisperModel
-model_dir, vad, files = sys.argv[1], sys.argv[2] == "1", sys.argv[3:]
+model_dir, kwargs, files = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3:]
 m = WhisperModel(model_dir, device="cpu", compute_type="float32", cpu_threads=2)
 for f in files:
-    segs, info = m.transcribe(f, beam_size=1, best_of=5, vad_filter=vad)
+    segs, info = m.transcribe(f, best_of=5, **kwargs)
     print(json.dumps({"file": f, "text": "".join(s.text for s in segs).strip()}), flush=True)
 """
     t0 = time.perf_counter()
-    out = subprocess.run([python, "-c", code, model_dir, "1" if vad else "0"] + files,
+    out = subprocess.run([python, "-c", code, model_dir, json.dumps(kwargs)] + files,
                          capture_output=True, text=True, check=True,
                          env={**os.environ, "CT2_USE_MKL": "1"})
     wall = time.perf_counter() - t0
@@ -103,57 +115,52 @@ def room_tone_file(path):
 
 def main():
     p = argparse.ArgumentParser()
+    p.add_argument("--compare", choices=sorted(SETTINGS), required=True)
     p.add_argument("--model", default="base")
     p.add_argument("--sets", default="en_read,long,multilingual,en_misc")
     p.add_argument("--no-peer", action="store_true")
     p.add_argument("--room-tone", action="store_true")
     a = p.parse_args()
+    settings = SETTINGS[a.compare]
     rows = manifest()
     python = None
     if not a.no_peer:
         python = subprocess.run([os.path.join(SHARED, "peers", "setup.sh")],
                                 capture_output=True, text=True, check=True).stdout.strip()
     model_dir = os.path.join(ROOT, "models", "ct2", a.model)
-    print("set\tfiles\tWER ours VAD\tWER ours no-VAD\tWER fw VAD\tWER fw no-VAD\t"
-          "time ours VAD / no-VAD (s)\ttime fw VAD / no-VAD (s)\tour VAD share")
+    x, y = settings[0][0], settings[1][0]
+    print(f"set\tfiles\tWER ours {x} / {y}\tWER fw {x} / {y}\t"
+          f"time ours {x} / {y} (s)\ttime fw {x} / {y} (s)\tour VAD share")
     for name in a.sets.split(","):
         files = sorted(f for f in rows if f.startswith(name + "/") and rows[f]["transcript"])
         paths = [os.path.join(SHARED, "corpus", f) for f in files]
         refs = {os.path.join(SHARED, "corpus", f): rows[f]["transcript"] for f in files}
-        line = [name, str(len(files))]
-        times = []
-        for vad in (True, False):
-            texts, wall, vad_s = ours(a.model, paths, vad)
-            line.append(f"{corpus_wer([(refs[f], texts.get(f, '')) for f in paths]):.2f}")
+        wers, times, fw_wers, fw_times, vad_share = [], [], [], [], 0.0
+        for _, flags, kwargs in settings:
+            texts, wall, vad_s = ours(a.model, paths, flags)
+            wers.append(corpus_wer([(refs[f], texts.get(f, "")) for f in paths]))
             times.append(wall)
-            if vad:
-                share = vad_s / wall
-        fw_times = []
-        for vad in (True, False):
-            if python is None:
-                line.append("-")
-                continue
-            texts, wall = peer(python, model_dir, paths, vad)
-            line.append(f"{corpus_wer([(refs[f], texts.get(f, '')) for f in paths]):.2f}")
-            fw_times.append(wall)
-        line.append(" / ".join(f"{t:.1f}" for t in times))
-        line.append(" / ".join(f"{t:.1f}" for t in fw_times) or "-")
-        line.append(f"{100 * share:.2f} %")
-        print("\t".join(line), flush=True)
+            vad_share = max(vad_share, vad_s / wall)
+            if python is not None:
+                texts, wall = peer(python, model_dir, paths, kwargs)
+                fw_wers.append(corpus_wer([(refs[f], texts.get(f, "")) for f in paths]))
+                fw_times.append(wall)
+        pair = lambda v, fmt: " / ".join(fmt.format(x) for x in v) or "-"  # noqa: E731
+        print("\t".join([name, str(len(files)), pair(wers, "{:.2f}"), pair(fw_wers, "{:.2f}"),
+                         pair(times, "{:.1f}"), pair(fw_times, "{:.1f}"),
+                         f"{100 * vad_share:.2f} %"]), flush=True)
     if a.room_tone:
         with tempfile.TemporaryDirectory() as d:
             path = os.path.join(d, "jfk_roomtone_jfk.wav")
             room_tone_file(path)
-            for vad in (True, False):
-                texts, wall, _ = ours(a.model, [path], vad)
-                print(f"room tone, ours, vad={vad}: {len(words(texts[path]))} words "
+            for label, flags, kwargs in settings:
+                texts, wall, _ = ours(a.model, [path], flags)
+                print(f"room tone, ours, {label}: {len(words(texts[path]))} words "
                       f"(44 spoken), {wall:.1f} s")
-            if python is not None:
-                for vad in (True, False):
-                    texts, wall = peer(python, model_dir, [path], vad)
-                    print(f"room tone, faster-whisper, vad={vad}: "
+                if python is not None:
+                    texts, wall = peer(python, model_dir, [path], kwargs)
+                    print(f"room tone, faster-whisper, {label}: "
                           f"{len(words(texts[path]))} words, {wall:.1f} s")
-
 
 if __name__ == "__main__":
     sys.exit(main())
