@@ -4,7 +4,7 @@
 //! never an abort, a runaway allocation or an endless decode. One place for all commands:
 //! `transcribe`, `batch`, `caption` and `bench` share these parsers.
 
-use super::decode_args::OptionalNumber;
+use super::decode_args::{BeamSize, OptionalNumber};
 use crate::text::resolve_language;
 
 /// Most beams and most sampled candidates per window: beyond this, memory and time grow
@@ -58,7 +58,22 @@ fn optional_in(s: &str, lo: f64, hi: f64) -> Result<OptionalNumber, String> {
     }
 }
 
-/// `--beam-size`, `--best-of`: 1..=[`MAX_CANDIDATES`].
+/// `--beam-size`: `auto`, `greedy`, or 1..=[`MAX_CANDIDATES`] beams.
+pub fn beam_size(s: &str) -> Result<BeamSize, String> {
+    match s.trim() {
+        "auto" => Ok(BeamSize::Auto),
+        "greedy" | "none" => Ok(BeamSize::Greedy),
+        _ => whole_in(s, 1, MAX_CANDIDATES)
+            .map(BeamSize::Beams)
+            .map_err(|_| {
+                format!(
+                    "expected `auto`, `greedy` or a whole number in 1..={MAX_CANDIDATES}, got '{s}'"
+                )
+            }),
+    }
+}
+
+/// `--best-of`: 1..=[`MAX_CANDIDATES`].
 pub fn candidates(s: &str) -> Result<usize, String> {
     whole_in(s, 1, MAX_CANDIDATES)
 }

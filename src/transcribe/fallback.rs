@@ -149,7 +149,9 @@ fn verify_attempt(
     streams: &[Sampler],
     decoded: &[WindowDecode],
 ) -> Result<Option<String>> {
-    let beam = opts.beam_size.filter(|_| temperature == 0.0);
+    let beam = opts
+        .beams_for(prompt.language)
+        .filter(|_| temperature == 0.0);
     if beam.is_none() && decoded.len() == 1 && t.draft.is_none() {
         // The target alone decoded it already: nothing else to compare with.
         return Ok(None);

@@ -350,7 +350,7 @@ impl Transcriber {
         sampler: &mut Sampler,
     ) -> Result<(WindowDecode, Option<SpecStats>)> {
         self.with_task(window, prompt, opts, |task| {
-            if let (Some(beams), true) = (opts.beam_size, temperature == 0.0) {
+            if let (Some(beams), true) = (opts.beams_for(prompt.language), temperature == 0.0) {
                 return Ok((decode_beam(task, beams, opts.patience)?, None));
             }
             if let (true, Some(draft), Some(draft_cross)) =
