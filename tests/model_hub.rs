@@ -28,7 +28,7 @@ fn store(root: &std::path::Path, cache: &std::path::Path, endpoint: &str, offlin
 fn downloads_from_the_hub_then_works_from_the_cache_without_it() {
     let tmp = tempfile::tempdir().unwrap();
     let repo = fake_hub::tiny_en_repo(tmp.path());
-    let mut hub = FakeHub::serve("openai/whisper-tiny.en", &repo);
+    let mut hub = FakeHub::serve("openai/whisper-tiny.en", &repo).unwrap();
     let (root, cache) = (tmp.path().join("store"), tmp.path().join("hf/hub"));
 
     let got = store(&root, &cache, &hub.endpoint, false)
@@ -40,11 +40,10 @@ fn downloads_from_the_hub_then_works_from_the_cache_without_it() {
         "{}",
         got.model.dir.display()
     );
-    assert!(
-        got.model
-            .dir
-            .ends_with(format!("snapshots/{}", fake_hub::COMMIT))
-    );
+    assert!(got.model.dir.ends_with(format!(
+        "snapshots/{}",
+        whisper_spec::store::local_hub::COMMIT
+    )));
     got.model.verify().unwrap();
     for f in [
         "config.json",
@@ -98,7 +97,7 @@ fn downloads_from_the_hub_then_works_from_the_cache_without_it() {
 fn the_command_line_honours_hf_endpoint_hf_home_and_hf_hub_offline() {
     let tmp = tempfile::tempdir().unwrap();
     let repo = fake_hub::tiny_en_repo(tmp.path());
-    let mut hub = FakeHub::serve("openai/whisper-tiny.en", &repo);
+    let mut hub = FakeHub::serve("openai/whisper-tiny.en", &repo).unwrap();
     let hf_home = tmp.path().join("hf-home");
     let endpoint = hub.endpoint.clone();
     let run = |args: &[&str], offline: bool| {

@@ -51,7 +51,7 @@ fn auto_draft_of_large_v3_is_distil_from_the_hub_and_changes_nothing() {
     synthetic_like_base(&target_dir, 2, 2, 1);
     // distil-whisper keeps the encoder and cuts the decoder down.
     synthetic_like_base(&distil_repo, 2, 1, 2);
-    let mut hub = FakeHub::serve("distil-whisper/distil-large-v3", &distil_repo);
+    let mut hub = FakeHub::serve("distil-whisper/distil-large-v3", &distil_repo).unwrap();
     let store = Store {
         root: tmp.path().join("store"),
         hub: HubOptions {

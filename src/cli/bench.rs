@@ -22,8 +22,18 @@ use crate::transcribe::{TranscribeOptions, Transcriber};
 #[command(group(clap::ArgGroup::new("peer").args(["vs_faster_whisper", "vs_whisper_cpp"])))]
 pub struct BenchArgs {
     /// Audio files to decode.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "synthetic")]
     pub files: Vec<PathBuf>,
+    /// Instead: this catalog model (and its draft) with random weights of the real shapes, at
+    /// full size, served by a hub on 127.0.0.1 and loaded through the hub path: load time,
+    /// memory, encoder window, decoder step, verify passes, the draft's step, the step's bytes
+    /// against the measured memory bandwidth, and whether speculative decoding is exact.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["vs_faster_whisper", "vs_whisper_cpp", "passes"])]
+    pub synthetic: Option<String>,
+    /// With --synthetic: quantize the target (its draft is exact relative to the quantized
+    /// target).
+    #[arg(long, value_enum, requires = "synthetic")]
+    pub quantize: Option<super::model_args::Quantize>,
     /// Target model.
     #[arg(short, long, default_value = super::model_args::DEFAULT_MODEL)]
     pub model: String,
@@ -145,6 +155,20 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(cli) = &args.whisper_cpp.vs_whisper_cpp {
         return vs_whisper_cpp(&args, cli);
+    }
+    if let Some(model) = &args.synthetic {
+        let identical = super::bench_synthetic::run(&super::bench_synthetic::SyntheticPlan {
+            model,
+            draft: &args.draft,
+            quantize: args.quantize.map(super::model_args::Quantize::kind),
+            rounds: args.runs,
+            json: args.json,
+        })?;
+        return Ok(if identical {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
     }
     if args.passes {
         super::bench_passes::run(&args.model, &args.files[0], args.runs)?;

@@ -1,5 +1,5 @@
-//! The statistics both benchmarks report: medians of repeated runs and this process's peak
-//! resident memory.
+//! The statistics the benchmarks report: medians of repeated runs, this process's peak
+//! resident memory, and the memory bandwidth a decoder step is bounded by.
 
 /// The median of `v` (0 for none).
 pub(super) fn median(mut v: Vec<f64>) -> f64 {
@@ -31,4 +31,25 @@ fn status_mb(field: &str) -> Option<f64> {
     let line = status.lines().find(|l| l.starts_with(field))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
+}
+
+/// Memory bandwidth in GB/s as every core reads it: the best of a few passes summing a
+/// 512 MiB buffer (far larger than any cache) split across the rayon pool, the way a decoder
+/// step streams its weights.
+pub(super) fn memory_bandwidth_gbs() -> f64 {
+    use rayon::prelude::*;
+    const WORDS: usize = 64 << 20;
+    let buffer: Vec<u64> = (0..WORDS as u64).collect();
+    let mut best = 0.0f64;
+    for _ in 0..5 {
+        let t0 = std::time::Instant::now();
+        let sum = buffer
+            .par_chunks(1 << 16)
+            .map(|chunk| chunk.iter().fold(0u64, |a, &b| a.wrapping_add(b)))
+            .reduce(|| 0, u64::wrapping_add);
+        let seconds = t0.elapsed().as_secs_f64();
+        std::hint::black_box(sum);
+        best = best.max((WORDS * 8) as f64 / seconds / 1e9);
+    }
+    best
 }

@@ -6,6 +6,7 @@ pub mod bench;
 mod bench_passes;
 mod bench_peer;
 mod bench_stats;
+mod bench_synthetic;
 mod bench_whisper_cpp;
 pub mod caption;
 mod caption_display;
@@ -50,7 +51,7 @@ pub enum Command {
     /// Transcribe whole archives: resumable, parallel, with progress and a report.
     Batch(Box<batch::BatchArgs>),
     /// Target alone vs speculative decoding on the same files: speed-up, acceptance, identity.
-    Bench(bench::BenchArgs),
+    Bench(Box<bench::BenchArgs>),
     /// List, fetch, inspect and import Whisper models.
     Models(models::ModelsArgs),
     /// Print codec, sample rate, channels and duration of audio files, one JSON line per file.
@@ -65,7 +66,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Transcribe(args) => transcribe::run(*args, cli.verbose),
         Command::Caption(args) => caption::run(*args, cli.verbose),
         Command::Batch(args) => batch::run(*args),
-        Command::Bench(args) => bench::run(args),
+        Command::Bench(args) => bench::run(*args),
         Command::Models(args) => models::run(args),
         Command::Probe(args) => probe::run(args),
     }

@@ -1,0 +1,169 @@
+//! Synthetic models of the real shapes: the repo files are the hub's (large-v3's vocabulary with
+//! `<|yue|>` at the id large-v3 gives it), and `bench --synthetic` builds one, serves it from a
+//! hub on 127.0.0.1, downloads it into the Hugging Face cache, loads it and measures it, with
+//! speculative greedy decoding checked token for token against the target alone.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use whisper_spec::Transcriber;
+use whisper_spec::store::ModelDir;
+use whisper_spec::store::synthetic::{Shape, write_repo};
+use whisper_spec::text::{Task, WhisperTokenizer};
+
+/// A store holding base's and tiny.en's files (linked from the checkout's store), so that
+/// synthetic repos can take their vocabularies without fetching anything.
+fn store_with_vocabularies(root: &Path) {
+    for name in ["base", "tiny.en"] {
+        let src = common::models::store_model(name);
+        let dst = root.join(name);
+        std::fs::create_dir_all(&dst).unwrap();
+        for entry in std::fs::read_dir(&src).unwrap() {
+            let entry = entry.unwrap();
+            std::os::unix::fs::symlink(entry.path(), dst.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_large_v3_vocabulary_puts_cantonese_and_the_later_specials_where_large_v3_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    // large-v3's vocabulary and mel bins at a miniature width.
+    let shape = Shape {
+        d_model: 64,
+        heads: 2,
+        encoder_layers: 1,
+        decoder_layers: 2,
+        ..Shape::of("large-v3").unwrap()
+    };
+    let dir = tmp.path().join("repo");
+    write_repo(&shape, &common::models::store_model("base"), &dir, 3).unwrap();
+    let model = ModelDir::open(&dir).unwrap();
+    assert_eq!(model.config.vocab_size, 51866);
+    assert_eq!(model.config.num_mel_bins, 128);
+    let tokenizer = WhisperTokenizer::from_model(&model).unwrap();
+    let s = *tokenizer.specials();
+    // openai/whisper-large-v3's ids.
+    assert_eq!((s.eot, s.sot), (50257, 50258));
+    assert_eq!((s.translate, s.transcribe), (50359, 50360));
+    assert_eq!(
+        (s.sot_lm, s.prev, s.no_speech),
+        (Some(50361), 50362, Some(50363))
+    );
+    assert_eq!((s.no_timestamps, s.timestamp_begin), (50364, 50365));
+    assert_eq!(
+        tokenizer
+            .sot_sequence(Some("yue"), Task::Transcribe)
+            .unwrap(),
+        vec![50258, 50358, 50360]
+    );
+    assert_eq!(
+        tokenizer
+            .sot_sequence(Some("su"), Task::Transcribe)
+            .unwrap(),
+        vec![50258, 50357, 50360]
+    );
+    let generation: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("generation_config.json")).unwrap())
+            .unwrap();
+    assert_eq!(generation["lang_to_id"].as_object().unwrap().len(), 100);
+    assert_eq!(generation["lang_to_id"]["<|yue|>"], 50358);
+    assert_eq!(generation["no_timestamps_token_id"], 50364);
+    assert!(!generation["alignment_heads"].as_array().unwrap().is_empty());
+    // Half-precision weights, as the hub publishes large-v3, and they load.
+    let weights = std::fs::read(dir.join("model.safetensors")).unwrap();
+    let tensors = safetensors::SafeTensors::deserialize(&weights).unwrap();
+    assert!(
+        tensors
+            .tensors()
+            .iter()
+            .all(|(_, t)| t.dtype() == safetensors::Dtype::F16)
+    );
+    Transcriber::load(&model, "large-v3", &candle_core::Device::Cpu).unwrap();
+}
+
+#[test]
+fn bench_synthetic_builds_serves_loads_measures_and_stays_exact() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("store");
+    store_with_vocabularies(&root);
+    let run = || {
+        let out = Command::new(env!("CARGO_BIN_EXE_whisper-spec"))
+            .args([
+                "bench",
+                "--synthetic",
+                "tiny",
+                "--draft",
+                "self-q8",
+                "--runs",
+                "1",
+                "--json",
+            ])
+            .env("WHISPER_SPEC_MODELS", &root)
+            .env_remove("HF_ENDPOINT")
+            .env_remove("HF_HUB_OFFLINE")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "bench failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let json: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+        (stdout, json)
+    };
+    let (stdout, first) = run();
+    assert_eq!(first["model"], "tiny");
+    assert_eq!(first["draft"], "self-q8");
+    assert_eq!(first["identical"], true, "{stdout}");
+    assert!(first["identical_tokens"].as_u64().unwrap() >= 64);
+    assert!(first["build_s"].as_f64().unwrap() > 0.0);
+    // tiny: 37,760,640 f32 parameters, as openai/whisper-tiny publishes them.
+    let weights_mb = first["weights_mb"].as_f64().unwrap();
+    assert!((151.0..151.2).contains(&weights_mb), "{weights_mb}");
+    for key in [
+        "load_s",
+        "encoder_window_s",
+        "decoder_step_ms",
+        "draft_step_ms",
+        "bandwidth_gbs",
+        "decoder_bytes",
+        "peak_rss_mb",
+    ] {
+        assert!(first[key].as_f64().unwrap() > 0.0, "{key}: {}", first[key]);
+    }
+    for k in ["2", "4", "8"] {
+        assert!(first["verify_ms"][k].as_f64().unwrap() > 0.0);
+    }
+    assert_eq!(first["speedup_at_acceptance"].as_object().unwrap().len(), 4);
+    // The download went through the hub into the Hugging Face cache's snapshot layout.
+    let snapshots = root.join("synthetic/hf-cache/models--openai--whisper-tiny/snapshots");
+    let snapshot = std::fs::read_dir(&snapshots)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert!(snapshot.join("model.safetensors").is_file());
+    // Built once: the second run reuses the repo and the cache.
+    let (_, second) = run();
+    assert_eq!(second["build_s"], 0.0);
+    assert_eq!(second["identical"], true);
+}
+
+#[test]
+fn bench_synthetic_names_the_shapes_it_knows() {
+    let out = Command::new(env!("CARGO_BIN_EXE_whisper-spec"))
+        .args(["bench", "--synthetic", "large-v4"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("large-v4") && err.contains("large-v3-turbo"),
+        "{err}"
+    );
+}
