@@ -102,4 +102,8 @@ pub struct Stats {
     /// beams or candidates) and the target decoding the same attempt alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verify_difference: Option<String>,
+    /// The CPU kernels' instruction set (`avx512+vnni`, `avx2`, `portable`, ...; see
+    /// `WHISPER_SPEC_ISA`): exactness and speed claims hold per instruction set.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub kernels: String,
 }

@@ -319,6 +319,8 @@ pub fn run(plan: &SyntheticPlan<'_>) -> anyhow::Result<bool> {
     let identical = alone.tokens == spec_decode.tokens && alone.tokens.len() >= IDENTICAL_TOKENS;
     drop(session);
 
+    // Before the bandwidth probe, whose buffer is not the model's memory.
+    let peak = peak_rss_mb();
     let bandwidth = memory_bandwidth_gbs();
     let position = prefix.len() + 1;
     let bytes = decoder_step_bytes(&shape, plan.quantize, position);
@@ -327,7 +329,6 @@ pub fn run(plan: &SyntheticPlan<'_>) -> anyhow::Result<bool> {
     let draft_step = median(draft_ms);
     let encoder = median(encoder_s);
     let bound_ms = bytes / (bandwidth * 1e9) * 1e3;
-    let peak = peak_rss_mb();
 
     println!(
         "{} + {} ({precision}), synthetic weights of the real shapes",

@@ -93,6 +93,29 @@ impl CpuFeatures {
         })
     }
 
+    /// The instruction set and extensions the kernels use, for reports: `avx512+vnni+bf16`,
+    /// `avx2`, `portable`, ...
+    pub fn label(&self) -> String {
+        let base = match self.isa {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => "avx512",
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => "avx2",
+            Isa::Portable => "portable",
+        };
+        let mut label = base.to_string();
+        for (present, name) in [(self.vnni, "vnni"), (self.bf16, "bf16")] {
+            if present {
+                label.push('+');
+                label.push_str(name);
+            }
+        }
+        if self.any_vnni && !self.vnni {
+            label.push_str("+avx-vnni");
+        }
+        label
+    }
+
     /// What the hardware reports, before any override.
     fn detected() -> Self {
         #[cfg(target_arch = "x86_64")]

@@ -277,6 +277,7 @@ pub(super) fn transcribe(
         .to_string();
     progress(duration_s);
     stats.draft = t.draft().map(|d| d.label().to_string());
+    stats.kernels = crate::kernels::CpuFeatures::get().label();
     stats.target_calls = window_stats.target_calls;
     stats.draft_tokens = window_stats.draft_tokens;
     stats.accepted_tokens = window_stats.accepted_tokens;

@@ -1,0 +1,71 @@
+//! The narrower kernels laptops run (AVX2, and the portable Rust ones every other CPU runs),
+//! forced with `WHISPER_SPEC_ISA` on real speech with base: the run reports the kernels it
+//! used, speculative decoding passes `--verify` (token for token the target's own decode,
+//! greedy and beam search), and the text is the one the widest kernels give.
+
+mod common;
+
+use std::process::Command;
+
+fn transcribe(isa: Option<&str>, args: &[&str]) -> serde_json::Value {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_whisper-spec"));
+    cmd.arg("transcribe").args(args);
+    match isa {
+        Some(isa) => cmd.env("WHISPER_SPEC_ISA", isa),
+        None => cmd.env_remove("WHISPER_SPEC_ISA"),
+    };
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{isa:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn avx2_and_portable_kernels_pass_verify_on_real_speech() {
+    common::models::store_model("base");
+    let shared = common::shared_dir();
+    let files = [
+        shared.join("corpus/jfk.flac"),
+        shared.join("corpus/en_read/librispeech/1089-134686-0000.flac"),
+    ];
+    for file in &files {
+        let file = file.to_str().unwrap();
+        let widest = transcribe(
+            None,
+            &["-m", "base", "--no-vad", "-l", "en", "-f", "json", file],
+        );
+        for isa in ["avx2", "portable"] {
+            for beams in ["greedy", "3"] {
+                let v = transcribe(
+                    Some(isa),
+                    &[
+                        "-m",
+                        "base",
+                        "--no-vad",
+                        "-l",
+                        "en",
+                        "--verify",
+                        "--beam-size",
+                        beams,
+                        "-f",
+                        "json",
+                        file,
+                    ],
+                );
+                let kernels = v["stats"]["kernels"].as_str().unwrap();
+                assert!(kernels.starts_with(isa), "{isa}: ran {kernels}");
+                assert!(
+                    v["stats"].get("verify_difference").is_none(),
+                    "{isa} {beams} {file}: {v}"
+                );
+                if beams == "greedy" {
+                    assert!(v["stats"]["draft_tokens"].as_u64().unwrap() > 0, "{v}");
+                    assert_eq!(v["text"], widest["text"], "{isa} {file}");
+                }
+            }
+        }
+    }
+}
