@@ -6,7 +6,11 @@ use clap::Parser;
 use whisper_spec::cli::{self, Cli};
 
 fn main() -> ExitCode {
-    match cli::run(Cli::parse()) {
+    let cli = Cli::parse();
+    if let Err(usage) = cli.check() {
+        usage.exit();
+    }
+    match cli::run(cli) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");

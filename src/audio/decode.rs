@@ -16,11 +16,14 @@
 //! - a WAV header whose block align, byte rate or channel mask contradicts its channels and
 //!   sample size is an error, wherever in the file the probe finds it ([`super::wav_header`],
 //!   [`super::checked_wav`]);
-//! - MP4 edit lists are applied (symphonia does not), dropping AAC's priming frames.
+//! - MP4 edit lists are applied (symphonia does not), dropping AAC's priming frames;
+//! - a WAV that does not declare its length (sizes 0xFFFFFFFF, written to a pipe) ends where
+//!   its bytes end, without a truncation warning.
 
 use std::fs::File;
+use std::io::Cursor;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use symphonia::core::audio::conv::IntoSample;
 use symphonia::core::audio::{Audio, AudioBuffer, GenericAudioBufferRef, sample::Sample};
@@ -31,7 +34,7 @@ use symphonia::core::codecs::registry::CodecRegistry;
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::probe::Hint;
 use symphonia::core::formats::{FormatOptions, FormatReader, Track};
-use symphonia::core::io::{MediaSourceStream, MediaSourceStreamOptions};
+use symphonia::core::io::{MediaSource, MediaSourceStream, MediaSourceStreamOptions};
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::packet::Packet;
 use symphonia::core::units::{Duration, TimeBase};
@@ -137,6 +140,10 @@ pub struct Decoder {
     /// The edit list's presentation has been fully delivered.
     edit_done: bool,
     consecutive_bad: u32,
+    /// The container does not say where the audio ends, so the end of the bytes is its normal
+    /// end, not a truncation: a WAV streamed with unknown sizes (0xFFFFFFFF, as `ffmpeg -f wav
+    /// -` writes to a pipe), which symphonia reads until a read comes up empty.
+    ends_at_eof: bool,
     /// Packets that decoded: until there is one, any failure is an error, not a truncation.
     good_packets: u64,
     /// Where the next packet should start (previous pts + duration), in time-base units.
@@ -174,16 +181,49 @@ impl Decoder {
             return Err(AudioError::EmptyFile { path });
         }
         let file = File::open(&path).map_err(io_err)?;
-        let mss = MediaSourceStream::new(Box::new(file), MediaSourceStreamOptions::default());
-
         let mut hint = Hint::new();
         if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
             hint.with_extension(ext);
         }
+        let edit_path = path.clone();
+        Self::from_source(path, Box::new(file), &hint, move |track_id| {
+            File::open(&edit_path)
+                .ok()
+                .and_then(|file| mp4_edit::read_edit(file, track_id))
+        })
+    }
+
+    /// Like [`Decoder::open`], for audio already in memory (standard input, read whole), named
+    /// `name` in errors and warnings. With no file extension to hint at the format, the probe
+    /// goes by content alone, as it does for a file whose extension it does not know.
+    pub fn from_bytes(name: impl Into<PathBuf>, bytes: Vec<u8>) -> Result<Self, AudioError> {
+        let path = name.into();
+        if bytes.is_empty() {
+            return Err(AudioError::EmptyInput { path });
+        }
+        let bytes = SharedBytes(Arc::new(bytes));
+        let edit_bytes = bytes.clone();
+        Self::from_source(
+            path,
+            Box::new(Cursor::new(bytes)),
+            &Hint::new(),
+            move |track_id| mp4_edit::read_edit(Cursor::new(edit_bytes.as_ref()), track_id),
+        )
+    }
+
+    /// Probes `source` (named `path`) for its container, picks the audio track and decodes the
+    /// first packet; `read_edit` reads an MP4 track's edit list from the same bytes.
+    fn from_source(
+        path: PathBuf,
+        source: Box<dyn MediaSource>,
+        hint: &Hint,
+        read_edit: impl FnOnce(u32) -> Option<Mp4Edit>,
+    ) -> Result<Self, AudioError> {
+        let mss = MediaSourceStream::new(source, MediaSourceStreamOptions::default());
         // WAV headers are checked where the probe finds them (`checked_wav`).
         let format = checked_wav::probe()
             .probe(
-                &hint,
+                hint,
                 mss,
                 FormatOptions::default(),
                 MetadataOptions::default(),
@@ -240,7 +280,7 @@ impl Decoder {
             })?;
         let codec = decoder.codec_info().short_name.to_string();
         let edit = if container == "isomp4" {
-            mp4_edit::read_edit(&path, track_id)
+            read_edit(track_id)
         } else {
             None
         };
@@ -248,6 +288,7 @@ impl Decoder {
             (Some(edit), Some(rate)) => edit.keep_frames(rate).or(declared_frames),
             _ => declared_frames,
         };
+        let ends_at_eof = container == "wave" && declared_frames.is_none();
 
         let mut this = Decoder {
             info: SourceInfo {
@@ -269,6 +310,7 @@ impl Decoder {
             codec_frames: 0,
             edit_done: false,
             consecutive_bad: 0,
+            ends_at_eof,
             good_packets: 0,
             next_ts: None,
             gaps: 0,
@@ -346,6 +388,9 @@ impl Decoder {
                 Err(e) => {
                     if self.good_packets == 0 {
                         return Err(self.stream_error(e));
+                    }
+                    if self.ends_at_eof && is_eof(&e) {
+                        return self.finish(None);
                     }
                     let reason = describe_stream_error(&e);
                     return self.stop_early(reason);
@@ -586,6 +631,16 @@ impl Decoder {
                 reason: e.to_string(),
             },
         }
+    }
+}
+
+/// In-memory input shared, without a copy, by symphonia's reader and the MP4 edit-list reader.
+#[derive(Clone)]
+struct SharedBytes(Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for SharedBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
     }
 }
 

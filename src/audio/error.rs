@@ -3,7 +3,8 @@
 
 use std::path::PathBuf;
 
-/// What can go wrong while opening, decoding or resampling an audio file.
+/// What can go wrong while opening, decoding or resampling an audio file (or standard input,
+/// named `<stdin>`).
 #[derive(Debug, thiserror::Error)]
 pub enum AudioError {
     /// The path could not be opened or read (missing, no permission, I/O failure).
@@ -36,6 +37,33 @@ pub enum AudioError {
     #[error("{path}: file is empty (0 bytes)")]
     EmptyFile {
         /// The file involved.
+        path: PathBuf,
+    },
+    /// An in-memory input (standard input) has no bytes at all: nothing was piped in.
+    #[error("{path}: empty input (no bytes were read)")]
+    EmptyInput {
+        /// The input's name (`<stdin>`).
+        path: PathBuf,
+    },
+    /// Standard input goes on past the most that is read into memory.
+    #[error(
+        "{path}: more than {mib} MiB of input; standard input is read into memory whole, \
+         so give audio this large as a file",
+        mib = *limit_bytes as f64 / (1u64 << 20) as f64
+    )]
+    InputTooLarge {
+        /// The input's name (`<stdin>`).
+        path: PathBuf,
+        /// The most bytes read.
+        limit_bytes: u64,
+    },
+    /// Standard input is a terminal: no audio will come from it.
+    #[error(
+        "{path}: is a terminal, not audio; pipe audio in (`cat talk.mp3 | whisper-spec \
+         transcribe -`) or give a file path"
+    )]
+    Terminal {
+        /// The input's name (`<stdin>`).
         path: PathBuf,
     },
     /// No supported container format was recognised (text, random bytes, unknown format).
@@ -137,6 +165,9 @@ impl AudioError {
             | AudioError::NotAFile { path, .. }
             | AudioError::InconsistentHeader { path, .. }
             | AudioError::EmptyFile { path }
+            | AudioError::EmptyInput { path }
+            | AudioError::InputTooLarge { path, .. }
+            | AudioError::Terminal { path }
             | AudioError::UnrecognizedFormat { path, .. }
             | AudioError::NoAudioTrack { path, .. }
             | AudioError::UnsupportedCodec { path, .. }

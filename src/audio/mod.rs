@@ -5,6 +5,8 @@
 //! - [`resample`]: rubato's FFT resampler to 16 kHz, streaming and time-aligned;
 //! - [`stream`]: the two combined as a chunk iterator ([`AudioStream`]), plus [`load_audio`]
 //!   and [`probe`];
+//! - [`input`]: a file or standard input (`-`, [`AudioInput`]); [`stdin`] reads the latter
+//!   whole, bounded, into memory for the decoder;
 //! - `mic` (cargo feature `mic`): live capture through cpal, delivered as 16 kHz chunks;
 //! - [`capture`]: live audio (a microphone, or a file at real-time pace) on its own thread,
 //!   behind a bounded queue;
@@ -19,19 +21,22 @@ pub mod checked_wav;
 pub mod decode;
 mod error;
 pub mod framing;
+pub mod input;
 pub mod mel;
 #[cfg(feature = "mic")]
 pub mod mic;
 mod mp4_edit;
 pub mod resample;
+pub mod stdin;
 pub mod stream;
 pub mod wav_header;
 
 pub use decode::{DecodeReport, Decoder, SourceInfo};
 pub use error::AudioError;
+pub use input::{AudioInput, STDIN_NAME};
 pub use mel::{LogMel, MelFilters, MelSpectrogram, log_mel_spectrogram};
 pub use resample::{Resampler, resample_to_16k};
-pub use stream::{Audio16k, AudioStream, ProbeInfo, load_audio, probe};
+pub use stream::{Audio16k, AudioStream, ProbeInfo, load_audio, load_input, probe, probe_input};
 
 /// Whisper's input sample rate.
 pub const SAMPLE_RATE: u32 = 16_000;

@@ -7,9 +7,7 @@
 //! timestamps shift and the duration is not the one ffmpeg reports. Only the header boxes are
 //! read (`mdat` is skipped by seeking), and a `moov` larger than [`MAX_MOOV_BYTES`] is ignored.
 
-use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
-use std::path::Path;
 
 /// Largest `moov` box read into memory; real ones are kilobytes to a few megabytes.
 const MAX_MOOV_BYTES: u64 = 64 << 20;
@@ -54,13 +52,12 @@ fn scale(value: u64, num: u64, den: u64) -> u64 {
     ((u128::from(value) * u128::from(num) + u128::from(den) / 2) / u128::from(den)) as u64
 }
 
-/// The edit of audio track `track_id` in the MP4 file at `path`, if it has a simple one: any
-/// number of leading empty edits are ignored, then exactly one edit at normal rate. Anything
-/// else (no list, several segments, unreadable boxes) gives `None` and the stream is used as
-/// decoded.
-pub(crate) fn read_edit(path: &Path, track_id: u32) -> Option<Mp4Edit> {
-    let mut file = File::open(path).ok()?;
-    let file_len = file.metadata().ok()?.len();
+/// The edit of audio track `track_id` in the MP4 file `file` (an open file, or its bytes in a
+/// cursor), if it has a simple one: any number of leading empty edits are ignored, then exactly
+/// one edit at normal rate. Anything else (no list, several segments, unreadable boxes) gives
+/// `None` and the stream is used as decoded.
+pub(crate) fn read_edit(mut file: impl Read + Seek, track_id: u32) -> Option<Mp4Edit> {
+    let file_len = file.seek(SeekFrom::End(0)).ok()?;
     let moov = find_top_level(&mut file, file_len, b"moov")?;
     let movie_timescale = child(&moov, b"mvhd").and_then(mvhd_timescale)?;
     let traks = Boxes(&moov).filter(|(kind, _)| kind == b"trak");
@@ -87,7 +84,7 @@ pub(crate) fn read_edit(path: &Path, track_id: u32) -> Option<Mp4Edit> {
 }
 
 /// Reads the payload of the first top-level box of type `kind`, seeking over the others.
-fn find_top_level(file: &mut File, file_len: u64, kind: &[u8; 4]) -> Option<Vec<u8>> {
+fn find_top_level<R: Read + Seek>(file: &mut R, file_len: u64, kind: &[u8; 4]) -> Option<Vec<u8>> {
     let mut pos = 0u64;
     while pos + 8 <= file_len {
         file.seek(SeekFrom::Start(pos)).ok()?;

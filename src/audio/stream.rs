@@ -7,13 +7,14 @@
 use std::path::Path;
 
 use super::decode::{DecodeReport, Decoder, SourceInfo};
+use super::input::AudioInput;
 use super::resample::Resampler;
 use super::{AudioError, SAMPLE_RATE};
 
 /// Default chunk length of [`AudioStream`]: one second at 16 kHz.
 pub const DEFAULT_CHUNK_SAMPLES: usize = SAMPLE_RATE as usize;
 
-/// A file decoded and resampled to 16 kHz mono, chunk by chunk.
+/// A file (or standard input) decoded and resampled to 16 kHz mono, chunk by chunk.
 ///
 /// Iterating yields `Result<Vec<f32>, AudioError>` chunks of [`AudioStream::chunk_samples`]
 /// samples (the last one shorter); after an error or the end it yields `None`.
@@ -33,7 +34,15 @@ pub struct AudioStream {
 impl AudioStream {
     /// Opens `path` (see [`Decoder::open`] for what is checked up front).
     pub fn open(path: impl AsRef<Path>) -> Result<Self, AudioError> {
-        let decoder = Decoder::open(path)?;
+        Self::from_decoder(Decoder::open(path)?)
+    }
+
+    /// Opens a file or standard input (see [`AudioInput::open`]).
+    pub fn open_input(input: &AudioInput) -> Result<Self, AudioError> {
+        Self::from_decoder(input.open()?)
+    }
+
+    fn from_decoder(decoder: Decoder) -> Result<Self, AudioError> {
         let info = decoder.info();
         let resampler = Resampler::new(info.sample_rate).map_err(|e| AudioError::Resample {
             path: info.path.clone(),
@@ -178,6 +187,11 @@ pub fn load_audio(path: impl AsRef<Path>) -> Result<Audio16k, AudioError> {
     AudioStream::open(path)?.collect_all()
 }
 
+/// [`load_audio`] for a file or standard input.
+pub fn load_input(input: &AudioInput) -> Result<Audio16k, AudioError> {
+    AudioStream::open_input(input)?.collect_all()
+}
+
 /// What `whisper-spec probe` reports for one file.
 #[derive(Debug, Clone)]
 pub struct ProbeInfo {
@@ -198,7 +212,15 @@ impl ProbeInfo {
 /// find truncation or corruption; container durations can be estimates (raw AAC, VBR MP3) or
 /// lies (a WAV header claiming 2 GB).
 pub fn probe(path: impl AsRef<Path>) -> Result<ProbeInfo, AudioError> {
-    let mut decoder = Decoder::open(path)?;
+    probe_decoder(Decoder::open(path)?)
+}
+
+/// [`probe`] for a file or standard input.
+pub fn probe_input(input: &AudioInput) -> Result<ProbeInfo, AudioError> {
+    probe_decoder(input.open()?)
+}
+
+fn probe_decoder(mut decoder: Decoder) -> Result<ProbeInfo, AudioError> {
     let mut scratch = Vec::new();
     loop {
         scratch.clear();

@@ -21,7 +21,8 @@ pub mod vad_args;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// whisper-spec: Whisper speech-to-text with exact speculative decoding.
 #[derive(Debug, Parser)]
@@ -56,6 +57,31 @@ pub enum Command {
     Models(models::ModelsArgs),
     /// Print codec, sample rate, channels and duration of audio files, one JSON line per file.
     Probe(probe::ProbeArgs),
+}
+
+impl Cli {
+    /// Checks what clap cannot see one value at a time: standard input (`-`) appears at most
+    /// once among the inputs of `transcribe` and `probe`, since it can be read only once. The
+    /// error is a usage error like clap's own (exit status 2, with the command's usage).
+    pub fn check(&self) -> Result<(), clap::Error> {
+        let (name, inputs) = match &self.command {
+            Command::Transcribe(args) => ("transcribe", &args.files),
+            Command::Probe(args) => ("probe", &args.files),
+            _ => return Ok(()),
+        };
+        if inputs.iter().filter(|input| input.is_stdin()).count() <= 1 {
+            return Ok(());
+        }
+        let mut cli = Cli::command();
+        cli.build();
+        let command = cli
+            .find_subcommand_mut(name)
+            .expect("transcribe and probe are subcommands");
+        Err(command.error(
+            ErrorKind::ArgumentConflict,
+            "`-` (standard input) was given more than once; it can be read only once",
+        ))
+    }
 }
 
 /// Runs a parsed command line and returns the process exit status.

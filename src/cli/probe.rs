@@ -1,34 +1,41 @@
-//! `whisper-spec probe FILE...`: codec, sample rate, channels and exact duration of audio files,
-//! one JSON object per line on stdout, so scripts can check a batch before transcribing it.
+//! `whisper-spec probe FILE...`: codec, sample rate, channels and exact duration of audio files
+//! (or of standard input, `-`), one JSON object per line on stdout, so scripts can check a batch
+//! before transcribing it.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::builder::{PathBufValueParser, TypedValueParser};
 use serde_json::json;
 
-use crate::audio;
+use crate::audio::{self, AudioInput};
 
 /// Arguments of `whisper-spec probe`.
 #[derive(Debug, clap::Args)]
 pub struct ProbeArgs {
-    /// Audio files to inspect. Each is decoded completely, so the duration is exact.
-    #[arg(required = true)]
-    pub files: Vec<PathBuf>,
+    /// Audio files to inspect; `-` reads standard input (once). Each is decoded completely, so
+    /// the duration is exact.
+    #[arg(
+        required = true,
+        value_name = "FILE",
+        value_parser = PathBufValueParser::new().map(AudioInput::from_arg)
+    )]
+    pub files: Vec<AudioInput>,
 }
 
 /// Runs `whisper-spec probe`: prints
 /// `{"file","container","codec","sample_rate","channels","duration_s","truncated"}` (plus
-/// `"warnings"` when there are any) or `{"file","error"}` per file; fails if any file failed.
+/// `"warnings"` when there are any) or `{"file","error"}` per file (`"file"` is `<stdin>` for
+/// standard input); fails if any file failed.
 pub fn run(args: ProbeArgs) -> anyhow::Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut failed = false;
     for file in &args.files {
-        let line = match audio::probe(file) {
+        let line = match audio::probe_input(file) {
             Ok(p) => {
                 let mut obj = json!({
-                    "file": file.display().to_string(),
+                    "file": file.to_string(),
                     "container": p.info.container,
                     "codec": p.info.codec,
                     "sample_rate": p.info.sample_rate,
@@ -43,7 +50,7 @@ pub fn run(args: ProbeArgs) -> anyhow::Result<ExitCode> {
             }
             Err(e) => {
                 failed = true;
-                json!({ "file": file.display().to_string(), "error": e.to_string() })
+                json!({ "file": file.to_string(), "error": e.to_string() })
             }
         };
         writeln!(out, "{line}")?;

@@ -1,5 +1,6 @@
-//! `whisper-spec transcribe FILE...`: transcripts of audio files, to stdout or an output dir.
-//! The model loads once for all files; a file that fails is reported and the others go on.
+//! `whisper-spec transcribe FILE...`: transcripts of audio files (or of standard input, `-`),
+//! to stdout or an output dir. The model loads once for all files; a file that fails is
+//! reported and the others go on.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -7,26 +8,33 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
+use clap::builder::{PathBufValueParser, TypedValueParser};
 
 use super::decode_args::DecodeArgs;
 use super::model_args::ModelArgs;
 use super::setup;
 use super::vad_args::VadArgs;
+use crate::audio::{self, AudioInput};
 use crate::output;
 
 /// Arguments of `whisper-spec transcribe`.
 #[derive(Debug, Args)]
 pub struct TranscribeArgs {
-    /// Audio files (wav, flac, mp3, ogg, opus, m4a, webm, ...).
-    #[arg(required = true)]
-    pub files: Vec<PathBuf>,
+    /// Audio files (wav, flac, mp3, ogg, opus, m4a, webm, ...); `-` reads standard input (once).
+    #[arg(
+        required = true,
+        value_name = "FILE",
+        value_parser = PathBufValueParser::new().map(AudioInput::from_arg)
+    )]
+    pub files: Vec<AudioInput>,
     /// Model and speculative draft.
     #[command(flatten)]
     pub model: ModelArgs,
     /// Output format: txt, json, srt, vtt, tsv, a comma list, or all.
     #[arg(short = 'f', long, default_value = "txt", value_parser = super::ranges::output_formats)]
     pub output_format: String,
-    /// Write `<file stem>.<ext>` files here (created if missing) instead of printing.
+    /// Write `<file stem>.<ext>` files here (created if missing) instead of printing; standard
+    /// input writes `stdin.<ext>`.
     #[arg(short, long)]
     pub output_dir: Option<PathBuf>,
     /// CPU threads for the model (default: all cores).
@@ -62,16 +70,19 @@ pub fn run(args: TranscribeArgs, verbose: u8) -> anyhow::Result<ExitCode> {
         // Two inputs with one stem (a/x.wav, b/x.mp3) would overwrite each other's outputs.
         let mut seen = std::collections::HashMap::new();
         for file in &args.files {
-            let out = output::output_path(dir, &file.display().to_string(), formats[0])?;
+            let out = output::output_path(dir, &file.to_string(), formats[0])?;
             if let Some(other) = seen.insert(out.clone(), file) {
                 anyhow::bail!(
-                    "{} and {} would both write {}; transcribe them into different --output-dir",
-                    other.display(),
-                    file.display(),
+                    "{other} and {file} would both write {}; transcribe them into different \
+                     --output-dir",
                     out.display()
                 );
             }
         }
+    }
+    // Before the model loads: a terminal on stdin would otherwise be found only after it.
+    if args.files.iter().any(AudioInput::is_stdin) {
+        audio::stdin::refuse_terminal()?;
     }
 
     let transcriber = args.vad.attach(args.model.load()?)?;
@@ -79,7 +90,7 @@ pub fn run(args: TranscribeArgs, verbose: u8) -> anyhow::Result<ExitCode> {
 
     let mut failures = 0;
     for file in &args.files {
-        let transcript = match transcriber.transcribe_file(file, &opts) {
+        let transcript = match transcriber.transcribe_input(file, &opts) {
             Ok(t) => t,
             Err(e) => {
                 failures += 1;
@@ -90,8 +101,7 @@ pub fn run(args: TranscribeArgs, verbose: u8) -> anyhow::Result<ExitCode> {
         if let Some(diff) = &transcript.stats.verify_difference {
             failures += 1;
             eprintln!(
-                "error: {}: --verify: output differs from the target decoding alone: {diff}",
-                file.display()
+                "error: {file}: --verify: output differs from the target decoding alone: {diff}"
             );
         }
         if verbose > 0 {
@@ -128,7 +138,7 @@ pub fn run(args: TranscribeArgs, verbose: u8) -> anyhow::Result<ExitCode> {
                 }
                 Err(e) => {
                     failures += 1;
-                    eprintln!("error: {}: {e}", file.display());
+                    eprintln!("error: {file}: {e}");
                 }
             },
             None => {

@@ -1,5 +1,6 @@
 //! Output files: one per format, named after the input, in an output directory.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 use super::atomic::write_file;
@@ -7,15 +8,20 @@ use super::{Format, OutputError, SubtitleOptions, write_with};
 use crate::transcript::Transcript;
 
 /// Where `format`'s output for `input` goes: `<dir>/<input's file stem>.<ext>`, so
-/// `talks/intro.mp3` gives `<dir>/intro.srt`. Exposed so a caller can spot two inputs with the
-/// same stem (`a/x.wav`, `b/x.mp3`) before one overwrites the other's output.
+/// `talks/intro.mp3` gives `<dir>/intro.srt`, and standard input (named
+/// [`STDIN_NAME`](crate::audio::STDIN_NAME)) `<dir>/stdin.srt`. Exposed so a caller can spot two
+/// inputs with the same stem (`a/x.wav`, `b/x.mp3`) before one overwrites the other's output.
 pub fn output_path(dir: &Path, input: &str, format: Format) -> Result<PathBuf, OutputError> {
-    let stem = Path::new(input)
-        .file_stem()
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| OutputError::NoFileName {
-            file: input.to_string(),
-        })?;
+    let stem = if input == crate::audio::STDIN_NAME {
+        OsStr::new("stdin")
+    } else {
+        Path::new(input)
+            .file_stem()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| OutputError::NoFileName {
+                file: input.to_string(),
+            })?
+    };
     let mut name = stem.to_os_string();
     name.push(".");
     name.push(format.extension());

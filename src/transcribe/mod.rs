@@ -23,6 +23,7 @@ use candle_core::Device;
 pub use options::TranscribeOptions;
 
 use crate::audio;
+use crate::audio::AudioInput;
 use crate::audio::framing::{N_FRAMES, cut_window};
 use crate::decoding::beam::{BeamPasses, decode_beam, decode_beam_with};
 use crate::decoding::best_of::decode_sampled_batch;
@@ -179,10 +180,20 @@ impl Transcriber {
 
     /// Decodes `path` (any supported audio file) and transcribes it.
     pub fn transcribe_file(&self, path: &Path, opts: &TranscribeOptions) -> Result<Transcript> {
+        self.transcribe_input(&AudioInput::File(path.to_path_buf()), opts)
+    }
+
+    /// Decodes `input` (a file, or all of standard input) and transcribes it; the transcript's
+    /// `file` is the input's name ([`AudioInput::path`]: the path as given, or `<stdin>`).
+    pub fn transcribe_input(
+        &self,
+        input: &AudioInput,
+        opts: &TranscribeOptions,
+    ) -> Result<Transcript> {
         let started = Instant::now();
-        let audio = audio::load_audio(path)?;
+        let audio = audio::load_input(input)?;
         let mut transcript =
-            self.transcribe_samples(&audio.samples, opts, &path.display().to_string())?;
+            self.transcribe_samples(&audio.samples, opts, &input.path().display().to_string())?;
         transcript.stats.wall_s = started.elapsed().as_secs_f64();
         transcript.stats.rtf = if transcript.duration_s > 0.0 {
             transcript.stats.wall_s / transcript.duration_s
