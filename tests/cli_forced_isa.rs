@@ -31,14 +31,20 @@ fn avx2_and_portable_kernels_pass_verify_on_real_speech() {
         shared.join("corpus/jfk.flac"),
         shared.join("corpus/en_read/librispeech/1089-134686-0000.flac"),
     ];
-    for file in &files {
+    for (index, file) in files.iter().enumerate() {
         let file = file.to_str().unwrap();
+        // Beam search on the first file only (the portable kernels are slow).
+        let settings: &[&str] = if index == 0 {
+            &["greedy", "3"]
+        } else {
+            &["greedy"]
+        };
         let widest = transcribe(
             None,
             &["-m", "base", "--no-vad", "-l", "en", "-f", "json", file],
         );
         for isa in ["avx2", "portable"] {
-            for beams in ["greedy", "3"] {
+            for &beams in settings {
                 let v = transcribe(
                     Some(isa),
                     &[
