@@ -400,6 +400,48 @@ fn trace_writes_a_chrome_trace_of_every_phase() {
 }
 
 #[test]
+fn a_quantized_target_takes_a_draft_model_and_keeps_its_own_text() {
+    let jfk = jfk();
+    let jfk = jfk.to_str().unwrap();
+    let alone = run(&[
+        "-m",
+        "tiny.en",
+        "--quantize",
+        "q8_0",
+        "--draft",
+        "none",
+        "-f",
+        "json",
+        jfk,
+    ]);
+    assert!(alone.status.success(), "{}", stderr(&alone));
+    let alone: serde_json::Value = serde_json::from_slice(&alone.stdout).unwrap();
+    // The f32 model as the draft of its own q8_0 version: a draft from another model.
+    let with = run(&[
+        "-m",
+        "tiny.en",
+        "--quantize",
+        "q8_0",
+        "--draft",
+        "tiny.en",
+        "--verify",
+        "-f",
+        "json",
+        jfk,
+    ]);
+    assert!(with.status.success(), "{}", stderr(&with));
+    let with: serde_json::Value = serde_json::from_slice(&with.stdout).unwrap();
+    assert_eq!(with["stats"]["draft"], "tiny.en (own encoder)");
+    assert!(
+        with["stats"]["draft_tokens"].as_u64().unwrap() > 0,
+        "{with}"
+    );
+    assert!(with["stats"].get("verify_difference").is_none(), "{with}");
+    assert_eq!(with["text"], alone["text"]);
+    assert_eq!(with["model"], alone["model"]);
+}
+
+#[test]
 fn a_quantized_decoder_transcribes_without_a_draft() {
     let jfk = jfk();
     let reference = "And so my fellow Americans, ask not what your country can do for you, \

@@ -114,3 +114,51 @@ fn base_quantized_model_follows_the_f32_model() {
         &[(QuantKind::Q8_0, 0.95), (QuantKind::Q4, 0.85)],
     );
 }
+
+/// Whether a quantized target can verify a draft's proposals: a pass over K tokens must give,
+/// row for row and bit for bit, the logits of the same tokens fed one at a time.
+#[test]
+fn a_quantized_decoders_multi_token_pass_is_bitwise_its_one_token_steps() {
+    let dir = ModelDir::open(&common::models::store_model("base")).unwrap();
+    let mel = jfk_window();
+    let mut tokens = vec![50258, 50259, 50359, 50363];
+    tokens.extend(golden_jfk_tokens("base"));
+    let prompt = 4;
+    for kind in [QuantKind::Q8_0, QuantKind::Q4] {
+        let model = Whisper::load_quantized(&dir, &Device::Cpu, kind).unwrap();
+        let features = model.encode(&mel, 3000).unwrap();
+        let cross = model.decoder.cross_kv(&features).unwrap();
+        for k in [2, 3, 5, 8, 13] {
+            let block = &tokens[prompt..prompt + k];
+            let mut cache = model.decoder.new_cache();
+            model
+                .decoder
+                .forward(&tokens[..prompt], &mut cache, &cross)
+                .unwrap();
+            let base = cache.len();
+            let together = model
+                .decoder
+                .forward(block, &mut cache, &cross)
+                .unwrap()
+                .to_vec2::<f32>()
+                .unwrap();
+            cache.truncate(base);
+            for (i, &token) in block.iter().enumerate() {
+                let alone = model
+                    .decoder
+                    .forward(&[token], &mut cache, &cross)
+                    .unwrap()
+                    .to_vec2::<f32>()
+                    .unwrap();
+                let same = alone[0]
+                    .iter()
+                    .zip(&together[i])
+                    .all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(
+                    same,
+                    "{kind:?}: row {i} of a {k}-token pass differs from its step"
+                );
+            }
+        }
+    }
+}

@@ -32,8 +32,9 @@ pub struct ModelArgs {
     /// Quantize the model: decoder weights in q8_0 (8-bit) or q4k (4-bit k-quants), and on
     /// the CPU the encoder's projections in 8-bit integers (its attention in bf16 where the
     /// CPU has AVX-512 BF16). Faster and smaller; the text can
-    /// differ slightly from the f32 model's. Speculative decoding verifies with the f32
-    /// decoder, so there is no draft with it.
+    /// differ slightly from the f32 model's. A draft model (a distil model, the default where
+    /// the catalog pairs one, or another Whisper) gives the quantized model's own text; the
+    /// self-drafts need the f32 decoder and are refused.
     #[arg(long, value_enum)]
     pub quantize: Option<Quantize>,
     /// How the weights are kept in memory: `published` (f16 and bf16 matrices stay half
@@ -65,7 +66,7 @@ impl Quantize {
 }
 
 impl ModelArgs {
-    /// Loads the model with its draft (or quantized, without one).
+    /// Loads the model (quantized or not) with its draft.
     pub fn load(&self) -> anyhow::Result<crate::transcribe::Transcriber> {
         super::setup::load_transcriber(
             &self.model,

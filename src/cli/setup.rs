@@ -4,7 +4,7 @@
 use crate::decoding::draft::{Draft, DraftSpec};
 use crate::decoding::speculative::SpecConfig;
 use crate::model::linear::QuantKind;
-use crate::store::{Store, WeightStorage};
+use crate::store::{DraftPairing, Store, WeightStorage, catalog};
 use crate::text::resolve_language;
 use crate::transcribe::Transcriber;
 
@@ -36,8 +36,8 @@ pub fn language(flag: &str) -> Option<String> {
 }
 
 /// Loads `model` (catalog name, hub id or path), its weights kept as `weights` says, with the
-/// draft `draft` (see `--draft`) proposing `draft_tokens` tokens in its first round, or with
-/// its decoder quantized to `quantize` and no draft.
+/// draft `draft` (see `--draft`) proposing `draft_tokens` tokens in its first round; with
+/// `quantize`, the quantized model, whose draft can only be another model.
 pub fn load_transcriber(
     model: &str,
     draft: &str,
@@ -53,19 +53,33 @@ pub fn load_transcriber(
     let store = Store::from_env();
     let resolved = store.resolve(model)?;
     if let Some(kind) = quantize {
-        // Speculative decoding is exact against the f32 decoder that verifies; a quantized
-        // decoder's verify pass over several tokens can differ from its one-token steps.
-        anyhow::ensure!(
-            matches!(draft_spec, DraftSpec::Auto | DraftSpec::None),
-            "--quantize decodes without a draft (speculative decoding verifies with the f32 \
-             decoder): leave out --draft {draft}"
-        );
-        return Ok(Transcriber::load_quantized(
+        // The quantized decoder's verify pass is bit for bit its one-token steps (checked in
+        // tests/model_quantized_target.rs), so a draft's output is the quantized target's own.
+        // The self-drafts are built from the f32 decoder, which a quantized model no longer
+        // has; `auto` takes the catalog's distil model where there is one.
+        let draft_spec = match draft_spec {
+            DraftSpec::Auto => match catalog::lookup(model).map(|e| e.draft) {
+                Some(DraftPairing::Distil(name)) => DraftSpec::Model(name.to_string()),
+                _ => DraftSpec::None,
+            },
+            DraftSpec::Model(m) => DraftSpec::Model(m),
+            DraftSpec::None => DraftSpec::None,
+            _ => anyhow::bail!(
+                "--quantize takes a distil model or another Whisper as --draft (or none): \
+                 --draft {draft} is built from the f32 decoder, which a quantized model does not keep"
+            ),
+        };
+        let transcriber = Transcriber::load_quantized(&resolved.model, model, &device, kind)?;
+        let draft = Draft::build(
+            &draft_spec,
+            transcriber.model(),
             &resolved.model,
             model,
+            &store,
             &device,
-            kind,
-        )?);
+        )?;
+        let spec = spec_config(transcriber.model().config.decoder_layers, draft_tokens);
+        return Ok(transcriber.with_draft(draft, spec));
     }
     let transcriber = Transcriber::load_stored(&resolved.model, model, &device, weights)?;
     let draft = Draft::build(
@@ -76,13 +90,19 @@ pub fn load_transcriber(
         &store,
         &device,
     )?;
-    let base = SpecConfig::for_target(transcriber.model().config.decoder_layers);
-    let spec = SpecConfig {
+    let spec = spec_config(transcriber.model().config.decoder_layers, draft_tokens);
+    Ok(transcriber.with_draft(draft, spec))
+}
+
+/// The speculative settings for a target of `decoder_layers` layers, first proposing
+/// `draft_tokens` tokens.
+fn spec_config(decoder_layers: usize, draft_tokens: usize) -> SpecConfig {
+    let base = SpecConfig::for_target(decoder_layers);
+    SpecConfig {
         gamma: draft_tokens,
         max_gamma: base.max_gamma.max(draft_tokens),
         ..base
-    };
-    Ok(transcriber.with_draft(draft, spec))
+    }
 }
 
 /// The compute device: the first CUDA GPU when built with `cuda` and one is present, else CPU.

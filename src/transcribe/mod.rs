@@ -121,7 +121,8 @@ impl Transcriber {
     /// `kind` (a quarter or a seventh of the f32 bytes read per step) and, on the CPU, the
     /// encoder's projections and the cross-attention keys/values computed in 8 bits (see
     /// [`Whisper::load_quantized`]). The text can differ from the f32 model's by the rounding.
-    /// Such a transcriber takes no draft: a draft's exactness is defined against the f32 target.
+    /// A draft model verified by it gives its own text: its multi-token passes are bit for bit
+    /// its one-token steps, as the f32 decoder's are.
     pub fn load_quantized(
         dir: &ModelDir,
         name: &str,
