@@ -56,6 +56,7 @@ fn transcript(file: &str, segments: Vec<Segment>) -> Transcript {
             vad_s: 0.01,
             speech_s: Some(10.0),
             verify_difference: None,
+            kernels: "avx2".into(),
         },
     }
 }
@@ -273,6 +274,7 @@ fn json_has_stable_field_names() {
             "draft",
             "draft_tokens",
             "encoder_s",
+            "kernels",
             "rtf",
             "speech_s",
             "target_calls",
