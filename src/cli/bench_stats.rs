@@ -20,6 +20,15 @@ pub(super) fn peak_rss_mb() -> Option<f64> {
     status_mb("VmHWM:")
 }
 
+/// Starts the peak resident memory over from the current resident memory (Linux: writing 5
+/// to /proc/self/clear_refs), so that a probe's buffer is not counted as the model's. Where
+/// that is not possible the peak simply keeps it.
+pub(super) fn reset_peak_rss() {
+    if let Err(e) = std::fs::write("/proc/self/clear_refs", "5") {
+        tracing::debug!("cannot reset the peak RSS: {e}");
+    }
+}
+
 /// Resident memory of this process now, in MB (Linux), from /proc.
 pub(super) fn rss_mb() -> Option<f64> {
     status_mb("VmRSS:")
@@ -33,7 +42,7 @@ fn status_mb(field: &str) -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-/// Memory bandwidth in GB/s as every core reads it: the best of a few passes summing a
+/// Memory bandwidth in GB/s as every core reads it: the best of 20 passes summing a
 /// 512 MiB buffer (far larger than any cache) split across the rayon pool, the way a decoder
 /// step streams its weights.
 pub(super) fn memory_bandwidth_gbs() -> f64 {
@@ -41,7 +50,7 @@ pub(super) fn memory_bandwidth_gbs() -> f64 {
     const WORDS: usize = 64 << 20;
     let buffer: Vec<u64> = (0..WORDS as u64).collect();
     let mut best = 0.0f64;
-    for _ in 0..5 {
+    for _ in 0..20 {
         let t0 = std::time::Instant::now();
         let sum = buffer
             .par_chunks(1 << 16)

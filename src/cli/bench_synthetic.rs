@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use candle_core::Device;
 
-use super::bench_stats::{median, memory_bandwidth_gbs, peak_rss_mb, rss_mb};
+use super::bench_stats::{median, memory_bandwidth_gbs, peak_rss_mb, reset_peak_rss, rss_mb};
 use crate::decoding::draft::{Draft, DraftSpec};
 use crate::decoding::greedy::decode_greedy;
 use crate::decoding::sampling::Sampler;
@@ -157,6 +157,10 @@ pub fn run(plan: &SyntheticPlan<'_>) -> anyhow::Result<bool> {
         )
     })?;
     let spec: DraftSpec = plan.draft.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+    // First, on an idle process (after decoding, the compute pool's threads still spin for a
+    // while and halve what the probe sees); its buffer is then dropped from the peak.
+    let bandwidth = memory_bandwidth_gbs();
+    reset_peak_rss();
     let home = Store::from_env();
     let mut repos = vec![ensure_repo(&home, &shape)?];
     let draft_shape = match draft_model_name(&spec, plan.model) {
@@ -319,9 +323,7 @@ pub fn run(plan: &SyntheticPlan<'_>) -> anyhow::Result<bool> {
     let identical = alone.tokens == spec_decode.tokens && alone.tokens.len() >= IDENTICAL_TOKENS;
     drop(session);
 
-    // Before the bandwidth probe, whose buffer is not the model's memory.
     let peak = peak_rss_mb();
-    let bandwidth = memory_bandwidth_gbs();
     let position = prefix.len() + 1;
     let bytes = decoder_step_bytes(&shape, plan.quantize, position);
     let step = median(step_ms);
