@@ -102,6 +102,11 @@ pub struct Stats {
     /// beams or candidates) and the target decoding the same attempt alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verify_difference: Option<String>,
+    /// With a draft on a device whose multi-token decoder passes are not bit for bit its
+    /// one-token steps: what the load-time check found (the text may then differ from the
+    /// target alone's where two tokens nearly tie).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exactness_warning: Option<String>,
     /// The CPU kernels' instruction set (`avx512+vnni`, `avx2`, `portable`, ...; see
     /// `WHISPER_SPEC_ISA`): exactness and speed claims hold per instruction set.
     #[serde(default, skip_serializing_if = "String::is_empty")]

@@ -119,6 +119,7 @@ fn bench_synthetic_builds_serves_loads_measures_and_stays_exact() {
     assert_eq!(first["model"], "tiny");
     assert_eq!(first["draft"], "self-q8");
     assert_eq!(first["identical"], true, "{stdout}");
+    assert_eq!(first["multi_token_pass_exact"], true, "{stdout}");
     assert!(first["identical_tokens"].as_u64().unwrap() >= 64);
     assert!(first["build_s"].as_f64().unwrap() > 0.0);
     // tiny: 37,760,640 f32 parameters, as openai/whisper-tiny publishes them.

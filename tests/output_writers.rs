@@ -56,6 +56,7 @@ fn transcript(file: &str, segments: Vec<Segment>) -> Transcript {
             vad_s: 0.01,
             speech_s: Some(10.0),
             verify_difference: None,
+            exactness_warning: None,
             kernels: "avx2".into(),
         },
     }

@@ -15,6 +15,7 @@ use candle_core::Device;
 use super::bench_stats::{median, memory_bandwidth_gbs, peak_rss_mb, reset_peak_rss, rss_mb};
 use crate::decoding::draft::{Draft, DraftSpec};
 use crate::decoding::greedy::decode_greedy;
+use crate::decoding::row_check::multi_token_pass_difference;
 use crate::decoding::sampling::Sampler;
 use crate::decoding::speculative::{SpecConfig, decode_speculative};
 use crate::decoding::{FilterOptions, LogitFilters, WindowTask};
@@ -247,6 +248,8 @@ pub fn run(plan: &SyntheticPlan<'_>) -> anyhow::Result<bool> {
     let decoder = &target.model().decoder;
     let cross = decoder.cross_kv(&features)?;
     let draft_cross = draft.cross_for_window(&cross, &features, &window)?;
+    let pass_difference =
+        multi_token_pass_difference(decoder, &cross, target.tokenizer().specials().sot)?;
 
     let tokenizer = target.tokenizer();
     let specials = *tokenizer.specials();
@@ -364,6 +367,10 @@ pub fn run(plan: &SyntheticPlan<'_>) -> anyhow::Result<bool> {
          (acceptance {:.3} with random weights), identical {identical}",
         stats.acceptance_rate()
     );
+    println!(
+        "multi-token pass bit for bit its one-token steps: {}",
+        pass_difference.as_deref().unwrap_or("yes")
+    );
     let table = speedup_table(encoder, step, &verify, draft_step);
     println!(
         "expected speed-up from these costs ({TOKENS_PER_WINDOW} tokens per 30 s window; best draft length):"
@@ -401,6 +408,7 @@ pub fn run(plan: &SyntheticPlan<'_>) -> anyhow::Result<bool> {
                 "step_over_bound": step / bound_ms,
                 "draft_step_ms": draft_step,
                 "identical": identical,
+                "multi_token_pass_exact": pass_difference.is_none(),
                 "identical_tokens": alone.tokens.len(),
                 "speedup_at_acceptance": table.iter().map(|r| (format!("{:.1}", r.acceptance), serde_json::json!({
                     "draft_tokens": r.draft_tokens, "decoder": r.decoder, "end_to_end": r.end_to_end,

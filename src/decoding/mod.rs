@@ -20,6 +20,7 @@ pub mod draft;
 pub mod draft_session;
 pub mod filters;
 pub mod greedy;
+pub mod row_check;
 pub mod sampling;
 pub mod speculative;
 pub mod task;

@@ -278,6 +278,7 @@ pub(super) fn transcribe(
     progress(duration_s);
     stats.draft = t.draft().map(|d| d.label().to_string());
     stats.kernels = crate::kernels::CpuFeatures::get().label();
+    stats.exactness_warning = t.exactness_warning().map(str::to_string);
     stats.target_calls = window_stats.target_calls;
     stats.draft_tokens = window_stats.draft_tokens;
     stats.accepted_tokens = window_stats.accepted_tokens;

@@ -30,6 +30,7 @@ use crate::decoding::best_of::decode_sampled_batch;
 use crate::decoding::draft::{Draft, DraftCross};
 use crate::decoding::filters::{FilterOptions, LogitFilters, language_probs};
 use crate::decoding::greedy::{WindowDecode, decode_target};
+use crate::decoding::row_check;
 use crate::decoding::sampling::Sampler;
 use crate::decoding::speculative::{SpecConfig, SpecStats, decode_speculative};
 use crate::decoding::task::WindowTask;
@@ -50,6 +51,10 @@ pub struct Transcriber {
     draft: Option<Draft>,
     spec: SpecConfig,
     vad: Option<SileroVad>,
+    /// With a draft: whether the decoder's multi-token passes are bit for bit its one-token
+    /// steps, checked once on the first window ([`row_check`](crate::decoding::row_check)):
+    /// the first difference where they are not.
+    exactness: std::sync::OnceLock<Option<String>>,
 }
 
 /// What a window's decoder is prompted with, besides the start-of-transcript sequence.
@@ -114,6 +119,7 @@ impl Transcriber {
             draft: None,
             spec: SpecConfig::default(),
             vad: None,
+            exactness: std::sync::OnceLock::new(),
         })
     }
 
@@ -135,10 +141,41 @@ impl Transcriber {
     }
 
     /// Decodes with `draft` (speculative decoding) configured by `spec`, or alone with `None`.
+    /// With a draft, the first window encoded also checks that the decoder's verify passes are
+    /// bit for bit its one-token steps on this device ([`row_check`](crate::decoding::row_check));
+    /// where they are not, a warning says so and every transcript's stats carry it.
     pub fn with_draft(mut self, draft: Option<Draft>, spec: SpecConfig) -> Self {
+        self.exactness = std::sync::OnceLock::new();
         self.draft = draft;
         self.spec = spec;
         self
+    }
+
+    /// Runs the exactness check once, on the first window's cross-attention `cross`.
+    fn check_exactness(&self, cross: &CrossKv) {
+        if self.draft.is_none() {
+            return;
+        }
+        self.exactness.get_or_init(|| {
+            let sot = self.tokenizer.specials().sot;
+            let found = row_check::multi_token_pass_difference(&self.model.decoder, cross, sot)
+                .unwrap_or_else(|e| Some(format!("the check could not run: {e}")));
+            if let Some(difference) = &found {
+                tracing::warn!(
+                    "speculative decoding is not exact with {} on this device: {difference}; \
+                     the text can differ from --draft none where two tokens nearly tie",
+                    self.name
+                );
+            }
+            found
+        });
+    }
+
+    /// Where the loaded decoder's verify passes are not bit for bit its one-token steps (so a
+    /// draft cannot promise the target's own text): the first difference; `None` when exact,
+    /// without a draft, or before the first window.
+    pub fn exactness_warning(&self) -> Option<&str> {
+        self.exactness.get().and_then(|found| found.as_deref())
     }
 
     /// Uses `vad` to find the speech when the options ask for it ([`TranscribeOptions::vad`]).
@@ -305,6 +342,7 @@ impl Transcriber {
     pub fn encode_frames(&self, window: &[f32], frames: usize) -> Result<EncodedWindow> {
         let features = self.model.encode(window, frames)?;
         let cross = self.model.decoder.cross_kv(&features)?;
+        self.check_exactness(&cross);
         let draft_cross = match &self.draft {
             Some(d) => Some(d.cross_for_window(&cross, &features, window)?),
             None => None,
