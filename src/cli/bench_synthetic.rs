@@ -23,7 +23,7 @@ use crate::model::linear::QuantKind;
 use crate::store::hub::HubOptions;
 use crate::store::local_hub::LocalHub;
 use crate::store::synthetic::{Shape, write_repo};
-use crate::store::{DraftPairing, Store, catalog};
+use crate::store::{Store, catalog};
 use crate::text::Task;
 use crate::transcribe::Transcriber;
 
@@ -84,10 +84,7 @@ fn seed_of(name: &str) -> u64 {
 fn draft_model_name(spec: &DraftSpec, target: &str) -> Option<String> {
     match spec {
         DraftSpec::Model(name) => Some(name.clone()),
-        DraftSpec::Auto => match catalog::lookup(target).map(|e| e.draft) {
-            Some(DraftPairing::Distil(name)) => Some(name.to_string()),
-            _ => None,
-        },
+        DraftSpec::Auto => catalog::distil_draft(target).map(str::to_string),
         _ => None,
     }
 }
@@ -158,24 +155,19 @@ pub fn run(plan: &SyntheticPlan<'_>) -> anyhow::Result<bool> {
         )
     })?;
     let spec: DraftSpec = plan.draft.parse().map_err(|e: String| anyhow::anyhow!(e))?;
-    // First, on an idle process (after decoding, the compute pool's threads still spin for a
-    // while and halve what the probe sees); its buffer is then dropped from the peak.
+    // First, before any model is in memory; its buffer is then dropped from the peak.
     let bandwidth = memory_bandwidth_gbs();
     reset_peak_rss();
     let home = Store::from_env();
     let mut repos = vec![ensure_repo(&home, &shape)?];
-    let draft_shape = match draft_model_name(&spec, plan.model) {
-        Some(name) => {
-            let s = Shape::of(&name).ok_or_else(|| {
-                anyhow::anyhow!(
-                    "--draft {name}: with --synthetic the draft must be a catalog model too"
-                )
-            })?;
-            repos.push(ensure_repo(&home, &s)?);
-            Some(s)
-        }
-        None => None,
-    };
+    if let Some(name) = draft_model_name(&spec, plan.model) {
+        let draft_shape = Shape::of(&name).ok_or_else(|| {
+            anyhow::anyhow!(
+                "--draft {name}: with --synthetic the draft must be a catalog model too"
+            )
+        })?;
+        repos.push(ensure_repo(&home, &draft_shape)?);
+    }
     let build_s: f64 = repos.iter().map(|r| r.2).sum();
     let served: Vec<(String, PathBuf)> = repos.iter().map(|r| (r.0.clone(), r.1.clone())).collect();
     let mut hub = LocalHub::serve_repos(&served)?;
@@ -397,7 +389,7 @@ pub fn run(plan: &SyntheticPlan<'_>) -> anyhow::Result<bool> {
                 "load_s": load_s,
                 "draft_load_s": draft_load_s,
                 "weights_mb": weights_mb,
-                "draft_weights_mb": draft_shape.and(repos.get(1)).map(|r| file_mb(&r.1.join(crate::store::layout::WEIGHTS))),
+                "draft_weights_mb": repos.get(1).map(|r| file_mb(&r.1.join(crate::store::layout::WEIGHTS))),
                 "resident_mb": resident_mb,
                 "peak_rss_mb": peak,
                 "encoder_window_s": encoder,

@@ -4,7 +4,7 @@
 use crate::decoding::draft::{Draft, DraftSpec};
 use crate::decoding::speculative::SpecConfig;
 use crate::model::linear::QuantKind;
-use crate::store::{DraftPairing, Store, WeightStorage, catalog};
+use crate::store::{Store, WeightStorage, catalog};
 use crate::text::resolve_language;
 use crate::transcribe::Transcriber;
 
@@ -58,10 +58,8 @@ pub fn load_transcriber(
         // The self-drafts are built from the f32 decoder, which a quantized model no longer
         // has; `auto` takes the catalog's distil model where there is one.
         let draft_spec = match draft_spec {
-            DraftSpec::Auto => match catalog::lookup(model).map(|e| e.draft) {
-                Some(DraftPairing::Distil(name)) => DraftSpec::Model(name.to_string()),
-                _ => DraftSpec::None,
-            },
+            DraftSpec::Auto => catalog::distil_draft(model)
+                .map_or(DraftSpec::None, |name| DraftSpec::Model(name.to_string())),
             DraftSpec::Model(m) => DraftSpec::Model(m),
             DraftSpec::None => DraftSpec::None,
             _ => anyhow::bail!(

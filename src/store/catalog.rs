@@ -225,3 +225,11 @@ pub const CATALOG: &[CatalogEntry] = &[
 pub fn lookup(name: &str) -> Option<&'static CatalogEntry> {
     CATALOG.iter().find(|e| e.name == name || e.repo == name)
 }
+
+/// The distilled model the catalog pairs with `target` as its draft, if there is one.
+pub fn distil_draft(target: &str) -> Option<&'static str> {
+    match lookup(target)?.draft {
+        DraftPairing::Distil(name) => Some(name),
+        DraftPairing::SelfQ8 | DraftPairing::None => None,
+    }
+}
