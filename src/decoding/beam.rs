@@ -19,12 +19,187 @@ use super::greedy::{WindowDecode, prompt_pass};
 use super::task::WindowTask;
 use crate::model::KvCache;
 
-struct Beam {
-    tokens: Vec<u32>,
-    sum_logprob: f64,
-    cache: KvCache,
-    /// Logits for the next token.
-    row: Vec<f32>,
+/// A hypothesis of the search: its tokens (prompt included) and summed log-probability.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Hypothesis {
+    pub(crate) tokens: Vec<u32>,
+    pub(crate) sum_logprob: f64,
+}
+
+/// What a step of the search decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Advance {
+    /// The search goes on with new live hypotheses; entry `i` is the index (among the
+    /// previous live ones) of the hypothesis new one `i` extends by its last token.
+    Extend(Vec<usize>),
+    /// The search is over: [`BeamSearch::finish`] ranks what it collected.
+    Done,
+}
+
+/// openai's beam search over one window as a state machine, apart from how the logits are
+/// computed: [`step`](Self::step) takes the logits of every live hypothesis and decides the
+/// next ones. The target-only search and the speculative one drive the same machine, so they
+/// make the same decisions from the same logits.
+pub(crate) struct BeamSearch<'t> {
+    task: WindowTask<'t>,
+    beam_size: usize,
+    max_candidates: usize,
+    /// The live hypotheses, in openai's order (best candidate first).
+    pub(crate) live: Vec<Hypothesis>,
+    finished: Vec<(Vec<u32>, f64)>,
+    /// The sequences still open when the search stops, with their scores.
+    unfinished: Vec<(Vec<u32>, f64)>,
+    steps: usize,
+    logprobs: Vec<f32>,
+}
+
+impl<'t> BeamSearch<'t> {
+    /// A search of `beam_size` beams with openai's `patience` from the window's prompt.
+    pub(crate) fn new(task: &WindowTask<'t>, beam_size: usize, patience: f64) -> Self {
+        let beam_size = beam_size.max(1);
+        // openai starts from `beam_size` copies of the prompt; their identical candidates
+        // merge, which is one beam.
+        let start = Hypothesis {
+            tokens: task.initial.to_vec(),
+            sum_logprob: 0.0,
+        };
+        BeamSearch {
+            task: *task,
+            beam_size,
+            max_candidates: ((beam_size as f64 * patience).round() as usize).max(1),
+            unfinished: vec![(start.tokens.clone(), 0.0)],
+            live: vec![start],
+            finished: Vec::new(),
+            steps: 0,
+            logprobs: Vec::new(),
+        }
+    }
+
+    /// Beams kept per step.
+    pub(crate) fn beam_size(&self) -> usize {
+        self.beam_size
+    }
+
+    /// Steps a search may still take (`sample_len` minus those taken).
+    pub(crate) fn steps_left(&self) -> usize {
+        self.task.sample_len.saturating_sub(self.steps)
+    }
+
+    /// One step: `rows[i]` holds the logits after live hypothesis `i` (filtered here, in
+    /// place). Each live hypothesis offers its `beam_size + 1` best next tokens; the best
+    /// `beam_size` that are not end-of-text live on, the end-of-text ones are collected as
+    /// finished.
+    pub(crate) fn step(&mut self, rows: &mut [Vec<f32>]) -> Advance {
+        let (filters, specials) = (self.task.filters, self.task.specials);
+        assert_eq!(rows.len(), self.live.len(), "one row per live hypothesis");
+        if self.task.sample_len == 0 {
+            // Nothing may be sampled: the prompt is the only (unfinished) sequence.
+            self.live.clear();
+            return Advance::Done;
+        }
+        // (score, source hypothesis, token), in hypothesis order then best token first.
+        let mut candidates: Vec<(f64, usize, u32)> = Vec::new();
+        for (b, (hyp, row)) in self.live.iter().zip(rows.iter_mut()).enumerate() {
+            filters.apply(&hyp.tokens, row);
+            self.logprobs.resize(row.len(), 0.0);
+            log_softmax(row, &mut self.logprobs);
+            for (token, lp) in top_k(&self.logprobs, self.beam_size + 1) {
+                candidates.push((hyp.sum_logprob + f64::from(lp), b, token));
+            }
+        }
+        // Stable: equal scores keep their order, as Python's `sorted`.
+        candidates.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let mut keep: Vec<(f64, usize, u32)> = Vec::new();
+        let mut newly: Vec<(Vec<u32>, f64)> = Vec::new();
+        for &(score, b, token) in &candidates {
+            if token == specials.eot {
+                let mut seq = self.live[b].tokens.clone();
+                seq.push(token);
+                newly.push((seq, score));
+            } else {
+                keep.push((score, b, token));
+                if keep.len() == self.beam_size {
+                    break;
+                }
+            }
+        }
+        for seq in newly {
+            if self.finished.len() >= self.max_candidates {
+                break;
+            }
+            self.finished.push(seq);
+        }
+        let longest = self.live.iter().map(|h| h.tokens.len()).max().unwrap_or(0) + 1;
+        let extended: Vec<Hypothesis> = keep
+            .iter()
+            .map(|&(score, b, token)| {
+                let mut tokens = self.live[b].tokens.clone();
+                tokens.push(token);
+                Hypothesis {
+                    tokens,
+                    sum_logprob: score,
+                }
+            })
+            .collect();
+        self.steps += 1;
+        if self.finished.len() >= self.max_candidates
+            || keep.is_empty()
+            || longest > self.task.decoder.max_positions()
+            || self.steps == self.task.sample_len
+        {
+            // The kept sequences end the search unfed: openai ranks them as they are.
+            self.unfinished = extended
+                .into_iter()
+                .map(|h| (h.tokens, h.sum_logprob))
+                .collect();
+            self.live.clear();
+            return Advance::Done;
+        }
+        self.live = extended;
+        Advance::Extend(keep.iter().map(|&(_, b, _)| b).collect())
+    }
+
+    /// The window's result once the search is done: the finished sequence with the best
+    /// log-probability per token (openai: length penalty `None`), topped up with the best
+    /// unfinished ones when fewer than `beam_size` finished.
+    pub(crate) fn finish(mut self, no_speech_prob: f64, forward_passes: usize) -> WindowDecode {
+        let (initial, eot) = (self.task.initial, self.task.specials.eot);
+        if self.finished.len() < self.beam_size {
+            self.unfinished.sort_by(|a, b| b.1.total_cmp(&a.1));
+            for (mut seq, score) in std::mem::take(&mut self.unfinished) {
+                if self.finished.len() >= self.beam_size {
+                    break;
+                }
+                seq.push(eot);
+                if !self.finished.iter().any(|(s, _)| *s == seq) {
+                    self.finished.push((seq, score));
+                }
+            }
+        }
+        let sampled = |seq: &[u32]| -> Vec<u32> {
+            let body = &seq[initial.len()..];
+            let end = body.iter().position(|&t| t == eot).unwrap_or(body.len());
+            body[..end].to_vec()
+        };
+        let mut best: Option<(f64, usize)> = None;
+        for (i, (seq, score)) in self.finished.iter().enumerate() {
+            let ranked = score / sampled(seq).len().max(1) as f64;
+            if best.is_none_or(|(b, _)| ranked > b) {
+                best = Some((ranked, i));
+            }
+        }
+        let (_, i) = best.expect("at least one candidate");
+        let (seq, sum_logprob) = &self.finished[i];
+        let tokens = sampled(seq);
+        WindowDecode {
+            avg_logprob: sum_logprob / (tokens.len() + 1) as f64,
+            finished: true,
+            tokens,
+            sum_logprob: *sum_logprob,
+            no_speech_prob,
+            forward_passes,
+        }
+    }
 }
 
 /// How the live beams of a step are run through the decoder.
@@ -50,171 +225,65 @@ pub fn decode_beam_with(
     patience: f64,
     passes: BeamPasses,
 ) -> Result<WindowDecode> {
-    let WindowTask {
-        decoder,
-        cross,
-        initial,
-        filters,
-        specials,
-        sample_len,
-        ..
-    } = *task;
-    let beam_size = beam_size.max(1);
-    let max_candidates = ((beam_size as f64 * patience).round() as usize).max(1);
+    let (decoder, cross) = (task.decoder, task.cross);
+    let mut search = BeamSearch::new(task, beam_size, patience);
     let (cache, no_speech_prob, row) = prompt_pass(task)?;
     let mut forward_passes = 1;
-    // openai starts from `beam_size` copies of the prompt; their identical candidates merge,
-    // which is one beam.
-    let mut beams = vec![Beam {
-        tokens: initial.to_vec(),
-        sum_logprob: 0.0,
-        cache,
-        row,
-    }];
-    let mut finished: Vec<(Vec<u32>, f64)> = Vec::new();
-    // The sequences still open when the search stops, with their scores.
-    let mut unfinished = vec![(initial.to_vec(), 0.0)];
-    let mut logprobs = Vec::new();
-
-    for step in 0..sample_len {
-        // (score, source beam, token), in beam order then best token first.
-        let mut candidates: Vec<(f64, usize, u32)> = Vec::new();
-        for (b, beam) in beams.iter_mut().enumerate() {
-            filters.apply(&beam.tokens, &mut beam.row);
-            logprobs.resize(beam.row.len(), 0.0);
-            log_softmax(&beam.row, &mut logprobs);
-            for (token, lp) in top_k(&logprobs, beam_size + 1) {
-                candidates.push((beam.sum_logprob + f64::from(lp), b, token));
-            }
-        }
-        // Stable: equal scores keep their order, as Python's `sorted`.
-        candidates.sort_by(|a, b| b.0.total_cmp(&a.0));
-        let mut keep: Vec<(f64, usize, u32)> = Vec::new();
-        let mut newly: Vec<(Vec<u32>, f64)> = Vec::new();
-        for &(score, b, token) in &candidates {
-            if token == specials.eot {
-                let mut seq = beams[b].tokens.clone();
-                seq.push(token);
-                newly.push((seq, score));
-            } else {
-                keep.push((score, b, token));
-                if keep.len() == beam_size {
-                    break;
-                }
-            }
-        }
-        for seq in newly {
-            if finished.len() >= max_candidates {
-                break;
-            }
-            finished.push(seq);
-        }
-        let longest = beams.iter().map(|b| b.tokens.len()).max().unwrap_or(0) + 1;
-        if finished.len() >= max_candidates
-            || keep.is_empty()
-            || longest > decoder.max_positions()
-            || step + 1 == sample_len
-        {
-            // The kept sequences end the search unfed: openai ranks them as they are.
-            unfinished = keep
-                .iter()
-                .map(|&(score, b, token)| {
-                    let mut tokens = beams[b].tokens.clone();
-                    tokens.push(token);
-                    (tokens, score)
-                })
-                .collect();
-            break;
-        }
-        // Extend the kept candidates: a beam used once moves on, one used more forks.
-        let mut uses = vec![0usize; beams.len()];
-        for &(_, b, _) in &keep {
-            uses[b] += 1;
-        }
-        let mut old: Vec<Option<Beam>> = beams.into_iter().map(Some).collect();
-        let mut next = Vec::with_capacity(keep.len());
-        for &(score, b, token) in &keep {
-            uses[b] -= 1;
-            let (mut tokens, cache) = if uses[b] == 0 {
-                let beam = old[b].take().expect("a beam is moved once, last");
-                (beam.tokens, beam.cache)
-            } else {
-                let beam = old[b].as_ref().expect("still here");
-                (beam.tokens.clone(), beam.cache.fork()?)
-            };
-            tokens.push(token);
-            next.push(Beam {
-                tokens,
-                sum_logprob: score,
-                cache,
-                row: Vec::new(),
-            });
-        }
-        let last: Vec<u32> = keep.iter().map(|&(_, _, token)| token).collect();
-        match passes {
-            BeamPasses::Batched => {
-                // One pass for every kept beam's new token.
-                let mut caches: Vec<&mut KvCache> = next.iter_mut().map(|b| &mut b.cache).collect();
-                let logits = decoder.forward_beams(&last, &mut caches, cross)?;
-                for (i, beam) in next.iter_mut().enumerate() {
-                    beam.row = logits.i(i)?.to_vec1::<f32>()?;
-                }
-            }
-            BeamPasses::OneByOne => {
-                for (beam, &token) in next.iter_mut().zip(&last) {
-                    let logits = decoder.forward(&[token], &mut beam.cache, cross)?;
-                    beam.row = logits.i(0)?.to_vec1::<f32>()?;
-                }
-            }
-        }
-        forward_passes += 1;
-        beams = next;
-    }
-
-    // Not enough finished: the best unfinished sequences count, as if they ended here.
-    if finished.len() < beam_size {
-        unfinished.sort_by(|a, b| b.1.total_cmp(&a.1));
-        for (mut seq, score) in unfinished {
-            if finished.len() >= beam_size {
-                break;
-            }
-            seq.push(specials.eot);
-            if !finished.iter().any(|(s, _)| *s == seq) {
-                finished.push((seq, score));
-            }
-        }
-    }
-    // Rank by log-probability per sampled token (openai: length penalty None).
-    let sampled = |seq: &[u32]| -> Vec<u32> {
-        let body = &seq[initial.len()..];
-        let end = body
+    // Each live hypothesis's cache (all its tokens) and logits for its next token.
+    let mut caches = vec![cache];
+    let mut rows = vec![row];
+    while let Advance::Extend(sources) = search.step(&mut rows) {
+        // A hypothesis extended once moves on with its cache, one extended more forks it.
+        caches = extend_caches(caches, &sources)?;
+        let last: Vec<u32> = search
+            .live
             .iter()
-            .position(|&t| t == specials.eot)
-            .unwrap_or(body.len());
-        body[..end].to_vec()
-    };
-    let mut best: Option<(f64, usize)> = None;
-    for (i, (seq, score)) in finished.iter().enumerate() {
-        let ranked = score / sampled(seq).len().max(1) as f64;
-        if best.is_none_or(|(b, _)| ranked > b) {
-            best = Some((ranked, i));
-        }
+            .map(|h| *h.tokens.last().expect("extended"))
+            .collect();
+        rows = match passes {
+            BeamPasses::Batched => {
+                // One pass for every live hypothesis's new token.
+                let mut refs: Vec<&mut KvCache> = caches.iter_mut().collect();
+                let logits = decoder.forward_beams(&last, &mut refs, cross)?;
+                (0..last.len())
+                    .map(|i| logits.i(i)?.to_vec1::<f32>())
+                    .collect::<Result<_>>()?
+            }
+            BeamPasses::OneByOne => caches
+                .iter_mut()
+                .zip(&last)
+                .map(|(cache, &token)| decoder.forward(&[token], cache, cross)?.i(0)?.to_vec1())
+                .collect::<Result<_>>()?,
+        };
+        forward_passes += 1;
     }
-    let (_, i) = best.expect("at least one candidate");
-    let (seq, sum_logprob) = &finished[i];
-    let tokens = sampled(seq);
-    Ok(WindowDecode {
-        avg_logprob: sum_logprob / (tokens.len() + 1) as f64,
-        finished: true,
-        tokens,
-        sum_logprob: *sum_logprob,
-        no_speech_prob,
-        forward_passes,
-    })
+    Ok(search.finish(no_speech_prob, forward_passes))
+}
+
+/// The caches of the next live hypotheses, `sources[i]` being the index of the old one new
+/// hypothesis `i` extends: a cache used once moves, one used more is forked (its last user
+/// takes the original).
+pub(crate) fn extend_caches(old: Vec<KvCache>, sources: &[usize]) -> Result<Vec<KvCache>> {
+    let mut uses = vec![0usize; old.len()];
+    for &s in sources {
+        uses[s] += 1;
+    }
+    let mut old: Vec<Option<KvCache>> = old.into_iter().map(Some).collect();
+    sources
+        .iter()
+        .map(|&s| {
+            uses[s] -= 1;
+            if uses[s] == 0 {
+                Ok(old[s].take().expect("a cache is moved once, last"))
+            } else {
+                old[s].as_ref().expect("still here").fork()
+            }
+        })
+        .collect()
 }
 
 /// The `k` largest entries (token, value), largest first; equal values in index order.
-fn top_k(values: &[f32], k: usize) -> Vec<(u32, f32)> {
+pub(crate) fn top_k(values: &[f32], k: usize) -> Vec<(u32, f32)> {
     let mut best: Vec<(u32, f32)> = Vec::with_capacity(k + 1);
     for (i, &v) in values.iter().enumerate() {
         if v == f32::NEG_INFINITY || (best.len() == k && v <= best[k - 1].1) {

@@ -13,6 +13,7 @@ use candle_nn::VarBuilder;
 
 use super::kv_cache::LayerCache;
 use super::linear::Projection;
+use super::token_tree::TreeLayout;
 use crate::kernels::bf16_attention;
 use crate::kernels::small_attention;
 use crate::kernels::with_f32_slice;
@@ -352,6 +353,61 @@ impl Attention {
     }
 
     /// Keys and values of the encoder output `xa` (`[1, frames, d]`) for this cross-attention.
+    /// Self-attention of a token tree's nodes (`x`: `[1, nodes, d]`, one row per node), each
+    /// over its root's cached positions and its own ancestors, laid out by `layout` (see
+    /// [`super::token_tree`]). Returns the output `[1, nodes, d]` and the nodes' keys and
+    /// values (`[1, heads, nodes, head_dim]`); the caches are left as they were. Each row is
+    /// bit for bit the one-token step of its node after a plain decode of its prefix.
+    pub(crate) fn tree_self_attention(
+        &self,
+        x: &Tensor,
+        layout: &TreeLayout,
+        roots: &mut [&mut LayerCache],
+    ) -> Result<(Tensor, Tensor, Tensor)> {
+        let nodes = x.dim(1)?;
+        let (q, k, v) = self.project_qkv(x)?;
+        let (k, v) = (self.split_heads(&k)?, self.split_heads(&v)?);
+        let mut rows: Vec<Option<Tensor>> = vec![None; nodes];
+        for run in &layout.runs {
+            let cache = &mut *roots[run.root];
+            let cached = cache.len();
+            let ids = |nodes: &[usize]| -> Result<Tensor> {
+                let ids: Vec<u32> = nodes.iter().map(|&n| n as u32).collect();
+                Tensor::new(ids.as_slice(), x.device())
+            };
+            let path = ids(&run.path)?;
+            cache.append(&k.index_select(&path, 2)?, &v.index_select(&path, 2)?)?;
+            let new = &run.path[run.first_new..];
+            let q_new = q.index_select(&ids(new)?, 1)?;
+            let fast = match cache.buffers() {
+                Some((kt, v_all)) => self.attend_rows(&q_new, kt, v_all, cache.len(), true)?,
+                None => None,
+            };
+            let out = match fast {
+                Some(out) => out,
+                None => {
+                    // Off the CPU kernel: candle's causal attention of the new rows, as a
+                    // multi-token pass over the path computes it.
+                    let (kt, v_all) = cache.valid()?;
+                    let mask = causal_mask(new.len(), cached + run.first_new, x.device())?;
+                    let q_new = self.split_heads(&q_new)?;
+                    let out =
+                        self.attend(&q_new, &kt.contiguous()?, &v_all.contiguous()?, Some(&mask))?;
+                    join_heads(&out)?
+                }
+            };
+            cache.truncate(cached);
+            for (j, &n) in new.iter().enumerate() {
+                rows[n] = Some(out.narrow(1, j, 1)?);
+            }
+        }
+        let rows: Vec<Tensor> = rows
+            .into_iter()
+            .map(|r| r.ok_or_else(|| candle_core::Error::Msg("tree node left unscored".into())))
+            .collect::<Result<_>>()?;
+        Ok((self.out.forward(&Tensor::cat(&rows, 1)?)?, k, v))
+    }
+
     pub fn cross_kv(&self, xa: &Tensor) -> Result<LayerCrossKv> {
         let (k, v) = self.project_kv(xa)?;
         let (k, v) = (self.split_heads(&k)?, self.split_heads(&v)?);

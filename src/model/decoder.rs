@@ -23,6 +23,7 @@ use super::attention::{Attention, LayerCrossKv, causal_mask};
 use super::config::WhisperConfig;
 use super::kv_cache::{KvCache, LayerCache};
 use super::linear::{Projection, QuantKind};
+use super::token_tree::{TreeKv, TreeLayout, TreeNode};
 use crate::kernels::gelu::gelu;
 
 /// One pre-norm decoder block: causal self-attention, cross-attention, MLP.
@@ -408,6 +409,53 @@ impl TextDecoder {
             x = (&x + block.fc2.forward(&h)?)?;
         }
         self.head.forward(&self.ln.forward(&x)?.squeeze(0)?)
+    }
+
+    /// Scores a token tree in one pass (see [`super::token_tree`]): node `n` is
+    /// `nodes[n].token` after its parent node, or after everything `roots[nodes[n].root]`
+    /// holds. Returns the logits `[nodes, vocab]` and every node's keys and values; the root
+    /// caches are left as they were. Row `n` is bit for bit what a plain decode gives after the
+    /// root's tokens and the tokens of `n`'s path; the weights are read once for the whole
+    /// tree.
+    pub fn forward_tree(
+        &self,
+        nodes: &[TreeNode],
+        roots: &mut [&mut KvCache],
+        cross: &CrossKv,
+    ) -> Result<(Tensor, TreeKv)> {
+        let _span = tracing::trace_span!("decoder_tree", nodes = nodes.len()).entered();
+        if roots.iter().any(|c| c.layers() != self.blocks.len())
+            || cross.layers.len() != self.blocks.len()
+        {
+            candle_core::bail!("cache or cross-attention does not match this decoder's layers");
+        }
+        let lens: Vec<usize> = roots.iter().map(|c| c.len()).collect();
+        let layout = TreeLayout::new(nodes, &lens, self.max_positions)?;
+        let tokens: Vec<u32> = nodes.iter().map(|n| n.token).collect();
+        let positions: Vec<u32> = layout.positions.iter().map(|&p| p as u32).collect();
+        let positions = self
+            .positions
+            .index_select(&Tensor::new(positions.as_slice(), &self.device)?, 0)?;
+        let mut x = (self.embed(&tokens)? + positions)?.unsqueeze(0)?;
+        let mut kv = Vec::with_capacity(self.blocks.len());
+        for (i, block) in self.blocks.iter().enumerate() {
+            let mut layer: Vec<&mut LayerCache> =
+                roots.iter_mut().map(|c| c.layer_mut(i)).collect();
+            let (h, k, v) =
+                block
+                    .attn
+                    .tree_self_attention(&block.attn_ln.forward(&x)?, &layout, &mut layer)?;
+            kv.push((k, v));
+            x = (x + h)?;
+            let h = block
+                .cross
+                .cross_attention(&block.cross_ln.forward(&x)?, &cross.layers[i])?;
+            x = (x + h)?;
+            let h = gelu(&block.fc1.forward(&block.mlp_ln.forward(&x)?)?)?;
+            x = (&x + block.fc2.forward(&h)?)?;
+        }
+        let logits = self.head.forward(&self.ln.forward(&x)?.squeeze(0)?)?;
+        Ok((logits, TreeKv { layers: kv }))
     }
 
     /// Token rows `[tokens.len(), d]` (f32) of the embedding table.

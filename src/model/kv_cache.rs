@@ -65,6 +65,12 @@ impl LayerCache {
         self.len
     }
 
+    /// Rolls this layer back to its first `n` positions (no-op when `n >= len`). A tree pass
+    /// writes a path after the cached positions, attends, and rolls back.
+    pub(crate) fn truncate(&mut self, n: usize) {
+        self.len = self.len.min(n);
+    }
+
     /// Whether nothing is cached.
     pub fn is_empty(&self) -> bool {
         self.len == 0
