@@ -294,6 +294,37 @@ fn speculative_flags_report_the_draft_and_verify_against_the_target() {
         "{sv}"
     );
 
+    // Speculative beam search, checked against the target's beams one at a time; without
+    // --speculative-beams the beams run without the draft.
+    let beams = |extra: &[&str]| {
+        let mut args = vec![
+            "-m",
+            "tiny.en",
+            "--draft",
+            "self-q8",
+            "--beam-size",
+            "4",
+            "--verify",
+            "-f",
+            "json",
+            jfk,
+        ];
+        args.extend_from_slice(extra);
+        let out = run(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let speculative = beams(&["--speculative-beams"]);
+    assert!(speculative["stats"].get("verify_difference").is_none(), "{speculative}");
+    assert!(speculative["stats"]["draft_tokens"].as_u64().unwrap() > 0, "{speculative}");
+    let plain = beams(&[]);
+    assert_eq!(plain["stats"]["draft_tokens"].as_u64().unwrap_or(0), 0, "{plain}");
+    assert_eq!(plain["text"], speculative["text"]);
+    assert!(
+        speculative["stats"]["target_calls"].as_u64() < plain["stats"]["target_calls"].as_u64(),
+        "{speculative} vs {plain}"
+    );
+
     let alone = run(&["-m", "tiny.en", "--draft", "none", "-f", "json", jfk]);
     assert!(alone.status.success(), "{}", stderr(&alone));
     let a: serde_json::Value = serde_json::from_slice(&alone.stdout).unwrap();

@@ -2,7 +2,8 @@
 //! alone (tiny.en with self-int8, self-q8 and self-q4, base with self-int8, self-q8, self-q4 and
 //! self-layers:2), with and without
 //! timestamps, on a sample of the corpus (the whole corpus is checked with `--verify`; see the
-//! closing notes).
+//! closing notes). Speculative beam search on base gives the target's beams: the same tokens
+//! and the same bits of every segment's scores.
 
 mod common;
 
@@ -101,6 +102,53 @@ fn base_self_drafts_change_nothing() {
             ("self-layers:2", 2),
         ],
     );
+}
+
+#[test]
+fn base_speculative_beam_search_changes_nothing() {
+    let model = "base";
+    let dir = ModelDir::open(&common::models::store_model(model)).unwrap();
+    let device = Device::Cpu;
+    let alone = Transcriber::load(&dir, model, &device).unwrap();
+    let (mut proposed, mut accepted) = (0, 0);
+    for draft_name in ["self-int8", "self-q8"] {
+        let spec: DraftSpec = draft_name.parse().unwrap();
+        let draft = Draft::build(&spec, alone.model(), &dir, model, &Store::from_env(), &device)
+            .unwrap()
+            .expect("a draft");
+        let with = Transcriber::load(&dir, model, &device)
+            .unwrap()
+            .with_draft(Some(draft), SpecConfig::for_target(6));
+        // Two windows (seek), German, and the 8 kHz phone recording; temperature fallback on.
+        for (file, timestamps) in [
+            ("jfk.flac", true),
+            ("en_read/librivox/sense_and_sensibility_01_austen_64kb-0870.wav", true),
+            ("multilingual/picovoice_test_de.wav", false),
+            ("en_misc/OSR_us_000_0034_8k.wav", true),
+        ] {
+            let path = common::shared_dir().join("corpus").join(file);
+            let opts = TranscribeOptions {
+                timestamps,
+                beam_size: Some(5),
+                speculative_beams: true,
+                ..TranscribeOptions::default()
+            };
+            let reference = alone.transcribe_file(&path, &opts).unwrap();
+            let spec = with.transcribe_file(&path, &opts).unwrap();
+            let what = format!("{draft_name}, {file}");
+            assert_eq!(tokens(&spec), tokens(&reference), "{what}");
+            assert_eq!(spec.segments.len(), reference.segments.len(), "{what}");
+            for (a, b) in spec.segments.iter().zip(&reference.segments) {
+                assert_eq!(a.avg_logprob.to_bits(), b.avg_logprob.to_bits(), "{what}");
+                assert_eq!(a.no_speech_prob.to_bits(), b.no_speech_prob.to_bits(), "{what}");
+            }
+            assert!(spec.stats.draft_tokens > 0, "{what}: the draft proposed nothing");
+            assert!(spec.stats.target_calls < reference.stats.target_calls, "{what}");
+            proposed += spec.stats.draft_tokens;
+            accepted += spec.stats.accepted_tokens;
+        }
+    }
+    eprintln!("speculative beams: {accepted} of {proposed} tree nodes accepted");
 }
 
 #[test]

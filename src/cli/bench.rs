@@ -65,6 +65,10 @@ pub struct BenchArgs {
     /// Decode timestamps.
     #[arg(long)]
     pub no_timestamps: bool,
+    /// Beam search with this many beams instead of greedy decoding: speculative beam search
+    /// against the target's batched beam search.
+    #[arg(long, value_parser = super::ranges::candidates)]
+    pub beam_size: Option<usize>,
     /// Print a JSON summary as the last line.
     #[arg(long)]
     pub json: bool,
@@ -195,14 +199,16 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         Some(draft),
         spec_config(&args, alone.model().config.decoder_layers)?,
     );
-    // Greedy, without temperature fallback: token identity is the contract of greedy
-    // decoding, and a sampled retry would draw different (equally exact) samples on the two
+    // Greedy (or beam search), without temperature fallback: token identity is the contract
+    // of both, and a sampled retry would draw different (equally exact) samples on the two
     // paths, so "identical" could not be judged; fallback windows are also not what the
     // speed-up of the draft is about.
     let opts = TranscribeOptions {
         language: None,
         timestamps: !args.no_timestamps,
         temperature_increment: None,
+        beam_size: args.beam_size,
+        speculative_beams: true,
         ..TranscribeOptions::default()
     };
 
@@ -279,6 +285,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             serde_json::json!({
                 "model": args.model,
                 "draft": label,
+                "beam_size": args.beam_size.unwrap_or(1),
                 "files": args.files.len(),
                 "audio_s": audio_s,
                 "speedup_decoder": all_dec / all_dec_spec,

@@ -78,13 +78,17 @@ pub struct DecodeArgs {
     /// Decoding at temperature 0: `auto` (greedy for English, beam search with 5 beams for
     /// other languages: on the corpus, beam 5 gives English the same WER as greedy in 1.2-1.5x
     /// the time, and cuts the multilingual WER by about 5 points), `greedy`, or beam search
-    /// with this many beams for every language. Beams decode with the full model alone (all
-    /// live beams in one pass per step).
+    /// with this many beams for every language. All live beams go through one pass per step.
     #[arg(long, default_value = "auto", value_parser = ranges::beam_size)]
     pub beam_size: BeamSize,
     /// Beam search: finished candidates collected = beam size x patience.
     #[arg(long, default_value_t = 1.0, requires = "beam_size", value_parser = ranges::patience)]
     pub patience: f64,
+    /// Beam search with the draft: the draft's beam search proposes a token tree that the
+    /// target scores in one pass, and the target's search is replayed on it (the same beams,
+    /// bit for bit). Slower than plain beams on CPUs (see the README).
+    #[arg(long)]
+    pub speculative_beams: bool,
     /// Candidates sampled per window at temperatures above 0; the most likely is kept.
     #[arg(long, default_value_t = 5, value_parser = ranges::candidates)]
     pub best_of: usize,
@@ -191,6 +195,7 @@ impl DecodeArgs {
                 BeamSize::Greedy | BeamSize::Beams(_) => None,
             },
             patience: self.patience,
+            speculative_beams: self.speculative_beams,
             condition_on_previous_text: self.condition_on_previous_text,
             initial_prompt: self.initial_prompt.clone(),
             carry_initial_prompt: self.carry_initial_prompt,

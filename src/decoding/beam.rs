@@ -4,11 +4,15 @@
 //! finished ones until `beam_size * patience` are in; return the finished sequence with the
 //! best log-probability per token.
 //!
-//! Target only: speculative decoding verifies one sequence, and a beam is several. Each beam
-//! keeps its own self-attention cache (forked when a beam splits), and every step is one
-//! decoder pass over all live beams ([`TextDecoder::forward_beams`]): the weights are read once
-//! per step instead of once per beam, and each beam's logits are bit for bit those of its own
-//! one-token pass, so the search is the same as decoding the beams one after another.
+//! The search itself is [`BeamSearch`], a state machine fed the logits of the live hypotheses
+//! step by step, so the target-only search here and the speculative one
+//! ([`super::speculative_beam`]) take the same decisions from the same logits.
+//!
+//! Target only: each beam keeps its own self-attention cache (forked when a beam splits), and
+//! every step is one decoder pass over all live beams ([`TextDecoder::forward_beams`]): the
+//! weights are read once per step instead of once per beam, and each beam's logits are bit for
+//! bit those of its own one-token pass, so the search is the same as decoding the beams one
+//! after another.
 //!
 //! [`TextDecoder::forward_beams`]: crate::model::TextDecoder::forward_beams
 

@@ -26,6 +26,7 @@ use crate::audio;
 use crate::audio::AudioInput;
 use crate::audio::framing::{N_FRAMES, cut_window};
 use crate::decoding::beam::{BeamPasses, decode_beam, decode_beam_with};
+use crate::decoding::speculative_beam::decode_speculative_beam;
 use crate::decoding::best_of::decode_sampled_batch;
 use crate::decoding::draft::{Draft, DraftCross};
 use crate::decoding::filters::{FilterOptions, LogitFilters, language_probs};
@@ -401,6 +402,25 @@ impl Transcriber {
     ) -> Result<(WindowDecode, Option<SpecStats>)> {
         self.with_task(window, prompt, opts, |task| {
             if let (Some(beams), true) = (opts.beams_for(prompt.language), temperature == 0.0) {
+                if let (true, Some(draft), Some(draft_cross)) = (
+                    use_draft && opts.speculative_beams,
+                    &self.draft,
+                    &window.draft_cross,
+                ) {
+                    let mut new_session = || {
+                        draft
+                            .session(draft_cross)
+                            .map_err(|e| candle_core::Error::Msg(e.to_string()))
+                    };
+                    let (out, stats) = decode_speculative_beam(
+                        task,
+                        beams,
+                        opts.patience,
+                        &mut new_session,
+                        &self.spec,
+                    )?;
+                    return Ok((out, Some(stats)));
+                }
                 return Ok((decode_beam(task, beams, opts.patience)?, None));
             }
             if let (true, Some(draft), Some(draft_cross)) =

@@ -49,8 +49,7 @@ pub struct TranscribeOptions {
     pub temperature_increment: Option<f32>,
     /// An attempt whose text compresses (zlib) by more than this is a repetition loop.
     pub compression_ratio_threshold: Option<f64>,
-    /// Beam search at temperature 0 with this many beams (`None`: greedy). Target only:
-    /// speculative decoding applies to single sequences, so beams decode without the draft.
+    /// Beam search at temperature 0 with this many beams (`None`: greedy).
     pub beam_size: Option<usize>,
     /// Beam search with this many beams for windows in a language other than English, where
     /// `beam_size` is `None` (the CLI's `--beam-size auto`: on the corpus, beam 5 and greedy
@@ -58,6 +57,14 @@ pub struct TranscribeOptions {
     pub beam_size_non_english: Option<usize>,
     /// Beam search collects `beam_size * patience` finished candidates (openai `patience`).
     pub patience: f64,
+    /// With a draft, beam search is speculative: the draft's beam search proposes a token tree
+    /// the target scores in one pass ([`decode_speculative_beam`], the same beams bit for bit).
+    /// Off by default: on CPUs a beam step's rows already cost their multiply-adds, and the
+    /// tree's extra rows cost more than the passes they save (README, "Beams and samples as
+    /// rows").
+    ///
+    /// [`decode_speculative_beam`]: crate::decoding::speculative_beam::decode_speculative_beam
+    pub speculative_beams: bool,
     /// Candidates sampled per attempt above temperature 0; the most likely (mean
     /// log-probability per token) is kept.
     pub best_of: usize,
@@ -128,6 +135,7 @@ impl Default for TranscribeOptions {
             beam_size: None,
             beam_size_non_english: None,
             patience: 1.0,
+            speculative_beams: false,
             initial_prompt: None,
             carry_initial_prompt: false,
             prefix: None,
