@@ -315,10 +315,20 @@ fn speculative_flags_report_the_draft_and_verify_against_the_target() {
         serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
     };
     let speculative = beams(&["--speculative-beams"]);
-    assert!(speculative["stats"].get("verify_difference").is_none(), "{speculative}");
-    assert!(speculative["stats"]["draft_tokens"].as_u64().unwrap() > 0, "{speculative}");
+    assert!(
+        speculative["stats"].get("verify_difference").is_none(),
+        "{speculative}"
+    );
+    assert!(
+        speculative["stats"]["draft_tokens"].as_u64().unwrap() > 0,
+        "{speculative}"
+    );
     let plain = beams(&[]);
-    assert_eq!(plain["stats"]["draft_tokens"].as_u64().unwrap_or(0), 0, "{plain}");
+    assert_eq!(
+        plain["stats"]["draft_tokens"].as_u64().unwrap_or(0),
+        0,
+        "{plain}"
+    );
     assert_eq!(plain["text"], speculative["text"]);
     assert!(
         speculative["stats"]["target_calls"].as_u64() < plain["stats"]["target_calls"].as_u64(),

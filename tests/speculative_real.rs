@@ -113,16 +113,26 @@ fn base_speculative_beam_search_changes_nothing() {
     let (mut proposed, mut accepted) = (0, 0);
     for draft_name in ["self-int8", "self-q8"] {
         let spec: DraftSpec = draft_name.parse().unwrap();
-        let draft = Draft::build(&spec, alone.model(), &dir, model, &Store::from_env(), &device)
-            .unwrap()
-            .expect("a draft");
+        let draft = Draft::build(
+            &spec,
+            alone.model(),
+            &dir,
+            model,
+            &Store::from_env(),
+            &device,
+        )
+        .unwrap()
+        .expect("a draft");
         let with = Transcriber::load(&dir, model, &device)
             .unwrap()
             .with_draft(Some(draft), SpecConfig::for_target(6));
         // Two windows (seek), German, and the 8 kHz phone recording; temperature fallback on.
         for (file, timestamps) in [
             ("jfk.flac", true),
-            ("en_read/librivox/sense_and_sensibility_01_austen_64kb-0870.wav", true),
+            (
+                "en_read/librivox/sense_and_sensibility_01_austen_64kb-0870.wav",
+                true,
+            ),
             ("multilingual/picovoice_test_de.wav", false),
             ("en_misc/OSR_us_000_0034_8k.wav", true),
         ] {
@@ -140,10 +150,20 @@ fn base_speculative_beam_search_changes_nothing() {
             assert_eq!(spec.segments.len(), reference.segments.len(), "{what}");
             for (a, b) in spec.segments.iter().zip(&reference.segments) {
                 assert_eq!(a.avg_logprob.to_bits(), b.avg_logprob.to_bits(), "{what}");
-                assert_eq!(a.no_speech_prob.to_bits(), b.no_speech_prob.to_bits(), "{what}");
+                assert_eq!(
+                    a.no_speech_prob.to_bits(),
+                    b.no_speech_prob.to_bits(),
+                    "{what}"
+                );
             }
-            assert!(spec.stats.draft_tokens > 0, "{what}: the draft proposed nothing");
-            assert!(spec.stats.target_calls < reference.stats.target_calls, "{what}");
+            assert!(
+                spec.stats.draft_tokens > 0,
+                "{what}: the draft proposed nothing"
+            );
+            assert!(
+                spec.stats.target_calls < reference.stats.target_calls,
+                "{what}"
+            );
             proposed += spec.stats.draft_tokens;
             accepted += spec.stats.accepted_tokens;
         }

@@ -66,7 +66,8 @@ pub struct BenchArgs {
     #[arg(long)]
     pub no_timestamps: bool,
     /// Beam search with this many beams instead of greedy decoding: speculative beam search
-    /// against the target's batched beam search.
+    /// against the target's batched beam search (with --vs-faster-whisper: against
+    /// faster-whisper's beam search, ours with the draft and without).
     #[arg(long, value_parser = super::ranges::candidates)]
     pub beam_size: Option<usize>,
     /// Print a JSON summary as the last line.
@@ -336,6 +337,7 @@ fn vs_faster_whisper(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         runs: args.runs,
         threads,
         timestamps: !args.no_timestamps,
+        beam_size: args.beam_size,
     };
     let rows = compare(&plan, &peer)?;
     let totals = print(&rows);
@@ -355,6 +357,7 @@ fn vs_faster_whisper(args: &BenchArgs) -> anyhow::Result<ExitCode> {
                 "ratios": totals.iter().map(|(k, r)| (k.clone(), serde_json::json!(r))).collect::<serde_json::Map<_, _>>(),
                 "threads": threads,
                 "runs": args.runs,
+                "beam_size": args.beam_size.unwrap_or(1),
                 "rows": rows,
             })
         );

@@ -113,13 +113,27 @@ pub struct Plan<'a> {
     pub threads: usize,
     /// Decode timestamps.
     pub timestamps: bool,
+    /// Beam search with this many beams on both sides (`None`: greedy); our rows with a draft
+    /// run the speculative beam search.
+    pub beam_size: Option<usize>,
 }
+
+/// The faster-whisper side of a beam search comparison: the shared peers script decodes
+/// greedily only, so beams run this one (written out next to the run).
+const BEAM_PEER_SCRIPT: &str = include_str!("../../benches/faster_whisper_beam.py");
 
 /// Measures every model x precision x file x draft against faster-whisper (float32 against
 /// our f32, int8 against our quantized decoders).
 pub fn compare(plan: &Plan<'_>, peer: &PeerSetup) -> anyhow::Result<Vec<Row>> {
     let ours = std::env::current_exe().context("cannot find this program's path")?;
     let store = Store::from_env();
+    let beam_script = tempfile::Builder::new()
+        .prefix("faster_whisper_beam")
+        .suffix(".py")
+        .tempfile()
+        .context("cannot write the beam search peer script")?;
+    std::fs::write(beam_script.path(), BEAM_PEER_SCRIPT)
+        .context("cannot write the beam search peer script")?;
     let mut rows = Vec::new();
     for model in plan.models {
         let ct2 = store.fetch_ct2(model)?;
@@ -137,11 +151,16 @@ pub fn compare(plan: &Plan<'_>, peer: &PeerSetup) -> anyhow::Result<Vec<Row>> {
             };
             let theirs_cmd = || {
                 let mut c = Command::new(&peer.python);
-                c.arg(&peer.script)
-                    .arg("--model-dir")
-                    .arg(&ct2)
-                    .args(["--compute-type", compute_type, "--language", "en"])
-                    .args(["--threads", &plan.threads.to_string()]);
+                match plan.beam_size {
+                    Some(beams) => c
+                        .arg(beam_script.path())
+                        .args(["--beam-size", &beams.to_string()]),
+                    None => c.arg(&peer.script),
+                }
+                .arg("--model-dir")
+                .arg(&ct2)
+                .args(["--compute-type", compute_type, "--language", "en"])
+                .args(["--threads", &plan.threads.to_string()]);
                 if plan.timestamps {
                     c.arg("--timestamps");
                 }
@@ -155,6 +174,12 @@ pub fn compare(plan: &Plan<'_>, peer: &PeerSetup) -> anyhow::Result<Vec<Row>> {
                     .args(["--draft", draft, "-t", &plan.threads.to_string()]);
                 if precision != "f32" {
                     c.args(["--quantize", precision]);
+                }
+                if let Some(beams) = plan.beam_size {
+                    c.args(["--beam-size", &beams.to_string()]);
+                    if draft != "none" {
+                        c.arg("--speculative-beams");
+                    }
                 }
                 if !plan.timestamps {
                     c.arg("--no-timestamps");

@@ -236,14 +236,17 @@ pub fn decode_beam_with(
     // Each live hypothesis's cache (all its tokens) and logits for its next token.
     let mut caches = vec![cache];
     let mut rows = vec![row];
+    let mut held: Vec<Vec<u32>> = vec![task.initial.to_vec()];
     while let Advance::Extend(sources) = search.step(&mut rows) {
-        // A hypothesis extended once moves on with its cache, one extended more forks it.
-        caches = extend_caches(caches, &sources)?;
+        // A hypothesis extended once moves on with its cache, one extended more copies it.
+        let held_refs: Vec<&[u32]> = held.iter().map(Vec::as_slice).collect();
+        caches = extend_caches(caches, &held_refs, &sources)?;
         let last: Vec<u32> = search
             .live
             .iter()
             .map(|h| *h.tokens.last().expect("extended"))
             .collect();
+        held = search.live.iter().map(|h| h.tokens.clone()).collect();
         rows = match passes {
             BeamPasses::Batched => {
                 // One pass for every live hypothesis's new token.
@@ -265,25 +268,51 @@ pub fn decode_beam_with(
 }
 
 /// The caches of the next live hypotheses, `sources[i]` being the index of the old one new
-/// hypothesis `i` extends: a cache used once moves, one used more is forked (its last user
-/// takes the original).
-pub(crate) fn extend_caches(old: Vec<KvCache>, sources: &[usize]) -> Result<Vec<KvCache>> {
+/// hypothesis `i` extends; `held[j]` are the tokens whose keys and values old cache `j` holds.
+/// A cache used once moves on. One used more is copied for its other users into the caches of
+/// dropped hypotheses, from the first token where the two differ (positions before it hold the
+/// same bits, being the same tokens' keys and values); a fresh copy only when none is left.
+pub(crate) fn extend_caches(
+    old: Vec<KvCache>,
+    held: &[&[u32]],
+    sources: &[usize],
+) -> Result<Vec<KvCache>> {
     let mut uses = vec![0usize; old.len()];
     for &s in sources {
         uses[s] += 1;
     }
+    let mut spare: Vec<usize> = (0..old.len()).filter(|&j| uses[j] == 0).collect();
     let mut old: Vec<Option<KvCache>> = old.into_iter().map(Some).collect();
     sources
         .iter()
         .map(|&s| {
             uses[s] -= 1;
             if uses[s] == 0 {
-                Ok(old[s].take().expect("a cache is moved once, last"))
-            } else {
-                old[s].as_ref().expect("still here").fork()
+                return Ok(old[s].take().expect("a cache is moved once, last"));
+            }
+            // The spare that shares the longest prefix with the source.
+            let best = spare
+                .iter()
+                .enumerate()
+                .max_by_key(|&(_, &j)| common_prefix(held[j], held[s]))
+                .map(|(k, _)| k);
+            match best {
+                Some(k) => {
+                    let j = spare.swap_remove(k);
+                    let mut cache = old[j].take().expect("a spare is used once");
+                    let source = old[s].as_ref().expect("still here");
+                    cache.overwrite_from(source, common_prefix(held[j], held[s]))?;
+                    Ok(cache)
+                }
+                None => old[s].as_ref().expect("still here").fork(),
             }
         })
         .collect()
+}
+
+/// Length of the common prefix of `a` and `b`.
+pub(crate) fn common_prefix(a: &[u32], b: &[u32]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
 /// The `k` largest entries (token, value), largest first; equal values in index order.

@@ -41,7 +41,7 @@ use std::collections::HashMap;
 
 use candle_core::{IndexOp, Result};
 
-use super::beam::{Advance, BeamSearch, Hypothesis, extend_caches, top_k};
+use super::beam::{Advance, BeamSearch, Hypothesis, common_prefix, extend_caches, top_k};
 use super::draft_session::{DraftSession, PromptWindowedDraft};
 use super::filters::log_softmax;
 use super::greedy::{WindowDecode, prompt_pass};
@@ -161,6 +161,17 @@ pub fn decode_speculative_beam<'d>(
             logits.i(n)?.to_vec1::<f32>()
         };
 
+        // What each live cache holds, for recycling caches at the round's end.
+        let held: Vec<Vec<u32>> = search
+            .live
+            .iter()
+            .zip(&anchors)
+            .map(|(hyp, anchor)| match anchor {
+                Anchor::Known(_) => hyp.tokens.clone(),
+                Anchor::Pending(_) => hyp.tokens[..hyp.tokens.len() - 1].to_vec(),
+            })
+            .collect();
+
         // Replay the target's search on the tree.
         let mut places: Vec<Place> = (0..anchors.len())
             .map(|b| Place {
@@ -222,7 +233,8 @@ pub fn decode_speculative_beam<'d>(
 
         // Roll back: the kept hypotheses' caches, logits and draft sessions.
         let roots: Vec<usize> = ended.iter().map(|(p, _)| p.root).collect();
-        caches = extend_caches(caches, &roots)?;
+        let held: Vec<&[u32]> = held.iter().map(Vec::as_slice).collect();
+        caches = extend_caches(caches, &held, &roots)?;
         if let Some((_, kv)) = &scored {
             for (cache, (place, _)) in caches.iter_mut().zip(&ended) {
                 kv.extend_cache(cache, &place.path)?;
@@ -366,8 +378,4 @@ fn reassign_slots<'d>(
             }
         })
         .collect()
-}
-
-fn common_prefix(a: &[u32], b: &[u32]) -> usize {
-    a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }

@@ -91,6 +91,31 @@ impl LayerCache {
         }
     }
 
+    /// Makes this layer hold `src`'s positions, copying only those from `from` on: the caller
+    /// knows the first `from` positions already agree (the same tokens before them).
+    fn overwrite_from(&mut self, src: &LayerCache, from: usize) -> Result<()> {
+        if self.kt.is_none() || self.capacity != src.capacity {
+            *self = src.fork()?;
+            return Ok(());
+        }
+        let (Some(skt), Some(sv)) = (&src.kt, &src.v) else {
+            self.len = 0;
+            return Ok(());
+        };
+        let (kt, v) = (
+            self.kt.as_ref().expect("set"),
+            self.v.as_ref().expect("set"),
+        );
+        let from = from.min(self.len).min(src.len);
+        let n = src.len - from;
+        if n > 0 {
+            kt.slice_set(&skt.narrow(3, from, n)?.contiguous()?, 3, from)?;
+            v.slice_set(&sv.narrow(2, from, n)?.contiguous()?, 2, from)?;
+        }
+        self.len = src.len;
+        Ok(())
+    }
+
     /// Independent copy of the valid positions (the buffers are written in place, so a fork
     /// must not share them).
     fn fork(&self) -> Result<Self> {
@@ -166,6 +191,25 @@ impl KvCache {
                 .map(LayerCache::fork)
                 .collect::<Result<_>>()?,
         })
+    }
+
+    /// Makes this cache hold what `src` holds, reusing its own buffers: positions before `from`
+    /// are kept as they are, which is right when both caches were fed the same tokens there
+    /// (a position's keys and values depend only on the tokens up to it). Beam search recycles
+    /// a dropped beam's cache this way instead of forking: a few positions copied, not a
+    /// whole fresh buffer allocated and filled.
+    pub fn overwrite_from(&mut self, src: &KvCache, from: usize) -> Result<()> {
+        if self.layers.len() != src.layers.len() {
+            candle_core::bail!(
+                "a {}-layer cache overwritten from a {}-layer one",
+                self.layers.len(),
+                src.layers.len()
+            );
+        }
+        for (dst, src) in self.layers.iter_mut().zip(&src.layers) {
+            dst.overwrite_from(src, from)?;
+        }
+        Ok(())
     }
 
     /// The cache of layer `i`.
