@@ -98,6 +98,10 @@ pub struct Stats {
     /// Seconds of audio the voice activity detector kept as speech (absent without it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub speech_s: Option<f64>,
+    /// Segments dropped for repeating the text just before them over audio the voice activity
+    /// detector calls non-speech (a loop, not speech; see `transcribe::repeat_guard`).
+    #[serde(default)]
+    pub dropped_repeats: usize,
     /// With `--verify`: the first difference between what was decoded (speculative, batched
     /// beams or candidates) and the target decoding the same attempt alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]

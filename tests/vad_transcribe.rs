@@ -2,7 +2,10 @@
 //! -50 dBFS), the sentence again. With the Silero VAD (the CLI's default settings) both
 //! sentences come out whole, each at its own place in the file (segments and words mapped back
 //! from the joined speech), and the room tone is never decoded; room tone alone gives no text;
-//! asking for the VAD without a model is an error.
+//! asking for the VAD without a model is an error. With 3 minutes of music in place of the room
+//! tone and the detector told to keep pauses of up to 10 minutes (so the music is decoded),
+//! Whisper loops over the music; the loops (the previous text again, far from any speech) are
+//! dropped and counted, and both real sentences stay.
 
 mod common;
 
@@ -116,4 +119,41 @@ fn room_tone_alone_gives_no_text_and_missing_model_is_an_error() {
         .transcribe_samples(&tone[..RATE], &options(), "x")
         .unwrap_err();
     assert!(err.to_string().contains("no VAD model"), "{err}");
+}
+
+#[test]
+fn loops_over_music_the_detector_kept_are_dropped_and_counted() {
+    let jfk = whisper_spec::audio::load_audio(
+        common::shared_dir().join("corpus/formats/jfk_16000_mono_s16.wav"),
+    )
+    .unwrap()
+    .samples;
+    let mut audio = jfk.clone();
+    audio.extend_from_slice(&common::room_tone::music(180));
+    audio.extend_from_slice(&jfk);
+    let mut opts = options();
+    opts.word_timestamps = false;
+    if let Some(vad) = opts.vad.as_mut() {
+        vad.min_silence_duration_ms = 600_000;
+    }
+    let transcript = transcriber()
+        .transcribe_samples(&audio, &opts, "jfk_music_jfk")
+        .unwrap();
+    let expected = words(
+        "And so my fellow Americans ask not what your country can do for you \
+         ask what you can do for your country",
+    );
+    let mut twice = expected.clone();
+    twice.extend(expected.iter().cloned());
+    assert!(
+        transcript.stats.dropped_repeats >= 1,
+        "no loop dropped: {}",
+        transcript.text
+    );
+    assert_eq!(words(&transcript.text), twice, "{}", transcript.text);
+    let json = serde_json::to_value(&transcript.stats).unwrap();
+    assert_eq!(
+        json["dropped_repeats"].as_u64(),
+        Some(transcript.stats.dropped_repeats as u64)
+    );
 }

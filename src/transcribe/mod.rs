@@ -10,6 +10,7 @@ pub mod fallback;
 pub mod hallucination;
 mod longform;
 mod options;
+pub mod repeat_guard;
 pub mod segments;
 pub mod speech_map;
 pub mod stream;
@@ -303,6 +304,7 @@ impl Transcriber {
             })?
         };
         map.restore(&mut transcript);
+        repeat_guard::drop_repeats_over_non_speech(&mut transcript, &probs, vad_options.threshold);
         transcript.duration_s = duration_s;
         transcript.stats.vad_s = vad_s;
         transcript.stats.speech_s = Some(joined.len() as f64 / f64::from(audio::SAMPLE_RATE));

@@ -1,5 +1,5 @@
-//! Room tone for the voice activity tests: low, steady noise of a quiet room, the kind over
-//! which Whisper, prompted with the previous text, repeats itself.
+//! Room tone and music for the voice activity tests: the non-speech over which Whisper,
+//! prompted with the previous text, repeats itself.
 
 /// `seconds` of brown noise at -50 dBFS RMS, from a fixed seed.
 pub fn room_tone(seconds: usize) -> Vec<f32> {
@@ -21,6 +21,25 @@ pub fn room_tone(seconds: usize) -> Vec<f32> {
         .collect();
     let rms = (raw.iter().map(|v| v * v).sum::<f64>() / raw.len() as f64).sqrt();
     let level = 10f64.powf(-50.0 / 20.0);
+    raw.iter().map(|v| (v / rms * level) as f32).collect()
+}
+
+/// `seconds` of music at -25 dBFS RMS: a plucked arpeggio (A3, C#4, E4, A4, E4, C#4), one note
+/// each half second, each with its second and third harmonics and a decaying envelope.
+pub fn music(seconds: usize) -> Vec<f32> {
+    const NOTES: [f64; 6] = [220.0, 277.18, 329.63, 440.0, 329.63, 277.18];
+    let note_len = 8_000;
+    let raw: Vec<f64> = (0..seconds * 16_000)
+        .map(|i| {
+            let f = NOTES[(i / note_len) % NOTES.len()];
+            let t = i as f64 / 16_000.0;
+            let since = (i % note_len) as f64 / 16_000.0;
+            let tone = |h: f64| (2.0 * std::f64::consts::PI * f * h * t).sin();
+            (-3.0 * since).exp() * (tone(1.0) + 0.5 * tone(2.0) + 0.25 * tone(3.0))
+        })
+        .collect();
+    let rms = (raw.iter().map(|v| v * v).sum::<f64>() / raw.len() as f64).sqrt();
+    let level = 10f64.powf(-25.0 / 20.0);
     raw.iter().map(|v| (v / rms * level) as f32).collect()
 }
 
