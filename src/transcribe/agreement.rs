@@ -1,7 +1,10 @@
-//! The commit policy of live transcription: LocalAgreement-2 (Macháček et al. 2023, "Turning
-//! Whisper into a real-time transcription system"). Each re-decode of the rolling buffer is a
-//! hypothesis; the words on which two consecutive hypotheses agree, from the start, are
-//! committed and never change again. The rest is tentative: shown, but free to change.
+//! The commit bookkeeping of live transcription, and its first policy: LocalAgreement-2
+//! (Macháček et al. 2023, "Turning Whisper into a real-time transcription system"). Each
+//! re-decode of the rolling buffer is a hypothesis; the words on which two consecutive
+//! hypotheses agree, from the start, are committed and never change again. The rest is
+//! tentative: shown, but free to change. The attention-guided policy
+//! ([`super::commit_policy`]) also commits, after one decode, the words the decoder has heard
+//! to their end.
 //!
 //! Words are compared after normalisation (case and punctuation dropped): "hello" followed
 //! by "Hello," agrees, and the committed word takes the newer spelling, which has seen more
@@ -31,6 +34,11 @@ const MAX_REPEAT: usize = 10;
 /// Repeats of committed text are looked for only when the new words start this close to the
 /// commit point: further on, the same words are new speech.
 const REPEAT_WINDOW_S: f64 = 1.0;
+
+/// Least probability of a word committed after one decode by the attention-guided policy:
+/// unsure words wait for agreement (on spontaneous speech, committing them at once cost a
+/// word in 35: "crocodile is." for "crocodile sounds like").
+pub const MIN_SETTLED_PROBABILITY: f64 = 0.5;
 
 /// The hypotheses seen so far and what they agreed on.
 #[derive(Debug, Clone, Default)]
@@ -62,11 +70,34 @@ impl Agreement {
     /// Takes a new hypothesis (words in time order, session times) and returns the words it
     /// commits: the longest common prefix with the previous hypothesis.
     pub fn insert(&mut self, hypothesis: Vec<LiveWord>) -> Vec<LiveWord> {
+        self.insert_settled(hypothesis, None)
+    }
+
+    /// As [`insert`](Self::insert), and with `settled_before` (the attention-guided policy,
+    /// [`super::commit_policy`]) also the words the decoder has heard to their end: each word
+    /// of the committed prefix either agrees with the previous hypothesis, or ends at or before
+    /// `settled_before`, is followed by another word of this hypothesis (so that its spelling
+    /// and punctuation are settled too) and has a probability of at least
+    /// [`MIN_SETTLED_PROBABILITY`].
+    pub fn insert_settled(
+        &mut self,
+        hypothesis: Vec<LiveWord>,
+        settled_before: Option<f64>,
+    ) -> Vec<LiveWord> {
         let fresh = self.drop_committed(hypothesis);
-        let agreed = fresh
-            .iter()
-            .zip(&self.pending)
-            .take_while(|(new, old)| same_word(&new.text, &old.text))
+        let settled = |i: usize, w: &LiveWord| {
+            settled_before.is_some_and(|t| {
+                w.end <= t && i + 1 < fresh.len() && w.probability >= MIN_SETTLED_PROBABILITY
+            })
+        };
+        let agreed = (0..fresh.len())
+            .take_while(|&i| {
+                let agrees = self
+                    .pending
+                    .get(i)
+                    .is_some_and(|old| same_word(&fresh[i].text, &old.text));
+                agrees || settled(i, &fresh[i])
+            })
             .count();
         let mut fresh = fresh;
         let rest = fresh.split_off(agreed);
@@ -244,6 +275,31 @@ mod tests {
         assert_eq!(texts(&a.commit_all()), " c d");
         assert!(a.tentative().is_empty());
         assert!(a.commit_all().is_empty());
+    }
+
+    #[test]
+    fn settled_words_commit_after_one_hypothesis_but_not_the_last_one() {
+        let mut a = Agreement::new();
+        // Words end at 0.8, 1.8, 2.8, 3.8; settled before 3.0: the first three, but "c" only
+        // because another word follows it.
+        let c = a.insert_settled(hyp("a b c d", 0.0), Some(3.0));
+        assert_eq!(texts(&c), " a b c");
+        assert_eq!(texts(a.tentative()), " d");
+        // The last word is never settled, even when it closes a segment; an unsure word
+        // waits for agreement, and so do the words after it.
+        let mut words = hyp("d e", 3.0);
+        words.last_mut().unwrap().ends_segment = true;
+        assert_eq!(texts(&a.insert_settled(words, Some(10.0))), " d");
+        let mut a = Agreement::new();
+        let mut words = hyp("p q r", 0.0);
+        words[1].probability = 0.3;
+        assert_eq!(texts(&a.insert_settled(words, Some(10.0))), " p");
+        // Without a settled time it is plain agreement.
+        let mut a = Agreement::new();
+        assert!(a.insert_settled(hyp("x y z", 0.0), None).is_empty());
+        // An agreed word commits even past the settled time; a settled word stops nothing.
+        let c = a.insert_settled(hyp("x y w v", 0.0), Some(0.9));
+        assert_eq!(texts(&c), " x y");
     }
 
     #[test]

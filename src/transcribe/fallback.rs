@@ -8,6 +8,7 @@
 //! one at a time) and must agree bit for bit.
 
 use std::io::Write;
+use std::time::Instant;
 
 use flate2::Compression;
 use flate2::write::ZlibEncoder;
@@ -115,7 +116,8 @@ pub fn decode_with_fallback(
         let (_, c) = best.expect("at least one candidate");
         let result = decoded.into_iter().nth(c).expect("a decoded candidate");
         let ratio = compression_ratio(t.tokenizer().decode(&result.tokens).trim());
-        let retry = needs_fallback(&result, ratio, opts) && i + 1 < temperatures.len();
+        let in_time = opts.fallback_deadline.is_none_or(|d| Instant::now() < d);
+        let retry = needs_fallback(&result, ratio, opts) && i + 1 < temperatures.len() && in_time;
         last = Some(Attempt {
             result,
             temperature,

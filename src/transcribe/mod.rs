@@ -6,6 +6,7 @@
 //! 3000 frames are cut from it at the seek position.
 
 pub mod agreement;
+pub mod commit_policy;
 pub mod fallback;
 pub mod hallucination;
 mod longform;

@@ -80,6 +80,9 @@ pub struct TranscribeOptions {
     /// With a draft, also decode every window with the target alone and report the first
     /// token that differs.
     pub verify: bool,
+    /// No temperature-fallback attempt starts after this instant: the first attempts past it
+    /// stand (a live decode's time budget; `None` for files).
+    pub fallback_deadline: Option<std::time::Instant>,
     /// Transcribe only what the voice activity detector calls speech, with these settings
     /// (`None`: all of the audio). Needs a transcriber with a VAD model
     /// ([`Transcriber::with_vad`](super::Transcriber::with_vad)).
@@ -141,6 +144,7 @@ impl Default for TranscribeOptions {
             prefix: None,
             seed: 0,
             verify: false,
+            fallback_deadline: None,
             vad: None,
         }
     }

@@ -1,5 +1,8 @@
 //! Live transcription: a rolling buffer of the most recent audio is re-decoded at every step,
-//! and the words two consecutive decodes agree on are committed ([`super::agreement`]).
+//! and the words two consecutive decodes agree on are committed ([`super::agreement`]), or
+//! with the attention-guided policy also those one decode places well before the buffer's end
+//! ([`super::commit_policy`]). Each decode is bounded: a token budget for the audio it holds,
+//! and no temperature-fallback attempt after its time budget.
 //!
 //! - The buffer starts where committed text ends a Whisper segment: once it is longer than
 //!   [`LiveConfig::trim_after_s`], it is cut at the last segment end inside the committed text,
@@ -23,6 +26,7 @@
 use std::time::Instant;
 
 use super::agreement::{Agreement, LiveWord, same_word};
+use super::commit_policy::CommitPolicy;
 use super::hallucination::is_segment_anomaly;
 use super::{TranscribeOptions, Transcriber};
 use crate::audio::SAMPLE_RATE;
@@ -43,6 +47,14 @@ pub struct LiveConfig {
     pub min_decode_s: f64,
     /// Characters of committed text kept as the prompt of later decodes.
     pub prompt_chars: usize,
+    /// Which words commit when ([`CommitPolicy`]).
+    pub policy: CommitPolicy,
+    /// A decode's time budget (seconds): no temperature-fallback attempt starts after it, so
+    /// one hard stretch cannot stall the captions for several seconds.
+    pub decode_budget_s: f64,
+    /// A decode's token budget per second of buffered audio (plus a fixed 16): a decode that
+    /// loops stops there instead of at 224 tokens.
+    pub tokens_per_s: f64,
 }
 
 impl Default for LiveConfig {
@@ -53,6 +65,9 @@ impl Default for LiveConfig {
             speech_db: -50.0,
             min_decode_s: 1.0,
             prompt_chars: 200,
+            policy: CommitPolicy::default(),
+            decode_budget_s: 1.0,
+            tokens_per_s: 8.0,
         }
     }
 }
@@ -230,7 +245,8 @@ impl<'a> LiveSession<'a> {
         }
         let shown = self.agreement.tentative().to_vec();
         let hypothesis = self.decode()?;
-        let mut committed = self.agreement.insert(hypothesis);
+        let settled = self.config.policy.settled_before(self.audio_end_s());
+        let mut committed = self.agreement.insert_settled(hypothesis, settled);
         committed.extend(self.limit_buffer());
         self.remember(&committed);
         self.cut_at_segment_end();
@@ -298,8 +314,13 @@ impl<'a> LiveSession<'a> {
     /// Decodes the buffer and returns its words in session time.
     fn decode(&mut self) -> Result<Vec<LiveWord>> {
         let started = Instant::now();
+        let budget = 16 + (self.buffer_s() * self.config.tokens_per_s).ceil() as usize;
         let opts = TranscribeOptions {
             initial_prompt: (!self.prompt.is_empty()).then(|| self.prompt.clone()),
+            sample_len: self.opts.sample_len.min(budget),
+            fallback_deadline: Some(
+                started + std::time::Duration::from_secs_f64(self.config.decode_budget_s.max(0.0)),
+            ),
             ..self.opts.clone()
         };
         let transcript = self
