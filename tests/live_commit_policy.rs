@@ -17,19 +17,33 @@ use whisper_spec::{TranscribeOptions, Transcriber};
 const JFK_TEXT: &str = "And so my fellow Americans, ask not what your country can do for you, \
                         ask what you can do for your country.";
 
-/// Runs a session over JFK with `policy`; returns, per step that decoded, the committed words
-/// and the audio heard, and the whole committed text.
-fn run(t: &Transcriber, policy: CommitPolicy) -> (Vec<(Vec<LiveWord>, f64)>, String) {
-    let audio =
-        whisper_spec::audio::load_audio(common::shared_dir().join("corpus/jfk.flac")).unwrap();
-    let opts = TranscribeOptions {
+fn tiny_en() -> Transcriber {
+    let dir = ModelDir::open(&common::models::store_model("tiny.en")).unwrap();
+    Transcriber::load(&dir, "tiny.en", &Device::Cpu).unwrap()
+}
+
+fn jfk() -> Vec<f32> {
+    whisper_spec::audio::load_audio(common::shared_dir().join("corpus/jfk.flac"))
+        .unwrap()
+        .samples
+}
+
+/// English, greedy, no fallback (the caption's defaults).
+fn options() -> TranscribeOptions {
+    TranscribeOptions {
         language: Some("en".into()),
         temperature_increment: None,
         ..TranscribeOptions::default()
-    };
+    }
+}
+
+/// Runs a session over JFK with `policy`; returns, per step that decoded, the committed words
+/// and the audio heard, and the whole committed text.
+fn run(t: &Transcriber, policy: CommitPolicy) -> (Vec<(Vec<LiveWord>, f64)>, String) {
+    let audio = jfk();
     let mut session = LiveSession::new(
         t,
-        &opts,
+        &options(),
         LiveConfig {
             policy,
             ..LiveConfig::default()
@@ -38,7 +52,7 @@ fn run(t: &Transcriber, policy: CommitPolicy) -> (Vec<(Vec<LiveWord>, f64)>, Str
     let mut steps = Vec::new();
     let mut text = String::new();
     // The first step hears 3 s (several words), then half a second at a time.
-    let (head, tail) = audio.samples.split_at(48_000);
+    let (head, tail) = audio.split_at(48_000);
     for chunk in std::iter::once(head).chain(tail.chunks(8_000)) {
         session.push(chunk);
         let update = session.step().unwrap();
@@ -57,8 +71,7 @@ fn run(t: &Transcriber, policy: CommitPolicy) -> (Vec<(Vec<LiveWord>, f64)>, Str
 
 #[test]
 fn alignatt_commits_after_one_decode_and_agreement_after_two() {
-    let dir = ModelDir::open(&common::models::store_model("tiny.en")).unwrap();
-    let t = Transcriber::load(&dir, "tiny.en", &Device::Cpu).unwrap();
+    let t = tiny_en();
 
     let first_commit =
         |steps: &[(Vec<LiveWord>, f64)]| steps.iter().position(|(w, _)| !w.is_empty()).unwrap();
@@ -97,25 +110,17 @@ fn alignatt_commits_after_one_decode_and_agreement_after_two() {
 
 #[test]
 fn a_live_decode_stops_at_its_token_budget() {
-    let dir = ModelDir::open(&common::models::store_model("tiny.en")).unwrap();
-    let t = Transcriber::load(&dir, "tiny.en", &Device::Cpu).unwrap();
-    let audio =
-        whisper_spec::audio::load_audio(common::shared_dir().join("corpus/jfk.flac")).unwrap();
-    let opts = TranscribeOptions {
-        language: Some("en".into()),
-        temperature_increment: None,
-        ..TranscribeOptions::default()
-    };
+    let t = tiny_en();
     // 2 s of audio and 0.5 tokens per second: 16 + 1 tokens at most per decode.
     let mut session = LiveSession::new(
         &t,
-        &opts,
+        &options(),
         LiveConfig {
             tokens_per_s: 0.5,
             ..LiveConfig::default()
         },
     );
-    session.push(&audio.samples[..32_000]);
+    session.push(&jfk()[..32_000]);
     let update = session.step().unwrap();
     assert!(update.decoded);
     let stats = session.stats();

@@ -22,24 +22,8 @@ use whisper_spec::decoding::task::WindowTask;
 use whisper_spec::model::{
     AudioEncoder, CrossKv, FusedDraft, FusedDraftCrossKv, KvCache, TextDecoder, TreeNode,
 };
-use whisper_spec::text::SpecialTokens;
 
-const VOCAB: usize = 400;
-
-fn specials() -> SpecialTokens {
-    SpecialTokens {
-        eot: 300,
-        sot: 301,
-        translate: 302,
-        transcribe: 303,
-        sot_lm: Some(304),
-        prev: 305,
-        no_speech: Some(306),
-        no_timestamps: 307,
-        timestamp_begin: 308,
-        vocab_size: VOCAB,
-    }
-}
+use common::synthetic::{VOCAB, long_prompt, specials};
 
 struct Model {
     encoder: AudioEncoder,
@@ -241,24 +225,6 @@ fn speculative_beam_search_equals_target_beam_search_on_random_models() {
     );
     assert!(finished_early > 0, "some windows end on end-of-text");
     assert!(self_accepted > 0 && accepted[2] > 0);
-}
-
-/// A prompt of `len` tokens: start-of-previous, random text, start-of-transcript and, without
-/// timestamps, no-timestamps. Returns it with the start-of-transcript index.
-fn long_prompt(
-    len: usize,
-    timestamps: bool,
-    rng: &mut common::ct2_writer::Lcg,
-) -> (Vec<u32>, usize) {
-    let sp = specials();
-    let tail = if timestamps { 1 } else { 2 };
-    let mut initial = vec![sp.prev];
-    initial.extend((0..len - 1 - tail).map(|_| rng.next_u32() % sp.eot));
-    initial.push(sp.sot);
-    if !timestamps {
-        initial.push(sp.no_timestamps);
-    }
-    (initial, len - tail)
 }
 
 #[test]

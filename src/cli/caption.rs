@@ -261,7 +261,16 @@ pub fn run(args: CaptionArgs, verbose: u8) -> anyhow::Result<ExitCode> {
     }
 
     let offline = match (&args.input, args.compare_offline) {
-        (Some(path), true) => Some(transcriber.transcribe_file(path, &opts)?.text),
+        // The reference is the file as `transcribe` decodes it, with openai's temperature
+        // fallback (live decodes go without it by default).
+        (Some(path), true) => {
+            let offline_opts = TranscribeOptions {
+                temperature_increment: TranscribeOptions::default().temperature_increment,
+                best_of: TranscribeOptions::default().best_of,
+                ..opts.clone()
+            };
+            Some(transcriber.transcribe_file(path, &offline_opts)?.text)
+        }
         _ => None,
     };
     report(

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use safetensors::{Dtype, View};
 use whisper_spec::model::WhisperConfig;
+use whisper_spec::text::SpecialTokens;
 
 use super::ct2_writer::Lcg;
 
@@ -96,4 +97,40 @@ pub fn build(dir: &Path, cfg: &WhisperConfig, seed: u64) -> candle_nn::VarBuilde
         )
     }
     .unwrap()
+}
+
+/// Vocabulary size of the exactness tests' random models.
+pub const VOCAB: usize = 400;
+
+/// The special tokens of the exactness tests' 400-token vocabulary: text is 0..300, then
+/// end-of-text, the start-of-transcript sequence, and timestamps from 308 on.
+pub fn specials() -> SpecialTokens {
+    SpecialTokens {
+        eot: 300,
+        sot: 301,
+        translate: 302,
+        transcribe: 303,
+        sot_lm: Some(304),
+        prev: 305,
+        no_speech: Some(306),
+        no_timestamps: 307,
+        timestamp_begin: 308,
+        vocab_size: VOCAB,
+    }
+}
+
+/// A prompt of `len` tokens in [`specials`]' vocabulary: start-of-previous, random text,
+/// start-of-transcript and, without timestamps, no-timestamps. Returns it with the
+/// start-of-transcript index.
+pub fn long_prompt(len: usize, timestamps: bool, rng: &mut Lcg) -> (Vec<u32>, usize) {
+    let sp = specials();
+    let tail = if timestamps { 1 } else { 2 };
+    let mut initial = vec![sp.prev];
+    initial.extend((0..len - 1 - tail).map(|_| rng.next_u32() % sp.eot));
+    initial.push(sp.sot);
+    if !timestamps {
+        initial.push(sp.no_timestamps);
+    }
+    assert_eq!(initial.len(), len);
+    (initial, len - tail)
 }
