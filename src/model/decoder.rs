@@ -67,6 +67,17 @@ impl DecoderBlock {
         })
     }
 
+    /// The rest of the block after self-attention (`x` with its residual added):
+    /// cross-attention over `cross`, then the MLP, each with its residual.
+    fn cross_and_mlp(&self, x: Tensor, cross: &LayerCrossKv) -> Result<Tensor> {
+        let h = self
+            .cross
+            .cross_attention(&self.cross_ln.forward(&x)?, cross)?;
+        let x = (x + h)?;
+        let h = gelu(&self.fc1.forward(&self.mlp_ln.forward(&x)?)?)?;
+        &x + self.fc2.forward(&h)?
+    }
+
     /// The block with its cross-attention key/value projections in 8 bits (CPU).
     fn with_int8_cross_kv(self) -> Result<Self> {
         Ok(DecoderBlock {
@@ -400,13 +411,7 @@ impl TextDecoder {
             let h = block
                 .attn
                 .beam_self_attention(&block.attn_ln.forward(&x)?, &mut layer)?;
-            x = (x + h)?;
-            let h = block
-                .cross
-                .cross_attention(&block.cross_ln.forward(&x)?, &cross.layers[i])?;
-            x = (x + h)?;
-            let h = gelu(&block.fc1.forward(&block.mlp_ln.forward(&x)?)?)?;
-            x = (&x + block.fc2.forward(&h)?)?;
+            x = block.cross_and_mlp((x + h)?, &cross.layers[i])?;
         }
         self.head.forward(&self.ln.forward(&x)?.squeeze(0)?)
     }
@@ -446,13 +451,7 @@ impl TextDecoder {
                     .attn
                     .tree_self_attention(&block.attn_ln.forward(&x)?, &layout, &mut layer)?;
             kv.push((k, v));
-            x = (x + h)?;
-            let h = block
-                .cross
-                .cross_attention(&block.cross_ln.forward(&x)?, &cross.layers[i])?;
-            x = (x + h)?;
-            let h = gelu(&block.fc1.forward(&block.mlp_ln.forward(&x)?)?)?;
-            x = (&x + block.fc2.forward(&h)?)?;
+            x = block.cross_and_mlp((x + h)?, &cross.layers[i])?;
         }
         let logits = self.head.forward(&self.ln.forward(&x)?.squeeze(0)?)?;
         Ok((logits, TreeKv { layers: kv }))
