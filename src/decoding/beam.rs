@@ -18,7 +18,7 @@
 
 use candle_core::{IndexOp, Result};
 
-use super::filters::log_softmax;
+use super::filters::{LogitFilters, log_softmax};
 use super::greedy::{WindowDecode, prompt_pass};
 use super::task::WindowTask;
 use crate::model::KvCache;
@@ -101,18 +101,15 @@ impl<'t> BeamSearch<'t> {
             self.live.clear();
             return Advance::Done;
         }
-        // (score, source hypothesis, token), in hypothesis order then best token first.
-        let mut candidates: Vec<(f64, usize, u32)> = Vec::new();
-        for (b, (hyp, row)) in self.live.iter().zip(rows.iter_mut()).enumerate() {
-            filters.apply(&hyp.tokens, row);
-            self.logprobs.resize(row.len(), 0.0);
-            log_softmax(row, &mut self.logprobs);
-            for (token, lp) in top_k(&self.logprobs, self.beam_size + 1) {
-                candidates.push((hyp.sum_logprob + f64::from(lp), b, token));
-            }
-        }
-        // Stable: equal scores keep their order, as Python's `sorted`.
-        candidates.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let candidates = ranked_candidates(
+            filters,
+            self.live
+                .iter()
+                .zip(rows.iter_mut())
+                .map(|(hyp, row)| (hyp.tokens.as_slice(), hyp.sum_logprob, row)),
+            self.beam_size + 1,
+            &mut self.logprobs,
+        );
         let mut keep: Vec<(f64, usize, u32)> = Vec::new();
         let mut newly: Vec<(Vec<u32>, f64)> = Vec::new();
         for &(score, b, token) in &candidates {
@@ -204,6 +201,30 @@ impl<'t> BeamSearch<'t> {
             forward_passes,
         }
     }
+}
+
+/// The candidates of a beam step, best first: each hypothesis `(tokens, score, logits)`
+/// offers its `per_hypothesis` best next tokens after `filters` (applied to its logits in
+/// place), scored `score` + the token's log-probability, as `(score, hypothesis index,
+/// token)`. Equal scores keep hypothesis order, then token order (Python's stable `sorted`).
+/// `logprobs` is scratch.
+pub(crate) fn ranked_candidates<'r>(
+    filters: &LogitFilters,
+    hypotheses: impl Iterator<Item = (&'r [u32], f64, &'r mut Vec<f32>)>,
+    per_hypothesis: usize,
+    logprobs: &mut Vec<f32>,
+) -> Vec<(f64, usize, u32)> {
+    let mut candidates = Vec::new();
+    for (b, (tokens, score, row)) in hypotheses.enumerate() {
+        filters.apply(tokens, row);
+        logprobs.resize(row.len(), 0.0);
+        log_softmax(row, logprobs);
+        for (token, lp) in top_k(logprobs, per_hypothesis) {
+            candidates.push((score + f64::from(lp), b, token));
+        }
+    }
+    candidates.sort_by(|a, b| b.0.total_cmp(&a.0));
+    candidates
 }
 
 /// How the live beams of a step are run through the decoder.

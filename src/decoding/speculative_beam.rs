@@ -41,9 +41,10 @@ use std::collections::HashMap;
 
 use candle_core::{IndexOp, Result};
 
-use super::beam::{Advance, BeamSearch, Hypothesis, common_prefix, extend_caches, top_k};
+use super::beam::{
+    Advance, BeamSearch, Hypothesis, common_prefix, extend_caches, ranked_candidates,
+};
 use super::draft_session::{DraftSession, PromptWindowedDraft};
-use super::filters::log_softmax;
 use super::greedy::{WindowDecode, prompt_pass};
 use super::speculative::{SpecConfig, SpecStats};
 use super::task::WindowTask;
@@ -77,7 +78,6 @@ struct DraftNode {
 /// A hypothesis during a round's replay: its live ancestor at the round's start, the tree node
 /// whose logits are its own (`None`: the ancestor's known logits), and the tree nodes between
 /// the ancestor's cache and it.
-#[derive(Clone)]
 struct Place {
     root: usize,
     at: Option<usize>,
@@ -194,32 +194,30 @@ pub fn decode_speculative_beam<'d>(
             let Advance::Extend(sources) = search.step(&mut rows) else {
                 break None;
             };
-            let next: Vec<(Place, Option<usize>)> = sources
+            // Each new hypothesis's place: its tree node (`at`), if the tree has it.
+            let next: Vec<Place> = sources
                 .iter()
                 .zip(&search.live)
                 .map(|(&s, hyp)| {
                     let token = *hyp.tokens.last().expect("extended");
                     let from = &places[s];
-                    let child = children.get(&(from.root, from.at, token)).copied();
+                    let at = children.get(&(from.root, from.at, token)).copied();
                     let mut path = from.path.clone();
-                    path.extend(child);
-                    (
-                        Place {
-                            root: from.root,
-                            at: child,
-                            path,
-                        },
-                        child,
-                    )
+                    path.extend(at);
+                    Place {
+                        root: from.root,
+                        at,
+                        path,
+                    }
                 })
                 .collect();
-            let in_tree = next.iter().filter(|(_, c)| c.is_some()).count();
+            let in_tree = next.iter().filter(|p| p.at.is_some()).count();
             stats.accepted_tokens += in_tree;
             if in_tree < next.len() {
                 break Some(next);
             }
             accepted_steps += 1;
-            places = next.into_iter().map(|(p, _)| p).collect();
+            places = next;
             rows = places
                 .iter()
                 .map(|p| row_of(p.at.expect("in the tree")))
@@ -232,19 +230,19 @@ pub fn decode_speculative_beam<'d>(
         };
 
         // Roll back: the kept hypotheses' caches, logits and draft sessions.
-        let roots: Vec<usize> = ended.iter().map(|(p, _)| p.root).collect();
+        let roots: Vec<usize> = ended.iter().map(|p| p.root).collect();
         let held: Vec<&[u32]> = held.iter().map(Vec::as_slice).collect();
         caches = extend_caches(caches, &held, &roots)?;
         if let Some((_, kv)) = &scored {
-            for (cache, (place, _)) in caches.iter_mut().zip(&ended) {
+            for (cache, place) in caches.iter_mut().zip(&ended) {
                 kv.extend_cache(cache, &place.path)?;
             }
         }
         anchors = ended
             .iter()
             .zip(&search.live)
-            .map(|((_, child), hyp)| match child {
-                Some(n) => row_of(*n).map(Anchor::Known),
+            .map(|(place, hyp)| match place.at {
+                Some(n) => row_of(n).map(Anchor::Known),
                 None => Ok(Anchor::Pending(*hyp.tokens.last().expect("extended"))),
             })
             .collect::<Result<_>>()?;
@@ -277,17 +275,19 @@ fn draft_tree(
     }
     let mut logprobs = Vec::new();
     for level in 1..=depth {
-        let mut candidates: Vec<(f64, usize, u32)> = Vec::new();
-        for (f, (root, at, score, row)) in frontier.iter_mut().enumerate() {
-            let tokens = tokens_of(&search.live[*root], &nodes, *at);
-            task.filters.apply(&tokens, row);
-            logprobs.resize(row.len(), 0.0);
-            log_softmax(row, &mut logprobs);
-            for (token, lp) in top_k(&logprobs, width + 1) {
-                candidates.push((*score + f64::from(lp), f, token));
-            }
-        }
-        candidates.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let prefixes: Vec<Vec<u32>> = frontier
+            .iter()
+            .map(|&(root, at, ..)| tokens_of(&search.live[root], &nodes, at))
+            .collect();
+        let candidates = ranked_candidates(
+            task.filters,
+            prefixes
+                .iter()
+                .zip(frontier.iter_mut())
+                .map(|(tokens, (_, _, score, row))| (tokens.as_slice(), *score, row)),
+            width + 1,
+            &mut logprobs,
+        );
         let kept: Vec<(f64, usize, u32)> = candidates
             .into_iter()
             .filter(|&(_, _, token)| token != task.specials.eot)

@@ -19,6 +19,7 @@
 //!   music 0 %).
 
 use crate::audio::SAMPLE_RATE;
+use crate::text::wer::words;
 use crate::transcript::{Segment, Transcript};
 use crate::vad::CHUNK_SAMPLES;
 
@@ -74,19 +75,6 @@ pub fn drop_repeats_over_non_speech(
     }
     transcript.stats.dropped_repeats += dropped;
     dropped
-}
-
-/// Lower-case words of `text`, punctuation dropped.
-fn words(text: &str) -> Vec<String> {
-    text.split_whitespace()
-        .map(|w| {
-            w.chars()
-                .filter(|c| c.is_alphanumeric() || *c == '\'')
-                .flat_map(char::to_lowercase)
-                .collect::<String>()
-        })
-        .filter(|w| !w.is_empty())
-        .collect()
 }
 
 /// Whether most of `text`'s words ([`REPEATED_SHARE`]) occur, in order, among the words of
