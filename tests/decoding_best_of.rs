@@ -11,12 +11,8 @@ mod common;
 
 use std::process::Command;
 
-use candle_core::Device;
-use whisper_spec::Transcriber;
-use whisper_spec::decoding::draft::{Draft, DraftSpec};
 use whisper_spec::decoding::sampling::Sampler;
 use whisper_spec::decoding::speculative::SpecConfig;
-use whisper_spec::store::{ModelDir, Store};
 use whisper_spec::transcribe::{TranscribeOptions, WindowPrompt};
 
 fn bits(r: &whisper_spec::decoding::greedy::WindowDecode) -> (Vec<u32>, u64, u64) {
@@ -29,23 +25,7 @@ fn bits(r: &whisper_spec::decoding::greedy::WindowDecode) -> (Vec<u32>, u64, u64
 
 #[test]
 fn batched_candidates_are_each_the_targets_own_sample() {
-    let model = "base";
-    let dir = ModelDir::open(&common::models::store_model(model)).unwrap();
-    let device = Device::Cpu;
-    let alone = Transcriber::load(&dir, model, &device).unwrap();
-    let draft = Draft::build(
-        &DraftSpec::SelfInt8,
-        alone.model(),
-        &dir,
-        model,
-        &Store::from_env(),
-        &device,
-    )
-    .unwrap()
-    .expect("a draft");
-    let with = Transcriber::load(&dir, model, &device)
-        .unwrap()
-        .with_draft(Some(draft), SpecConfig::default());
+    let with = common::models::speculative("base", "self-int8", SpecConfig::default());
     let audio =
         whisper_spec::audio::load_audio(common::shared_dir().join("corpus/jfk.flac")).unwrap();
     let window = with

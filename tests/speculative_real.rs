@@ -30,18 +30,10 @@ fn tokens(t: &Transcript) -> Vec<u32> {
 /// Checks each (draft, number of FILES to use) pair on `model`.
 fn check(model: &str, drafts: &[(&str, usize)]) {
     let dir = ModelDir::open(&common::models::store_model(model)).unwrap();
-    let device = Device::Cpu;
-    let store = Store::from_env();
-    let alone = Transcriber::load(&dir, model, &device).unwrap();
+    let alone = Transcriber::load(&dir, model, &Device::Cpu).unwrap();
     let english_only = !alone.tokenizer().is_multilingual();
     for &(draft_name, n_files) in drafts {
-        let spec: DraftSpec = draft_name.parse().unwrap();
-        let draft = Draft::build(&spec, alone.model(), &dir, model, &store, &device)
-            .unwrap()
-            .expect("a draft");
-        let with = Transcriber::load(&dir, model, &device)
-            .unwrap()
-            .with_draft(Some(draft), SpecConfig::default());
+        let with = common::models::speculative(model, draft_name, SpecConfig::default());
         let (mut proposed, mut accepted, mut calls, mut toks) = (0, 0, 0, 0);
         for file in &FILES[..n_files] {
             if english_only && file.starts_with("multilingual/") {
@@ -108,24 +100,10 @@ fn base_self_drafts_change_nothing() {
 fn base_speculative_beam_search_changes_nothing() {
     let model = "base";
     let dir = ModelDir::open(&common::models::store_model(model)).unwrap();
-    let device = Device::Cpu;
-    let alone = Transcriber::load(&dir, model, &device).unwrap();
+    let alone = Transcriber::load(&dir, model, &Device::Cpu).unwrap();
     let (mut proposed, mut accepted) = (0, 0);
     for draft_name in ["self-int8", "self-q8"] {
-        let spec: DraftSpec = draft_name.parse().unwrap();
-        let draft = Draft::build(
-            &spec,
-            alone.model(),
-            &dir,
-            model,
-            &Store::from_env(),
-            &device,
-        )
-        .unwrap()
-        .expect("a draft");
-        let with = Transcriber::load(&dir, model, &device)
-            .unwrap()
-            .with_draft(Some(draft), SpecConfig::for_target(6));
+        let with = common::models::speculative(model, draft_name, SpecConfig::for_target(6));
         // Two windows (seek), German, and the 8 kHz phone recording; temperature fallback on.
         for (file, timestamps) in [
             ("jfk.flac", true),

@@ -49,13 +49,26 @@ fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn speech_around_room_tone_is_transcribed_whole_and_in_place() {
-    let jfk = whisper_spec::audio::load_audio(
+/// JFK's sentence, 16 kHz.
+fn jfk() -> Vec<f32> {
+    whisper_spec::audio::load_audio(
         common::shared_dir().join("corpus/formats/jfk_16000_mono_s16.wav"),
     )
     .unwrap()
-    .samples;
+    .samples
+}
+
+/// The words of JFK's sentence.
+fn jfk_words() -> Vec<String> {
+    words(
+        "And so my fellow Americans ask not what your country can do for you \
+         ask what you can do for your country",
+    )
+}
+
+#[test]
+fn speech_around_room_tone_is_transcribed_whole_and_in_place() {
+    let jfk = jfk();
     let jfk_s = jfk.len() as f64 / RATE as f64;
     let tone = common::room_tone::room_tone(180);
     let second_at = jfk_s + 180.0;
@@ -66,12 +79,8 @@ fn speech_around_room_tone_is_transcribed_whole_and_in_place() {
     let transcript = t
         .transcribe_samples(&audio, &options(), "jfk_roomtone_jfk")
         .unwrap();
-    let expected = words(
-        "And so my fellow Americans ask not what your country can do for you \
-         ask what you can do for your country",
-    );
-    let mut twice = expected.clone();
-    twice.extend(expected.iter().cloned());
+    let expected = jfk_words();
+    let twice = [expected.clone(), expected.clone()].concat();
     assert_eq!(words(&transcript.text), twice, "{}", transcript.text);
     assert!((transcript.duration_s - audio.len() as f64 / RATE as f64).abs() < 1e-9);
     let speech = transcript.stats.speech_s.expect("the VAD ran");
@@ -123,11 +132,7 @@ fn room_tone_alone_gives_no_text_and_missing_model_is_an_error() {
 
 #[test]
 fn loops_over_music_the_detector_kept_are_dropped_and_counted() {
-    let jfk = whisper_spec::audio::load_audio(
-        common::shared_dir().join("corpus/formats/jfk_16000_mono_s16.wav"),
-    )
-    .unwrap()
-    .samples;
+    let jfk = jfk();
     let mut audio = jfk.clone();
     audio.extend_from_slice(&common::room_tone::music(180));
     audio.extend_from_slice(&jfk);
@@ -139,12 +144,8 @@ fn loops_over_music_the_detector_kept_are_dropped_and_counted() {
     let transcript = transcriber()
         .transcribe_samples(&audio, &opts, "jfk_music_jfk")
         .unwrap();
-    let expected = words(
-        "And so my fellow Americans ask not what your country can do for you \
-         ask what you can do for your country",
-    );
-    let mut twice = expected.clone();
-    twice.extend(expected.iter().cloned());
+    let expected = jfk_words();
+    let twice = [expected.clone(), expected.clone()].concat();
     assert!(
         transcript.stats.dropped_repeats >= 1,
         "no loop dropped: {}",

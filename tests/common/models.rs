@@ -3,7 +3,11 @@
 
 use std::path::PathBuf;
 
-use whisper_spec::store::Store;
+use candle_core::Device;
+use whisper_spec::Transcriber;
+use whisper_spec::decoding::draft::{Draft, DraftSpec};
+use whisper_spec::decoding::speculative::SpecConfig;
+use whisper_spec::store::{ModelDir, Store};
 
 /// The local-store dir of a catalog model (tiny.en or base), fetching it if needed.
 pub fn store_model(name: &str) -> PathBuf {
@@ -12,6 +16,25 @@ pub fn store_model(name: &str) -> PathBuf {
         Ok(resolved) => resolved.model.dir,
         Err(e) => panic!("cannot fetch model {name} for the tests: {e}"),
     }
+}
+
+/// Catalog model `model` on the CPU with the draft `draft` (a `--draft` value) and `cfg`.
+pub fn speculative(model: &str, draft: &str, cfg: SpecConfig) -> Transcriber {
+    let dir = ModelDir::open(&store_model(model)).unwrap();
+    let device = Device::Cpu;
+    let target = Transcriber::load(&dir, model, &device).unwrap();
+    let spec: DraftSpec = draft.parse().unwrap();
+    let draft = Draft::build(
+        &spec,
+        target.model(),
+        &dir,
+        model,
+        &Store::from_env(),
+        &device,
+    )
+    .unwrap()
+    .expect("a draft");
+    target.with_draft(Some(draft), cfg)
 }
 
 /// The CTranslate2 copy of an offline-sourced model (model.bin, config.json, tokenizer.json),
