@@ -15,6 +15,7 @@ pub mod error;
 pub mod fuzzing;
 pub mod kernels;
 pub mod model;
+pub mod objects;
 pub mod output;
 pub mod store;
 pub mod text;

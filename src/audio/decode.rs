@@ -167,12 +167,18 @@ impl Decoder {
     /// Opens `path`, finds its first decodable audio track and decodes the first packet, so that
     /// every "this is not audio" error surfaces here rather than halfway through a batch.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, AudioError> {
-        let path = path.as_ref().to_path_buf();
+        Self::open_named(path.as_ref(), path.as_ref())
+    }
+
+    /// Like [`Decoder::open`], naming the file `name` in errors and warnings (a downloaded
+    /// object's URL rather than its temporary copy's path).
+    pub fn open_named(file: &Path, name: &Path) -> Result<Self, AudioError> {
+        let path = name.to_path_buf();
         let io_err = |source| AudioError::Io {
             path: path.clone(),
             source,
         };
-        let meta = std::fs::metadata(&path).map_err(io_err)?;
+        let meta = std::fs::metadata(file).map_err(io_err)?;
         if !meta.is_file() {
             let kind = file_kind(&meta.file_type());
             return Err(AudioError::NotAFile { path, kind });
@@ -180,13 +186,13 @@ impl Decoder {
         if meta.len() == 0 {
             return Err(AudioError::EmptyFile { path });
         }
-        let file = File::open(&path).map_err(io_err)?;
+        let opened = File::open(file).map_err(io_err)?;
         let mut hint = Hint::new();
-        if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+        if let Some(ext) = file.extension().and_then(|e| e.to_str()) {
             hint.with_extension(ext);
         }
-        let edit_path = path.clone();
-        Self::from_source(path, Box::new(file), &hint, move |track_id| {
+        let edit_path = file.to_path_buf();
+        Self::from_source(path, Box::new(opened), &hint, move |track_id| {
             File::open(&edit_path)
                 .ok()
                 .and_then(|file| mp4_edit::read_edit(file, track_id))

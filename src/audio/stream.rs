@@ -37,6 +37,11 @@ impl AudioStream {
         Self::from_decoder(Decoder::open(path)?)
     }
 
+    /// Opens `file`, naming it `name` in errors and warnings (see [`Decoder::open_named`]).
+    pub fn open_named(file: &Path, name: &Path) -> Result<Self, AudioError> {
+        Self::from_decoder(Decoder::open_named(file, name)?)
+    }
+
     /// Opens a file or standard input (see [`AudioInput::open`]).
     pub fn open_input(input: &AudioInput) -> Result<Self, AudioError> {
         Self::from_decoder(input.open()?)

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use walkdir::WalkDir;
 
 use super::naming;
+use crate::objects::Bucket;
 
 /// File extensions taken from directories: what the decoder reads (audio containers, and video
 /// containers for their audio track).
@@ -23,10 +24,31 @@ pub const AUDIO_EXTENSIONS: &[&str] = &[
 /// One audio file to transcribe.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Found {
-    /// The path to open.
+    /// The path to open, or the object's URL (what messages and reports name).
     pub path: PathBuf,
     /// Its outputs' path below the output directory, without extension (see [`naming`]).
     pub rel: PathBuf,
+    /// Where its bytes are.
+    pub source: Source,
+}
+
+/// Where an input's bytes are.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    /// A file on this machine, at [`Found::path`].
+    File,
+    /// An object in one of the batch's input buckets (its index among them, as given to
+    /// [`discover`]), with its size and modification time from the listing.
+    Object {
+        /// Which bucket.
+        bucket: usize,
+        /// The object's key relative to the bucket's prefix.
+        key: String,
+        /// Size in bytes.
+        size: u64,
+        /// Modification time, nanoseconds since the Unix epoch.
+        modified_ns: i64,
+    },
 }
 
 /// An input that could not be read at all (a missing path, an unreadable directory).
@@ -51,13 +73,19 @@ pub struct Discovery {
     pub unreadable: Vec<Unreadable>,
 }
 
-/// Finds the audio files of `inputs` (files, directories, `@list` files). `outdir` is never
-/// walked into (a batch run inside its own input tree would otherwise read its outputs). A
-/// list file that cannot be read is an error: it is the batch's whole job description.
-pub fn discover(inputs: &[PathBuf], outdir: &Path) -> io::Result<Discovery> {
+/// Finds the audio files of `inputs` (files, directories, `@list` files) and under the
+/// prefixes of `buckets` (objects chosen by extension like a directory's files; their outputs
+/// mirror their keys below the prefix). `outdir` (a local output directory) is never walked
+/// into (a batch run inside its own input tree would otherwise read its outputs). A list file
+/// or a bucket that cannot be read is an error: it is the batch's whole job description.
+pub fn discover(
+    inputs: &[PathBuf],
+    buckets: &[Bucket],
+    outdir: Option<&Path>,
+) -> anyhow::Result<Discovery> {
     let mut d = Discovery::default();
-    let mut found: Vec<(PathBuf, PathBuf)> = Vec::new();
-    let skip_dir = outdir.canonicalize().ok();
+    let mut found: Vec<(PathBuf, PathBuf, Source)> = Vec::new();
+    let skip_dir = outdir.and_then(|o| o.canonicalize().ok());
     let cwd = std::env::current_dir().unwrap_or_default();
     for input in inputs {
         match list_file(input) {
@@ -98,23 +126,43 @@ pub fn discover(inputs: &[PathBuf], outdir: &Path) -> io::Result<Discovery> {
             }
         }
     }
+    for (index, bucket) in buckets.iter().enumerate() {
+        for object in bucket.list("")? {
+            let key = Path::new(&object.key);
+            let hidden = key
+                .components()
+                .any(|c| c.as_os_str().to_string_lossy().starts_with('.'));
+            if hidden {
+                d.hidden += 1;
+            } else if !has_audio_extension(key) {
+                d.not_audio += 1;
+            } else {
+                let source = Source::Object {
+                    bucket: index,
+                    key: object.key.clone(),
+                    size: object.size,
+                    modified_ns: object.modified_ns,
+                };
+                found.push((PathBuf::from(bucket.url_of(&object.key)), key.into(), source));
+            }
+        }
+    }
     // The same file reached twice (given and inside a given directory, or through a link) is
     // transcribed once.
     let mut seen = HashSet::new();
-    found.retain(|(path, _)| seen.insert(path.canonicalize().unwrap_or_else(|_| path.clone())));
+    found.retain(|(path, _, _)| {
+        seen.insert(path.canonicalize().unwrap_or_else(|_| path.clone()))
+    });
     let mut rels: Vec<PathBuf> = found
         .iter()
-        .map(|(_, mirrored)| naming::mirror(mirrored))
+        .map(|(_, mirrored, _)| naming::mirror(mirrored))
         .collect();
-    let sources: Vec<&Path> = found.iter().map(|(path, _)| path.as_path()).collect();
+    let sources: Vec<&Path> = found.iter().map(|(path, _, _)| path.as_path()).collect();
     naming::make_unique(&mut rels, &sources);
     d.files = found
-        .iter()
+        .into_iter()
         .zip(rels)
-        .map(|((path, _), rel)| Found {
-            path: path.clone(),
-            rel,
-        })
+        .map(|((path, _, source), rel)| Found { path, rel, source })
         .collect();
     Ok(d)
 }
@@ -138,7 +186,7 @@ fn add_input(
     from_list: bool,
     skip_dir: Option<&Path>,
     d: &mut Discovery,
-    found: &mut Vec<(PathBuf, PathBuf)>,
+    found: &mut Vec<(PathBuf, PathBuf, Source)>,
 ) {
     match std::fs::metadata(path) {
         Err(e) => d.unreadable.push(Unreadable {
@@ -151,7 +199,7 @@ fn add_input(
         }
         // A file named on the command line or in a list is wanted whatever its extension:
         // opening it decides whether it is audio.
-        Ok(_) => found.push((path.to_path_buf(), mirrored.to_path_buf())),
+        Ok(_) => found.push((path.to_path_buf(), mirrored.to_path_buf(), Source::File)),
     }
 }
 
@@ -161,7 +209,7 @@ fn walk(
     prefix: &Path,
     skip_dir: Option<&Path>,
     d: &mut Discovery,
-    found: &mut Vec<(PathBuf, PathBuf)>,
+    found: &mut Vec<(PathBuf, PathBuf, Source)>,
 ) {
     let mut walker = WalkDir::new(dir)
         .follow_links(true)
@@ -201,7 +249,7 @@ fn walk(
             continue;
         }
         let below = entry.path().strip_prefix(dir).unwrap_or(entry.path());
-        found.push((entry.path().to_path_buf(), prefix.join(below)));
+        found.push((entry.path().to_path_buf(), prefix.join(below), Source::File));
     }
 }
 
@@ -243,7 +291,7 @@ mod tests {
         .unwrap();
         let out = root.join("out");
         std::fs::create_dir_all(&out).unwrap();
-        let d = discover(std::slice::from_ref(&root), &out).unwrap();
+        let d = discover(std::slice::from_ref(&root), &[], Some(&out)).unwrap();
         let rels: Vec<_> = d.files.iter().map(|f| f.rel.clone()).collect();
         assert_eq!(
             rels,
@@ -258,7 +306,7 @@ mod tests {
 
         let mut at = std::ffi::OsString::from("@");
         at.push(&list);
-        let d = discover(&[PathBuf::from(at)], &out).unwrap();
+        let d = discover(&[PathBuf::from(at)], &[], Some(&out)).unwrap();
         assert_eq!(d.files.len(), 2);
         assert_eq!(d.files[0].rel, Path::new("pods/show b/z"));
         // The absolute entry mirrors below the output directory, never at its own path.

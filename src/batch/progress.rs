@@ -90,6 +90,8 @@ pub enum Finished<'a> {
         /// Wall time, seconds.
         wall_s: f64,
     },
+    /// Done by another task sharing the output tree first.
+    Elsewhere,
     /// Failed with this message.
     Failed(&'a str),
 }
@@ -170,7 +172,7 @@ impl Progress {
         c.files_done += 1;
         let exact = match how {
             Finished::Ok { audio_s, .. } => ms(*audio_s),
-            Finished::Failed(_) => 0,
+            Finished::Failed(_) | Finished::Elsewhere => 0,
         };
         c.finished_ms += exact;
         let len = self.overall.length().unwrap_or(0);
@@ -184,6 +186,10 @@ impl Progress {
                 clock(*audio_s),
                 clock(*wall_s),
                 audio_s / wall_s.max(1e-9)
+            ),
+            Finished::Elsewhere => format!(
+                "[{}/{}] skipped {name}: another task recorded it first",
+                c.files_done, c.files_total
             ),
             // The error names the file already.
             Finished::Failed(error) => {

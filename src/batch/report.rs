@@ -1,7 +1,9 @@
-//! The end of a batch: what was done, how fast, and what failed and why, printed and written
-//! to `report.json` in the output directory (atomically, like every output).
+//! The end of a batch run: what was done, how fast, and what failed and why, printed and
+//! written to the output tree (whole, like every output): `report.json` for a run over the
+//! whole archive, the shard's own file beside its plan for one shard of several (see
+//! [`super::merged_report`] for the report of all of them).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Serialize;
 
@@ -61,6 +63,8 @@ impl FileEntry {
 pub struct Report {
     /// The output directory.
     pub output_dir: String,
+    /// The shard this run did (`K/N`; `0/1` for the whole archive).
+    pub shard: String,
     /// The model.
     pub model: String,
     /// The speculative draft, if any.
@@ -132,6 +136,9 @@ impl Report {
                     });
                 }
                 Outcome::Failed(error) => self.fail(file, error.clone()),
+                Outcome::DoneElsewhere { outputs } => {
+                    self.skip(file, outputs.clone(), None);
+                }
             }
         }
         self.audio_hours = audio_s / 3600.0;
@@ -177,14 +184,16 @@ impl Report {
         self.speed = if wall_s > 0.0 { audio_s / wall_s } else { 0.0 };
     }
 
-    /// Writes `report.json` into `dir` atomically.
-    pub fn write(&self, dir: &Path) -> Result<PathBuf, crate::output::OutputError> {
-        let path = dir.join(REPORT_FILE);
-        crate::output::write_file(&path, |out| {
-            serde_json::to_writer_pretty(&mut *out, self)?;
-            out.write_all(b"\n")
-        })?;
-        Ok(path)
+    /// Writes the report to `rel` in `tree` (whole, atomically); returns how it is named.
+    pub fn write(
+        &self,
+        tree: &super::OutputTree,
+        rel: &str,
+    ) -> Result<String, super::output_tree::TreeError> {
+        let mut bytes = serde_json::to_vec_pretty(self).expect("reports serialize");
+        bytes.push(b'\n');
+        tree.write(rel, &bytes)?;
+        Ok(tree.display(rel))
     }
 
     /// The summary for the terminal: counts, speed, and each failure with its reason.

@@ -5,12 +5,16 @@
 //! concurrent callers take turns in: several jobs pay off with one thread each, where every
 //! kernel runs on its caller's thread.
 //!
-//! Each file ends in one of three ways: done (every output written atomically, then the
-//! resume record appended: a file is never recorded before its outputs exist), failed (its
-//! error is kept and the batch goes on: a corrupt file, one over the length limit, an output
-//! that cannot be written, even a panic), or fatal (the disk is full, or the record cannot be
-//! written): then no new file starts, because every following file would fail the same way.
-//! A stop request (Ctrl-C) also lets running files finish and starts no new one.
+//! Inputs in object storage are downloaded by the loader, streamed to a temporary file that is
+//! gone once the file is decoded.
+//!
+//! Each file ends in one of four ways: done (every output written whole, then its done marker
+//! created: a file is never recorded before its outputs exist), done elsewhere (another task
+//! sharing the output tree recorded it first), failed (its error is kept, in the report and the
+//! tree's failure records, and the batch goes on: a corrupt file, one over the length limit, an
+//! output that cannot be written, even a panic), or fatal (the disk is full, or the record
+//! cannot be written): then no new file starts, because every following file would fail the
+//! same way. A stop request (Ctrl-C) also lets running files finish and starts no new one.
 
 use std::io;
 use std::panic::AssertUnwindSafe;
@@ -19,10 +23,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Instant;
 
-use super::discover::Found;
+use super::discover::{Found, Source};
+use super::ledger::{self, FailureRecord, Fingerprint, Ledger, Record};
+use super::output_tree::{OutputTree, TreeError};
 use super::progress::{Finished, Progress};
-use super::state::{Fingerprint, Record, State};
+use super::shard::Shard;
 use crate::audio::{Audio16k, AudioError, AudioStream};
+use crate::objects::Bucket;
 use crate::output::{self, Format, SubtitleOptions};
 use crate::transcribe::{TranscribeOptions, Transcriber};
 use crate::transcript::Stats;
@@ -34,6 +41,8 @@ pub struct Task {
     pub found: Found,
     /// Its identity when the batch started (what the record will hold).
     pub fingerprint: Fingerprint,
+    /// Its record ID ([`ledger::entry_id`]).
+    pub id: String,
     /// Its duration as declared by its container, or estimated from its size (seconds).
     pub estimate_s: f64,
     /// Its outputs, relative to the output directory: one per format of the batch, in order.
@@ -43,8 +52,12 @@ pub struct Task {
 /// What every file is transcribed with.
 #[derive(Debug, Clone)]
 pub struct Settings<'a> {
-    /// The output directory.
-    pub outdir: &'a Path,
+    /// The output tree.
+    pub tree: &'a OutputTree,
+    /// The input buckets ([`Source::Object`] indexes them).
+    pub buckets: &'a [Bucket],
+    /// This task's shard.
+    pub shard: Shard,
     /// Formats written per file.
     pub formats: &'a [Format],
     /// Subtitle layout.
@@ -79,6 +92,12 @@ pub enum Outcome {
         /// What the decoder noticed (a truncated stream, corrupt packets skipped).
         warnings: Vec<String>,
     },
+    /// Transcribed, but another task sharing the output tree recorded it first (its outputs
+    /// are the same).
+    DoneElsewhere {
+        /// Outputs, relative to the output directory.
+        outputs: Vec<PathBuf>,
+    },
     /// Failed; the message names the file and the cause.
     Failed(String),
 }
@@ -106,7 +125,7 @@ pub fn run(
     transcriber: &Transcriber,
     tasks: Vec<Task>,
     settings: &Settings<'_>,
-    state: &Mutex<State>,
+    ledger: &Mutex<Ledger>,
     progress: &Progress,
     stop: &Arc<AtomicBool>,
 ) -> anyhow::Result<RunResult> {
@@ -118,7 +137,12 @@ pub fn run(
                 .build()
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let rx = Mutex::new(spawn_loader(tasks, settings.max_s, Arc::clone(stop)));
+    let rx = Mutex::new(spawn_loader(
+        tasks,
+        settings.buckets.to_vec(),
+        settings.max_s,
+        Arc::clone(stop),
+    ));
     let out = Mutex::new(RunResult::default());
     std::thread::scope(|scope| {
         for (job, pool) in pools.iter().enumerate() {
@@ -133,7 +157,7 @@ pub fn run(
                     let name = task.found.path.display().to_string();
                     progress.start(job, &name, task.estimate_s);
                     let ended = guarded(pool, &task.found.path, || {
-                        transcribe_one(transcriber, &task, audio, settings, job, progress, state)
+                        transcribe_one(transcriber, &task, audio, settings, job, progress, ledger)
                     });
                     let outcome = match ended {
                         Ok(done) => done,
@@ -145,6 +169,18 @@ pub fn run(
                             Outcome::Failed(e)
                         }
                     };
+                    if let Outcome::Failed(reason) = &outcome {
+                        let failure = FailureRecord {
+                            file: name.clone(),
+                            reason: reason.clone(),
+                            shard: settings.shard.to_string(),
+                            at_unix: ledger::now_unix(),
+                        };
+                        let recorded = ledger.lock().expect("ledger").record_failure(&task.id, &failure);
+                        if let Err(e) = recorded {
+                            tracing::warn!("cannot record the failure of {name}: {e}");
+                        }
+                    }
                     progress.finish(job, &name, &outcome.shown());
                     out.lock().expect("results").results.push(FileResult {
                         path: task.found.path,
@@ -167,6 +203,7 @@ impl Outcome {
                 audio_s: *audio_s,
                 wall_s: *wall_s,
             },
+            Outcome::DoneElsewhere { .. } => Finished::Elsewhere,
             Outcome::Failed(e) => Finished::Failed(e),
         }
     }
@@ -201,6 +238,7 @@ enum Ending {
 /// it holds needs saving.
 fn spawn_loader(
     tasks: Vec<Task>,
+    buckets: Vec<Bucket>,
     max_s: f64,
     stop: Arc<AtomicBool>,
 ) -> mpsc::Receiver<(Task, Result<Audio16k, AudioError>)> {
@@ -212,7 +250,12 @@ fn spawn_loader(
                 if stop.load(Ordering::SeqCst) {
                     break;
                 }
-                let audio = load(&task.found.path, max_s);
+                let audio = match &task.found.source {
+                    Source::File => load(&task.found.path, &task.found.path, max_s),
+                    Source::Object { bucket, key, .. } => {
+                        download_and_load(&buckets[*bucket], key, &task.found.path, max_s)
+                    }
+                };
                 if tx.send((task, audio)).is_err() {
                     break;
                 }
@@ -222,17 +265,51 @@ fn spawn_loader(
     rx
 }
 
-/// Decodes and resamples `path`. A decoder that panics on a malformed stream fails this file
-/// like a corrupt one, instead of taking the loader, and with it every later file, down.
-fn load(path: &Path, max_s: f64) -> Result<Audio16k, AudioError> {
-    std::panic::catch_unwind(|| AudioStream::open(path).and_then(|s| s.collect_at_most(max_s)))
-        .unwrap_or_else(|panic| {
-            let what = panic_message(panic.as_ref());
-            Err(AudioError::Corrupt {
-                path: path.to_path_buf(),
-                reason: format!("the decoder failed on it ({what})"),
-            })
+/// Decodes and resamples `path`, naming it `name` in errors. A decoder that panics on a
+/// malformed stream fails this file like a corrupt one, instead of taking the loader, and with
+/// it every later file, down.
+fn load(path: &Path, name: &Path, max_s: f64) -> Result<Audio16k, AudioError> {
+    std::panic::catch_unwind(|| {
+        AudioStream::open_named(path, name).and_then(|s| s.collect_at_most(max_s))
+    })
+    .unwrap_or_else(|panic| {
+        let what = panic_message(panic.as_ref());
+        Err(AudioError::Corrupt {
+            path: name.to_path_buf(),
+            reason: format!("the decoder failed on it ({what})"),
         })
+    })
+}
+
+/// Streams the object `key` of `bucket` (named `name`, its URL) to a temporary file with the
+/// same extension (the decoder's format hint), then decodes it like a local file. The
+/// temporary file is removed as soon as the audio is decoded.
+fn download_and_load(
+    bucket: &Bucket,
+    key: &str,
+    name: &Path,
+    max_s: f64,
+) -> Result<Audio16k, AudioError> {
+    let suffix = Path::new(key)
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    let io_err = |source| AudioError::Io {
+        path: name.to_path_buf(),
+        source,
+    };
+    let mut temp = tempfile::Builder::new()
+        .prefix("whisper-spec-input-")
+        .suffix(&suffix)
+        .tempfile()
+        .map_err(io_err)?;
+    let mut out = std::io::BufWriter::new(temp.as_file_mut());
+    bucket
+        .download(key, &mut out)
+        .map_err(|e| io_err(io::Error::other(format!("download failed: {}", e.source))))?;
+    std::io::Write::flush(&mut out).map_err(io_err)?;
+    drop(out);
+    load(temp.path(), name, max_s)
 }
 
 /// The message a panic was raised with (empty when it is not text).
@@ -252,10 +329,17 @@ fn transcribe_one(
     s: &Settings<'_>,
     job: usize,
     progress: &Progress,
-    state: &Mutex<State>,
+    ledger: &Mutex<Ledger>,
 ) -> Result<Outcome, Ending> {
     let started = Instant::now();
     let path = &task.found.path;
+    // Another task sharing the tree may have done it since this one planned.
+    let elsewhere = ledger.lock().expect("ledger").done_since(&task.id);
+    if elsewhere.is_ok_and(|done| done) {
+        return Ok(Outcome::DoneElsewhere {
+            outputs: task.outputs.clone(),
+        });
+    }
     let audio = audio.map_err(|e| Ending::Failed(e.to_string()))?;
     // The decoder has logged these already; the report lists them with the file.
     let warnings = audio.report.warnings.clone();
@@ -274,44 +358,52 @@ fn transcribe_one(
             path.display()
         )));
     }
-    let written = create_parent(&s.outdir.join(&task.found.rel)).and_then(|()| {
-        for (&format, rel) in s.formats.iter().zip(&task.outputs) {
-            output::write_file(&s.outdir.join(rel), |out| {
-                output::write_with(format, &transcript, s.subtitles, out)
+    for (&format, rel) in s.formats.iter().zip(&task.outputs) {
+        let mut bytes = Vec::new();
+        let written = output::write_with(format, &transcript, s.subtitles, &mut bytes)
+            .map_err(|e| TreeError::Io {
+                path: rel.clone(),
+                source: e,
             })
-            .map_err(|e| (e.to_string(), is_disk_full(&e)))?;
+            .and_then(|()| s.tree.write(&ledger::slash_path(rel), &bytes));
+        if let Err(e) = written {
+            let message = format!("{}: cannot write its output: {e}", path.display());
+            return Err(if is_disk_full(&e) {
+                Ending::Fatal(format!("disk full: {message}"))
+            } else {
+                Ending::Failed(message)
+            });
         }
-        Ok(())
-    });
-    if let Err((message, full)) = written {
-        let message = format!("{}: {message}", path.display());
-        return Err(if full {
-            Ending::Fatal(format!("disk full: {message}"))
-        } else {
-            Ending::Failed(message)
-        });
     }
     let wall_s = started.elapsed().as_secs_f64();
     let record = Record {
+        file: path.display().to_string(),
         fingerprint: task.fingerprint.clone(),
         model: s.model.to_string(),
         options: s.options_key.to_string(),
         outputs: task.outputs.clone(),
         audio_s: transcript.duration_s,
         wall_s,
+        shard: s.shard.to_string(),
+        at_unix: ledger::now_unix(),
     };
-    state
+    let created = ledger
         .lock()
-        .expect("state lock")
-        .record(record)
+        .expect("ledger")
+        .record_done(&task.id, &record)
         .map_err(|e| {
             let what = if is_disk_full(&e) { "disk full: " } else { "" };
             Ending::Fatal(format!(
                 "{what}cannot record {} as done in {}: {e}",
                 path.display(),
-                s.outdir.join(super::state::STATE_FILE).display()
+                s.tree.display(ledger::LEDGER_DIR)
             ))
         })?;
+    if !created {
+        return Ok(Outcome::DoneElsewhere {
+            outputs: task.outputs.clone(),
+        });
+    }
     Ok(Outcome::Done {
         audio_s: transcript.duration_s,
         wall_s,
@@ -319,19 +411,6 @@ fn transcribe_one(
         outputs: task.outputs.clone(),
         warnings,
     })
-}
-
-/// Creates the directory `file` (an output, or an output's path without extension) goes in.
-fn create_parent(file: &Path) -> Result<(), (String, bool)> {
-    match file.parent() {
-        Some(dir) => std::fs::create_dir_all(dir).map_err(|e| {
-            (
-                format!("cannot create output directory {}: {e}", dir.display()),
-                is_disk_full(&e),
-            )
-        }),
-        None => Ok(()),
-    }
 }
 
 /// Whether `error` (or any error under it) is a full disk or an exhausted quota.

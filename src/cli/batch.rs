@@ -1,5 +1,6 @@
 //! `whisper-spec batch INPUT... -o OUTDIR`: transcribe whole archives, resumably, with a pool
-//! of workers, progress bars and a report (see [`crate::batch`]).
+//! of workers, progress bars and a report (see [`crate::batch`]); one shard of an archive in
+//! an array job; inputs and outputs local or in object storage.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -15,23 +16,36 @@ use super::decode_args::DecodeArgs;
 use super::model_args::ModelArgs;
 use super::setup;
 use super::vad_args::VadArgs;
+use crate::batch::ledger::{self, Fingerprint, Ledger, Plan, PlanEnd, PlannedFile};
 use crate::batch::naming::output_file;
 use crate::batch::runner::{self, Settings, Task};
-use crate::batch::state::{self, Fingerprint, State};
-use crate::batch::{self, Progress, ProgressMode, Report};
+use crate::batch::shard::{self, Shard, ShardSource};
+use crate::batch::{self, OutputTree, Progress, ProgressMode, Report, Source};
+use crate::objects::{Bucket, Location};
 use crate::output;
 
 /// Arguments of `whisper-spec batch`.
 #[derive(Debug, Args)]
 pub struct BatchArgs {
     /// Audio files, directories (searched recursively: audio by extension, hidden entries
-    /// skipped), or `@LIST` files naming one file or directory per line.
+    /// skipped), `@LIST` files naming one file or directory per line, or object-storage
+    /// prefixes (`s3://bucket/shows`, `gs://...`, `az://...`; every audio object below).
     #[arg(required = true)]
-    pub inputs: Vec<PathBuf>,
-    /// Output directory. Outputs mirror the input tree here (`show/ep.mp3` gives
-    /// `OUTDIR/show/ep.txt`); the resume record and report.json live here too.
+    pub inputs: Vec<String>,
+    /// Output directory or object-storage prefix (`s3://bucket/out`). Outputs mirror the input
+    /// tree here (`show/ep.mp3` gives `OUTDIR/show/ep.txt`); the records of what is done and
+    /// the reports live here too, shared by every shard.
     #[arg(short, long)]
-    pub output_dir: PathBuf,
+    pub output_dir: String,
+    /// Transcribe only shard K of N of the inputs (K from 0): the inputs, sorted, are split by
+    /// duration the same way in every task. Default: from the array-job variables
+    /// (SLURM_ARRAY_TASK_ID, JOB_COMPLETION_INDEX, AWS_BATCH_JOB_ARRAY_INDEX), else everything.
+    #[arg(long, value_name = "K/N", value_parser = super::ranges::shard)]
+    pub shard: Option<Shard>,
+    /// The number of shards, for engines that export only the task's index (Kubernetes
+    /// Indexed Jobs, AWS Batch arrays).
+    #[arg(long, value_name = "N", value_parser = super::ranges::shard_count)]
+    pub shards: Option<usize>,
     /// Output formats: txt, json, srt, vtt, tsv, a comma list, or all.
     #[arg(short = 'f', long, default_value = "txt", value_parser = super::ranges::output_formats)]
     pub output_format: String,
@@ -84,24 +98,33 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
         "--max-hours must be above 0"
     );
 
-    let outdir = &args.output_dir;
-    std::fs::create_dir_all(outdir)
-        .with_context(|| format!("cannot create output directory {}", outdir.display()))?;
-    let state = State::open(outdir)?;
-    let stale = batch::remove_stale_temps(outdir);
-    if stale > 0 {
-        tracing::info!("removed {stale} temporary files left by an interrupted run");
+    let (shard, source) =
+        shard::resolve(args.shard, args.shards, |k| std::env::var(k).ok())
+            .map_err(anyhow::Error::msg)?;
+    let output = Location::parse(&args.output_dir).map_err(anyhow::Error::msg)?;
+    let tree = OutputTree::open(&output)
+        .with_context(|| format!("cannot open the output {output}"))?;
+    let mut ledger = Ledger::open(&tree, shard)?;
+    if let Some(dir) = tree.local_dir() {
+        let stale = batch::remove_stale_temps(dir);
+        if stale > 0 {
+            tracing::info!("removed {stale} temporary files left by interrupted runs");
+        }
     }
 
-    let found = batch::discover(&args.inputs, outdir)?;
+    let mut paths = Vec::new();
+    let mut buckets = Vec::new();
+    for input in &args.inputs {
+        match Location::parse(input).map_err(anyhow::Error::msg)? {
+            Location::Local(path) => paths.push(path),
+            Location::Object(url) => buckets.push(Bucket::connect(&url)?),
+        }
+    }
+    let found = batch::discover(&paths, &buckets, tree.local_dir())?;
     anyhow::ensure!(
         !found.files.is_empty() || !found.unreadable.is_empty(),
         "no audio files in {} ({} hidden and {} other files skipped)",
-        args.inputs
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", "),
+        args.inputs.join(", "),
         found.hidden,
         found.not_audio
     );
@@ -118,16 +141,28 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
         },
         subtitles
     );
-    let options_key = state::options_key(&describe);
+    let options_key = ledger::options_key(&describe);
     let mut report = Report {
-        output_dir: outdir.display().to_string(),
+        output_dir: tree.top(),
+        shard: shard.to_string(),
         model: model.clone(),
         ignored_hidden: found.hidden,
         ignored_not_audio: found.not_audio,
         ..Report::default()
     };
-    for u in &found.unreadable {
-        report.fail(u.path.display().to_string(), u.error.clone());
+    let plan_started = ledger::now_unix();
+    let mut unreadable = Vec::new();
+    // Every task sees the same unreadable inputs; shard 0 reports them.
+    if shard.index == 0 {
+        for u in &found.unreadable {
+            report.fail(u.path.display().to_string(), u.error.clone());
+            unreadable.push(ledger::FailureRecord {
+                file: u.path.display().to_string(),
+                reason: u.error.clone(),
+                shard: shard.to_string(),
+                at_unix: plan_started,
+            });
+        }
     }
     let todo = Todo {
         formats: &formats,
@@ -135,7 +170,52 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
         options_key: &options_key,
         force: args.force,
     };
-    let tasks = todo.plan(found.files, &state, &mut report);
+    let (mine, fingerprint_failures) = todo.split(found.files, shard);
+    if shard.index == 0 {
+        for (file, reason) in fingerprint_failures {
+            report.fail(file.clone(), reason.clone());
+            unreadable.push(ledger::FailureRecord {
+                file,
+                reason,
+                shard: shard.to_string(),
+                at_unix: plan_started,
+            });
+        }
+    }
+    let mine_s: f64 = mine.iter().map(|t| t.estimate_s).sum();
+    let from = match source {
+        ShardSource::Flag => " (--shard)".to_string(),
+        ShardSource::Engine(var) => format!(" (from {var})"),
+        ShardSource::Whole => String::new(),
+    };
+    eprintln!(
+        "shard {shard}{from}: {} files, {} of audio, output {}",
+        mine.len(),
+        batch::progress::clock(mine_s),
+        tree.top()
+    );
+    let mut plan = Plan {
+        shard: shard.index,
+        shards: shard.count,
+        model: model.clone(),
+        options: options_key.clone(),
+        started_unix: plan_started,
+        host: hostname(),
+        pid: std::process::id(),
+        files: mine
+            .iter()
+            .map(|t| PlannedFile {
+                file: t.found.path.display().to_string(),
+                id: t.id.clone(),
+                outputs: t.outputs.clone(),
+                estimate_s: t.estimate_s,
+            })
+            .collect(),
+        unreadable,
+        ended: None,
+    };
+    ledger.write_plan(&plan)?;
+    let tasks = todo.plan(mine, &mut ledger, &mut report)?;
 
     // No more workers than files: one long episode gets all the cores.
     if args.jobs.is_none() {
@@ -171,7 +251,9 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
         let stop = Arc::new(AtomicBool::new(false));
         install_ctrl_c(&stop)?;
         let settings = Settings {
-            outdir,
+            tree: &tree,
+            buckets: &buckets,
+            shard,
             formats: &formats,
             subtitles: &subtitles,
             opts: &opts,
@@ -181,26 +263,49 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
             threads,
             max_s: args.max_hours * 3600.0,
         };
-        let state = Mutex::new(state);
+        let ledger = Mutex::new(ledger);
         let queued: Vec<String> = tasks
             .iter()
             .map(|t| t.found.path.display().to_string())
             .collect();
-        let result = runner::run(&transcriber, tasks, &settings, &state, &progress, &stop)?;
+        let result = runner::run(&transcriber, tasks, &settings, &ledger, &progress, &stop)?;
         progress.close();
         interrupted = stop.load(Ordering::SeqCst) && result.fatal.is_none();
         fatal = result.fatal.clone();
         report.tally(&result.results);
         report.not_started(queued);
+        plan.ended = Some(PlanEnd {
+            at_unix: ledger::now_unix(),
+            interrupted,
+            stopped: fatal.clone(),
+        });
+        ledger.into_inner().expect("ledger").write_plan(&plan)?;
+    } else {
+        plan.ended = Some(PlanEnd {
+            at_unix: ledger::now_unix(),
+            interrupted: false,
+            stopped: None,
+        });
+        ledger.write_plan(&plan)?;
     }
     report.files.sort_by(|a, b| a.file.cmp(&b.file));
     report.interrupted = interrupted;
     report.stopped = fatal.clone();
     report.finish(started.elapsed().as_secs_f64());
     eprintln!("{}", report.summary());
-    match report.write(outdir) {
-        Ok(path) => eprintln!("report: {}", path.display()),
+    // A whole-archive run's report is the tree's report; a shard's goes beside its plan, and
+    // the tree's report.json is merged from every shard's records as each one ends.
+    let own = if shard == Shard::WHOLE {
+        batch::report::REPORT_FILE.to_string()
+    } else {
+        ledger::shard_report_path(shard)
+    };
+    match report.write(&tree, &own) {
+        Ok(name) => eprintln!("report: {name}"),
         Err(e) => eprintln!("error: cannot write the report: {e}"),
+    }
+    if shard != Shard::WHOLE {
+        write_merged_report(&tree);
     }
     Ok(if report.failed > 0 || fatal.is_some() {
         ExitCode::FAILURE
@@ -209,6 +314,48 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Writes `report.json`, merged from every shard's records so far; `whisper-spec report`
+/// recomputes it at any time. Shards ending together race to write it: each merges again
+/// after writing and rewrites while the merge changes, so the last writer's view includes
+/// every shard that ended before it.
+fn write_merged_report(tree: &OutputTree) {
+    let mut written: Option<Vec<u8>> = None;
+    for _ in 0..3 {
+        let merged = match batch::merged_report::merge(tree) {
+            Ok(m) => m,
+            Err(e) => return eprintln!("error: cannot merge the shards' records: {e}"),
+        };
+        let mut bytes = serde_json::to_vec_pretty(&merged).expect("reports serialize");
+        bytes.push(b'\n');
+        if written.as_ref() == Some(&bytes) {
+            break;
+        }
+        if let Err(e) = tree.write(batch::report::REPORT_FILE, &bytes) {
+            return eprintln!("error: cannot write the merged report: {e}");
+        }
+        if written.is_none() {
+            eprintln!(
+                "all shards so far: {} ok, {} skipped, {} failed, {} not started, {} unfinished shards (whisper-spec report {})",
+                merged.ok,
+                merged.skipped,
+                merged.failed,
+                merged.not_started,
+                merged.unfinished_shards.len(),
+                tree.top()
+            );
+        }
+        written = Some(bytes);
+    }
+}
+
+/// This machine's name, for the shard's plan (which node ran it).
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_default()
 }
 
 /// What decides which inputs are done already.
@@ -220,38 +367,90 @@ struct Todo<'a> {
 }
 
 impl Todo<'_> {
-    /// The tasks among `files`: those the record does not hold as done with these options and
-    /// outputs (all of them with `--force`). Skipped and unreadable files go to the report.
-    fn plan(&self, files: Vec<batch::Found>, state: &State, report: &mut Report) -> Vec<Task> {
-        let mut tasks = Vec::new();
+    /// Fingerprints every input and deals them out to the shards by duration (see
+    /// [`shard::split`]); returns this shard's part, and the inputs that could not be
+    /// fingerprinted (with why), which belong to no shard.
+    fn split(&self, files: Vec<batch::Found>, shard: Shard) -> (Vec<Task>, Vec<(String, String)>) {
+        let mut all = Vec::new();
+        let mut failures = Vec::new();
         for f in files {
-            let fingerprint = match Fingerprint::of(&f.path) {
-                Ok(fp) => fp,
-                Err(e) => {
-                    let file = f.path.display().to_string();
-                    report.fail(file.clone(), format!("{file}: cannot read: {e}"));
-                    continue;
-                }
+            let fingerprint = match &f.source {
+                Source::File => match Fingerprint::of(&f.path) {
+                    Ok(fp) => fp,
+                    Err(e) => {
+                        let file = f.path.display().to_string();
+                        failures.push((file.clone(), format!("{file}: cannot read: {e}")));
+                        continue;
+                    }
+                },
+                Source::Object {
+                    size, modified_ns, ..
+                } => Fingerprint {
+                    input: f.path.display().to_string(),
+                    size: *size,
+                    mtime_ns: *modified_ns,
+                },
             };
             let outputs: Vec<PathBuf> = self
                 .formats
                 .iter()
                 .map(|fmt| output_file(Path::new(""), &f.rel, fmt.extension()))
                 .collect();
-            if !self.force && state.is_done(&fingerprint, self.model, self.options_key, &outputs) {
-                let audio_s = state.get(&fingerprint.input).map(|r| r.audio_s);
-                report.skip(f.path.display().to_string(), outputs, audio_s);
-                continue;
-            }
-            let estimate_s = estimate_duration(&f.path, fingerprint.size);
-            tasks.push(Task {
+            let id = ledger::entry_id(
+                &f.rel,
+                fingerprint.size,
+                fingerprint.mtime_ns,
+                self.model,
+                self.options_key,
+            );
+            let estimate_s = match f.source {
+                Source::File => estimate_duration(&f.path, fingerprint.size),
+                // No header without a download: the size at 128 kbit/s.
+                Source::Object { size, .. } => size as f64 / 16_000.0,
+            };
+            all.push(Task {
                 found: f,
                 fingerprint,
+                id,
                 estimate_s,
                 outputs,
             });
         }
-        tasks
+        let weights: Vec<f64> = all.iter().map(|t| t.estimate_s).collect();
+        let assignment = shard::split(&weights, shard.count);
+        let mine = all
+            .into_iter()
+            .zip(assignment)
+            .filter(|(_, s)| *s == shard.index)
+            .map(|(t, _)| t)
+            .collect();
+        (mine, failures)
+    }
+
+    /// The tasks among this shard's: those not recorded as done with these options and
+    /// outputs (all of them with `--force`). Skipped files go to the report.
+    fn plan(
+        &self,
+        mine: Vec<Task>,
+        ledger: &mut Ledger,
+        report: &mut Report,
+    ) -> anyhow::Result<Vec<Task>> {
+        let mut tasks = Vec::new();
+        for task in mine {
+            if self.force {
+                ledger.forget(&task.id)?;
+            } else if ledger.is_done(&task.id, &task.outputs)? {
+                let audio_s = ledger.record_of(&task.id)?.map(|r| r.audio_s);
+                report.skip(
+                    task.found.path.display().to_string(),
+                    task.outputs.clone(),
+                    audio_s,
+                );
+                continue;
+            }
+            tasks.push(task);
+        }
+        Ok(tasks)
     }
 }
 

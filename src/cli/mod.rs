@@ -15,6 +15,7 @@ pub mod model_args;
 pub mod models;
 pub mod probe;
 pub mod ranges;
+pub mod report;
 pub mod setup;
 pub mod transcribe;
 pub mod vad_args;
@@ -51,6 +52,8 @@ pub enum Command {
     Caption(Box<caption::CaptionArgs>),
     /// Transcribe whole archives: resumable, parallel, with progress and a report.
     Batch(Box<batch::BatchArgs>),
+    /// One report for a batch's output, merged from every shard that wrote there.
+    Report(report::ReportArgs),
     /// Target alone vs speculative decoding on the same files: speed-up, acceptance, identity.
     Bench(Box<bench::BenchArgs>),
     /// List, fetch, inspect and import Whisper models.
@@ -92,6 +95,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Transcribe(args) => transcribe::run(*args, cli.verbose),
         Command::Caption(args) => caption::run(*args, cli.verbose),
         Command::Batch(args) => batch::run(*args),
+        Command::Report(args) => report::run(args),
         Command::Bench(args) => bench::run(*args),
         Command::Models(args) => models::run(args),
         Command::Probe(args) => probe::run(args),

@@ -88,6 +88,16 @@ pub fn max_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get()) * THREADS_PER_CORE
 }
 
+/// `--shard K/N` (see [`crate::batch::shard`]).
+pub fn shard(s: &str) -> Result<crate::batch::Shard, String> {
+    s.parse()
+}
+
+/// `--shards N`: 1 to 100000.
+pub fn shard_count(s: &str) -> Result<usize, String> {
+    whole_in(s, 1, 100_000)
+}
+
 /// `--threads`, `--jobs`: 1..=[`max_threads`].
 pub fn threads(s: &str) -> Result<usize, String> {
     whole_in(s, 1, max_threads())
