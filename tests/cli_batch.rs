@@ -67,12 +67,16 @@ fn copy(from: &Path, to: &Path) {
         .unwrap_or_else(|e| panic!("{} -> {}: {e}", from.display(), to.display()));
 }
 
-/// The canonical paths the resume record holds.
+/// The canonical paths of the inputs recorded as done (one done marker each).
 fn recorded(outdir: &Path) -> Vec<String> {
-    let text =
-        std::fs::read_to_string(outdir.join(".whisper-spec-batch.jsonl")).unwrap_or_default();
-    text.lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+    let Ok(markers) = std::fs::read_dir(outdir.join(".whisper-spec-batch/done")) else {
+        return Vec::new();
+    };
+    markers
+        .map(|m| m.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .filter_map(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
         .map(|v| v["input"].as_str().unwrap().to_string())
         .collect()
 }

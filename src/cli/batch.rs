@@ -102,6 +102,14 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
         shard::resolve(args.shard, args.shards, |k| std::env::var(k).ok())
             .map_err(anyhow::Error::msg)?;
     let output = Location::parse(&args.output_dir).map_err(anyhow::Error::msg)?;
+    let mut paths = Vec::new();
+    let mut urls = Vec::new();
+    for input in &args.inputs {
+        match Location::parse(input).map_err(anyhow::Error::msg)? {
+            Location::Local(path) => paths.push(path),
+            Location::Object(url) => urls.push(url),
+        }
+    }
     let tree = OutputTree::open(&output)
         .with_context(|| format!("cannot open the output {output}"))?;
     let mut ledger = Ledger::open(&tree, shard)?;
@@ -111,15 +119,10 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
             tracing::info!("removed {stale} temporary files left by interrupted runs");
         }
     }
-
-    let mut paths = Vec::new();
-    let mut buckets = Vec::new();
-    for input in &args.inputs {
-        match Location::parse(input).map_err(anyhow::Error::msg)? {
-            Location::Local(path) => paths.push(path),
-            Location::Object(url) => buckets.push(Bucket::connect(&url)?),
-        }
-    }
+    let buckets = urls
+        .iter()
+        .map(Bucket::connect)
+        .collect::<Result<Vec<_>, _>>()?;
     let found = batch::discover(&paths, &buckets, tree.local_dir())?;
     anyhow::ensure!(
         !found.files.is_empty() || !found.unreadable.is_empty(),

@@ -5,6 +5,7 @@ pub mod fake_mic;
 pub mod jfk;
 pub mod npy;
 pub mod room_tone;
+pub mod s3_server;
 
 use std::path::{Path, PathBuf};
 
