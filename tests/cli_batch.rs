@@ -87,10 +87,14 @@ fn outputs(dir: &Path) -> BTreeMap<PathBuf, String> {
     let mut out = BTreeMap::new();
     for entry in walkdir::WalkDir::new(dir).into_iter().map(Result::unwrap) {
         let name = entry.file_name().to_string_lossy();
-        if !entry.file_type().is_file() || name.starts_with('.') || name == "report.json" {
+        let rel = entry.path().strip_prefix(dir).unwrap().to_path_buf();
+        // The batch's own records live in a hidden folder.
+        let hidden = rel
+            .components()
+            .any(|c| c.as_os_str().to_string_lossy().starts_with('.'));
+        if !entry.file_type().is_file() || hidden || name == "report.json" {
             continue;
         }
-        let rel = entry.path().strip_prefix(dir).unwrap().to_path_buf();
         let mut text = std::fs::read_to_string(entry.path()).unwrap();
         if name.ends_with(".json") {
             let mut v: serde_json::Value = serde_json::from_str(&text)

@@ -282,7 +282,11 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
             interrupted,
             stopped: fatal.clone(),
         });
-        ledger.into_inner().expect("ledger").write_plan(&plan)?;
+        // A plan without its end reads as a killed shard: the report says to run it again,
+        // which is right after a failure to write it (a full disk).
+        if let Err(e) = ledger.into_inner().expect("ledger").write_plan(&plan) {
+            eprintln!("error: cannot record the end of shard {shard}: {e}");
+        }
     } else {
         plan.ended = Some(PlanEnd {
             at_unix: ledger::now_unix(),
