@@ -17,6 +17,7 @@ pub mod kernels;
 pub mod model;
 pub mod objects;
 pub mod output;
+pub mod serve;
 pub mod store;
 pub mod text;
 pub mod transcribe;

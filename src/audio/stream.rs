@@ -42,6 +42,12 @@ impl AudioStream {
         Self::from_decoder(Decoder::open_named(file, name)?)
     }
 
+    /// Decodes audio already in memory (an upload), named `name` in errors and warnings (see
+    /// [`Decoder::from_bytes`]).
+    pub fn from_bytes(name: &str, bytes: Vec<u8>) -> Result<Self, AudioError> {
+        Self::from_decoder(Decoder::from_bytes(name, bytes)?)
+    }
+
     /// Opens a file or standard input (see [`AudioInput::open`]).
     pub fn open_input(input: &AudioInput) -> Result<Self, AudioError> {
         Self::from_decoder(input.open()?)

@@ -457,6 +457,9 @@ impl Todo<'_> {
             }
             tasks.push(task);
         }
+        // Longest first: a long episode started last would run alone on one worker while the
+        // others idle; started first, the short ones fill in around it.
+        tasks.sort_by(|a, b| b.estimate_s.total_cmp(&a.estimate_s));
         Ok(tasks)
     }
 }

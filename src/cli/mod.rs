@@ -16,6 +16,7 @@ pub mod models;
 pub mod probe;
 pub mod ranges;
 pub mod report;
+pub mod serve;
 pub mod setup;
 pub mod transcribe;
 pub mod vad_args;
@@ -52,6 +53,8 @@ pub enum Command {
     Caption(Box<caption::CaptionArgs>),
     /// Transcribe whole archives: resumable, parallel, with progress and a report.
     Batch(Box<batch::BatchArgs>),
+    /// An OpenAI-compatible transcription server, live captions over a WebSocket, a web page.
+    Serve(Box<serve::ServeArgs>),
     /// One report for a batch's output, merged from every shard that wrote there.
     Report(report::ReportArgs),
     /// Target alone vs speculative decoding on the same files: speed-up, acceptance, identity.
@@ -96,6 +99,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Caption(args) => caption::run(*args, cli.verbose),
         Command::Batch(args) => batch::run(*args),
         Command::Report(args) => report::run(args),
+        Command::Serve(args) => serve::run(*args),
         Command::Bench(args) => bench::run(*args),
         Command::Models(args) => models::run(args),
         Command::Probe(args) => probe::run(args),

@@ -4,6 +4,7 @@
 pub mod fake_mic;
 pub mod jfk;
 pub mod npy;
+pub mod python_env;
 pub mod room_tone;
 pub mod s3_server;
 

@@ -20,34 +20,9 @@ pub struct S3Server {
     python: PathBuf,
 }
 
-/// The virtual environment's python, with moto installed (created once, under a lock).
+/// The virtual environment's python, with moto installed.
 fn moto_python() -> PathBuf {
-    let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("moto-venv");
-    let python = venv.join("bin/python");
-    std::fs::create_dir_all(venv.parent().unwrap()).unwrap();
-    let lock = std::fs::File::create(venv.with_extension("lock")).unwrap();
-    lock.lock().unwrap();
-    let ready = || {
-        Command::new(&python)
-            .args(["-c", "import moto.server, boto3"])
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if !ready() {
-        let made = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .expect("python3 -m venv");
-        assert!(made.success(), "cannot create the venv for moto at {}", venv.display());
-        let pip = Command::new(&python)
-            .args(["-m", "pip", "install", "-q", "--disable-pip-version-check", MOTO])
-            .status()
-            .expect("pip install moto");
-        assert!(pip.success(), "cannot install {MOTO} from PyPI");
-        assert!(ready(), "moto installed but does not import");
-    }
-    python
+    super::python_env::venv_python("moto", &[MOTO], "import moto.server, boto3")
 }
 
 impl S3Server {

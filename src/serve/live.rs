@@ -1,0 +1,249 @@
+//! `GET /v1/live`: live captions over a WebSocket.
+//!
+//! The client sends binary frames of 16 kHz mono PCM16 (little-endian) and, at the end, the
+//! text frame `{"type":"end"}`. The server answers with text frames: `{"type":"committed",
+//! "text", "start", "end"}` for words that are final, `{"type":"partial", "text", "start",
+//! "end"}` for the tentative words after each decode (replacing the previous ones), `{"type":
+//! "stats", ...}` with each decode's speculation counts (drafted and accepted tokens, target
+//! passes, time), `{"type":"error", "message"}` on a protocol error, and finally
+//! `{"type":"done"}`.
+//!
+//! Each connection runs a [`LiveSession`] (the same session and commit policy as `caption`) on
+//! its own thread, fed in steps of `--step-ms` of audio as it arrives; a client streaming
+//! faster than real time is simply decoded step by step (its frames wait in a bounded queue,
+//! and the socket is not read while the queue is full). Sessions are limited to
+//! `--max-live` at once (503 before the upgrade beyond that).
+
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::AppState;
+use super::api_error::ApiError;
+use crate::audio::SAMPLE_RATE;
+use crate::text::languages::resolve_language;
+use crate::transcribe::agreement::LiveWord;
+use crate::transcribe::stream::{LiveSession, LiveStats, LiveUpdate};
+
+/// Query parameters.
+#[derive(Debug, Deserialize)]
+pub struct LiveQuery {
+    /// Language code or name (detected when absent, on multilingual models).
+    pub language: Option<String>,
+}
+
+/// What the socket task hands the session thread.
+enum Feed {
+    Audio(Vec<f32>),
+    End,
+}
+
+/// Upgrades to a WebSocket if a live slot is free.
+pub async fn upgrade(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<LiveQuery>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let language = match query.language.filter(|l| !l.is_empty()) {
+        Some(l) => Some(
+            resolve_language(&l)
+                .ok_or_else(|| ApiError::invalid(format!("unknown language `{l}`")))?
+                .to_string(),
+        ),
+        None => None,
+    };
+    let slot = Arc::clone(&state.live_slots)
+        .try_acquire_owned()
+        .map_err(|_| ApiError::busy())?;
+    Ok(ws
+        .on_upgrade(move |socket| async move {
+            run(socket, state, language).await;
+            drop(slot);
+        })
+        .into_response())
+}
+
+async fn run(mut socket: WebSocket, state: Arc<AppState>, language: Option<String>) {
+    let (feed_tx, feed_rx) = std::sync::mpsc::sync_channel::<Feed>(64);
+    let (out_tx, mut out_rx) = tokio::sync::mpsc::unbounded_channel::<serde_json::Value>();
+    let session_state = Arc::clone(&state);
+    let session = std::thread::Builder::new()
+        .name("live-session".into())
+        .spawn(move || session_loop(&session_state, language, feed_rx, out_tx));
+    if session.is_err() {
+        let _ = socket
+            .send(text(serde_json::json!({"type": "error", "message": "cannot start a session"})))
+            .await;
+        return;
+    }
+    let feed_tx = Some(feed_tx);
+    let mut feed_tx = feed_tx;
+    loop {
+        tokio::select! {
+            message = out_rx.recv() => match message {
+                Some(m) => {
+                    let done = m["type"] == "done";
+                    if socket.send(text(m)).await.is_err() || done {
+                        break;
+                    }
+                }
+                None => break,
+            },
+            incoming = socket.recv(), if feed_tx.is_some() => match incoming {
+                Some(Ok(Message::Binary(bytes))) => {
+                    if bytes.len() % 2 != 0 {
+                        let _ = socket.send(text(serde_json::json!({
+                            "type": "error",
+                            "message": "binary frames carry PCM16 samples: an even number of bytes"
+                        }))).await;
+                        break;
+                    }
+                    let samples: Vec<f32> = bytes
+                        .chunks_exact(2)
+                        .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0)
+                        .collect();
+                    if !send_feed(&feed_tx, Feed::Audio(samples)).await {
+                        break;
+                    }
+                }
+                Some(Ok(Message::Text(t))) => {
+                    let end = serde_json::from_str::<serde_json::Value>(&t)
+                        .is_ok_and(|v| v["type"] == "end");
+                    if end {
+                        let _ = send_feed(&feed_tx, Feed::End).await;
+                        // Nothing more is read; the session's last messages are sent.
+                        feed_tx = None;
+                    } else {
+                        let _ = socket.send(text(serde_json::json!({
+                            "type": "error",
+                            "message": "the only text frame understood is {\"type\":\"end\"}"
+                        }))).await;
+                    }
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+}
+
+/// Hands `feed` to the session thread, waiting (off the runtime's threads) while its queue is
+/// full; `false` when the session has ended.
+async fn send_feed(tx: &Option<SyncSender<Feed>>, feed: Feed) -> bool {
+    let Some(tx) = tx.clone() else { return false };
+    tokio::task::spawn_blocking(move || tx.send(feed).is_ok())
+        .await
+        .unwrap_or(false)
+}
+
+fn text(value: serde_json::Value) -> Message {
+    Message::Text(value.to_string().into())
+}
+
+/// The session thread: steps the session each `live_step_s` of new audio; at the end, finishes
+/// it and says done.
+fn session_loop(
+    state: &AppState,
+    language: Option<String>,
+    feed: Receiver<Feed>,
+    out: UnboundedSender<serde_json::Value>,
+) {
+    let mut opts = state.defaults.clone();
+    if language.is_some() {
+        opts.language = language;
+    }
+    let mut session = LiveSession::new(state.transcriber, &opts, state.live.clone());
+    let step = (state.live_step_s * f64::from(SAMPLE_RATE)) as usize;
+    let mut pending: Vec<f32> = Vec::new();
+    let mut last_partial = String::new();
+    let mut previous = LiveStats::default();
+    loop {
+        let ended = match feed.recv_timeout(Duration::from_millis(200)) {
+            Ok(Feed::Audio(samples)) => {
+                pending.extend(samples);
+                false
+            }
+            Ok(Feed::End) | Err(RecvTimeoutError::Disconnected) => true,
+            Err(RecvTimeoutError::Timeout) => false,
+        };
+        while pending.len() >= step {
+            session.push(&pending[..step]);
+            pending.drain(..step);
+            let started = Instant::now();
+            let result = session.step();
+            if !report(&out, result, &session, &mut previous, &mut last_partial, started) {
+                return;
+            }
+        }
+        if ended {
+            session.push(&pending);
+            let started = Instant::now();
+            let result = session.finish();
+            report(&out, result, &session, &mut previous, &mut last_partial, started);
+            let _ = out.send(serde_json::json!({"type": "done"}));
+            return;
+        }
+    }
+}
+
+/// Sends what a step changed; `false` when the session must stop (the client left, or the
+/// decode failed).
+fn report(
+    out: &UnboundedSender<serde_json::Value>,
+    result: crate::error::Result<LiveUpdate>,
+    session: &LiveSession<'_>,
+    previous: &mut LiveStats,
+    last_partial: &mut String,
+    started: Instant,
+) -> bool {
+    let update = match result {
+        Ok(u) => u,
+        Err(e) => {
+            let _ = out.send(serde_json::json!({"type": "error", "message": e.to_string()}));
+            let _ = out.send(serde_json::json!({"type": "done"}));
+            return false;
+        }
+    };
+    let mut sent = true;
+    if !update.committed.is_empty() {
+        sent &= out.send(words_message("committed", &update.committed)).is_ok();
+    }
+    let partial: String = update.tentative.iter().map(|w| w.text.as_str()).collect();
+    if update.decoded || partial != *last_partial {
+        sent &= out.send(words_message("partial", &update.tentative)).is_ok();
+        *last_partial = partial;
+    }
+    if update.decoded {
+        let now = session.stats();
+        sent &= out
+            .send(serde_json::json!({
+                "type": "stats",
+                "decode_ms": (started.elapsed().as_secs_f64() * 1000.0).round(),
+                "tokens": now.tokens - previous.tokens,
+                "drafted": now.draft_tokens - previous.draft_tokens,
+                "accepted": now.accepted_tokens - previous.accepted_tokens,
+                "target_passes": now.target_calls - previous.target_calls,
+            }))
+            .is_ok();
+        *previous = now.clone();
+    }
+    sent
+}
+
+/// `{"type", "text", "start", "end"}` over `words` (their own spacing kept, so committed
+/// messages concatenate into the transcript).
+fn words_message(kind: &str, words: &[LiveWord]) -> serde_json::Value {
+    let text: String = words.iter().map(|w| w.text.as_str()).collect();
+    serde_json::json!({
+        "type": kind,
+        "text": text,
+        "start": words.first().map_or(0.0, |w| w.start),
+        "end": words.last().map_or(0.0, |w| w.end),
+    })
+}
