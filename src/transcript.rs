@@ -115,4 +115,7 @@ pub struct Stats {
     /// `WHISPER_SPEC_ISA`): exactness and speed claims hold per instruction set.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub kernels: String,
+    /// Every speculation round (`--show-drafts`, the server's page); not written to outputs.
+    #[serde(skip)]
+    pub rounds: Vec<crate::decoding::speculative::DraftRound>,
 }

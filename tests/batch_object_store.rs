@@ -69,9 +69,8 @@ fn refuse(client: TcpStream) {
     let mut body = vec![0; length];
     let _ = reader.read_exact(&mut body);
     let mut client = client;
-    let _ = client.write_all(
-        b"HTTP/1.1 503 Slow Down\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-    );
+    let _ = client
+        .write_all(b"HTTP/1.1 503 Slow Down\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
 }
 
 /// Pipes the connection to `upstream` (`http://host:port`) both ways until either side closes.
@@ -103,7 +102,17 @@ fn whisper(endpoint: &str, server: &S3Server, args: &[&str]) -> Output {
 
 fn batch_args<'a>(input: &'a str, output: &'a str) -> Vec<&'a str> {
     vec![
-        "batch", input, "-o", output, "-m", "tiny.en", "-l", "en", "-f", "txt,json", "--progress",
+        "batch",
+        input,
+        "-o",
+        output,
+        "-m",
+        "tiny.en",
+        "-l",
+        "en",
+        "-f",
+        "txt,json",
+        "--progress",
         "plain",
     ]
 }
@@ -113,7 +122,12 @@ fn batch_args<'a>(input: &'a str, output: &'a str) -> Vec<&'a str> {
 fn outputs(dir: &Path) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for entry in walkdir::WalkDir::new(dir).into_iter().map(Result::unwrap) {
-        let rel = entry.path().strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+        let rel = entry
+            .path()
+            .strip_prefix(dir)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         if !entry.file_type().is_file() || rel.starts_with('.') || rel == "report.json" {
             continue;
         }
@@ -167,7 +181,10 @@ fn s3_in_and_out_with_throttling_every_output_whole() {
         "the failure names the object: {log}"
     );
     assert!(log.contains("4 ok, 1 failed"), "{log}");
-    assert!(injected.load(Ordering::SeqCst) > 0, "the proxy injected no failure");
+    assert!(
+        injected.load(Ordering::SeqCst) > 0,
+        "the proxy injected no failure"
+    );
 
     // What landed in the bucket: every output whole, equal to the same batch on local files.
     let got = tmp.path().join("got");
@@ -176,7 +193,10 @@ fn s3_in_and_out_with_throttling_every_output_whole() {
     assert!(keys.iter().all(|k| !k.ends_with(".tmp")), "{keys:?}");
     let local_out = tmp.path().join("local-out");
     let reference = Command::new(env!("CARGO_BIN_EXE_whisper-spec"))
-        .args(batch_args(local.to_str().unwrap(), local_out.to_str().unwrap()))
+        .args(batch_args(
+            local.to_str().unwrap(),
+            local_out.to_str().unwrap(),
+        ))
         .output()
         .unwrap();
     assert!(!reference.status.success());
@@ -185,9 +205,17 @@ fn s3_in_and_out_with_throttling_every_output_whole() {
     assert_eq!(remote, outputs(&local_out));
 
     let report = whisper(&proxy, &server, &["report", "s3://results/tx", "--json"]);
-    assert!(report.status.success(), "{}", String::from_utf8_lossy(&report.stderr));
+    assert!(
+        report.status.success(),
+        "{}",
+        String::from_utf8_lossy(&report.stderr)
+    );
     let r: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
-    assert_eq!((r["ok"].as_u64(), r["failed"].as_u64()), (Some(4), Some(1)), "{r}");
+    assert_eq!(
+        (r["ok"].as_u64(), r["failed"].as_u64()),
+        (Some(4), Some(1)),
+        "{r}"
+    );
     assert_eq!(r["unfinished_shards"], serde_json::json!([]));
     assert_eq!(r["output"], "s3://results/tx");
 
@@ -198,7 +226,10 @@ fn s3_in_and_out_with_throttling_every_output_whole() {
         &batch_args("s3://archive/shows", "s3://results/tx"),
     );
     let log = String::from_utf8_lossy(&again.stderr);
-    assert!(log.contains("4 files already done (skipped), 1 to transcribe"), "{log}");
+    assert!(
+        log.contains("4 files already done (skipped), 1 to transcribe"),
+        "{log}"
+    );
     assert!(log.contains("0 ok, 1 failed, 4 skipped"), "{log}");
 }
 
@@ -207,11 +238,24 @@ fn unknown_schemes_are_refused_before_anything_is_created() {
     let tmp = tempfile::tempdir().unwrap();
     let out_dir = tmp.path().join("never");
     let out = Command::new(env!("CARGO_BIN_EXE_whisper-spec"))
-        .args(["batch", "ftp://host/x", "-o", out_dir.to_str().unwrap(), "-m", "tiny.en"])
+        .args([
+            "batch",
+            "ftp://host/x",
+            "-o",
+            out_dir.to_str().unwrap(),
+            "-m",
+            "tiny.en",
+        ])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(err.contains("ftp://host/x: unknown storage scheme ftp://"), "{err}");
-    assert!(!out_dir.exists(), "nothing is created for a refused command");
+    assert!(
+        err.contains("ftp://host/x: unknown storage scheme ftp://"),
+        "{err}"
+    );
+    assert!(
+        !out_dir.exists(),
+        "nothing is created for a refused command"
+    );
 }

@@ -46,7 +46,11 @@ fn report(out: &Path) -> serde_json::Value {
         .arg("--json")
         .output()
         .unwrap();
-    assert!(got.status.success(), "{}", String::from_utf8_lossy(&got.stderr));
+    assert!(
+        got.status.success(),
+        "{}",
+        String::from_utf8_lossy(&got.stderr)
+    );
     serde_json::from_slice(&got.stdout).expect("report --json prints JSON")
 }
 
@@ -131,30 +135,47 @@ fn three_shards_one_killed_and_rerun_transcribe_every_file_exactly_once() {
         .env("SLURM_ARRAY_TASK_MIN", "1")
         .env("SLURM_ARRAY_TASK_COUNT", "3");
     let mut third = shard_task(&input, &out);
-    third.env("JOB_COMPLETION_INDEX", "2").args(["--shards", "3"]);
-    let tasks = [first.spawn().unwrap(), second.spawn().unwrap(), third.spawn().unwrap()];
+    third
+        .env("JOB_COMPLETION_INDEX", "2")
+        .args(["--shards", "3"]);
+    let tasks = [
+        first.spawn().unwrap(),
+        second.spawn().unwrap(),
+        third.spawn().unwrap(),
+    ];
     let [first, second, third] = tasks;
 
     // Kill shard 1 (the Slurm task) once it has recorded one file, and printed its line
     // (a tenth of a second after the record; the next file takes longer).
     let started = Instant::now();
     while !markers(&out).iter().any(|m| m["shard"] == "1/3") {
-        assert!(started.elapsed() < Duration::from_secs(300), "shard 1 made no progress");
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "shard 1 made no progress"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     std::thread::sleep(Duration::from_millis(100));
-    assert!(Command::new("kill")
-        .args(["-KILL", &second.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
+    assert!(
+        Command::new("kill")
+            .args(["-KILL", &second.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
     let (killed, killed_log) = finish(second);
     assert!(!killed.status.success());
     let (_, log0) = finish(first);
     let (_, log2) = finish(third);
     assert!(log0.contains("shard 0/3 (--shard)"), "{log0}");
-    assert!(killed_log.contains("shard 1/3 (from SLURM_ARRAY_TASK_ID)"), "{killed_log}");
-    assert!(log2.contains("shard 2/3 (from JOB_COMPLETION_INDEX)"), "{log2}");
+    assert!(
+        killed_log.contains("shard 1/3 (from SLURM_ARRAY_TASK_ID)"),
+        "{killed_log}"
+    );
+    assert!(
+        log2.contains("shard 2/3 (from JOB_COMPLETION_INDEX)"),
+        "{log2}"
+    );
 
     let mid = report(&out);
     assert_eq!(mid["shards"], 3);
@@ -178,8 +199,14 @@ fn three_shards_one_killed_and_rerun_transcribe_every_file_exactly_once() {
         "{r}"
     );
     let failure = &r["failures"][0];
-    assert!(failure["file"].as_str().unwrap().ends_with("notes.mp3"), "{r}");
-    assert!(failure["reason"].as_str().unwrap().contains("notes.mp3"), "{r}");
+    assert!(
+        failure["file"].as_str().unwrap().ends_with("notes.mp3"),
+        "{r}"
+    );
+    assert!(
+        failure["reason"].as_str().unwrap().contains("notes.mp3"),
+        "{r}"
+    );
     let statuses: Vec<&str> = r["files"]
         .as_array()
         .unwrap()
@@ -204,7 +231,11 @@ fn three_shards_one_killed_and_rerun_transcribe_every_file_exactly_once() {
         .iter()
         .map(|l| ok_lines(l).len())
         .sum();
-    assert_eq!(logged, good.len(), "each good file transcribed and recorded once");
+    assert_eq!(
+        logged,
+        good.len(),
+        "each good file transcribed and recorded once"
+    );
 
     // The shards' outputs are those of the one-process run.
     assert_eq!(outputs(&out), outputs(&clean));
@@ -226,7 +257,11 @@ fn shard_flags_are_checked() {
         (vec!["--shard", "1/3", "--shards", "4"], None, "disagree"),
         (vec!["--shards", "4"], None, "without a shard index"),
         (vec![], Some(("JOB_COMPLETION_INDEX", "1")), "--shards N"),
-        (vec![], Some(("SLURM_ARRAY_TASK_ID", "x")), "not a whole number"),
+        (
+            vec![],
+            Some(("SLURM_ARRAY_TASK_ID", "x")),
+            "not a whole number",
+        ),
     ] {
         let mut cmd = shard_task(&input, &out);
         cmd.args(&args);

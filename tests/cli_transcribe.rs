@@ -596,3 +596,51 @@ fn a_float_wav_of_nan_inf_and_1e38_is_warned_about_and_quick() {
     }
     assert!(took <= 20.0, "{took:.1} s for 10 s of audio");
 }
+
+#[test]
+fn show_drafts_prints_every_round_and_the_totals() {
+    let jfk = jfk();
+    let out = run(&[
+        "-m",
+        "tiny.en",
+        "--draft",
+        "self-int8",
+        "--show-drafts",
+        jfk.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    let rounds: Vec<&str> = err
+        .lines()
+        .filter(|l| {
+            l.trim_start()
+                .split_whitespace()
+                .nth(1)
+                .is_some_and(|c| c.contains('/'))
+        })
+        .collect();
+    assert!(rounds.len() > 3, "{err}");
+    let totals = err
+        .lines()
+        .find(|l| l.contains(" rounds, "))
+        .expect("a totals line");
+    assert!(
+        totals.contains(&format!("{} rounds", rounds.len())),
+        "{totals}"
+    );
+    // The rounds' text is the recording's.
+    assert!(rounds.iter().any(|l| l.contains("country")), "{err}");
+    let none = run(&[
+        "-m",
+        "tiny.en",
+        "--draft",
+        "none",
+        "--show-drafts",
+        jfk.to_str().unwrap(),
+    ]);
+    assert!(
+        stderr(&none).contains("no speculation rounds"),
+        "{}",
+        stderr(&none)
+    );
+}

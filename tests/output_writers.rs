@@ -59,6 +59,7 @@ fn transcript(file: &str, segments: Vec<Segment>) -> Transcript {
             verify_difference: None,
             exactness_warning: None,
             kernels: "avx2".into(),
+            rounds: Vec::new(),
         },
     }
 }

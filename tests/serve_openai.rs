@@ -46,7 +46,10 @@ impl Server {
         let mut lines = BufReader::new(stderr).lines();
         let started = Instant::now();
         let url = loop {
-            assert!(started.elapsed() < Duration::from_secs(120), "no start line");
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "no start line"
+            );
             let line = lines.next().expect("serve exited").unwrap();
             if let Some(at) = line.find("http://") {
                 let url = line[at..].split_whitespace().next().unwrap();
@@ -76,9 +79,8 @@ impl Server {
             "client failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout))
-        })
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
     }
 }
 
@@ -96,7 +98,11 @@ fn offline_text(file: &std::path::Path) -> String {
         .arg(file)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     v["text"].as_str().unwrap().to_string()
 }
@@ -128,16 +134,37 @@ fn the_official_openai_client_gets_what_transcribe_gives() {
     let verbose = &got["verbose"];
     assert_eq!(verbose["language"], "english");
     assert_eq!(verbose["text"], expected.as_str());
-    assert!((verbose["duration"].as_f64().unwrap() - 11.0).abs() < 0.1, "{verbose}");
+    assert!(
+        (verbose["duration"].as_f64().unwrap() - 11.0).abs() < 0.1,
+        "{verbose}"
+    );
     let segments = verbose["segments"].as_array().unwrap();
     assert!(!segments.is_empty());
-    for key in ["id", "seek", "start", "end", "text", "tokens", "temperature", "avg_logprob", "compression_ratio", "no_speech_prob"] {
-        assert!(!segments[0][key].is_null(), "segment field {key}: {verbose}");
+    for key in [
+        "id",
+        "seek",
+        "start",
+        "end",
+        "text",
+        "tokens",
+        "temperature",
+        "avg_logprob",
+        "compression_ratio",
+        "no_speech_prob",
+    ] {
+        assert!(
+            !segments[0][key].is_null(),
+            "segment field {key}: {verbose}"
+        );
     }
     let words = verbose["words"].as_array().unwrap();
     let joined: Vec<&str> = words.iter().map(|w| w["word"].as_str().unwrap()).collect();
     assert_eq!(joined.join(" "), expected.trim(), "words in order");
-    assert!(words.windows(2).all(|p| p[0]["start"].as_f64() <= p[1]["start"].as_f64()));
+    assert!(
+        words
+            .windows(2)
+            .all(|p| p[0]["start"].as_f64() <= p[1]["start"].as_f64())
+    );
     let srt = got["srt"].as_str().unwrap();
     assert!(srt.starts_with("1\n00:00:00,000 --> "), "{srt}");
     assert_eq!(got["models"], serde_json::json!(["tiny.en", "whisper-1"]));
@@ -192,7 +219,10 @@ fn errors_come_in_openais_shape_and_the_server_stays_up() {
         assert_eq!(v[0], code, "{name}: {v}");
         // The client hands over the body's `error` object.
         let error = &v[1];
-        assert!(error["type"].is_string() && error["message"].is_string(), "{name}: {v}");
+        assert!(
+            error["type"].is_string() && error["message"].is_string(),
+            "{name}: {v}"
+        );
         assert!(
             error["message"].as_str().unwrap().contains(needle),
             "{name}: {v}"
@@ -205,7 +235,12 @@ fn errors_come_in_openais_shape_and_the_server_stays_up() {
     check("big", 413, "2 MB");
     check("translate_en_only", 400, "");
     assert_eq!(got["wrong_key"][1]["code"], "invalid_api_key");
-    assert!(got["after"].as_str().unwrap().contains("ask not what your country"));
+    assert!(
+        got["after"]
+            .as_str()
+            .unwrap()
+            .contains("ask not what your country")
+    );
 
     // No key at all, with plain HTTP.
     let out = Command::new(client_python())
@@ -221,7 +256,10 @@ fn errors_come_in_openais_shape_and_the_server_stays_up() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.starts_with("401 ") && text.contains("Missing API key"), "{text}");
+    assert!(
+        text.starts_with("401 ") && text.contains("Missing API key"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -289,12 +327,33 @@ fn the_live_websocket_captions_a_streamed_file() {
         .collect();
     let committed = committed.to_lowercase();
     for word in ["printing", "differs", "arts and crafts", "exhibition"] {
-        assert!(committed.contains(word), "{word} missing from {committed:?}");
+        assert!(
+            committed.contains(word),
+            "{word} missing from {committed:?}"
+        );
     }
     assert!(messages.iter().any(|m| m["type"] == "partial"));
     let stats: Vec<_> = messages.iter().filter(|m| m["type"] == "stats").collect();
     assert!(!stats.is_empty());
-    assert!(stats.iter().all(|s| s["target_passes"].as_u64().unwrap() >= 1));
+    assert!(
+        stats
+            .iter()
+            .all(|s| s["target_passes"].as_u64().unwrap() >= 1)
+    );
+    // The rounds of each decode, as text: what was kept and the target's tokens spell out
+    // words of the recording.
+    let spelled: String = stats
+        .iter()
+        .flat_map(|s| s["rounds"].as_array().unwrap().clone())
+        .map(|r| {
+            format!(
+                "{}{}",
+                r["accepted"].as_str().unwrap(),
+                r["target"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert!(spelled.to_lowercase().contains("printing"), "{spelled}");
     // Committed words come in time order.
     let ends: Vec<f64> = messages
         .iter()

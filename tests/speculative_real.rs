@@ -70,6 +70,38 @@ fn check(model: &str, drafts: &[(&str, usize)]) {
     }
 }
 
+/// The rounds `--show-drafts` prints are the decode's own: their kept proposals and the
+/// target's tokens after them, in order, are the transcript's tokens (one window, one
+/// attempt), and their counts are the statistics'.
+#[test]
+fn speculation_rounds_rebuild_the_tokens() {
+    let with = common::models::speculative("tiny.en", "self-int8", SpecConfig::default());
+    let path = common::shared_dir().join("corpus/jfk.flac");
+    for timestamps in [true, false] {
+        let opts = TranscribeOptions {
+            timestamps,
+            temperature_increment: None,
+            ..TranscribeOptions::default()
+        };
+        let t = with.transcribe_file(&path, &opts).unwrap();
+        let eot = with.tokenizer().specials().eot;
+        let rounds = &t.stats.rounds;
+        assert!(rounds.len() > 1);
+        let rebuilt: Vec<u32> = rounds
+            .iter()
+            .flat_map(|r| r.proposed[..r.accepted].iter().copied().chain(r.emitted))
+            .filter(|&token| token != eot)
+            .collect();
+        assert_eq!(rebuilt, tokens(&t), "timestamps {timestamps}");
+        let proposed: usize = rounds.iter().map(|r| r.proposed.len()).sum();
+        let kept: usize = rounds.iter().map(|r| r.accepted).sum();
+        assert_eq!(
+            (proposed, kept),
+            (t.stats.draft_tokens, t.stats.accepted_tokens)
+        );
+    }
+}
+
 #[test]
 fn tiny_en_self_drafts_change_nothing() {
     check(

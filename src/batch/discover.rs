@@ -143,16 +143,18 @@ pub fn discover(
                     size: object.size,
                     modified_ns: object.modified_ns,
                 };
-                found.push((PathBuf::from(bucket.url_of(&object.key)), key.into(), source));
+                found.push((
+                    PathBuf::from(bucket.url_of(&object.key)),
+                    key.into(),
+                    source,
+                ));
             }
         }
     }
     // The same file reached twice (given and inside a given directory, or through a link) is
     // transcribed once.
     let mut seen = HashSet::new();
-    found.retain(|(path, _, _)| {
-        seen.insert(path.canonicalize().unwrap_or_else(|_| path.clone()))
-    });
+    found.retain(|(path, _, _)| seen.insert(path.canonicalize().unwrap_or_else(|_| path.clone())));
     let mut rels: Vec<PathBuf> = found
         .iter()
         .map(|(_, mirrored, _)| naming::mirror(mirrored))

@@ -176,7 +176,10 @@ pub fn run(
                             shard: settings.shard.to_string(),
                             at_unix: ledger::now_unix(),
                         };
-                        let recorded = ledger.lock().expect("ledger").record_failure(&task.id, &failure);
+                        let recorded = ledger
+                            .lock()
+                            .expect("ledger")
+                            .record_failure(&task.id, &failure);
                         if let Err(e) = recorded {
                             tracing::warn!("cannot record the failure of {name}: {e}");
                         }

@@ -98,9 +98,8 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
         "--max-hours must be above 0"
     );
 
-    let (shard, source) =
-        shard::resolve(args.shard, args.shards, |k| std::env::var(k).ok())
-            .map_err(anyhow::Error::msg)?;
+    let (shard, source) = shard::resolve(args.shard, args.shards, |k| std::env::var(k).ok())
+        .map_err(anyhow::Error::msg)?;
     let output = Location::parse(&args.output_dir).map_err(anyhow::Error::msg)?;
     let mut paths = Vec::new();
     let mut urls = Vec::new();
@@ -110,8 +109,8 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
             Location::Object(url) => urls.push(url),
         }
     }
-    let tree = OutputTree::open(&output)
-        .with_context(|| format!("cannot open the output {output}"))?;
+    let tree =
+        OutputTree::open(&output).with_context(|| format!("cannot open the output {output}"))?;
     let mut ledger = Ledger::open(&tree, shard)?;
     if let Some(dir) = tree.local_dir() {
         let stale = batch::remove_stale_temps(dir);
@@ -423,7 +422,7 @@ impl Todo<'_> {
                 outputs,
             });
         }
-        let weights: Vec<f64> = all.iter().map(|t| t.estimate_s).collect();
+        let weights: Vec<f64> = all.iter().map(|t| shard::cost(t.estimate_s)).collect();
         let assignment = shard::split(&weights, shard.count);
         let mine = all
             .into_iter()

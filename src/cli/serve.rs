@@ -103,7 +103,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
              queue {}, {})",
             state.model_name,
             args.queue,
-            if state.api_key.is_some() { "key required" } else { "no key" }
+            if state.api_key.is_some() {
+                "key required"
+            } else {
+                "no key"
+            }
         );
         axum::serve(listener, router(state))
             .with_graceful_shutdown(async {

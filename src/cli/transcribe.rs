@@ -40,6 +40,10 @@ pub struct TranscribeArgs {
     /// CPU threads for the model (default: all cores).
     #[arg(short, long, value_parser = super::ranges::threads)]
     pub threads: Option<usize>,
+    /// Print every speculation round to standard error: the draft's proposals the target
+    /// kept, those it rejected and its own token after them.
+    #[arg(long)]
+    pub show_drafts: bool,
     /// How to decode.
     #[command(flatten)]
     pub decode: DecodeArgs,
@@ -104,6 +108,9 @@ pub fn run(args: TranscribeArgs, verbose: u8) -> anyhow::Result<ExitCode> {
                 "error: {file}: --verify: output differs from the target decoding alone: {diff}"
             );
         }
+        if args.show_drafts {
+            show_drafts(&transcript, transcriber.tokenizer());
+        }
         if verbose > 0 {
             let s = &transcript.stats;
             if let Some(d) = &s.draft {
@@ -154,4 +161,43 @@ pub fn run(args: TranscribeArgs, verbose: u8) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `--show-drafts`: one line per speculation round, then the totals.
+fn show_drafts(transcript: &crate::Transcript, tokenizer: &crate::text::WhisperTokenizer) {
+    let s = &transcript.stats;
+    if s.rounds.is_empty() {
+        eprintln!(
+            "{}: no speculation rounds (no draft{})",
+            transcript.file,
+            if s.draft.is_some() {
+                ", or beam search"
+            } else {
+                ""
+            }
+        );
+        return;
+    }
+    eprintln!("{}: round  kept/proposed  text", transcript.file);
+    for (i, round) in s.rounds.iter().enumerate() {
+        eprintln!(
+            "{}",
+            crate::transcribe::draft_rounds::round_line(i + 1, round, tokenizer)
+        );
+    }
+    let corrected = s
+        .rounds
+        .iter()
+        .filter(|r| r.accepted < r.proposed.len())
+        .count();
+    eprintln!(
+        "{}: {} rounds, {} corrected; {} of {} proposals kept; {} tokens in {} target passes",
+        transcript.file,
+        s.rounds.len(),
+        corrected,
+        s.accepted_tokens,
+        s.draft_tokens,
+        s.tokens,
+        s.target_calls
+    );
 }

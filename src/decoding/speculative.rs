@@ -97,15 +97,32 @@ pub struct SpecStats {
     pub draft_tokens: usize,
     /// Proposals the target accepted.
     pub accepted_tokens: usize,
+    /// Every round, in order (greedy and sampling speculation; beam trees are not rounds of
+    /// this kind and leave it empty).
+    pub rounds: Vec<DraftRound>,
+}
+
+/// One round of speculation: what the draft proposed and what the target made of it (shown by
+/// `transcribe --show-drafts` and the server's page).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DraftRound {
+    /// The proposed tokens.
+    pub proposed: Vec<u32>,
+    /// How many of them stood (a prefix).
+    pub accepted: usize,
+    /// The target's own token after them: a correction when proposals were left, a bonus
+    /// token when all stood (`None` when an accepted end-of-text ended the window).
+    pub emitted: Option<u32>,
 }
 
 impl SpecStats {
-    /// Adds another window's counts.
+    /// Adds another window's counts and rounds.
     pub fn add(&mut self, other: &SpecStats) {
         self.target_calls += other.target_calls;
         self.draft_calls += other.draft_calls;
         self.draft_tokens += other.draft_tokens;
         self.accepted_tokens += other.accepted_tokens;
+        self.rounds.extend_from_slice(&other.rounds);
     }
 
     /// Share of proposals accepted.
@@ -411,6 +428,11 @@ pub fn decode_speculative(
         let round = window.draft(max_len, sampler)?;
         let (logits, first_row) = window.verify(&round)?;
         let verdicts = window.accept(&round, &logits, first_row, sampler)?;
+        window.stats.rounds.push(DraftRound {
+            proposed: round.tokens.clone(),
+            accepted: verdicts.accepted,
+            emitted: verdicts.emitted,
+        });
         if window.finished {
             break;
         }

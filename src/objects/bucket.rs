@@ -196,7 +196,11 @@ impl Bucket {
     pub fn download(&self, key: &str, out: &mut impl Write) -> Result<u64, ObjectError> {
         let path = self.path(key);
         runtime().block_on(async {
-            let got = self.store.get(&path).await.map_err(|e| self.error(key, e))?;
+            let got = self
+                .store
+                .get(&path)
+                .await
+                .map_err(|e| self.error(key, e))?;
             let mut stream = got.into_stream();
             let mut written = 0u64;
             while let Some(chunk) = stream.next().await {

@@ -80,6 +80,10 @@ mod tests {
         assert!(Location::parse("GS://b/p").unwrap().is_object());
         let err = Location::parse("ftp://host/x").unwrap_err();
         assert!(err.contains("unknown storage scheme ftp://"), "{err}");
-        assert!(Location::parse("s3:///x").unwrap_err().contains("no bucket"));
+        assert!(
+            Location::parse("s3:///x")
+                .unwrap_err()
+                .contains("no bucket")
+        );
     }
 }

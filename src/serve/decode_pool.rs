@@ -106,7 +106,9 @@ mod tests {
         gate.wait();
         assert_eq!(running.unwrap().blocking_recv().unwrap(), Ok(1));
         assert_eq!(waiting.blocking_recv().unwrap(), Ok(2));
-        let panicked = pool.submit(|| -> i32 { panic!("bad input {}", 7) }).unwrap();
+        let panicked = pool
+            .submit(|| -> i32 { panic!("bad input {}", 7) })
+            .unwrap();
         assert_eq!(
             panicked.blocking_recv().unwrap(),
             Err(Panicked("bad input 7".into()))

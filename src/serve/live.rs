@@ -5,17 +5,17 @@
 //! "text", "start", "end"}` for words that are final, `{"type":"partial", "text", "start",
 //! "end"}` for the tentative words after each decode (replacing the previous ones), `{"type":
 //! "stats", ...}` with each decode's speculation counts (drafted and accepted tokens, target
-//! passes, time), `{"type":"error", "message"}` on a protocol error, and finally
+//! passes, time) and its rounds (`{"accepted", "rejected", "target", "corrected"}` as text), `{"type":"error", "message"}` on a protocol error, and finally
 //! `{"type":"done"}`.
 //!
 //! Each connection runs a [`LiveSession`] (the same session and commit policy as `caption`) on
-//! its own thread, fed in steps of `--step-ms` of audio as it arrives; a client streaming
-//! faster than real time is simply decoded step by step (its frames wait in a bounded queue,
-//! and the socket is not read while the queue is full). Sessions are limited to
+//! its own thread, decoding after every `--step-ms` of new audio; a session that falls behind
+//! takes in up to 5 s at once, and the frames of a client faster than that wait in a bounded
+//! queue (the socket is not read while it is full). Sessions are limited to
 //! `--max-live` at once (503 before the upgrade beyond that).
 
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError};
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -27,9 +27,18 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::AppState;
 use super::api_error::ApiError;
 use crate::audio::SAMPLE_RATE;
+use crate::text::WhisperTokenizer;
 use crate::text::languages::resolve_language;
 use crate::transcribe::agreement::LiveWord;
+use crate::transcribe::draft_rounds::round_text;
 use crate::transcribe::stream::{LiveSession, LiveStats, LiveUpdate};
+
+/// Frames waiting for the session thread before the socket stops being read (a browser's
+/// frames are 8 ms: about 16 s).
+const FEED_FRAMES: usize = 2048;
+
+/// The most audio (seconds) one decode takes in when the session is behind.
+const CATCH_UP_S: f64 = 5.0;
 
 /// Query parameters.
 #[derive(Debug, Deserialize)]
@@ -70,7 +79,7 @@ pub async fn upgrade(
 }
 
 async fn run(mut socket: WebSocket, state: Arc<AppState>, language: Option<String>) {
-    let (feed_tx, feed_rx) = std::sync::mpsc::sync_channel::<Feed>(64);
+    let (feed_tx, feed_rx) = std::sync::mpsc::sync_channel::<Feed>(FEED_FRAMES);
     let (out_tx, mut out_rx) = tokio::sync::mpsc::unbounded_channel::<serde_json::Value>();
     let session_state = Arc::clone(&state);
     let session = std::thread::Builder::new()
@@ -78,7 +87,9 @@ async fn run(mut socket: WebSocket, state: Arc<AppState>, language: Option<Strin
         .spawn(move || session_loop(&session_state, language, feed_rx, out_tx));
     if session.is_err() {
         let _ = socket
-            .send(text(serde_json::json!({"type": "error", "message": "cannot start a session"})))
+            .send(text(
+                serde_json::json!({"type": "error", "message": "cannot start a session"}),
+            ))
             .await;
         return;
     }
@@ -159,12 +170,14 @@ fn session_loop(
         opts.language = language;
     }
     let mut session = LiveSession::new(state.transcriber, &opts, state.live.clone());
+    let tokenizer = state.transcriber.tokenizer();
     let step = (state.live_step_s * f64::from(SAMPLE_RATE)) as usize;
+    let catch_up = (CATCH_UP_S * f64::from(SAMPLE_RATE)) as usize;
     let mut pending: Vec<f32> = Vec::new();
     let mut last_partial = String::new();
     let mut previous = LiveStats::default();
     loop {
-        let ended = match feed.recv_timeout(Duration::from_millis(200)) {
+        let mut ended = match feed.recv_timeout(Duration::from_millis(200)) {
             Ok(Feed::Audio(samples)) => {
                 pending.extend(samples);
                 false
@@ -172,12 +185,32 @@ fn session_loop(
             Ok(Feed::End) | Err(RecvTimeoutError::Disconnected) => true,
             Err(RecvTimeoutError::Timeout) => false,
         };
+        // Everything else that has arrived (frames are small: a browser sends 8 ms each).
+        while !ended {
+            match feed.try_recv() {
+                Ok(Feed::Audio(samples)) => pending.extend(samples),
+                Ok(Feed::End) | Err(TryRecvError::Disconnected) => ended = true,
+                Err(TryRecvError::Empty) => break,
+            }
+        }
+        // What has arrived, at least a step and at most `CATCH_UP_S`: a session that fell
+        // behind (a slow machine, a client faster than real time) catches up in few decodes
+        // instead of one per step.
         while pending.len() >= step {
-            session.push(&pending[..step]);
-            pending.drain(..step);
+            let take = pending.len().min(step.max(catch_up));
+            session.push(&pending[..take]);
+            pending.drain(..take);
             let started = Instant::now();
             let result = session.step();
-            if !report(&out, result, &session, &mut previous, &mut last_partial, started) {
+            if !report(
+                &out,
+                result,
+                &session,
+                &mut previous,
+                &mut last_partial,
+                started,
+                tokenizer,
+            ) {
                 return;
             }
         }
@@ -185,7 +218,15 @@ fn session_loop(
             session.push(&pending);
             let started = Instant::now();
             let result = session.finish();
-            report(&out, result, &session, &mut previous, &mut last_partial, started);
+            report(
+                &out,
+                result,
+                &session,
+                &mut previous,
+                &mut last_partial,
+                started,
+                tokenizer,
+            );
             let _ = out.send(serde_json::json!({"type": "done"}));
             return;
         }
@@ -201,6 +242,7 @@ fn report(
     previous: &mut LiveStats,
     last_partial: &mut String,
     started: Instant,
+    tokenizer: &WhisperTokenizer,
 ) -> bool {
     let update = match result {
         Ok(u) => u,
@@ -212,11 +254,15 @@ fn report(
     };
     let mut sent = true;
     if !update.committed.is_empty() {
-        sent &= out.send(words_message("committed", &update.committed)).is_ok();
+        sent &= out
+            .send(words_message("committed", &update.committed))
+            .is_ok();
     }
     let partial: String = update.tentative.iter().map(|w| w.text.as_str()).collect();
     if update.decoded || partial != *last_partial {
-        sent &= out.send(words_message("partial", &update.tentative)).is_ok();
+        sent &= out
+            .send(words_message("partial", &update.tentative))
+            .is_ok();
         *last_partial = partial;
     }
     if update.decoded {
@@ -229,6 +275,11 @@ fn report(
                 "drafted": now.draft_tokens - previous.draft_tokens,
                 "accepted": now.accepted_tokens - previous.accepted_tokens,
                 "target_passes": now.target_calls - previous.target_calls,
+                "rounds": session
+                    .last_rounds()
+                    .iter()
+                    .map(|r| round_text(r, tokenizer))
+                    .collect::<Vec<_>>(),
             }))
             .is_ok();
         *previous = now.clone();

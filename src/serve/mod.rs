@@ -31,8 +31,8 @@ use axum::routing::{get, post};
 use api_error::ApiError;
 use decode_pool::DecodePool;
 
-use crate::transcribe::{TranscribeOptions, Transcriber};
 use crate::transcribe::stream::LiveConfig;
+use crate::transcribe::{TranscribeOptions, Transcriber};
 
 /// Everything a request handler needs.
 #[derive(Debug)]
@@ -63,14 +63,20 @@ pub struct AppState {
 pub fn router(state: Arc<AppState>) -> Router {
     // The multipart limit is checked by the field reader (a 413 in OpenAI's shape); the body
     // limit sits a little above it so that the form's other fields fit.
-    let body_limit = usize::try_from(state.max_upload_mb * 1024 * 1024 + 64 * 1024)
-        .unwrap_or(usize::MAX);
+    let body_limit =
+        usize::try_from(state.max_upload_mb * 1024 * 1024 + 64 * 1024).unwrap_or(usize::MAX);
     let api = Router::new()
-        .route("/v1/audio/transcriptions", post(transcriptions::transcriptions))
+        .route(
+            "/v1/audio/transcriptions",
+            post(transcriptions::transcriptions),
+        )
         .route("/v1/audio/translations", post(transcriptions::translations))
         .route("/v1/models", get(models))
         .route("/v1/live", get(live::upgrade))
-        .layer(middleware::from_fn_with_state(Arc::clone(&state), authorize))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            authorize,
+        ))
         .layer(DefaultBodyLimit::max(body_limit));
     Router::new()
         .route("/", get(page::index))
@@ -127,9 +133,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// `GET /v1/models`: the served model (and its `whisper-1` alias).
 async fn models(State(state): State<Arc<AppState>>) -> axum::Json<serde_json::Value> {
-    let entry = |id: &str| {
-        serde_json::json!({"id": id, "object": "model", "created": 0, "owned_by": "whisper-spec"})
-    };
+    let entry = |id: &str| serde_json::json!({"id": id, "object": "model", "created": 0, "owned_by": "whisper-spec"});
     axum::Json(serde_json::json!({
         "object": "list",
         "data": [entry(&state.model_name), entry("whisper-1")],

@@ -4,14 +4,14 @@
 
 use std::sync::Arc;
 
-use axum::extract::multipart::{Multipart, MultipartError};
 use axum::extract::State;
+use axum::extract::multipart::{Multipart, MultipartError};
 use axum::http::StatusCode;
 use axum::response::Response;
 
+use super::AppState;
 use super::api_error::ApiError;
 use super::openai_format::{ResponseFormat, render};
-use super::AppState;
 use crate::audio::{AudioError, AudioStream};
 use crate::text::Task;
 use crate::text::languages::resolve_language;
@@ -50,7 +50,10 @@ async fn handle(
     task: Task,
 ) -> Result<Response, ApiError> {
     let mut multipart = multipart.map_err(|e| {
-        ApiError::invalid(format!("expected a multipart/form-data body: {}", e.body_text()))
+        ApiError::invalid(format!(
+            "expected a multipart/form-data body: {}",
+            e.body_text()
+        ))
     })?;
     let form = read_form(&mut multipart, state.max_upload_mb).await?;
     let (name, bytes) = form
@@ -77,7 +80,9 @@ async fn handle(
             .parse()
             .ok()
             .filter(|t: &f32| (0.0..=1.0).contains(t))
-            .ok_or_else(|| ApiError::invalid(format!("temperature `{t}` is not between 0 and 1")))?;
+            .ok_or_else(|| {
+                ApiError::invalid(format!("temperature `{t}` is not between 0 and 1"))
+            })?;
         // OpenAI: 0 means greedy with automatic temperature increases; above 0 samples at it.
         if t > 0.0 {
             opts.temperature = t;

@@ -282,6 +282,7 @@ pub(super) fn transcribe(
     stats.target_calls = window_stats.target_calls;
     stats.draft_tokens = window_stats.draft_tokens;
     stats.accepted_tokens = window_stats.accepted_tokens;
+    stats.rounds = std::mem::take(&mut window_stats.rounds);
     stats.acceptance_rate = window_stats.acceptance_rate();
     stats.wall_s = started.elapsed().as_secs_f64();
     stats.rtf = if duration_s > 0.0 {

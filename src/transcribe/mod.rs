@@ -7,6 +7,7 @@
 
 pub mod agreement;
 pub mod commit_policy;
+pub mod draft_rounds;
 pub mod fallback;
 pub mod hallucination;
 mod longform;

@@ -145,6 +145,8 @@ pub struct LiveSession<'a> {
     /// Speech probabilities of the chunks still in the buffer: (first session sample, p).
     vad_probs: Vec<(usize, f32)>,
     stats: LiveStats,
+    /// The speculation rounds of the last decode.
+    last_rounds: Vec<crate::decoding::speculative::DraftRound>,
 }
 
 impl<'a> LiveSession<'a> {
@@ -183,6 +185,7 @@ impl<'a> LiveSession<'a> {
             vad_done: 0,
             vad_probs: Vec::new(),
             stats: LiveStats::default(),
+            last_rounds: Vec::new(),
         }
     }
 
@@ -220,6 +223,11 @@ impl<'a> LiveSession<'a> {
     /// Totals so far.
     pub fn stats(&self) -> &LiveStats {
         &self.stats
+    }
+
+    /// The speculation rounds of the last decode (empty without a draft).
+    pub fn last_rounds(&self) -> &[crate::decoding::speculative::DraftRound] {
+        &self.last_rounds
     }
 
     /// The tentative words now.
@@ -339,6 +347,7 @@ impl<'a> LiveSession<'a> {
         s.accepted_tokens += transcript.stats.accepted_tokens;
         s.target_calls += transcript.stats.target_calls;
         s.tokens += transcript.stats.tokens;
+        self.last_rounds = transcript.stats.rounds.clone();
         if self.opts.language.is_none() && !transcript.segments.is_empty() {
             self.opts.language = Some(transcript.language.clone());
         }

@@ -47,7 +47,10 @@ impl S3Server {
         };
         let started = Instant::now();
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(60), "moto did not start");
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "moto did not start"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         server
@@ -87,15 +90,18 @@ impl S3Server {
 
     /// Downloads every object of `bucket` into `dir` (keys as paths); returns the keys.
     pub fn download_all(&self, bucket: &str, dir: &std::path::Path) -> Vec<String> {
-        let listing = self.boto3(&format!(
-            "pages = s3.get_paginator('list_objects_v2').paginate(Bucket='{bucket}')\n\
+        let listing = self.boto3(
+            &format!(
+                "pages = s3.get_paginator('list_objects_v2').paginate(Bucket='{bucket}')\n\
              for page in pages:\n\
              \x20   for o in page.get('Contents', []):\n\
              \x20       path = os.path.join(sys.argv[1], o['Key'])\n\
              \x20       os.makedirs(os.path.dirname(path), exist_ok=True)\n\
              \x20       s3.download_file('{bucket}', o['Key'], path)\n\
              \x20       print(o['Key'])\n"
-        ), &[dir.to_str().unwrap()]);
+            ),
+            &[dir.to_str().unwrap()],
+        );
         listing.lines().map(str::to_string).collect()
     }
 }
