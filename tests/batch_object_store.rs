@@ -117,32 +117,9 @@ fn batch_args<'a>(input: &'a str, output: &'a str) -> Vec<&'a str> {
     ]
 }
 
-/// Visible outputs under `dir` (relative path -> text), JSON without timing stats and the
-/// input's name (a URL on one side, a path on the other).
-fn outputs(dir: &Path) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    for entry in walkdir::WalkDir::new(dir).into_iter().map(Result::unwrap) {
-        let rel = entry
-            .path()
-            .strip_prefix(dir)
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
-        if !entry.file_type().is_file() || rel.starts_with('.') || rel == "report.json" {
-            continue;
-        }
-        let mut text = std::fs::read_to_string(entry.path()).unwrap();
-        if rel.ends_with(".json") {
-            let mut v: serde_json::Value = serde_json::from_str(&text)
-                .unwrap_or_else(|e| panic!("{rel}: not whole JSON ({e})"));
-            let fields = v.as_object_mut().unwrap();
-            fields.remove("stats");
-            fields.remove("file");
-            text = v.to_string();
-        }
-        out.insert(rel, text);
-    }
-    out
+/// What a batch wrote, without the input's name (a URL on one side, a path on the other).
+fn outputs(dir: &Path) -> BTreeMap<PathBuf, String> {
+    common::batch_outputs::outputs_without(dir, &["stats", "file"])
 }
 
 #[test]

@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -65,31 +64,7 @@ fn markers(out: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// Every visible output under `dir` (relative path -> text), JSON without its timing stats.
-fn outputs(dir: &Path) -> BTreeMap<PathBuf, String> {
-    let mut out = BTreeMap::new();
-    for entry in walkdir::WalkDir::new(dir).into_iter().map(Result::unwrap) {
-        let name = entry.file_name().to_string_lossy();
-        let hidden = entry
-            .path()
-            .strip_prefix(dir)
-            .unwrap()
-            .components()
-            .any(|c| c.as_os_str().to_string_lossy().starts_with('.'));
-        if !entry.file_type().is_file() || hidden || name == "report.json" {
-            continue;
-        }
-        let mut text = std::fs::read_to_string(entry.path()).unwrap();
-        if name.ends_with(".json") {
-            let mut v: serde_json::Value = serde_json::from_str(&text)
-                .unwrap_or_else(|e| panic!("{}: incomplete JSON ({e})", entry.path().display()));
-            v.as_object_mut().unwrap().remove("stats");
-            text = v.to_string();
-        }
-        out.insert(entry.path().strip_prefix(dir).unwrap().to_path_buf(), text);
-    }
-    out
-}
+use common::batch_outputs::outputs;
 
 fn finish(child: Child) -> (Output, String) {
     let out = child.wait_with_output().unwrap();

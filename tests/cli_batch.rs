@@ -81,31 +81,7 @@ fn recorded(outdir: &Path) -> Vec<String> {
         .collect()
 }
 
-/// Every visible file under `dir` (relative path -> contents), JSON outputs without their
-/// timing statistics, the report left out.
-fn outputs(dir: &Path) -> BTreeMap<PathBuf, String> {
-    let mut out = BTreeMap::new();
-    for entry in walkdir::WalkDir::new(dir).into_iter().map(Result::unwrap) {
-        let name = entry.file_name().to_string_lossy();
-        let rel = entry.path().strip_prefix(dir).unwrap().to_path_buf();
-        // The batch's own records live in a hidden folder.
-        let hidden = rel
-            .components()
-            .any(|c| c.as_os_str().to_string_lossy().starts_with('.'));
-        if !entry.file_type().is_file() || hidden || name == "report.json" {
-            continue;
-        }
-        let mut text = std::fs::read_to_string(entry.path()).unwrap();
-        if name.ends_with(".json") {
-            let mut v: serde_json::Value = serde_json::from_str(&text)
-                .unwrap_or_else(|e| panic!("{}: incomplete JSON ({e})", entry.path().display()));
-            v.as_object_mut().unwrap().remove("stats");
-            text = v.to_string();
-        }
-        out.insert(rel, text);
-    }
-    out
-}
+use common::batch_outputs::outputs;
 
 /// Fails if a temporary file of an atomic write is left under `dir`.
 fn assert_no_temporary_files(dir: &Path) {

@@ -6,10 +6,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
+use common::serve::Server;
+
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 const KEY: &str = "sk-test-0123456789";
 
@@ -25,44 +25,14 @@ fn corpus(rel: &str) -> PathBuf {
     common::shared_dir().join("corpus").join(rel)
 }
 
-/// A server on a free port; killed when dropped.
-struct Server {
-    child: Child,
-    url: String,
+/// Runs Python code against a server.
+trait Client {
+    /// Runs `code` with `openai.OpenAI(base_url=.../v1, api_key=KEY)` bound to `client` and
+    /// the server's URL in `url`; returns its stdout as JSON.
+    fn python(&self, code: &str, args: &[&str]) -> serde_json::Value;
 }
 
-impl Server {
-    fn start(extra: &[&str]) -> Server {
-        common::models::store_model("tiny.en");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_whisper-spec"))
-            .args(["serve", "-m", "tiny.en", "--port", "0", "--api-key", KEY])
-            .args(extra)
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        // The first line names the address it listens on.
-        let stderr = child.stderr.take().unwrap();
-        let mut lines = BufReader::new(stderr).lines();
-        let started = Instant::now();
-        let url = loop {
-            assert!(
-                started.elapsed() < Duration::from_secs(120),
-                "no start line"
-            );
-            let line = lines.next().expect("serve exited").unwrap();
-            if let Some(at) = line.find("http://") {
-                let url = line[at..].split_whitespace().next().unwrap();
-                break url.trim_end_matches('/').to_string();
-            }
-        };
-        // Keep draining stderr so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Server { child, url }
-    }
-
-    /// Runs `code` with `openai.OpenAI(base_url=.../v1, api_key=KEY)` bound to `client` and the
-    /// server's URL in `url`; returns its stdout as JSON.
+impl Client for Server {
     fn python(&self, code: &str, args: &[&str]) -> serde_json::Value {
         let script = format!(
             "import json, sys, openai\nurl = '{}'\nclient = openai.OpenAI(base_url=url + '/v1', \
@@ -84,13 +54,6 @@ impl Server {
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// What `whisper-spec transcribe` prints for `file` (the same model and defaults).
 fn offline_text(file: &std::path::Path) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_whisper-spec"))
@@ -109,7 +72,7 @@ fn offline_text(file: &std::path::Path) -> String {
 
 #[test]
 fn the_official_openai_client_gets_what_transcribe_gives() {
-    let server = Server::start(&[]);
+    let server = Server::start(&["--api-key", KEY]);
     let jfk = corpus("jfk.flac");
     let ljs = corpus("en_read/ljspeech/LJ001-0001.wav");
     let got = server.python(
@@ -189,7 +152,7 @@ fn the_official_openai_client_gets_what_transcribe_gives() {
 
 #[test]
 fn errors_come_in_openais_shape_and_the_server_stays_up() {
-    let server = Server::start(&["--max-upload-mb", "2"]);
+    let server = Server::start(&["--api-key", KEY, "--max-upload-mb", "2"]);
     let jfk = corpus("jfk.flac");
     let got = server.python(
         "def status(call):\n\
@@ -265,7 +228,7 @@ fn errors_come_in_openais_shape_and_the_server_stays_up() {
 #[test]
 fn a_full_queue_answers_503_at_once() {
     // One worker, no waiting room: of several requests at once, some are refused.
-    let server = Server::start(&["--workers", "1", "--queue", "0"]);
+    let server = Server::start(&["--api-key", KEY, "--workers", "1", "--queue", "0"]);
     let ljs = corpus("long/ljspeech_LJ001-0001_to_0032_concat.flac");
     let got = server.python(
         "from concurrent.futures import ThreadPoolExecutor\n\
@@ -291,7 +254,7 @@ fn a_full_queue_answers_503_at_once() {
 
 #[test]
 fn the_live_websocket_captions_a_streamed_file() {
-    let server = Server::start(&[]);
+    let server = Server::start(&["--api-key", KEY]);
     let ljs = corpus("en_read/ljspeech/LJ001-0001.wav");
     let ws = server.url.replace("http://", "ws://");
     // The file's samples as PCM16, sent in 100 ms frames as fast as the socket takes them.

@@ -6,10 +6,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 /// chromium and chromedriver from Debian (`apt-get install chromium chromium-driver`; .ci/run
 /// installs them).
@@ -31,26 +29,8 @@ fn the_page_captions_the_microphone_and_transcribes_a_dropped_file() {
         &["selenium==4.38.0"],
         "import selenium.webdriver",
     );
-    common::models::store_model("tiny.en");
-    let mut server = Command::new(env!("CARGO_BIN_EXE_whisper-spec"))
-        .args(["serve", "-m", "tiny.en", "--port", "0"])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(server.stderr.take().unwrap()).lines();
-    let started = Instant::now();
-    let url = loop {
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "no start line"
-        );
-        let line = lines.next().expect("serve exited").unwrap();
-        if let Some(at) = line.find("http://") {
-            break line[at..].split_whitespace().next().unwrap().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let server = common::serve::Server::start(&[]);
+    let url = format!("{}/", server.url);
 
     // Chromium takes canonical paths only.
     let shared = common::shared_dir().canonicalize().unwrap();
@@ -111,8 +91,7 @@ print(json.dumps(out))
         ])
         .output()
         .unwrap();
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     assert!(
         out.status.success(),
         "selenium failed: {}",

@@ -170,12 +170,15 @@ fn session_loop(
         opts.language = language;
     }
     let mut session = LiveSession::new(state.transcriber, &opts, state.live.clone());
-    let tokenizer = state.transcriber.tokenizer();
+    let mut reporter = Reporter {
+        out,
+        previous: LiveStats::default(),
+        last_partial: String::new(),
+        tokenizer: state.transcriber.tokenizer(),
+    };
     let step = (state.live_step_s * f64::from(SAMPLE_RATE)) as usize;
     let catch_up = (CATCH_UP_S * f64::from(SAMPLE_RATE)) as usize;
     let mut pending: Vec<f32> = Vec::new();
-    let mut last_partial = String::new();
-    let mut previous = LiveStats::default();
     loop {
         let mut ended = match feed.recv_timeout(Duration::from_millis(200)) {
             Ok(Feed::Audio(samples)) => {
@@ -200,91 +203,86 @@ fn session_loop(
             let take = pending.len().min(step.max(catch_up));
             session.push(&pending[..take]);
             pending.drain(..take);
-            let started = Instant::now();
-            let result = session.step();
-            if !report(
-                &out,
-                result,
-                &session,
-                &mut previous,
-                &mut last_partial,
-                started,
-                tokenizer,
-            ) {
+            if !reporter.run(&mut session, LiveSession::step) {
                 return;
             }
         }
         if ended {
             session.push(&pending);
-            let started = Instant::now();
-            let result = session.finish();
-            report(
-                &out,
-                result,
-                &session,
-                &mut previous,
-                &mut last_partial,
-                started,
-                tokenizer,
-            );
-            let _ = out.send(serde_json::json!({"type": "done"}));
+            reporter.run(&mut session, LiveSession::finish);
+            let _ = reporter.out.send(serde_json::json!({"type": "done"}));
             return;
         }
     }
 }
 
-/// Sends what a step changed; `false` when the session must stop (the client left, or the
-/// decode failed).
-fn report(
-    out: &UnboundedSender<serde_json::Value>,
-    result: crate::error::Result<LiveUpdate>,
-    session: &LiveSession<'_>,
-    previous: &mut LiveStats,
-    last_partial: &mut String,
-    started: Instant,
-    tokenizer: &WhisperTokenizer,
-) -> bool {
-    let update = match result {
-        Ok(u) => u,
-        Err(e) => {
-            let _ = out.send(serde_json::json!({"type": "error", "message": e.to_string()}));
-            let _ = out.send(serde_json::json!({"type": "done"}));
-            return false;
+/// Sends what each decode changed.
+struct Reporter<'t> {
+    out: UnboundedSender<serde_json::Value>,
+    /// The session's totals after the previous decode.
+    previous: LiveStats,
+    /// The tentative text last sent.
+    last_partial: String,
+    tokenizer: &'t WhisperTokenizer,
+}
+
+impl Reporter<'_> {
+    /// Runs `decode` (a step, or the finish) on `session` and sends what it changed; `false`
+    /// when the session must stop (the client left, or the decode failed).
+    fn run<'a>(
+        &mut self,
+        session: &mut LiveSession<'a>,
+        decode: impl FnOnce(&mut LiveSession<'a>) -> crate::error::Result<LiveUpdate>,
+    ) -> bool {
+        let started = Instant::now();
+        let update = match decode(session) {
+            Ok(u) => u,
+            Err(e) => {
+                let _ = self
+                    .out
+                    .send(serde_json::json!({"type": "error", "message": e.to_string()}));
+                let _ = self.out.send(serde_json::json!({"type": "done"}));
+                return false;
+            }
+        };
+        let mut sent = true;
+        if !update.committed.is_empty() {
+            sent &= self
+                .out
+                .send(words_message("committed", &update.committed))
+                .is_ok();
         }
-    };
-    let mut sent = true;
-    if !update.committed.is_empty() {
-        sent &= out
-            .send(words_message("committed", &update.committed))
-            .is_ok();
+        let partial: String = update.tentative.iter().map(|w| w.text.as_str()).collect();
+        if update.decoded || partial != self.last_partial {
+            sent &= self
+                .out
+                .send(words_message("partial", &update.tentative))
+                .is_ok();
+            self.last_partial = partial;
+        }
+        if update.decoded {
+            let now = session.stats();
+            let previous = &self.previous;
+            sent &= self
+                .out
+                .send(serde_json::json!({
+                    "type": "stats",
+                    "decode_ms": (started.elapsed().as_secs_f64() * 1000.0).round(),
+                    "tokens": now.tokens - previous.tokens,
+                    "drafted": now.draft_tokens - previous.draft_tokens,
+                    "accepted": now.accepted_tokens - previous.accepted_tokens,
+                    "target_passes": now.target_calls - previous.target_calls,
+                    "rounds": session
+                        .last_rounds()
+                        .iter()
+                        .map(|r| round_text(r, self.tokenizer))
+                        .collect::<Vec<_>>(),
+                }))
+                .is_ok();
+            self.previous = now.clone();
+        }
+        sent
     }
-    let partial: String = update.tentative.iter().map(|w| w.text.as_str()).collect();
-    if update.decoded || partial != *last_partial {
-        sent &= out
-            .send(words_message("partial", &update.tentative))
-            .is_ok();
-        *last_partial = partial;
-    }
-    if update.decoded {
-        let now = session.stats();
-        sent &= out
-            .send(serde_json::json!({
-                "type": "stats",
-                "decode_ms": (started.elapsed().as_secs_f64() * 1000.0).round(),
-                "tokens": now.tokens - previous.tokens,
-                "drafted": now.draft_tokens - previous.draft_tokens,
-                "accepted": now.accepted_tokens - previous.accepted_tokens,
-                "target_passes": now.target_calls - previous.target_calls,
-                "rounds": session
-                    .last_rounds()
-                    .iter()
-                    .map(|r| round_text(r, tokenizer))
-                    .collect::<Vec<_>>(),
-            }))
-            .is_ok();
-        *previous = now.clone();
-    }
-    sent
 }
 
 /// `{"type", "text", "start", "end"}` over `words` (their own spacing kept, so committed

@@ -1,12 +1,14 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod batch_outputs;
 pub mod fake_mic;
 pub mod jfk;
 pub mod npy;
 pub mod python_env;
 pub mod room_tone;
 pub mod s3_server;
+pub mod serve;
 
 use std::path::{Path, PathBuf};
 
