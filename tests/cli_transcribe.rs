@@ -612,12 +612,7 @@ fn show_drafts_prints_every_round_and_the_totals() {
     let err = stderr(&out);
     let rounds: Vec<&str> = err
         .lines()
-        .filter(|l| {
-            l.trim_start()
-                .split_whitespace()
-                .nth(1)
-                .is_some_and(|c| c.contains('/'))
-        })
+        .filter(|l| l.split_whitespace().nth(1).is_some_and(|c| c.contains('/')))
         .collect();
     assert!(rounds.len() > 3, "{err}");
     let totals = err
