@@ -28,7 +28,8 @@ use crate::kernels::{Isa, SendPtr, WeightElement};
 
 /// Most rows of `x` and of `W` multiplied together in registers: a tile of accumulators is
 /// 4 x 4, or with AVX-512's 32 registers 8 x 3 when there are more than four rows (each weight
-/// vector loaded and widened once for eight rows instead of twice).
+/// vector loaded and widened once for eight rows instead of twice); AVX2's 16 registers hold
+/// 4 x 3 for four rows or more.
 const MR: usize = 8;
 const NR: usize = 4;
 
@@ -168,6 +169,9 @@ impl Isa {
         match self {
             #[cfg(target_arch = "x86_64")]
             Isa::Avx512 if m > 4 => (8, 3),
+            // AVX2 has 16 registers: 4 x 3 accumulators, three weight vectors and one of x.
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 if m > 3 => (4, 3),
             _ => (4, 4),
         }
     }
@@ -366,6 +370,11 @@ mod x86 {
                 }
             }
         }
+        // Through memory once: the reduction's narrower instructions can only name the first 16
+        // vector registers, and the register allocator would otherwise confine the
+        // accumulators to those 16 for the whole loop and spill the rest of an 8 x 3 tile
+        // (half its multiply-adds then load and store their accumulator).
+        let acc = std::hint::black_box(acc);
         // The accumulators in row-major `[MR][NR]` order, reduced sixteen at a time.
         let mut all = [_mm512_setzero_ps(); MR * NR];
         for (i, row) in acc.iter().enumerate() {
