@@ -20,11 +20,14 @@
 //! probabilities are zero, so padding changes nothing. CPU with AVX-512 BF16 only
 //! ([`available`]); elsewhere the f32 kernel runs.
 
+#[cfg(target_arch = "x86_64")]
 use crate::kernels::SendPtr;
 
 /// Query rows computed together (their scores share each loaded block of keys).
+#[cfg(target_arch = "x86_64")]
 const ROWS: usize = 8;
 /// Key positions per score block: two vectors of 16 lanes.
+#[cfg(target_arch = "x86_64")]
 const KEYS: usize = 32;
 /// Output dimensions per pass over the values: two vectors of 16 lanes.
 const DIMS: usize = 32;

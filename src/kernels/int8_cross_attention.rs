@@ -178,8 +178,9 @@ impl Int8CrossLayer {
     ) {
         let (rn, qq, factors) = (queries.rows, queries.values, queries.factors);
         let (hd, padded, frames) = (self.head_dim, self.padded, self.frames);
+        // The VNNI kernel where the CPU has it, the portable one everywhere else.
         #[cfg(target_arch = "x86_64")]
-        if vnni {
+        let scored = vnni && {
             // SAFETY: `has_vnni` saw the features; buffers are sized by `attend`.
             unsafe {
                 match rn {
@@ -189,7 +190,14 @@ impl Int8CrossLayer {
                     _ => x86::scores::<4>(self, h, qq, factors, scores),
                 }
             }
-        } else {
+            true
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let scored = {
+            let _ = vnni;
+            false
+        };
+        if !scored {
             for r in 0..rn {
                 self.scores_portable(
                     h,

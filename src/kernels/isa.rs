@@ -1,6 +1,6 @@
 //! The one place that asks the CPU what it can do. Every kernel dispatches on what this module
 //! reports, so forcing a narrower instruction set (for a test, or to compare kernels) is one
-//! environment variable: `WHISPER_SPEC_ISA=avx512|avx2|portable`.
+//! environment variable: `WHISPER_SPEC_ISA=avx512|avx2|neon|portable`.
 
 use std::sync::OnceLock;
 
@@ -14,6 +14,9 @@ pub(crate) enum Isa {
     /// AVX2 with FMA and F16C.
     #[cfg(target_arch = "x86_64")]
     Avx2,
+    /// AArch64's Advanced SIMD (NEON): 32 registers of four floats, on every 64-bit ARM CPU.
+    #[cfg(target_arch = "aarch64")]
+    Neon,
     /// Plain Rust, whatever the compiler targets.
     Portable,
 }
@@ -64,6 +67,10 @@ impl Isa {
                 all.push(Isa::Avx2);
             }
         }
+        #[cfg(target_arch = "aarch64")]
+        if cpu.isa == Isa::Neon {
+            all.push(Isa::Neon);
+        }
         let _ = cpu;
         all.push(Isa::Portable);
         all
@@ -101,6 +108,8 @@ impl CpuFeatures {
             Isa::Avx512 => "avx512",
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => "avx2",
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon => "neon",
             Isa::Portable => "portable",
         };
         let mut label = base.to_string();
@@ -145,8 +154,17 @@ impl CpuFeatures {
         }
         #[cfg(not(target_arch = "x86_64"))]
         {
+            // Advanced SIMD is part of every AArch64 CPU (the check is for form's sake).
+            #[cfg(target_arch = "aarch64")]
+            let isa = if std::arch::is_aarch64_feature_detected!("neon") {
+                Isa::Neon
+            } else {
+                Isa::Portable
+            };
+            #[cfg(not(target_arch = "aarch64"))]
+            let isa = Isa::Portable;
             CpuFeatures {
-                isa: Isa::Portable,
+                isa,
                 vnni: false,
                 bf16: false,
                 any_vnni: false,
@@ -173,6 +191,8 @@ impl CpuFeatures {
                 avx2: true,
                 ..portable
             },
+            #[cfg(target_arch = "aarch64")]
+            "neon" => self,
             "avx512" | "native" => self,
             other => {
                 tracing::warn!("WHISPER_SPEC_ISA={other} is not available here; using {self:?}");

@@ -85,7 +85,8 @@ pub fn gelu_in_place(xs: &mut [f32]) {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above.
         crate::kernels::Isa::Avx2 => unsafe { gelu_avx2(xs) },
-        crate::kernels::Isa::Portable => {
+        // Portable, and NEON: the AArch64 baseline, which the plain loop vectorises with.
+        _ => {
             for x in xs {
                 *x = gelu(*x);
             }

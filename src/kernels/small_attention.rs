@@ -148,7 +148,8 @@ impl Isa {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as above.
             Isa::Avx2 => unsafe { head_rows_avx2(a, h, r0, rn, scratch, o) },
-            Isa::Portable => head_rows(a, h, r0, rn, scratch, o),
+            // Portable, and NEON: the AArch64 baseline, which the plain loops vectorise with.
+            _ => head_rows(a, h, r0, rn, scratch, o),
         }
     }
 }

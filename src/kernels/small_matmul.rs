@@ -172,6 +172,9 @@ impl Isa {
             // AVX2 has 16 registers: 4 x 3 accumulators, three weight vectors and one of x.
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 if m > 3 => (4, 3),
+            // NEON's 32 registers hold the 8 x 3 tile as AVX-512's do.
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon if m > 4 => (8, 3),
             _ => (4, 4),
         }
     }
@@ -195,6 +198,9 @@ impl Isa {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: detect() saw AVX2 and FMA; loads stay in bounds as above.
             Isa::Avx2 => unsafe { x86::dispatch_avx2(x, mr, k, w, nr, out) },
+            #[cfg(target_arch = "aarch64")]
+            // SAFETY: Advanced SIMD is on every AArch64 CPU; loads stay in bounds as above.
+            Isa::Neon => unsafe { arm::dispatch_neon(x, mr, k, w, nr, out) },
             Isa::Portable => portable_tile(x, mr, k, w, nr, out),
         }
     }
@@ -235,7 +241,7 @@ mod x86 {
     //! The SIMD tiles. Each is generic over the tile size so the accumulators stay in registers;
     //! a remainder tile (fewer rows or columns) runs the same per-element arithmetic.
 
-    use super::{MR, NR};
+    use super::{MR, NR, tail};
     use crate::kernels::WeightElement;
     use std::arch::x86_64::*;
 
@@ -498,22 +504,6 @@ mod x86 {
         }
     }
 
-    /// The last `rest < L` elements of a row at `p`, followed by zeros (as a masked load
-    /// gives them).
-    ///
-    /// # Safety
-    /// `rest` elements must be readable at `p`.
-    #[inline(always)]
-    unsafe fn tail<const L: usize, W: WeightElement>(p: *const W, rest: usize) -> [W; L] {
-        // SAFETY: the caller guarantees `rest` readable elements; bit pattern zero is 0.0 in
-        // every weight type.
-        unsafe {
-            let mut buf: [W; L] = std::mem::zeroed();
-            std::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), rest.min(L));
-            buf
-        }
-    }
-
     /// Sum of the 8 lanes in a fixed order: halves, then pairs, then the last two.
     #[target_feature(enable = "avx2")]
     #[inline]
@@ -524,6 +514,114 @@ mod x86 {
         let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
         let s = _mm_add_ss(s, _mm_shuffle_ps::<0b01>(s, s));
         _mm_cvtss_f32(s)
+    }
+}
+
+/// The last `rest < L` elements of a row at `p`, followed by zeros (as a masked load gives
+/// them).
+///
+/// # Safety
+/// `rest` elements must be readable at `p`.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[inline(always)]
+unsafe fn tail<const L: usize, W: Copy>(p: *const W, rest: usize) -> [W; L] {
+    // SAFETY: the caller guarantees `rest` readable elements; bit pattern zero is 0.0 in every
+    // element type used here.
+    unsafe {
+        let mut buf: [W; L] = std::mem::zeroed();
+        std::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), rest.min(L));
+        buf
+    }
+}
+
+#[cfg(target_arch = "aarch64")]
+mod arm {
+    //! The Advanced SIMD tiles: four-lane accumulators, 8 x 3 at most (28 of the 32 vector
+    //! registers), each element the same chain of fused multiply-adds whatever the tile.
+
+    use super::{MR, NR, tail};
+    use crate::kernels::WeightElement;
+    use std::arch::aarch64::*;
+
+    /// Dot products of rows `0..mr` of `x` with rows `0..nr` of `w` into `out[i][j]`.
+    ///
+    /// # Safety
+    /// `mr` rows of `x` and `nr` rows of `w`, each `k` long, must be readable.
+    pub(super) unsafe fn dispatch_neon<W: WeightElement>(
+        x: &[f32],
+        mr: usize,
+        k: usize,
+        w: &[W],
+        nr: usize,
+        out: &mut [[f32; NR]; MR],
+    ) {
+        let (x, w) = (x.as_ptr(), w.as_ptr());
+        macro_rules! shapes {
+            ($($m:literal => [$($n:literal),*]),* $(,)?) => {
+                match (mr, nr) {
+                    // SAFETY: the caller guarantees the rows.
+                    $($(($m, $n) => unsafe { tile::<$m, $n, W>(x, k, w, out) },)*)*
+                    _ => unreachable!("tiles are at most 8 x 3, or 4 x 4"),
+                }
+            };
+        }
+        shapes!(
+            8 => [3, 2, 1],
+            7 => [3, 2, 1],
+            6 => [3, 2, 1],
+            5 => [3, 2, 1],
+            4 => [4, 3, 2, 1],
+            3 => [4, 3, 2, 1],
+            2 => [4, 3, 2, 1],
+            1 => [4, 3, 2, 1],
+        )
+    }
+
+    #[inline(always)]
+    unsafe fn tile<const M: usize, const N: usize, W: WeightElement>(
+        x: *const f32,
+        k: usize,
+        w: *const W,
+        out: &mut [[f32; NR]; MR],
+    ) {
+        // SAFETY (every intrinsic here): Advanced SIMD is part of every AArch64 CPU.
+        let mut acc = unsafe { [[vdupq_n_f32(0.0); N]; M] };
+        let whole = k / 4 * 4;
+        let mut kk = 0;
+        // SAFETY (all loads): rows are `k` long and `kk + 4 <= k`, or copied out padded.
+        unsafe {
+            while kk < whole {
+                let mut wv = [vdupq_n_f32(0.0); N];
+                for (j, v) in wv.iter_mut().enumerate() {
+                    *v = W::load4(w.add(j * k + kk));
+                }
+                for (i, row) in acc.iter_mut().enumerate() {
+                    let xv = vld1q_f32(x.add(i * k + kk));
+                    for (a, &b) in row.iter_mut().zip(&wv) {
+                        *a = vfmaq_f32(*a, xv, b);
+                    }
+                }
+                kk += 4;
+            }
+            if kk < k {
+                let mut wv = [vdupq_n_f32(0.0); N];
+                for (j, v) in wv.iter_mut().enumerate() {
+                    *v = W::load4(tail::<4, W>(w.add(j * k + kk), k - kk).as_ptr());
+                }
+                for (i, row) in acc.iter_mut().enumerate() {
+                    let xv = vld1q_f32(tail::<4, f32>(x.add(i * k + kk), k - kk).as_ptr());
+                    for (a, &b) in row.iter_mut().zip(&wv) {
+                        *a = vfmaq_f32(*a, xv, b);
+                    }
+                }
+            }
+        }
+        for (i, row) in acc.iter().enumerate() {
+            for (j, a) in row.iter().enumerate() {
+                // The four lanes added pairwise, always the same instruction.
+                out[i][j] = unsafe { vaddvq_f32(*a) };
+            }
+        }
     }
 }
 

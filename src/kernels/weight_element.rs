@@ -25,6 +25,13 @@ pub trait WeightElement: Copy + Send + Sync + 'static {
     /// 8 elements must be readable at `p`, and the CPU must have AVX2 and F16C.
     #[cfg(target_arch = "x86_64")]
     unsafe fn load8(p: *const Self) -> std::arch::x86_64::__m256;
+
+    /// Four elements at `p`, widened (AArch64 Advanced SIMD).
+    ///
+    /// # Safety
+    /// 4 elements must be readable at `p`.
+    #[cfg(target_arch = "aarch64")]
+    unsafe fn load4(p: *const Self) -> std::arch::aarch64::float32x4_t;
 }
 
 impl WeightElement for f32 {
@@ -44,6 +51,13 @@ impl WeightElement for f32 {
     unsafe fn load8(p: *const Self) -> std::arch::x86_64::__m256 {
         // SAFETY: the caller guarantees 8 readable floats and AVX.
         unsafe { std::arch::x86_64::_mm256_loadu_ps(p) }
+    }
+
+    #[cfg(target_arch = "aarch64")]
+    #[inline(always)]
+    unsafe fn load4(p: *const Self) -> std::arch::aarch64::float32x4_t {
+        // SAFETY: the caller guarantees 4 readable floats.
+        unsafe { std::arch::aarch64::vld1q_f32(p) }
     }
 }
 
@@ -66,6 +80,26 @@ impl WeightElement for half::f16 {
         use std::arch::x86_64::*;
         // SAFETY: the caller guarantees 8 readable halves and F16C.
         unsafe { _mm256_cvtph_ps(_mm_loadu_si128(p.cast())) }
+    }
+
+    #[cfg(target_arch = "aarch64")]
+    #[inline(always)]
+    unsafe fn load4(p: *const Self) -> std::arch::aarch64::float32x4_t {
+        use std::arch::aarch64::*;
+        // SAFETY: the caller guarantees 4 readable halves. `fcvtl` (half to single, part of
+        // every AArch64 CPU's Advanced SIMD) widens them; Rust's f16 vector types are not
+        // stable yet, so the instruction is written out.
+        unsafe {
+            let bits = vld1_u16(p.cast());
+            let wide: float32x4_t;
+            std::arch::asm!(
+                "fcvtl {wide:v}.4s, {bits:v}.4h",
+                wide = lateout(vreg) wide,
+                bits = in(vreg) bits,
+                options(pure, nomem, nostack, preserves_flags),
+            );
+            wide
+        }
     }
 }
 
@@ -95,6 +129,15 @@ impl WeightElement for half::bf16 {
             let wide = _mm256_cvtepu16_epi32(_mm_loadu_si128(p.cast()));
             _mm256_castsi256_ps(_mm256_slli_epi32::<16>(wide))
         }
+    }
+
+    #[cfg(target_arch = "aarch64")]
+    #[inline(always)]
+    unsafe fn load4(p: *const Self) -> std::arch::aarch64::float32x4_t {
+        use std::arch::aarch64::*;
+        // SAFETY: the caller guarantees 4 readable bf16 values; each shifted into the high
+        // half of a 32-bit lane is the f32 of the same value.
+        unsafe { vreinterpretq_f32_u32(vshll_n_u16::<16>(vld1_u16(p.cast()))) }
     }
 }
 
@@ -146,6 +189,33 @@ mod tests {
                         same(a[i], h[i].to_f32());
                         same(c[i], b[i].to_f32());
                     }
+                }
+            }
+        }
+        #[cfg(target_arch = "aarch64")]
+        {
+            use std::arch::aarch64::*;
+            for (h, b) in f16s.chunks_exact(4).zip(bf16s.chunks_exact(4)) {
+                let (mut a, mut c) = ([0f32; 4], [0f32; 4]);
+                // SAFETY: 4 elements in each chunk.
+                unsafe {
+                    vst1q_f32(a.as_mut_ptr(), half::f16::load4(h.as_ptr()));
+                    vst1q_f32(c.as_mut_ptr(), half::bf16::load4(b.as_ptr()));
+                }
+                for i in 0..4 {
+                    let (want_a, want_c) = (h[i].to_f32(), b[i].to_f32());
+                    assert!(
+                        a[i].to_bits() == want_a.to_bits() || (a[i].is_nan() && want_a.is_nan()),
+                        "f16 {:#x}: {} vs {want_a}",
+                        h[i].to_bits(),
+                        a[i]
+                    );
+                    assert!(
+                        c[i].to_bits() == want_c.to_bits() || (c[i].is_nan() && want_c.is_nan()),
+                        "bf16 {:#x}: {} vs {want_c}",
+                        b[i].to_bits(),
+                        c[i]
+                    );
                 }
             }
         }
