@@ -32,6 +32,11 @@ pub struct Int4Matrix {
 }
 
 impl Int4Matrix {
+    /// Rows held (output width).
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
     /// Quantizes the row-major `w` (`[rows, cols]`, f32 or half precision, widened a row at a
     /// time); `cols` must be a multiple of 8.
     pub fn quantize<W: WeightElement>(w: &[W], rows: usize, cols: usize) -> Self {

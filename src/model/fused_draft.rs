@@ -94,14 +94,22 @@ pub struct FusedDraft {
     positions: Vec<f32>,
     layers: Vec<Layer>,
     ln: Norm,
-    /// The tied vocabulary projection in 8 bits.
-    head: Int8Matrix,
-    /// The same in 4 bits, which scores every token first (see [`FusedDraft::forward_last`]);
-    /// `None` where the width is not a multiple of 8.
-    coarse: Option<Int4Matrix>,
+    /// The tied vocabulary projection.
+    head: VocabularyHead,
 }
 
-/// Tokens whose 4-bit score is within this of the best are rescored in 8 bits (at most
+/// How the draft scores the vocabulary.
+#[derive(Debug, Clone)]
+enum VocabularyHead {
+    /// Every token in 4 bits, then the best rescored against the token table itself (its rows
+    /// as published, widened to f32): no second rounded copy of the table is kept (26 MB for
+    /// base, 66 MB for large-v3).
+    Coarse(Int4Matrix),
+    /// Every token in 8 bits, where the width is not a multiple of 8 (no 4-bit table).
+    Int8(Int8Matrix),
+}
+
+/// Tokens whose 4-bit score is within this of the best are rescored exactly (at most
 /// [`MAX_RESCORED`] of them, the margin halved until they fit).
 const RESCORE_MARGIN: f32 = 5.0;
 const MAX_RESCORED: usize = 256;
@@ -145,18 +153,31 @@ impl FusedDraftState {
     }
 }
 
-/// The token table `w` (`[vocab, d]`) rounded for the draft's logits: 8-bit, and 4-bit for the
-/// coarse first pass where `d` allows it.
-fn round_table<W: WeightElement>(
+/// The token table `w` (`[vocab, d]`) rounded for the draft's logits: 4-bit where `d` allows
+/// it, else 8-bit.
+fn round_table<W: WeightElement>(w: &[W], vocab: usize, d: usize) -> VocabularyHead {
+    if d.is_multiple_of(8) {
+        VocabularyHead::Coarse(Int4Matrix::quantize(w, vocab, d))
+    } else {
+        VocabularyHead::Int8(Int8Matrix::quantize(w, vocab, d, None))
+    }
+}
+
+/// `logits[j] = x . w[j]` for each token `j` of `tokens` (`w` is `[vocab, d]`), in f32 with
+/// the rows widened as they are read.
+fn table_scores<W: WeightElement>(
     w: &[W],
-    vocab: usize,
     d: usize,
-) -> (Int8Matrix, Option<Int4Matrix>) {
-    let head = Int8Matrix::quantize(w, vocab, d, None);
-    let coarse = d
-        .is_multiple_of(8)
-        .then(|| Int4Matrix::quantize(w, vocab, d));
-    (head, coarse)
+    x: &[f32],
+    tokens: &[u32],
+    logits: &mut [f32],
+) {
+    for &j in tokens {
+        let row = &w[j as usize * d..(j as usize + 1) * d];
+        let mut score = [0f32];
+        crate::kernels::small_matmul::matmul_nt(x, 1, d, row, 1, None, &mut score);
+        logits[j as usize] = score[0];
+    }
 }
 
 impl FusedDraft {
@@ -196,7 +217,7 @@ impl FusedDraft {
         // The token table may be kept in half precision: it is rounded a row at a time, and
         // lookups widen the rows they read.
         let embed = embed.contiguous()?;
-        let (head, coarse) = match embed.dtype() {
+        let head = match embed.dtype() {
             DType::F16 => with_cpu_slice::<half::f16, _>(&embed, |w| round_table(w, vocab, d))?,
             DType::BF16 => with_cpu_slice::<half::bf16, _>(&embed, |w| round_table(w, vocab, d))?,
             _ => with_f32_slice(&embed, |w| round_table(w, vocab, d))?,
@@ -213,13 +234,15 @@ impl FusedDraft {
             layers,
             ln: Norm::from(ln)?,
             head,
-            coarse,
         })
     }
 
     /// Vocabulary size (length of the logits).
     pub fn vocab_size(&self) -> usize {
-        self.head.rows()
+        match &self.head {
+            VocabularyHead::Coarse(m) => m.rows(),
+            VocabularyHead::Int8(m) => m.rows(),
+        }
     }
 
     /// The target's cross-attention keys/values for a window, rounded to 8 bits.
@@ -385,20 +408,26 @@ impl FusedDraft {
         self.ln.apply(last, normed);
         state.rows.set(normed, 1, d);
         logits.resize(vocab, 0.0);
-        match &self.coarse {
-            None => self.head.forward(&state.rows, logits),
-            Some(coarse) => {
+        match &self.head {
+            VocabularyHead::Int8(head) => head.forward(&state.rows, logits),
+            VocabularyHead::Coarse(coarse) => {
                 coarse.forward(&state.rows, logits);
-                self.rescore(&state.rows, logits, &mut state.candidates);
+                self.rescore(&state.h[..d], logits, &mut state.candidates)?;
             }
         }
         Ok(())
     }
 
-    /// Replaces the 4-bit scores of the best tokens by their 8-bit scores. Which token wins
-    /// is then the 8-bit head's choice unless it scored more than the margin below the best
-    /// 4-bit score. The draft only proposes, so a rare miss costs a rejected proposal.
-    fn rescore(&self, x: &Int8Rows, logits: &mut [f32], candidates: &mut Vec<u32>) {
+    /// Replaces the 4-bit scores of the best tokens by their scores against the token table
+    /// itself. Which token wins is then the table's choice unless it scored more than the
+    /// margin below the best 4-bit score. The draft only proposes, so a rare miss costs a
+    /// rejected proposal.
+    fn rescore(
+        &self,
+        x: &[f32],
+        logits: &mut [f32],
+        candidates: &mut Vec<u32>,
+    ) -> candle_core::Result<()> {
         let best = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         let mut margin = RESCORE_MARGIN;
         candidates.clear();
@@ -413,8 +442,15 @@ impl FusedDraft {
         }
         // Ties beyond the cap (degenerate logits) keep their 4-bit scores.
         candidates.truncate(MAX_RESCORED);
-        for &j in candidates.iter() {
-            logits[j as usize] = self.head.output(x, 0, j as usize);
+        let d = self.d;
+        match self.embed.dtype() {
+            DType::F16 => with_cpu_slice::<half::f16, _>(&self.embed, |w| {
+                table_scores(w, d, x, candidates, logits)
+            }),
+            DType::BF16 => with_cpu_slice::<half::bf16, _>(&self.embed, |w| {
+                table_scores(w, d, x, candidates, logits)
+            }),
+            _ => with_f32_slice(&self.embed, |w| table_scores(w, d, x, candidates, logits)),
         }
     }
 }
