@@ -429,6 +429,7 @@ fn report(
         "encoder_s": s.encoder_s,
         "decoder_s": s.decoder_s,
         "forced_cuts": s.forced_cuts,
+        "echoed_words": s.echoed_words,
         "fallbacks": s.fallbacks,
         "step_ms": (step * 1000.0).round(),
         "audio_s": capture.captured_s(),

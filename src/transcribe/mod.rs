@@ -12,6 +12,7 @@ pub mod fallback;
 pub mod hallucination;
 mod longform;
 mod options;
+pub mod prompt_echo;
 pub mod repeat_guard;
 pub mod segments;
 pub mod speech_map;

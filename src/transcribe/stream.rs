@@ -106,6 +106,9 @@ pub struct LiveStats {
     pub rewrites: usize,
     /// Times the buffer reached its limit without agreement and was cut by force.
     pub forced_cuts: usize,
+    /// Words dropped as echoes ([`prompt_echo`](super::prompt_echo)): a decode's start that
+    /// repeated the text committed before a cut, or a decode's squeezed repeat of itself.
+    pub echoed_words: usize,
     /// Draft proposals and acceptances over all decodes (speculative decoding).
     pub draft_tokens: usize,
     /// Draft proposals the target accepted.
@@ -252,7 +255,34 @@ impl<'a> LiveSession<'a> {
             });
         }
         let shown = self.agreement.tentative().to_vec();
-        let hypothesis = self.decode()?;
+        let mut hypothesis = self.decode()?;
+        if let Some(from) = super::prompt_echo::squeezed_repeat(&hypothesis) {
+            tracing::debug!(
+                "dropped a squeezed repeat: {}",
+                hypothesis[from..]
+                    .iter()
+                    .map(|w| w.text.as_str())
+                    .collect::<String>()
+            );
+            self.stats.echoed_words += hypothesis.len() - from;
+            hypothesis.truncate(from);
+        }
+        if self.committed_in_buffer.is_empty() {
+            // Right after a cut nothing committed is left in the buffer: a decode that starts
+            // by restating the committed text is echoing it.
+            let echo = super::prompt_echo::echo_len(&self.prompt, &hypothesis, self.start_s());
+            if echo > 0 {
+                tracing::debug!(
+                    "dropped an echo of the committed text: {}",
+                    hypothesis[..echo]
+                        .iter()
+                        .map(|w| w.text.as_str())
+                        .collect::<String>()
+                );
+                hypothesis.drain(..echo);
+                self.stats.echoed_words += echo;
+            }
+        }
         let settled = self.config.policy.settled_before(self.audio_end_s());
         let mut committed = self.agreement.insert_settled(hypothesis, settled);
         committed.extend(self.limit_buffer());
