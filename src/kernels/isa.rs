@@ -154,13 +154,9 @@ impl CpuFeatures {
         }
         #[cfg(not(target_arch = "x86_64"))]
         {
-            // Advanced SIMD is part of every AArch64 CPU (the check is for form's sake).
+            // Advanced SIMD is part of every AArch64 CPU.
             #[cfg(target_arch = "aarch64")]
-            let isa = if std::arch::is_aarch64_feature_detected!("neon") {
-                Isa::Neon
-            } else {
-                Isa::Portable
-            };
+            let isa = Isa::Neon;
             #[cfg(not(target_arch = "aarch64"))]
             let isa = Isa::Portable;
             CpuFeatures {

@@ -14,7 +14,7 @@
 //! policies would take the copy for speech already heard; [`squeezed_repeat`] finds it.
 
 use crate::text::wer::words;
-use crate::transcribe::agreement::LiveWord;
+use crate::transcribe::agreement::{LiveWord, normalise};
 
 /// Fewest repeated words taken as an echo (short repeats, "no, no", are often real).
 pub const MIN_WORDS: usize = 3;
@@ -59,7 +59,7 @@ pub const SQUEEZED_S: f64 = 0.03;
 /// words lasting at most [`SQUEEZED_S`] on average (aligned into almost no audio). Everything
 /// from there on is the model's, not the audio's.
 pub fn squeezed_repeat(hypothesis: &[LiveWord]) -> Option<usize> {
-    let norm: Vec<String> = hypothesis.iter().map(|w| words(&w.text).concat()).collect();
+    let norm: Vec<String> = hypothesis.iter().map(|w| normalise(&w.text)).collect();
     for i in MIN_WORDS..hypothesis.len() {
         for k in MIN_WORDS..=i.min(hypothesis.len() - i) {
             let copy = &hypothesis[i..i + k];

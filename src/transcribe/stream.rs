@@ -257,31 +257,13 @@ impl<'a> LiveSession<'a> {
         let shown = self.agreement.tentative().to_vec();
         let mut hypothesis = self.decode()?;
         if let Some(from) = super::prompt_echo::squeezed_repeat(&hypothesis) {
-            tracing::debug!(
-                "dropped a squeezed repeat: {}",
-                hypothesis[from..]
-                    .iter()
-                    .map(|w| w.text.as_str())
-                    .collect::<String>()
-            );
-            self.stats.echoed_words += hypothesis.len() - from;
-            hypothesis.truncate(from);
+            self.drop_echo(&mut hypothesis, from.., "a squeezed repeat");
         }
         if self.committed_in_buffer.is_empty() {
             // Right after a cut nothing committed is left in the buffer: a decode that starts
             // by restating the committed text is echoing it.
             let echo = super::prompt_echo::echo_len(&self.prompt, &hypothesis, self.start_s());
-            if echo > 0 {
-                tracing::debug!(
-                    "dropped an echo of the committed text: {}",
-                    hypothesis[..echo]
-                        .iter()
-                        .map(|w| w.text.as_str())
-                        .collect::<String>()
-                );
-                hypothesis.drain(..echo);
-                self.stats.echoed_words += echo;
-            }
+            self.drop_echo(&mut hypothesis, ..echo, "an echo of the committed text");
         }
         let settled = self.config.policy.settled_before(self.audio_end_s());
         let mut committed = self.agreement.insert_settled(hypothesis, settled);
@@ -347,6 +329,22 @@ impl<'a> LiveSession<'a> {
         update.committed.extend(rest);
         update.tentative.clear();
         Ok(update)
+    }
+
+    /// Removes the `words` of `hypothesis` that [`prompt_echo`](super::prompt_echo) found to
+    /// be an echo (`what`), counting them.
+    fn drop_echo(
+        &mut self,
+        hypothesis: &mut Vec<LiveWord>,
+        words: impl std::ops::RangeBounds<usize>,
+        what: &str,
+    ) {
+        let dropped: Vec<LiveWord> = hypothesis.drain(words).collect();
+        if !dropped.is_empty() {
+            let text: String = dropped.iter().map(|w| w.text.as_str()).collect();
+            tracing::debug!("dropped {what}: {text}");
+            self.stats.echoed_words += dropped.len();
+        }
     }
 
     /// Decodes the buffer and returns its words in session time.
