@@ -102,6 +102,13 @@ pub struct Stats {
     /// detector calls non-speech (a loop, not speech; see `transcribe::repeat_guard`).
     #[serde(default)]
     pub dropped_repeats: usize,
+    /// Temperature-fallback retries over all windows (attempts after each window's first).
+    #[serde(default)]
+    pub fallbacks: usize,
+    /// Windows that wanted another retry when a whole attempt no longer fitted in their step
+    /// budget (`--window-step-budget`): their last attempt stood.
+    #[serde(default)]
+    pub out_of_budget_windows: usize,
     /// With `--verify`: the first difference between what was decoded (speculative, batched
     /// beams or candidates) and the target decoding the same attempt alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -43,6 +43,7 @@ fn flags() -> Vec<Flag> {
         all.extend([
             flag(command, "--beam-size", "1..=64", false, false),
             flag(command, "--best-of", "1..=64", false, false),
+            flag(command, "--window-step-budget", "0..=65536", true, false),
             flag(command, "--patience", "(0, 16]", false, false),
             flag(command, "--temperature", "[0, 2]", true, false),
             flag(

@@ -78,6 +78,51 @@ fn thirty_seconds_of_white_noise_give_at_most_a_few_words() {
         .unwrap();
     let words = out.text.split_whitespace().count();
     assert!(words <= 5, "{words} words from noise: {:?}", out.text);
+    // The window's step budget: at most three attempts, however badly noise fails.
+    assert!(out.stats.fallbacks <= 2, "{:?}", out.stats);
+}
+
+#[test]
+fn a_window_stops_retrying_when_a_whole_attempt_no_longer_fits_its_step_budget() {
+    // No text passes this compression threshold, so every attempt asks for a hotter one.
+    // JFK's attempts take about 30 steps: a budget of 224 + 40 fits a second attempt (30 +
+    // 224 <= 264) but not a third (60 + 224 > 264).
+    let opts = TranscribeOptions {
+        compression_ratio_threshold: Some(0.01),
+        best_of: 2,
+        window_step_budget: 264,
+        ..TranscribeOptions::default()
+    };
+    let audio = jfk();
+    let mut counts = Vec::new();
+    for draft in ["auto", "none"] {
+        let out = tiny_en(draft)
+            .transcribe_samples(&audio, &opts, "jfk")
+            .unwrap();
+        // The budget ran out on what the thresholds call a repetition loop: no text.
+        assert!(out.segments.is_empty(), "{:?}", out.segments);
+        counts.push((out.stats.fallbacks, out.stats.out_of_budget_windows));
+    }
+    assert_eq!(counts[0], (1, 1), "{counts:?}");
+    // Steps are counted from tokens, not forward passes: the draft changes nothing.
+    assert_eq!(counts[0], counts[1]);
+
+    // Under the default budget the same window runs every temperature (six attempts).
+    let out = tiny_en("auto")
+        .transcribe_samples(
+            &audio,
+            &TranscribeOptions {
+                window_step_budget: whisper_spec::transcribe::DEFAULT_WINDOW_STEP_BUDGET,
+                ..opts
+            },
+            "jfk",
+        )
+        .unwrap();
+    assert_eq!(
+        (out.stats.fallbacks, out.stats.out_of_budget_windows),
+        (5, 0)
+    );
+    assert!(out.text.split_whitespace().count() > 5, "{}", out.text);
 }
 
 #[test]

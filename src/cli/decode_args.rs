@@ -7,7 +7,7 @@ use clap::Args;
 use super::{ranges, setup};
 use crate::output::SubtitleOptions;
 use crate::text::Task;
-use crate::transcribe::TranscribeOptions;
+use crate::transcribe::{DEFAULT_WINDOW_STEP_BUDGET, TranscribeOptions};
 
 /// How to decode: every flag that changes the transcript (and the subtitle layout).
 #[derive(Debug, Clone, Args)]
@@ -89,6 +89,11 @@ pub struct DecodeArgs {
     /// bit for bit). Slower than plain beams on CPUs (see the README).
     #[arg(long)]
     pub speculative_beams: bool,
+    /// A window's decoding steps over all its fallback attempts: a retry starts only while one
+    /// whole attempt (224 steps) still fits, so audio that fails every threshold (noise, music
+    /// the VAD let through) costs three attempts, not six. openai/whisper has no such bound.
+    #[arg(long, default_value_t = DEFAULT_WINDOW_STEP_BUDGET, value_parser = ranges::window_step_budget)]
+    pub window_step_budget: usize,
     /// Candidates sampled per window at temperatures above 0; the most likely is kept.
     #[arg(long, default_value_t = 5, value_parser = ranges::candidates)]
     pub best_of: usize,
@@ -186,6 +191,7 @@ impl DecodeArgs {
             word_timestamps: self.word_timestamps,
             hallucination_silence_threshold: self.hallucination_silence_threshold,
             best_of: self.best_of,
+            window_step_budget: self.window_step_budget,
             beam_size: match self.beam_size {
                 BeamSize::Beams(n) => Some(n),
                 BeamSize::Auto | BeamSize::Greedy => None,

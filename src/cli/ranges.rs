@@ -210,6 +210,11 @@ pub fn prompt_tokens(s: &str) -> Result<usize, String> {
     whole_in(s, 0, 448)
 }
 
+/// `--window-step-budget`: 0..=65536 decoding steps (below 224, a window is never retried).
+pub fn window_step_budget(s: &str) -> Result<usize, String> {
+    whole_in(s, 0, 65_536)
+}
+
 /// `bench --runs`: 1..=1000.
 pub fn runs(s: &str) -> Result<usize, String> {
     whole_in(s, 1, 1000)

@@ -4,6 +4,9 @@
 //! several samples. The best-of candidates of a sampled attempt are decoded together, as rows of
 //! one pass per token ([`crate::decoding::best_of`]); a single sample goes through the
 //! speculative sampler when there is a draft, which draws the target's own tokens.
+//! A window's attempts share a budget of decoding steps (`window_step_budget`): a retry
+//! starts only while a whole attempt still fits in it, so no audio costs more than a few
+//! attempts however badly it fails the thresholds.
 //! With `--verify`, every attempt and candidate is decoded again by the target alone (beams
 //! one at a time) and must agree bit for bit.
 
@@ -48,6 +51,41 @@ pub struct Attempt {
     /// With `--verify`: the first difference between any attempt or candidate and the target's
     /// own decoding of it.
     pub verify_difference: Option<String>,
+    /// Attempts made (1 when the first one stood).
+    pub attempts: usize,
+    /// Decoding steps taken over all attempts (see [`attempt_steps`]).
+    pub steps: usize,
+    /// The window wanted another attempt, but a whole one no longer fit in its step budget.
+    pub out_of_budget: bool,
+}
+
+/// The decoding steps an attempt took: the sampled tokens plus the end-of-text step of its
+/// longest candidate (best-of candidates are decoded together, one pass per step; a beam
+/// search is counted by the candidate it kept), at most `sample_len`. Counted from tokens, not
+/// forward passes, so a window's budget runs out at the same attempt with a draft or without.
+pub fn attempt_steps(candidates: &[WindowDecode], sample_len: usize) -> usize {
+    candidates
+        .iter()
+        .map(|r| r.tokens.len() + usize::from(r.finished))
+        .max()
+        .unwrap_or(0)
+        .min(sample_len)
+}
+
+impl Attempt {
+    /// The window ran out of budget on a repetition loop: its text is not speech (openai
+    /// would have retried it hotter), and the window is skipped like silence.
+    pub fn is_unresolved_loop(&self, opts: &TranscribeOptions) -> bool {
+        self.out_of_budget
+            && opts
+                .compression_ratio_threshold
+                .is_some_and(|t| self.compression_ratio > t)
+    }
+}
+
+/// Whether one more whole attempt of `sample_len` steps fits after `spent` steps.
+fn retry_fits(spent: usize, sample_len: usize, budget: usize) -> bool {
+    spent.saturating_add(sample_len) <= budget
 }
 
 /// Whether an attempt needs a hotter retry (openai/whisper `decode_with_fallback`).
@@ -73,6 +111,8 @@ pub fn decode_with_fallback(
     let mut spec: Option<SpecStats> = None;
     let mut difference: Option<String> = None;
     let mut last = None;
+    let mut steps = 0usize;
+    let mut out_of_budget = false;
     for (i, &temperature) in temperatures.iter().enumerate() {
         let candidates = if temperature > 0.0 {
             opts.best_of.max(1)
@@ -104,6 +144,7 @@ pub fn decode_with_fallback(
             difference = verify_attempt(t, window, prompt, opts, temperature, &streams, &decoded)?
                 .map(|d| format!("attempt {i} (temperature {temperature}), {d}"));
         }
+        steps += attempt_steps(&decoded, opts.sample_len);
         // openai's ranking without a length penalty: log-probability per sampled token; the
         // first of equal scores wins.
         let mut best: Option<(f64, usize)> = None;
@@ -117,7 +158,10 @@ pub fn decode_with_fallback(
         let result = decoded.into_iter().nth(c).expect("a decoded candidate");
         let ratio = compression_ratio(t.tokenizer().decode(&result.tokens).trim());
         let in_time = opts.fallback_deadline.is_none_or(|d| Instant::now() < d);
-        let retry = needs_fallback(&result, ratio, opts) && i + 1 < temperatures.len() && in_time;
+        let wanted = needs_fallback(&result, ratio, opts) && i + 1 < temperatures.len() && in_time;
+        let fits = retry_fits(steps, opts.sample_len, opts.window_step_budget);
+        out_of_budget = wanted && !fits;
+        let retry = wanted && fits;
         last = Some(Attempt {
             result,
             temperature,
@@ -125,6 +169,9 @@ pub fn decode_with_fallback(
             spec: None,
             sampler: streams[c],
             verify_difference: None,
+            attempts: i + 1,
+            steps,
+            out_of_budget: false,
         });
         if !retry {
             break;
@@ -134,6 +181,14 @@ pub fn decode_with_fallback(
         );
     }
     let mut attempt = last.expect("at least one temperature");
+    if out_of_budget {
+        tracing::debug!(
+            "window keeps its attempt at temperature {}: {steps} steps spent of a budget of {}",
+            attempt.temperature,
+            opts.window_step_budget
+        );
+    }
+    attempt.out_of_budget = out_of_budget;
     attempt.spec = spec;
     attempt.verify_difference = difference;
     Ok(attempt)
@@ -199,6 +254,40 @@ fn first_difference(a: &[u32], b: &[u32]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn decode(tokens: usize, finished: bool) -> WindowDecode {
+        WindowDecode {
+            tokens: vec![1; tokens],
+            sum_logprob: 0.0,
+            avg_logprob: 0.0,
+            no_speech_prob: 0.0,
+            finished,
+            forward_passes: 0,
+        }
+    }
+
+    #[test]
+    fn an_attempt_costs_the_steps_of_its_longest_candidate() {
+        assert_eq!(attempt_steps(&[decode(10, true)], 224), 11);
+        assert_eq!(attempt_steps(&[decode(224, false)], 224), 224);
+        assert_eq!(attempt_steps(&[decode(224, true)], 224), 224);
+        assert_eq!(
+            attempt_steps(&[decode(3, true), decode(40, true), decode(7, false)], 224),
+            41
+        );
+    }
+
+    #[test]
+    fn a_retry_starts_only_while_a_whole_attempt_fits() {
+        // The default budget: three runaway attempts of 224 steps, not a fourth.
+        let budget = crate::transcribe::DEFAULT_WINDOW_STEP_BUDGET;
+        assert!(retry_fits(224, 224, budget));
+        assert!(retry_fits(448, 224, budget));
+        assert!(!retry_fits(672, 224, budget));
+        // Short attempts leave room for more of them.
+        assert!(retry_fits(5 * 80, 224, budget));
+        assert!(!retry_fits(usize::MAX, 224, budget));
+    }
 
     #[test]
     fn compression_ratio_flags_repetition() {

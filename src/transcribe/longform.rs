@@ -166,6 +166,8 @@ pub(super) fn transcribe(
         let spec = &attempt.spec;
         stats.decoder_s += t0.elapsed().as_secs_f64();
         stats.tokens += result.tokens.len();
+        stats.fallbacks += attempt.attempts - 1;
+        stats.out_of_budget_windows += usize::from(attempt.out_of_budget);
         match spec {
             Some(s) => window_stats.add(s),
             None => window_stats.target_calls += result.forward_passes,
@@ -180,7 +182,7 @@ pub(super) fn transcribe(
             (Some(ns), lp) if result.no_speech_prob > ns
                 && lp.is_none_or(|lp| result.avg_logprob <= lp)
         );
-        if silent {
+        if silent || attempt.is_unresolved_loop(opts) {
             seek += window_frames;
             continue;
         }

@@ -24,7 +24,7 @@ use std::time::Instant;
 
 use candle_core::Device;
 
-pub use options::TranscribeOptions;
+pub use options::{DEFAULT_WINDOW_STEP_BUDGET, TranscribeOptions};
 
 use crate::audio;
 use crate::audio::AudioInput;

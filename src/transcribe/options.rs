@@ -3,6 +3,9 @@
 use crate::text::Task;
 use crate::vad::VadOptions;
 
+/// [`TranscribeOptions::window_step_budget`]'s default: three whole attempts of 224 steps.
+pub const DEFAULT_WINDOW_STEP_BUDGET: usize = 3 * 224;
+
 /// How to transcribe.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TranscribeOptions {
@@ -40,6 +43,15 @@ pub struct TranscribeOptions {
     pub hallucination_silence_threshold: Option<f64>,
     /// Most tokens sampled per window (openai: n_text_ctx / 2 = 224).
     pub sample_len: usize,
+    /// A window's decode budget, in decoding steps over all its temperature-fallback
+    /// attempts: a retry starts only while the steps already taken in the window plus one
+    /// whole attempt (`sample_len`) fit in it; the first attempt always runs. openai/whisper
+    /// has no such bound, and audio that fails every threshold (noise the voice activity
+    /// detector let through, hostile input) is decoded at every temperature, each attempt to
+    /// its length limit; the default (three whole attempts) halves that worst case. A window
+    /// whose budget runs out on a repetition loop gives no text (see
+    /// [`Attempt::is_unresolved_loop`](super::fallback::Attempt::is_unresolved_loop)).
+    pub window_step_budget: usize,
     /// Temperature of each window's first attempt: 0 decodes greedily; above 0 samples from
     /// softmax(logits / temperature).
     pub temperature: f32,
@@ -131,6 +143,7 @@ impl Default for TranscribeOptions {
             word_timestamps: false,
             hallucination_silence_threshold: None,
             sample_len: 224,
+            window_step_budget: DEFAULT_WINDOW_STEP_BUDGET,
             temperature: 0.0,
             temperature_increment: Some(0.2),
             compression_ratio_threshold: Some(2.4),

@@ -369,7 +369,7 @@ impl<'a> LiveSession<'a> {
         s.decode_s += elapsed;
         s.max_decode_s = s.max_decode_s.max(elapsed);
         s.encoder_s += transcript.stats.encoder_s;
-        s.fallbacks += usize::from(transcript.segments.iter().any(|x| x.temperature > 0.0));
+        s.fallbacks += usize::from(transcript.stats.fallbacks > 0);
         s.decoder_s += transcript.stats.decoder_s;
         s.draft_tokens += transcript.stats.draft_tokens;
         s.accepted_tokens += transcript.stats.accepted_tokens;
