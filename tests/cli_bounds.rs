@@ -93,6 +93,7 @@ fn flags() -> Vec<Flag> {
             false,
         ),
         flag(CAPTION, "--best-of", "1..=64", false, false),
+        flag(CAPTION, "--max-lag", "[3, 600]", false, false),
         flag(CAPTION, "--trim-after", "(0, 10000000]", false, false),
         flag(CAPTION, "--max-line-width", "1..=10000", false, false),
         flag(CAPTION, "--draft-tokens", "1..=64", false, false),

@@ -186,6 +186,8 @@ fn a_file_fed_in_real_time_is_captioned_on_the_wall_clock() {
         "{stats}"
     );
     assert_eq!(stats["dropped_s"], 0.0);
+    // Reported, whether or not this machine fell behind (--max-lag).
+    assert!(stats["skipped_s"].as_f64().is_some() && stats["jumps"].as_u64().is_some());
     assert!(stats["latency_p90_s"].as_f64().unwrap() > 0.0, "{stats}");
 }
 
@@ -272,7 +274,10 @@ fn captions_the_microphone_through_an_alsa_file_device() {
         String::from_utf8_lossy(&listed.stdout)
     );
 
-    let out = caption(&["--duration", "14", "--json"])
+    // The file plugin delivers its audio faster than real time, so to the session the whole
+    // file waits at once, as if inference had fallen that far behind: `--max-lag none` takes
+    // it all in.
+    let out = caption(&["--duration", "14", "--json", "--max-lag", "none"])
         .env("ALSA_CONFIG_PATH", &alsa)
         .output()
         .unwrap();
@@ -283,6 +288,19 @@ fn captions_the_microphone_through_an_alsa_file_device() {
         (v["stats"]["audio_s"].as_f64().unwrap() - 14.0).abs() < 0.1,
         "{v}"
     );
+    assert_eq!(v["stats"]["jumps"], 0, "{v}");
+
+    // With the default limit (6 s) the session jumps to the newest audio and says so.
+    let out = caption(&["--duration", "14", "--json"])
+        .env("ALSA_CONFIG_PATH", &alsa)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v = summary(&out);
+    let stats = &v["stats"];
+    assert!(stats["jumps"].as_u64().unwrap() >= 1, "{v}");
+    assert!(stats["skipped_s"].as_f64().unwrap() >= 3.0, "{v}");
+    assert!(stderr(&out).contains("skipped"), "{}", stderr(&out));
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! a time): LocalAgreement-2 never commits on a word's first decode, the attention-guided policy
 //! commits words after a single decode once they end well before the audio heard, and both
 //! end with the sentence. A decode's token budget bounds what a decode of a short buffer may
-//! produce.
+//! produce, and a session that falls behind jumps to the newest audio.
 
 mod common;
 
@@ -131,4 +131,66 @@ fn a_live_decode_stops_at_its_token_budget() {
         stats.tokens
     );
     assert!(stats.tokens > 0);
+}
+
+/// JFK twice (22 s): the first step hears 3 s, the second gets the next 14 s at once (a decode
+/// that took that long), then half a second at a time. Returns the committed words, the
+/// seconds skipped and the jumps.
+fn run_behind(t: &Transcriber, max_lag_s: Option<f64>) -> (Vec<LiveWord>, f64, usize) {
+    let mut audio = jfk();
+    audio.extend(jfk());
+    let mut session = LiveSession::new(
+        t,
+        &options(),
+        LiveConfig {
+            max_lag_s,
+            ..LiveConfig::default()
+        },
+    );
+    let mut words = Vec::new();
+    let mut skipped = 0.0;
+    let (head, rest) = audio.split_at(48_000);
+    let (late, tail) = rest.split_at(14 * 16_000);
+    for chunk in [head, late].into_iter().chain(tail.chunks(8_000)) {
+        session.push(chunk);
+        let update = session.step().unwrap();
+        skipped += update.skipped_s;
+        words.extend(update.committed);
+    }
+    words.extend(session.finish().unwrap().committed);
+    let stats = session.stats();
+    assert_eq!(stats.skipped_s, skipped);
+    (words, skipped, stats.jumps)
+}
+
+#[test]
+fn a_session_that_falls_behind_jumps_to_the_newest_audio_and_keeps_what_it_heard() {
+    let t = tiny_en();
+    let text = |w: &[LiveWord]| w.iter().map(|w| w.text.as_str()).collect::<String>();
+
+    let (words, skipped, jumps) = run_behind(&t, Some(6.0));
+    // 14 s waited after the 3 s decoded: all but the newest 3 s are skipped, once.
+    assert_eq!(jumps, 1);
+    assert!((skipped - 11.0).abs() < 1e-6, "skipped {skipped} s");
+    // What the first decode heard is committed, nothing from the skipped stretch (3-14 s),
+    // and the end of the second sentence, heard after the jump.
+    let all = text(&words);
+    assert!(all.trim_start().starts_with("And so"), "{all}");
+    assert!(
+        words
+            .iter()
+            .all(|w| w.end <= 3.0 + 1e-6 || w.start >= 14.0 - 0.2),
+        "{words:?}"
+    );
+    assert!(all.trim_end().ends_with("your country."), "{all}");
+    assert!(
+        words.windows(2).all(|p| p[0].start <= p[1].start),
+        "{words:?}"
+    );
+
+    // Without a lag limit the same pushes lose nothing: both sentences.
+    let (words, skipped, jumps) = run_behind(&t, None);
+    assert_eq!((skipped, jumps), (0.0, 0));
+    let both = format!("{JFK_TEXT} {JFK_TEXT}");
+    assert!(wer(&both, &text(&words)) <= 10.0, "{}", text(&words));
 }

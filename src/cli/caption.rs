@@ -92,6 +92,11 @@ pub struct CaptionArgs {
     /// the next step decodes again anyway, and five samples make the p90 latency double.
     #[arg(long, default_value_t = 1, value_parser = ranges::candidates)]
     pub best_of: usize,
+    /// When more than this much audio (seconds) waits undecoded because inference fell
+    /// behind, commit the tentative words and skip to the newest audio (the seconds skipped
+    /// are reported); `none`: decode everything, however late.
+    #[arg(long, default_value = "6", value_parser = ranges::max_lag)]
+    pub max_lag: OptionalNumber,
     /// Cut the buffer at a committed segment end once it is longer than this (seconds).
     #[arg(long, default_value_t = LiveConfig::default().trim_after_s, value_parser = ranges::positive_seconds)]
     pub trim_after: f64,
@@ -153,6 +158,7 @@ pub fn run(args: CaptionArgs, verbose: u8) -> anyhow::Result<ExitCode> {
         speech_db: args.speech_threshold_db,
         trim_after_s: args.trim_after,
         policy: args.policy,
+        max_lag_s: args.max_lag.0,
         ..LiveConfig::default()
     };
 
@@ -430,6 +436,8 @@ fn report(
         "decoder_s": s.decoder_s,
         "forced_cuts": s.forced_cuts,
         "echoed_words": s.echoed_words,
+        "skipped_s": s.skipped_s,
+        "jumps": s.jumps,
         "fallbacks": s.fallbacks,
         "step_ms": (step * 1000.0).round(),
         "audio_s": capture.captured_s(),
@@ -460,6 +468,13 @@ fn report(
             s.silent_steps,
             100.0 * acceptance,
             wer_vs_offline.map_or(String::new(), |w| format!("; WER vs offline {w:.2} %")),
+        );
+    }
+    if s.jumps > 0 {
+        eprintln!(
+            "warning: inference fell behind; {:.1} s of audio skipped in {} jumps to the newest \
+             audio (--max-lag)",
+            s.skipped_s, s.jumps
         );
     }
     if args.json {

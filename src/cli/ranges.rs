@@ -215,6 +215,14 @@ pub fn window_step_budget(s: &str) -> Result<usize, String> {
     whole_in(s, 0, 65_536)
 }
 
+/// `caption --max-lag`: `none`, or [[`RESUME_S`], 600] seconds (a jump keeps `RESUME_S`).
+///
+/// [`RESUME_S`]: crate::transcribe::stream::RESUME_S
+pub fn max_lag(s: &str) -> Result<OptionalNumber, String> {
+    let lo = crate::transcribe::stream::RESUME_S;
+    optional_in(s, lo, 600.0)
+}
+
 /// `bench --runs`: 1..=1000.
 pub fn runs(s: &str) -> Result<usize, String> {
     whole_in(s, 1, 1000)

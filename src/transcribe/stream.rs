@@ -13,6 +13,10 @@
 //! - Trailing segments that look invented (openai's anomaly score: improbable words, or words
 //!   squeezed into no time, as when Whisper repeats its prompt over silence) are left out of
 //!   the hypothesis.
+//! - It never lags more than [`LiveConfig::max_lag_s`] behind the audio: when inference
+//!   falls behind (a slow machine, a long decode), the tentative words are committed as they
+//!   are and the waiting audio is skipped but for its newest seconds, which are counted
+//!   ([`LiveStats::skipped_s`]): captions stay live instead of drifting further behind.
 //! - Non-speech is not decoded: a step whose new audio has no speech and that has no
 //!   tentative words to confirm returns at once, and that audio is dropped from the buffer.
 //!   Speech is what the Silero VAD hears when the options ask for it (the default in
@@ -55,7 +59,15 @@ pub struct LiveConfig {
     /// A decode's token budget per second of buffered audio (plus a fixed 16): a decode that
     /// loops stops there instead of at 224 tokens.
     pub tokens_per_s: f64,
+    /// The most undecoded audio (seconds) a step takes in: past it, the step jumps to the
+    /// newest [`RESUME_S`] (see [`LiveSession::step`]). `None`: decode everything, however late
+    /// (a file played faster than real time, where nothing should be lost).
+    pub max_lag_s: Option<f64>,
 }
+
+/// Seconds of the newest audio a step keeps when it jumps ahead (a few words of context for
+/// the first decode after the jump).
+pub const RESUME_S: f64 = 3.0;
 
 impl Default for LiveConfig {
     fn default() -> Self {
@@ -68,6 +80,7 @@ impl Default for LiveConfig {
             policy: CommitPolicy::default(),
             decode_budget_s: 1.0,
             tokens_per_s: 8.0,
+            max_lag_s: None,
         }
     }
 }
@@ -81,6 +94,8 @@ pub struct LiveUpdate {
     pub tentative: Vec<LiveWord>,
     /// Whether the step ran the model (false: silence, or too little audio).
     pub decoded: bool,
+    /// Seconds of audio this step skipped because inference had fallen behind (0 if none).
+    pub skipped_s: f64,
     /// Whether tentative text shown before this step was changed rather than extended.
     pub rewrote: bool,
 }
@@ -106,6 +121,10 @@ pub struct LiveStats {
     pub rewrites: usize,
     /// Times the buffer reached its limit without agreement and was cut by force.
     pub forced_cuts: usize,
+    /// Audio skipped because inference fell behind by more than `max_lag_s` (seconds).
+    pub skipped_s: f64,
+    /// Steps that skipped audio.
+    pub jumps: usize,
     /// Words dropped as echoes ([`prompt_echo`](super::prompt_echo)): a decode's start that
     /// repeated the text committed before a cut, or a decode's squeezed repeat of itself.
     pub echoed_words: usize,
@@ -238,9 +257,52 @@ impl<'a> LiveSession<'a> {
         self.agreement.tentative()
     }
 
-    /// One step: decode the buffer unless the new audio is silence with nothing to confirm,
-    /// commit what two decodes agree on, and cut the buffer when it is long.
+    /// One step: jump to the newest audio if more than `max_lag_s` waits undecoded, decode
+    /// the buffer unless the new audio is silence with nothing to confirm, commit what the
+    /// policy settles, and cut the buffer when it is long.
     pub fn step(&mut self) -> Result<LiveUpdate> {
+        let (jumped, skipped_s) = self.jump_to_newest();
+        let mut update = self.step_buffer()?;
+        if skipped_s > 0.0 {
+            update.committed.splice(..0, jumped);
+            update.skipped_s = skipped_s;
+        }
+        Ok(update)
+    }
+
+    /// When more than `max_lag_s` of audio waits undecoded, commits the tentative words as
+    /// they are (they were heard, if not confirmed) and drops the waiting audio but its
+    /// newest [`RESUME_S`]: the committed words and the seconds skipped.
+    fn jump_to_newest(&mut self) -> (Vec<LiveWord>, f64) {
+        let waiting = self.buffer.len().saturating_sub(self.decoded_len);
+        let waiting_s = waiting as f64 / f64::from(SAMPLE_RATE);
+        if self.config.max_lag_s.is_none_or(|lag| waiting_s <= lag) {
+            return (Vec::new(), 0.0);
+        }
+        let committed = self.agreement.commit_all();
+        self.remember(&committed);
+        let from = self.audio_end_s() - RESUME_S.min(waiting_s);
+        let skipped_s = from - self.start_s().max(self.decoded_end_s());
+        self.cut(from);
+        // The detector starts afresh on the audio after the gap.
+        self.vad_state = VadState::default();
+        self.vad_done = self.offset;
+        self.vad_probs.clear();
+        self.stats.skipped_s += skipped_s;
+        self.stats.jumps += 1;
+        tracing::warn!(
+            "inference fell {waiting_s:.1} s behind: skipped {skipped_s:.1} s to the newest audio"
+        );
+        (committed, skipped_s)
+    }
+
+    /// Session time (seconds) of the end of the audio the last decode saw.
+    fn decoded_end_s(&self) -> f64 {
+        (self.offset + self.decoded_len) as f64 / f64::from(SAMPLE_RATE)
+    }
+
+    /// [`step`](Self::step) on the buffer as it is.
+    fn step_buffer(&mut self) -> Result<LiveUpdate> {
         self.stepped_len = self.buffer.len();
         let has_speech = self.new_audio_has_speech()?;
         if !has_speech && self.agreement.tentative().is_empty() {
@@ -278,6 +340,7 @@ impl<'a> LiveSession<'a> {
             tentative,
             decoded: true,
             rewrote,
+            skipped_s: 0.0,
         })
     }
 
