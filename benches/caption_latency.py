@@ -3,21 +3,31 @@
 at real-time pace (the same pipeline as a microphone) with each model, and compared with the
 offline transcript of the same file and with the corpus reference.
 
-    python3 benches/caption_latency.py [--models base,tiny.en] [--simulated] [FILE...]
+    python3 benches/caption_latency.py [--models base,tiny.en] [--simulated]
+        [--telephone DBFS] [FILE...]
 
 Default files: ../shared/corpus/long/*.flac. Prints one row per (model, file): commit latency
 median and p90 (commit wall time minus the word's end in the audio), rewrites of shown text,
 WER of the committed text against the offline transcript and against the reference (and the
 offline transcript's own WER against the reference), draft acceptance, mean decode time.
+`--telephone -45` plays each (16-bit WAV) file as telephone audio instead: band-limited and
+sampled at 8 kHz, with white hiss at -45 dBFS added (written to a temporary folder under the
+same name, so the corpus reference still applies), e.g. for spontaneous speech at telephone
+rate: `--telephone -45 ../shared/corpus/en_misc/picovoice_diarization_3spk.wav`.
 Run it on an idle machine: decodes share the 2 cores with nothing else.
 """
 import argparse
 import glob
 import json
+import math
 import os
+import random
 import re
+import struct
 import subprocess
 import sys
+import tempfile
+import wave
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.environ.get("WHISPER_SPEC_SHARED", os.path.join(ROOT, "..", "shared"))
@@ -54,6 +64,38 @@ def references():
     return refs
 
 
+def telephone(path, out_dir, hiss_dbfs):
+    """`path` (16-bit WAV) as 8 kHz telephone audio with white hiss at `hiss_dbfs`: a
+    windowed-sinc low-pass at 3.4 kHz, every other sample of 16 kHz kept (other rates are
+    refused), then the hiss (fixed seed)."""
+    w = wave.open(path)
+    if w.getsampwidth() != 2 or w.getframerate() != 16000:
+        sys.exit(f"--telephone needs 16-bit 16 kHz WAV files: {path}")
+    ch = w.getnchannels()
+    raw = struct.unpack(f"<{w.getnframes() * ch}h", w.readframes(w.getnframes()))
+    x = [sum(raw[i:i + ch]) / ch / 32768.0 for i in range(0, len(raw), ch)]
+    taps, cut = 63, 3400.0 / 16000.0
+    h = []
+    for n in range(taps):
+        m = n - taps // 2
+        sinc = 2 * cut if m == 0 else math.sin(2 * math.pi * cut * m) / (math.pi * m)
+        h.append(sinc * (0.54 - 0.46 * math.cos(2 * math.pi * n / (taps - 1))))
+    rng = random.Random(1)
+    level = 10 ** (hiss_dbfs / 20)
+    y = []
+    for i in range(0, len(x), 2):
+        acc = sum(h[k] * x[i + k - taps // 2] for k in range(taps) if 0 <= i + k - taps // 2 < len(x))
+        y.append(max(-1.0, min(1.0, acc + rng.gauss(0, level))))
+    out = os.path.join(out_dir, os.path.basename(path))
+    o = wave.open(out, "wb")
+    o.setnchannels(1)
+    o.setsampwidth(2)
+    o.setframerate(8000)
+    o.writeframes(b"".join(struct.pack("<h", int(v * 32767)) for v in y))
+    o.close()
+    return out
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("files", nargs="*")
@@ -62,8 +104,13 @@ def main():
                    help="--realtime=false: as fast as possible, latency simulated")
     p.add_argument("--binary", default=os.path.join(ROOT, "target", "release", "whisper-spec"))
     p.add_argument("--extra", default="", help="more caption flags, space-separated")
+    p.add_argument("--telephone", type=float, metavar="DBFS",
+                   help="play each file as 8 kHz telephone audio with hiss at this level")
     args = p.parse_args()
     files = args.files or sorted(glob.glob(os.path.join(SHARED, "corpus", "long", "*.flac")))
+    if args.telephone is not None:
+        out_dir = tempfile.mkdtemp(prefix="telephone-")
+        files = [telephone(f, out_dir, args.telephone) for f in files]
     refs = references()
     print(f"{'model':8} {'file':34} {'audio s':>7} {'lat med':>7} {'lat p90':>7} {'rewrites':>8} "
           f"{'WER/off':>7} {'WER live':>8} {'WER off':>7} {'accept':>6} {'decode s':>8}")
