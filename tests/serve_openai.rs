@@ -252,13 +252,12 @@ fn a_full_queue_answers_503_at_once() {
     assert!(ok >= 1 && busy >= 1 && ok + busy == 4, "{got}");
 }
 
-#[test]
-fn the_live_websocket_captions_a_streamed_file() {
-    let server = Server::start(&["--api-key", KEY]);
+/// Streams LJ001-0001 to the live WebSocket (with `query`) as PCM16 in 100 ms frames, as fast
+/// as the socket takes them, then `end`; every message the server sent, `done` last.
+fn stream_ljspeech(server: &Server, query: &str) -> serde_json::Value {
     let ljs = corpus("en_read/ljspeech/LJ001-0001.wav");
-    let ws = server.url.replace("http://", "ws://");
-    // The file's samples as PCM16, sent in 100 ms frames as fast as the socket takes them.
-    let got = server.python(
+    let ws = format!("{}/v1/live?{query}", server.url.replace("http://", "ws://"));
+    server.python(
         "import asyncio, wave, websockets\n\
          async def main():\n\
          \x20   w = wave.open(sys.argv[1])\n\
@@ -268,7 +267,7 @@ fn the_live_websocket_captions_a_streamed_file() {
          \x20   rate = w.getframerate()\n\
          \x20   pcm = array.array('h', (raw[int(i * rate / 16000)] for i in range(int(len(raw) * 16000 / rate))))\n\
          \x20   messages = []\n\
-         \x20   async with websockets.connect(sys.argv[2] + '/v1/live?language=en', additional_headers={'Authorization': 'Bearer ' + sys.argv[3]}) as ws:\n\
+         \x20   async with websockets.connect(sys.argv[2], additional_headers={'Authorization': 'Bearer ' + sys.argv[3]}) as ws:\n\
          \x20       for i in range(0, len(pcm), 1600):\n\
          \x20           await ws.send(pcm[i:i + 1600].tobytes())\n\
          \x20       await ws.send(json.dumps({'type': 'end'}))\n\
@@ -280,7 +279,53 @@ fn the_live_websocket_captions_a_streamed_file() {
          \x20   print(json.dumps(messages))\n\
          asyncio.run(main())\n",
         &[ljs.to_str().unwrap(), &ws, KEY],
+    )
+}
+
+#[test]
+fn a_live_client_that_asks_for_a_lag_limit_is_skipped_ahead_when_the_server_falls_behind() {
+    let server = Server::start(&["--api-key", KEY]);
+    // The whole file arrives at once, as if the server had fallen 9 s behind a microphone.
+    let got = stream_ljspeech(&server, "language=en&max_lag=3");
+    let messages = got.as_array().unwrap();
+    assert_eq!(messages.last().unwrap()["type"], "done");
+    let skipped: f64 = messages
+        .iter()
+        .filter(|m| m["type"] == "skipped")
+        .map(|m| m["seconds"].as_f64().unwrap())
+        .sum();
+    assert!(skipped >= 3.0, "{messages:?}");
+    // The newest audio is still captioned: the recording's last words.
+    let committed: String = messages
+        .iter()
+        .filter(|m| m["type"] == "committed")
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert!(
+        committed.to_lowercase().contains("exhibition"),
+        "{committed:?}"
     );
+
+    // A limit under the 3 s a jump keeps is refused before the upgrade.
+    let status = server.python(
+        "import websockets, websockets.sync.client as c\n\
+         try:\n\
+         \x20   c.connect(sys.argv[1], additional_headers={'Authorization': 'Bearer ' + sys.argv[2]})\n\
+         \x20   print(json.dumps(101))\n\
+         except websockets.exceptions.InvalidStatus as e:\n\
+         \x20   print(json.dumps(e.response.status_code))\n",
+        &[
+            &format!("{}/v1/live?max_lag=1", server.url.replace("http://", "ws://")),
+            KEY,
+        ],
+    );
+    assert_eq!(status, 400);
+}
+
+#[test]
+fn the_live_websocket_captions_a_streamed_file() {
+    let server = Server::start(&["--api-key", KEY]);
+    let got = stream_ljspeech(&server, "language=en");
     let messages = got.as_array().unwrap();
     assert_eq!(messages.last().unwrap()["type"], "done");
     let committed: String = messages

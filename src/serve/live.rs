@@ -5,13 +5,16 @@
 //! "text", "start", "end"}` for words that are final, `{"type":"partial", "text", "start",
 //! "end"}` for the tentative words after each decode (replacing the previous ones), `{"type":
 //! "stats", ...}` with each decode's speculation counts (drafted and accepted tokens, target
-//! passes, time) and its rounds (`{"accepted", "rejected", "target", "corrected"}` as text), `{"type":"error", "message"}` on a protocol error, and finally
-//! `{"type":"done"}`.
+//! passes, time) and its rounds (`{"accepted", "rejected", "target", "corrected"}` as text),
+//! `{"type":"skipped", "seconds"}` when the session jumped ahead (below), `{"type":"error",
+//! "message"}` on a protocol error, and finally `{"type":"done"}`.
 //!
 //! Each connection runs a [`LiveSession`] (the same session and commit policy as `caption`) on
 //! its own thread, decoding after every `--step-ms` of new audio; a session that falls behind
 //! takes in up to 5 s at once, and the frames of a client faster than that wait in a bounded
-//! queue (the socket is not read while it is full). Sessions are limited to
+//! queue (the socket is not read while it is full). A client sending in real time asks for
+//! `?max_lag=SECONDS` (the page does, 6): past that much undecoded audio the session commits
+//! its tentative words and jumps to the newest audio, as `caption --max-lag` does. Sessions are limited to
 //! `--max-live` at once (503 before the upgrade beyond that).
 
 use std::sync::Arc;
@@ -31,7 +34,7 @@ use crate::text::WhisperTokenizer;
 use crate::text::languages::resolve_language;
 use crate::transcribe::agreement::LiveWord;
 use crate::transcribe::draft_rounds::round_text;
-use crate::transcribe::stream::{LiveSession, LiveStats, LiveUpdate};
+use crate::transcribe::stream::{LiveConfig, LiveSession, LiveStats, LiveUpdate, RESUME_S};
 
 /// Frames waiting for the session thread before the socket stops being read (a browser's
 /// frames are 8 ms: about 16 s).
@@ -45,6 +48,28 @@ const CATCH_UP_S: f64 = 5.0;
 pub struct LiveQuery {
     /// Language code or name (detected when absent, on multilingual models).
     pub language: Option<String>,
+    /// For a client sending in real time (a microphone): past this much undecoded audio
+    /// (seconds, at least [`RESUME_S`]), the session jumps to the newest audio and sends a
+    /// `skipped` message. Absent or `none`: every sample is decoded, however late (a client
+    /// sending a file faster than real time loses nothing).
+    pub max_lag: Option<String>,
+}
+
+/// `max_lag`'s value: `none`, or seconds in [`RESUME_S`, 600].
+fn parse_max_lag(value: Option<&str>) -> Result<Option<f64>, ApiError> {
+    match value.map(str::trim) {
+        None | Some("" | "none") => Ok(None),
+        Some(v) => v
+            .parse::<f64>()
+            .ok()
+            .filter(|s| (RESUME_S..=600.0).contains(s))
+            .map(Some)
+            .ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "max_lag must be `none` or seconds in [{RESUME_S}, 600], got `{v}`"
+                ))
+            }),
+    }
 }
 
 /// What the socket task hands the session thread.
@@ -67,24 +92,30 @@ pub async fn upgrade(
         ),
         None => None,
     };
+    let max_lag_s = parse_max_lag(query.max_lag.as_deref())?;
     let slot = Arc::clone(&state.live_slots)
         .try_acquire_owned()
         .map_err(|_| ApiError::busy())?;
     Ok(ws
         .on_upgrade(move |socket| async move {
-            run(socket, state, language).await;
+            run(socket, state, language, max_lag_s).await;
             drop(slot);
         })
         .into_response())
 }
 
-async fn run(mut socket: WebSocket, state: Arc<AppState>, language: Option<String>) {
+async fn run(
+    mut socket: WebSocket,
+    state: Arc<AppState>,
+    language: Option<String>,
+    max_lag_s: Option<f64>,
+) {
     let (feed_tx, feed_rx) = std::sync::mpsc::sync_channel::<Feed>(FEED_FRAMES);
     let (out_tx, mut out_rx) = tokio::sync::mpsc::unbounded_channel::<serde_json::Value>();
     let session_state = Arc::clone(&state);
     let session = std::thread::Builder::new()
         .name("live-session".into())
-        .spawn(move || session_loop(&session_state, language, feed_rx, out_tx));
+        .spawn(move || session_loop(&session_state, language, max_lag_s, feed_rx, out_tx));
     if session.is_err() {
         let _ = socket
             .send(text(
@@ -162,6 +193,7 @@ fn text(value: serde_json::Value) -> Message {
 fn session_loop(
     state: &AppState,
     language: Option<String>,
+    max_lag_s: Option<f64>,
     feed: Receiver<Feed>,
     out: UnboundedSender<serde_json::Value>,
 ) {
@@ -169,7 +201,11 @@ fn session_loop(
     if language.is_some() {
         opts.language = language;
     }
-    let mut session = LiveSession::new(state.transcriber, &opts, state.live.clone());
+    let config = LiveConfig {
+        max_lag_s,
+        ..state.live.clone()
+    };
+    let mut session = LiveSession::new(state.transcriber, &opts, config);
     let mut reporter = Reporter {
         out,
         previous: LiveStats::default(),
@@ -177,7 +213,12 @@ fn session_loop(
         tokenizer: state.transcriber.tokenizer(),
     };
     let step = (state.live_step_s * f64::from(SAMPLE_RATE)) as usize;
-    let catch_up = (CATCH_UP_S * f64::from(SAMPLE_RATE)) as usize;
+    // With a lag limit the session sees all that waits (and jumps past it); without one it
+    // catches up `CATCH_UP_S` at a time.
+    let catch_up = match max_lag_s {
+        Some(_) => usize::MAX,
+        None => (CATCH_UP_S * f64::from(SAMPLE_RATE)) as usize,
+    };
     let mut pending: Vec<f32> = Vec::new();
     loop {
         let mut ended = match feed.recv_timeout(Duration::from_millis(200)) {
@@ -246,6 +287,12 @@ impl Reporter<'_> {
             }
         };
         let mut sent = true;
+        if update.skipped_s > 0.0 {
+            sent &= self
+                .out
+                .send(serde_json::json!({"type": "skipped", "seconds": update.skipped_s}))
+                .is_ok();
+        }
         if !update.committed.is_empty() {
             sent &= self
                 .out
