@@ -1,7 +1,8 @@
 //! The narrower kernels laptops run (AVX2, and the portable Rust ones every other CPU runs),
 //! forced with `WHISPER_SPEC_ISA` on real speech with base: the run reports the kernels it
-//! used, speculative decoding passes `--verify` (token for token the target's own decode,
-//! greedy and beam search), and the text is the one the widest kernels give.
+//! used and the draft it chose, speculative decoding passes `--verify` (token for token the
+//! target's own decode, greedy and beam search), and the text is the one the widest kernels
+//! give.
 
 mod common;
 
@@ -63,6 +64,14 @@ fn avx2_and_portable_kernels_pass_verify_on_real_speech() {
                 );
                 let kernels = v["stats"]["kernels"].as_str().unwrap();
                 assert!(kernels.starts_with(isa), "{isa}: ran {kernels}");
+                // AVX2 has 8-bit kernels of its own, so it drafts with the fused 8-bit
+                // decoder as AVX-512 VNNI does; the portable loops are too slow for it.
+                let draft = if isa == "avx2" {
+                    "self-int8"
+                } else {
+                    "self-q8"
+                };
+                assert_eq!(v["stats"]["draft"], draft, "{isa}");
                 assert!(
                     v["stats"].get("verify_difference").is_none(),
                     "{isa} {beams} {file}: {v}"

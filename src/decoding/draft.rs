@@ -1,6 +1,6 @@
 //! Drafts for speculative decoding: what proposes tokens, and which audio features it reads.
 //!
-//! - **Self-int8** (`self-int8`, the default on CPUs with AVX-512 VNNI): the target's own
+//! - **Self-int8** (`self-int8`, the default on CPUs with AVX-512 VNNI or AVX2): the target's own
 //!   decoder with 8-bit weights, activations and cross-attention keys/values, run by the fused
 //!   [`FusedDraft`] (no candle operations per step); it rounds the target's cross-attention
 //!   keys/values of each window to 8 bits.
@@ -22,7 +22,7 @@ use candle_core::{DType, Device, Tensor};
 
 use super::draft_session::{DecoderDraft, DraftSession, FusedDraftSession};
 use crate::error::Result;
-use crate::kernels::int8_matmul::has_vnni;
+use crate::kernels::int8_matmul::IntKernels;
 use crate::model::linear::QuantKind;
 use crate::model::{CrossKv, FusedDraft, FusedDraftCrossKv, TextDecoder, Whisper};
 use crate::store::{DraftPairing, ModelDir, ModelError, Store, catalog};
@@ -121,7 +121,7 @@ impl Draft {
             DraftSpec::Auto => match catalog::lookup(target_name).map(|e| e.draft) {
                 Some(DraftPairing::Distil(name)) => DraftSpec::Model(name.to_string()),
                 Some(DraftPairing::None) => DraftSpec::None,
-                _ if device.is_cpu() && has_vnni() => DraftSpec::SelfInt8,
+                _ if device.is_cpu() && IntKernels::detect().is_simd() => DraftSpec::SelfInt8,
                 _ => DraftSpec::SelfQuant(QuantKind::Q8_0),
             },
             other => other.clone(),

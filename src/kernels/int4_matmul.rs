@@ -12,7 +12,7 @@
 //! holding `q + 8`. One 64-byte load thus unpacks (mask, shift, subtract 8) into two
 //! `vpdpbusd` operands of 16 rows x 4 inputs.
 
-use super::int8_matmul::{Int8Rows, has_vnni};
+use super::int8_matmul::{Int8Rows, IntKernels};
 use crate::kernels::SendPtr;
 use crate::kernels::WeightElement;
 
@@ -93,7 +93,7 @@ impl Int4Matrix {
         assert!(y.len() >= self.rows);
         let tiles = self.rows.div_ceil(TILE);
         let y_ptr = SendPtr(y.as_mut_ptr());
-        let vnni = has_vnni();
+        let kernels = IntKernels::detect();
         let run = |range: std::ops::Range<usize>| {
             let y_ptr = &y_ptr;
             let mut acc = [0i32; TILE];
@@ -101,7 +101,7 @@ impl Int4Matrix {
                 let j0 = tile * TILE;
                 let nr = TILE.min(self.rows - j0);
                 let w = &self.data[j0 * self.cols / 2..(j0 + TILE) * self.cols / 2];
-                tile_dots(vnni, data, w, &mut acc);
+                tile_dots(kernels, data, w, &mut acc);
                 for (jj, &a) in acc.iter().enumerate().take(nr) {
                     let j = j0 + jj;
                     // SAFETY: tiles cover disjoint outputs, each < rows <= y.len().
@@ -116,15 +116,24 @@ impl Int4Matrix {
 }
 
 /// `acc[r] = sum_k u[k] * q[r][k]` for one packed tile.
-fn tile_dots(vnni: bool, x: &[u8], w: &[u8], acc: &mut [i32; TILE]) {
+fn tile_dots(kernels: IntKernels, x: &[u8], w: &[u8], acc: &mut [i32; TILE]) {
     debug_assert!(w.len() >= TILE * x.len() / 2);
     #[cfg(target_arch = "x86_64")]
-    if vnni {
-        // SAFETY: `has_vnni` saw the features; `w` holds the tile, `x` whole pairs.
-        unsafe { x86::tile(x, w, acc) };
-        return;
+    match kernels {
+        IntKernels::Vnni => {
+            // SAFETY: `IntKernels::detect` saw the features; `w` holds the tile, `x` whole
+            // pairs.
+            unsafe { x86::tile(x, w, acc) };
+            return;
+        }
+        IntKernels::Avx2 => {
+            // SAFETY: AVX2 was detected; bounds as above.
+            unsafe { x86::tile_avx2(x, w, acc) };
+            return;
+        }
+        IntKernels::Portable => {}
     }
-    let _ = vnni;
+    let _ = kernels;
     acc.iter_mut().for_each(|a| *a = 0);
     for (pair, xs) in x.chunks_exact(PAIR).enumerate() {
         let block = &w[pair * TILE * 4..(pair + 1) * TILE * 4];
@@ -179,6 +188,44 @@ mod x86 {
             }
         }
     }
+
+    /// The AVX2 tile: 32 bytes hold 8 rows x 4 inputs of both groups of a pair;
+    /// `vpmaddubsw` of the unsigned inputs by the signed 4-bit weights adds two products of at
+    /// most 255 * 8 in 16 bits, the two groups' pairs add without overflow, and `vpmaddwd` by
+    /// ones widens them to the 32-bit sums.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn tile_avx2(x: &[u8], w: &[u8], out: &mut [i32; TILE]) {
+        let mut acc = [_mm256_setzero_si256(); 8];
+        let (mask, eight, ones) = (
+            _mm256_set1_epi8(0x0F),
+            _mm256_set1_epi8(8),
+            _mm256_set1_epi16(1),
+        );
+        // SAFETY: `w` holds `x.len() / 8` blocks of 256 bytes.
+        unsafe {
+            let wp = w.as_ptr();
+            for pair in 0..x.len() / PAIR {
+                let at = x.as_ptr().add(pair * PAIR);
+                let xa = _mm256_set1_epi32(at.cast::<i32>().read_unaligned());
+                let xb = _mm256_set1_epi32(at.add(4).cast::<i32>().read_unaligned());
+                let block = wp.add(pair * TILE * 4);
+                for (c, a) in acc.iter_mut().enumerate() {
+                    let v = _mm256_loadu_si256(block.add(32 * c).cast());
+                    let lo = _mm256_sub_epi8(_mm256_and_si256(v, mask), eight);
+                    let hi =
+                        _mm256_sub_epi8(_mm256_and_si256(_mm256_srli_epi16::<4>(v), mask), eight);
+                    let pairs = _mm256_add_epi16(
+                        _mm256_maddubs_epi16(xa, lo),
+                        _mm256_maddubs_epi16(xb, hi),
+                    );
+                    *a = _mm256_add_epi32(*a, _mm256_madd_epi16(pairs, ones));
+                }
+            }
+            for (c, a) in acc.iter().enumerate() {
+                _mm256_storeu_si256(out.as_mut_ptr().add(8 * c).cast(), *a);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -201,10 +248,13 @@ mod tests {
             // 4-bit weights of values in [-1, 1]: step 1/7, error ~ sqrt(k) / 7 / sqrt(12).
             assert!((y[j] - exact).abs() < 0.6, "row {j}: {} vs {exact}", y[j]);
         }
-        let (mut a, mut b) = ([0i32; TILE], [0i32; TILE]);
+        let mut want = [0i32; TILE];
         let (xd, _) = xr.row(0);
-        tile_dots(false, xd, &m.data[..TILE * k / 2], &mut a);
-        tile_dots(has_vnni(), xd, &m.data[..TILE * k / 2], &mut b);
-        assert_eq!(a, b);
+        tile_dots(IntKernels::Portable, xd, &m.data[..TILE * k / 2], &mut want);
+        for kind in crate::kernels::int8_matmul::tests::available_kinds() {
+            let mut got = [7i32; TILE];
+            tile_dots(kind, xd, &m.data[..TILE * k / 2], &mut got);
+            assert_eq!(got, want, "{kind:?}");
+        }
     }
 }

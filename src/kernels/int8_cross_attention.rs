@@ -9,7 +9,7 @@
 //!
 //! Only the draft reads these: the target's cross-attention is always f32.
 
-use super::int8_matmul::{quantize_row as round_to_i8, round_scaled};
+use super::int8_matmul::{IntKernels, quantize_row as round_to_i8, round_scaled};
 use crate::kernels::SendPtr;
 
 /// Frames per key block: one 512-bit register holds 16 frames x 4 dimensions.
@@ -128,7 +128,7 @@ impl Int8CrossLayer {
         let chunks = rows.div_ceil(CHUNK);
         let units = self.heads * chunks;
         let out_ptr = SendPtr(out.as_mut_ptr());
-        let vnni = super::int8_matmul::has_vnni();
+        let kernels = IntKernels::detect();
         let run = |range: std::ops::Range<usize>| {
             let out_ptr = &out_ptr;
             let mut scores = vec![0f32; CHUNK * self.padded];
@@ -148,7 +148,7 @@ impl Int8CrossLayer {
                     values: &qq,
                     factors: &factors,
                 };
-                self.head(vnni, h, &queries, &mut scores, &mut o);
+                self.head(kernels, h, &queries, &mut scores, &mut o);
                 for r in 0..rn {
                     let at = (r0 + r) * width + h * hd;
                     // SAFETY: each (head, row) pair is written by one unit only, `hd`
@@ -170,7 +170,7 @@ impl Int8CrossLayer {
     /// `CHUNK` rows of `padded`.
     fn head(
         &self,
-        vnni: bool,
+        kernels: IntKernels,
         h: usize,
         queries: &RoundedQueries<'_>,
         scores: &mut [f32],
@@ -178,23 +178,35 @@ impl Int8CrossLayer {
     ) {
         let (rn, qq, factors) = (queries.rows, queries.values, queries.factors);
         let (hd, padded, frames) = (self.head_dim, self.padded, self.frames);
-        // The VNNI kernel where the CPU has it, the portable one everywhere else.
+        // The SIMD kernels where the CPU has them, the portable ones everywhere else. Every
+        // kind computes the same integer dot products, so the same scores.
         #[cfg(target_arch = "x86_64")]
-        let scored = vnni && {
-            // SAFETY: `has_vnni` saw the features; buffers are sized by `attend`.
-            unsafe {
+        let scored = match kernels {
+            // SAFETY: `IntKernels::detect` saw the features; buffers are sized by `attend`.
+            IntKernels::Vnni => unsafe {
                 match rn {
                     1 => x86::scores::<1>(self, h, qq, factors, scores),
                     2 => x86::scores::<2>(self, h, qq, factors, scores),
                     3 => x86::scores::<3>(self, h, qq, factors, scores),
                     _ => x86::scores::<4>(self, h, qq, factors, scores),
                 }
-            }
-            true
+                true
+            },
+            // SAFETY: as above, with AVX2.
+            IntKernels::Avx2 => unsafe {
+                match rn {
+                    1 => x86::scores_avx2::<1>(self, h, qq, factors, scores),
+                    2 => x86::scores_avx2::<2>(self, h, qq, factors, scores),
+                    3 => x86::scores_avx2::<3>(self, h, qq, factors, scores),
+                    _ => x86::scores_avx2::<4>(self, h, qq, factors, scores),
+                }
+                true
+            },
+            IntKernels::Portable => false,
         };
         #[cfg(not(target_arch = "x86_64"))]
         let scored = {
-            let _ = vnni;
+            let _ = kernels;
             false
         };
         if !scored {
@@ -212,26 +224,45 @@ impl Int8CrossLayer {
             // The per-frame value scale folds into the probability.
             let v_scale = &self.v_scale[h * frames..(h + 1) * frames];
             #[cfg(target_arch = "x86_64")]
-            if vnni {
-                // SAFETY: AVX-512F is part of the VNNI features `vnni` stands for.
-                unsafe { x86::softmax_folded(row, v_scale) };
-                continue;
+            match kernels {
+                // SAFETY: AVX-512F is part of the VNNI features.
+                IntKernels::Vnni => unsafe { x86::softmax_folded(row, v_scale) },
+                // SAFETY: AVX2 and FMA were detected.
+                IntKernels::Avx2 => unsafe { x86::softmax_folded_avx2(row, v_scale) },
+                IntKernels::Portable => softmax_folded(row, v_scale),
             }
+            #[cfg(not(target_arch = "x86_64"))]
             softmax_folded(row, v_scale);
         }
         #[cfg(target_arch = "x86_64")]
-        if vnni && hd == 64 {
-            // SAFETY: as above (AVX-512F is part of the VNNI features).
-            unsafe {
-                match rn {
-                    1 => x86::values::<1>(self, h, scores, o),
-                    2 => x86::values::<2>(self, h, scores, o),
-                    3 => x86::values::<3>(self, h, scores, o),
-                    _ => x86::values::<4>(self, h, scores, o),
+        match kernels {
+            IntKernels::Vnni if hd == 64 => {
+                // SAFETY: as above (AVX-512F is part of the VNNI features).
+                unsafe {
+                    match rn {
+                        1 => x86::values::<1>(self, h, scores, o),
+                        2 => x86::values::<2>(self, h, scores, o),
+                        3 => x86::values::<3>(self, h, scores, o),
+                        _ => x86::values::<4>(self, h, scores, o),
+                    }
                 }
+                return;
             }
-            return;
+            IntKernels::Avx2 => {
+                // SAFETY: AVX2 and FMA were detected.
+                unsafe { x86::values_avx2(self, h, rn, scores, o) };
+                return;
+            }
+            _ => {}
         }
+        self.values_portable(h, rn, scores, o);
+    }
+
+    /// `o[r] = sum_f p[r][f] * v[f]` over head `h`'s values (widened as read), for `rn` rows of
+    /// probabilities (`scores`, `padded` apart).
+    #[inline(always)]
+    fn values_portable(&self, h: usize, rn: usize, scores: &[f32], o: &mut [f32]) {
+        let (hd, padded, frames) = (self.head_dim, self.padded, self.frames);
         o[..rn * hd].iter_mut().for_each(|x| *x = 0.0);
         for f in 0..frames {
             let v = &self.v[(h * frames + f) * hd..][..hd];
@@ -279,6 +310,93 @@ mod x86 {
     #[target_feature(enable = "avx512f")]
     pub(super) fn softmax_folded(row: &mut [f32], v_scale: &[f32]) {
         super::softmax_folded(row, v_scale)
+    }
+
+    /// [`super::softmax_folded`] compiled for AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) fn softmax_folded_avx2(row: &mut [f32], v_scale: &[f32]) {
+        super::softmax_folded(row, v_scale)
+    }
+
+    /// [`Int8CrossLayer::values_portable`] compiled for AVX2 and FMA (the loop over a value
+    /// row vectorises).
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) fn values_avx2(
+        l: &Int8CrossLayer,
+        h: usize,
+        rn: usize,
+        scores: &[f32],
+        o: &mut [f32],
+    ) {
+        l.values_portable(h, rn, scores, o)
+    }
+
+    /// [`scores`] with AVX2: a 32-byte load holds 8 frames x 4 dimensions. The keys less their
+    /// offset are signed values `k` (|k| <= 127, as the query's), and `vpmaddubsw(|q|,
+    /// sign(k, q))` adds two products in 16 bits without saturating; `vpmaddwd` by ones
+    /// widens the pairs. The sums are the dot products less the offset already, the same
+    /// integers as the other kernels'.
+    #[allow(clippy::needless_range_loop)]
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn scores_avx2<const R: usize>(
+        l: &Int8CrossLayer,
+        h: usize,
+        qq: &[i8],
+        factors: &[f32; CHUNK],
+        scores: &mut [f32],
+    ) {
+        let hd = l.head_dim;
+        let groups = hd / 4;
+        let mut qb = [[0i32; 32]; R];
+        let mut factor = [_mm256_setzero_ps(); R];
+        for r in 0..R {
+            let q = &qq[r * hd..(r + 1) * hd];
+            for (g, b) in qb[r].iter_mut().enumerate().take(groups) {
+                *b = i32::from_le_bytes([
+                    q[4 * g] as u8,
+                    q[4 * g + 1] as u8,
+                    q[4 * g + 2] as u8,
+                    q[4 * g + 3] as u8,
+                ]);
+            }
+            factor[r] = _mm256_set1_ps(factors[r]);
+        }
+        let (offset, ones) = (_mm256_set1_epi8(-128), _mm256_set1_epi16(1));
+        // SAFETY: key blocks are `groups * 64` bytes each, `padded / 16` of them per head;
+        // `scores` holds `R` rows of `padded` floats.
+        unsafe {
+            let k = l.k.as_ptr().add(h * l.padded * hd);
+            let ks = l.k_scale.as_ptr().add(h * l.padded);
+            for b in 0..l.padded / FRAMES {
+                let blk = k.add(b * FRAMES * hd);
+                let mut acc = [[_mm256_setzero_si256(); 2]; R];
+                for g in 0..groups {
+                    let kv = [
+                        _mm256_xor_si256(_mm256_loadu_si256(blk.add(g * 64).cast()), offset),
+                        _mm256_xor_si256(_mm256_loadu_si256(blk.add(g * 64 + 32).cast()), offset),
+                    ];
+                    for r in 0..R {
+                        let q = _mm256_set1_epi32(qb[r][g]);
+                        let magnitude = _mm256_abs_epi8(q);
+                        for (a, &kh) in acc[r].iter_mut().zip(&kv) {
+                            let pairs = _mm256_maddubs_epi16(magnitude, _mm256_sign_epi8(kh, q));
+                            *a = _mm256_add_epi32(*a, _mm256_madd_epi16(pairs, ones));
+                        }
+                    }
+                }
+                for half in 0..2 {
+                    let scale = _mm256_loadu_ps(ks.add(b * FRAMES + 8 * half));
+                    for r in 0..R {
+                        let s = _mm256_cvtepi32_ps(acc[r][half]);
+                        let s = _mm256_mul_ps(_mm256_mul_ps(s, factor[r]), scale);
+                        let at = scores
+                            .as_mut_ptr()
+                            .add(r * l.padded + b * FRAMES + 8 * half);
+                        _mm256_storeu_ps(at, s);
+                    }
+                }
+            }
+        }
     }
 
     /// Scores of `R` queries against every key block of head `h`: each loaded block of keys
@@ -440,8 +558,11 @@ mod tests {
             factors[r] =
                 0.125 * round_to_i8(&q[r * hd..(r + 1) * hd], &mut qq[r * hd..(r + 1) * hd]);
         }
-        let vnni = super::super::int8_matmul::has_vnni();
-        for n in [1, rn] {
+        let kinds = crate::kernels::int8_matmul::tests::available_kinds();
+        for (n, kind) in [1, rn]
+            .into_iter()
+            .flat_map(|n| kinds.iter().map(move |&k| (n, k)))
+        {
             let (mut s1, mut o1) = (vec![0f32; CHUNK * layer.padded], vec![0f32; CHUNK * hd]);
             let (mut s2, mut o2) = (vec![0f32; CHUNK * layer.padded], vec![0f32; CHUNK * hd]);
             let queries = RoundedQueries {
@@ -449,8 +570,8 @@ mod tests {
                 values: &qq,
                 factors: &factors,
             };
-            layer.head(false, 1, &queries, &mut s1, &mut o1);
-            layer.head(vnni, 1, &queries, &mut s2, &mut o2);
+            layer.head(IntKernels::Portable, 1, &queries, &mut s1, &mut o1);
+            layer.head(kind, 1, &queries, &mut s2, &mut o2);
             for r in 0..n {
                 let at = r * layer.padded;
                 assert_eq!(&s1[at..at + frames], &s2[at..at + frames]);

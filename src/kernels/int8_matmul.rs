@@ -24,9 +24,36 @@ const MR: usize = 4;
 /// Inner dimension is taken 4 bytes at a time (one 32-bit lane of `vpdpbusd`).
 const GROUP: usize = 4;
 
-/// Whether this CPU has the 8-bit dot-product instruction the fast kernel needs.
-pub fn has_vnni() -> bool {
-    super::CpuFeatures::get().vnni
+/// Which 8-bit kernels this CPU runs. Every kind gives the same integers, so the choice
+/// changes speed only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntKernels {
+    /// AVX-512 VNNI: `vpdpbusd` takes the unsigned inputs and signed weights as stored.
+    Vnni,
+    /// AVX2: `vpmaddubsw` on the inputs' magnitudes and the weights signed like the inputs
+    /// (every pair sum then fits 16 bits), widened by `vpmaddwd`.
+    Avx2,
+    /// Plain loops.
+    Portable,
+}
+
+impl IntKernels {
+    /// The widest kind this CPU (or `WHISPER_SPEC_ISA`) allows.
+    pub fn detect() -> Self {
+        let cpu = super::CpuFeatures::get();
+        if cpu.vnni {
+            IntKernels::Vnni
+        } else if cpu.avx2 {
+            IntKernels::Avx2
+        } else {
+            IntKernels::Portable
+        }
+    }
+
+    /// Whether the kernels run with SIMD (the fused 8-bit draft is worth it only then).
+    pub fn is_simd(self) -> bool {
+        self != IntKernels::Portable
+    }
 }
 
 /// Rounds `x` symmetrically to 8 bits: returns `scale` with `x ~ scale * q`, `|q| <= 127`
@@ -234,7 +261,7 @@ impl Int8Matrix {
         assert!(y.len() >= m * self.rows, "output too small");
         let tiles = self.rows.div_ceil(TILE);
         let y_ptr = SendPtr(y.as_mut_ptr());
-        let vnni = has_vnni();
+        let kernels = IntKernels::detect();
         let run = |range: std::ops::Range<usize>| {
             let y_ptr = &y_ptr;
             let mut acc = [[0i32; TILE]; MR];
@@ -246,7 +273,8 @@ impl Int8Matrix {
                 while i0 < m {
                     let mr = MR.min(m - i0);
                     let xs = &x.data[i0 * self.stride..(i0 + mr) * self.stride];
-                    tile_dots(vnni, xs, mr, w, self.stride, &mut acc);
+                    let sum = &self.sum[j0..j0 + TILE];
+                    tile_dots(kernels, xs, mr, w, sum, self.stride, &mut acc);
                     for (i, row) in acc.iter().enumerate().take(mr) {
                         let sx = x.scale[i0 + i];
                         // SAFETY: tiles cover disjoint columns, so no two threads write the
@@ -259,7 +287,7 @@ impl Int8Matrix {
                         };
                         let cols = j0..j0 + nr;
                         epilogue(
-                            vnni,
+                            kernels == IntKernels::Vnni,
                             &row[..nr],
                             &self.sum[cols.clone()],
                             &self.scale[cols.clone()],
@@ -361,30 +389,58 @@ impl Int8Rows {
 }
 
 /// `acc[i][r] = sum_k u[i][k] * w[r][k]` for `mr` input rows (`stride` apart) and one packed
-/// tile of 64 weight rows.
+/// tile of 64 weight rows, whose sums are `sum`.
 fn tile_dots(
-    vnni: bool,
+    kernels: IntKernels,
     x: &[u8],
     mr: usize,
     w: &[i8],
+    sum: &[i32],
     stride: usize,
     acc: &mut [[i32; TILE]; MR],
 ) {
-    debug_assert!(x.len() >= mr * stride && w.len() >= TILE * stride);
+    debug_assert!(x.len() >= mr * stride && w.len() >= TILE * stride && sum.len() >= TILE);
     #[cfg(target_arch = "x86_64")]
-    if vnni {
-        // SAFETY: `has_vnni` saw the features; the assert above bounds every load.
-        unsafe {
-            match mr {
-                1 => x86::tile::<1>(x.as_ptr(), w.as_ptr(), stride, acc),
-                2 => x86::tile::<2>(x.as_ptr(), w.as_ptr(), stride, acc),
-                3 => x86::tile::<3>(x.as_ptr(), w.as_ptr(), stride, acc),
-                _ => x86::tile::<4>(x.as_ptr(), w.as_ptr(), stride, acc),
+    match kernels {
+        IntKernels::Vnni => {
+            // SAFETY: `IntKernels::detect` saw the features; the assert above bounds every
+            // load.
+            unsafe {
+                match mr {
+                    1 => x86::tile::<1>(x.as_ptr(), w.as_ptr(), stride, acc),
+                    2 => x86::tile::<2>(x.as_ptr(), w.as_ptr(), stride, acc),
+                    3 => x86::tile::<3>(x.as_ptr(), w.as_ptr(), stride, acc),
+                    _ => x86::tile::<4>(x.as_ptr(), w.as_ptr(), stride, acc),
+                }
             }
+            return;
         }
-        return;
+        IntKernels::Avx2 => {
+            let mut i = 0;
+            while i < mr {
+                let (x, out) = (x[i * stride..].as_ptr(), &mut acc[i..]);
+                // SAFETY: AVX2 was detected; rows `i..` of `x` and the tile are in bounds
+                // (the assert above).
+                unsafe {
+                    if mr - i >= 2 {
+                        x86::tile_avx2::<2>(x, w.as_ptr(), stride, out);
+                    } else {
+                        x86::tile_avx2::<1>(x, w.as_ptr(), stride, out);
+                    }
+                }
+                i += 2;
+            }
+            // The kernel multiplied the inputs less their offset: add it back.
+            for row in acc.iter_mut().take(mr) {
+                for (a, &s) in row.iter_mut().zip(sum) {
+                    *a += 128 * s;
+                }
+            }
+            return;
+        }
+        IntKernels::Portable => {}
     }
-    let _ = vnni;
+    let _ = (kernels, sum);
     for (i, row) in acc.iter_mut().enumerate().take(mr) {
         let xr = &x[i * stride..(i + 1) * stride];
         row.iter_mut().for_each(|a| *a = 0);
@@ -450,10 +506,59 @@ mod x86 {
             }
         }
     }
+
+    /// `out[i][r] = sum_k (u[i][k] - 128) * w[r][k]` for `M` (1 or 2) input rows and one
+    /// packed tile: each input byte less its offset is a signed value `q` (|q| <= 127, as are
+    /// the weights), and `vpmaddubsw(|q|, sign(w, q))` adds two products of at most 127 * 127
+    /// in 16 bits without saturating; `vpmaddwd` by ones widens the pairs to the 32-bit sum of
+    /// the group's four. A 32-byte load holds 8 rows x 4 inputs, so the tile is eight loads a
+    /// group, taken as two halves of four to keep the accumulators in registers.
+    #[allow(clippy::needless_range_loop)]
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn tile_avx2<const M: usize>(
+        x: *const u8,
+        w: *const i8,
+        stride: usize,
+        out: &mut [[i32; TILE]],
+    ) {
+        let ones = _mm256_set1_epi16(1);
+        let offset = _mm256_set1_epi8(-128);
+        for half in 0..2 {
+            let mut acc = [[_mm256_setzero_si256(); 4]; M];
+            // SAFETY: the tile holds `stride / 4` groups of 256 bytes, each row of x `stride`
+            // bytes (the caller's bounds).
+            unsafe {
+                for g in 0..stride / GROUP {
+                    let wg = w.add(g * TILE * GROUP + half * 128);
+                    let mut q = [_mm256_setzero_si256(); M];
+                    let mut magnitude = [_mm256_setzero_si256(); M];
+                    for i in 0..M {
+                        let u = x.add(i * stride + g * GROUP).cast::<i32>().read_unaligned();
+                        q[i] = _mm256_xor_si256(_mm256_set1_epi32(u), offset);
+                        magnitude[i] = _mm256_abs_epi8(q[i]);
+                    }
+                    for c in 0..4 {
+                        let wv = _mm256_loadu_si256(wg.add(32 * c).cast());
+                        for i in 0..M {
+                            let pairs =
+                                _mm256_maddubs_epi16(magnitude[i], _mm256_sign_epi8(wv, q[i]));
+                            acc[i][c] = _mm256_add_epi32(acc[i][c], _mm256_madd_epi16(pairs, ones));
+                        }
+                    }
+                }
+                for (i, row) in acc.iter().enumerate() {
+                    for (c, a) in row.iter().enumerate() {
+                        let at = out[i].as_mut_ptr().add(half * 32 + 8 * c);
+                        _mm256_storeu_si256(at.cast(), *a);
+                    }
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::kernels::test_data::uniform as data;
 
@@ -507,17 +612,35 @@ mod tests {
     }
 
     #[test]
-    fn portable_and_vnni_kernels_agree() {
-        let (m, k) = (3, 192);
-        let x = data(m * k, 7);
-        let w = data(TILE * k, 8);
-        let q = Int8Matrix::quantize(&w, TILE, k, None);
-        let mut xr = Int8Rows::new();
-        xr.set(&x, m, k);
-        let (mut a, mut b) = ([[0; TILE]; MR], [[0; TILE]; MR]);
-        tile_dots(false, &xr.data, m, &q.data, q.stride, &mut a);
-        tile_dots(has_vnni(), &xr.data, m, &q.data, q.stride, &mut b);
-        assert_eq!(a, b);
+    fn every_kernel_kind_gives_the_portable_integers() {
+        for (m, k) in [(1, 64), (2, 192), (3, 192), (4, 384), (3, 18)] {
+            let x = data(m * k, 7 + k as u32);
+            let w = data(TILE * k, 8);
+            let q = Int8Matrix::quantize(&w, TILE, k, None);
+            let mut xr = Int8Rows::new();
+            xr.set(&x, m, k);
+            let mut want = [[0; TILE]; MR];
+            let d = (&xr.data, &q.data, &q.sum, q.stride);
+            tile_dots(IntKernels::Portable, d.0, m, d.1, d.2, d.3, &mut want);
+            for kind in available_kinds() {
+                let mut got = [[7; TILE]; MR];
+                tile_dots(kind, d.0, m, d.1, d.2, d.3, &mut got);
+                assert_eq!(got[..m], want[..m], "{kind:?}, {m} rows of {k}");
+            }
+        }
+    }
+
+    /// The kinds this CPU can run.
+    pub(crate) fn available_kinds() -> Vec<IntKernels> {
+        let cpu = crate::kernels::CpuFeatures::get();
+        let mut kinds = vec![IntKernels::Portable];
+        if cpu.avx2 {
+            kinds.push(IntKernels::Avx2);
+        }
+        if cpu.vnni {
+            kinds.push(IntKernels::Vnni);
+        }
+        kinds
     }
 
     #[test]
