@@ -101,7 +101,7 @@ pub struct CaptionArgs {
     #[arg(long, default_value_t = LiveConfig::default().trim_after_s, value_parser = ranges::positive_seconds)]
     pub trim_after: f64,
     /// When words commit: `alignatt` (also after one decode, when the alignment heads place a
-    /// word at least 0.5 s before the end of the audio heard; `alignatt:SECONDS` for another
+    /// word at least 0.4 s before the end of the audio heard; `alignatt:SECONDS` for another
     /// margin) or `agreement` (when two consecutive decodes agree: LocalAgreement-2).
     #[arg(long, default_value = "alignatt")]
     pub policy: CommitPolicy,
