@@ -306,6 +306,19 @@ mod x86 {
     use super::{CHUNK, FRAMES, Int8CrossLayer};
     use std::arch::x86_64::*;
 
+    /// Each of the `R` query rows (`hd` wide, `hd <= 128`) as groups of 4 bytes, one 32-bit
+    /// lane each: the broadcast operand of the score kernels.
+    fn query_groups<const R: usize>(qq: &[i8], hd: usize) -> [[i32; 32]; R] {
+        let mut qb = [[0i32; 32]; R];
+        for (r, row) in qb.iter_mut().enumerate() {
+            let q = &qq[r * hd..(r + 1) * hd];
+            for (b, g) in row.iter_mut().zip(q.chunks_exact(4)) {
+                *b = i32::from_le_bytes([g[0] as u8, g[1] as u8, g[2] as u8, g[3] as u8]);
+            }
+        }
+        qb
+    }
+
     /// [`super::softmax_folded`] compiled for AVX-512 (the exponential vectorises).
     #[target_feature(enable = "avx512f")]
     pub(super) fn softmax_folded(row: &mut [f32], v_scale: &[f32]) {
@@ -347,20 +360,8 @@ mod x86 {
     ) {
         let hd = l.head_dim;
         let groups = hd / 4;
-        let mut qb = [[0i32; 32]; R];
-        let mut factor = [_mm256_setzero_ps(); R];
-        for r in 0..R {
-            let q = &qq[r * hd..(r + 1) * hd];
-            for (g, b) in qb[r].iter_mut().enumerate().take(groups) {
-                *b = i32::from_le_bytes([
-                    q[4 * g] as u8,
-                    q[4 * g + 1] as u8,
-                    q[4 * g + 2] as u8,
-                    q[4 * g + 3] as u8,
-                ]);
-            }
-            factor[r] = _mm256_set1_ps(factors[r]);
-        }
+        let qb = query_groups::<R>(qq, hd);
+        let factor: [__m256; R] = std::array::from_fn(|r| _mm256_set1_ps(factors[r]));
         let (offset, ones) = (_mm256_set1_epi8(-128), _mm256_set1_epi16(1));
         // SAFETY: key blocks are `groups * 64` bytes each, `padded / 16` of them per head;
         // `scores` holds `R` rows of `padded` floats.
@@ -412,19 +413,11 @@ mod x86 {
     ) {
         let hd = l.head_dim;
         let groups = hd / 4;
-        let mut qb = [[0i32; 32]; R];
+        let qb = query_groups::<R>(qq, hd);
         let mut offset = [_mm512_setzero_si512(); R];
         let mut factor = [_mm512_setzero_ps(); R];
         for r in 0..R {
             let q = &qq[r * hd..(r + 1) * hd];
-            for (g, b) in qb[r].iter_mut().enumerate().take(groups) {
-                *b = i32::from_le_bytes([
-                    q[4 * g] as u8,
-                    q[4 * g + 1] as u8,
-                    q[4 * g + 2] as u8,
-                    q[4 * g + 3] as u8,
-                ]);
-            }
             offset[r] = _mm512_set1_epi32(128 * q.iter().map(|&v| i32::from(v)).sum::<i32>());
             factor[r] = _mm512_set1_ps(factors[r]);
         }
