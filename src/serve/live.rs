@@ -34,7 +34,7 @@ use crate::text::WhisperTokenizer;
 use crate::text::languages::resolve_language;
 use crate::transcribe::agreement::LiveWord;
 use crate::transcribe::draft_rounds::round_text;
-use crate::transcribe::stream::{LiveConfig, LiveSession, LiveStats, LiveUpdate, RESUME_S};
+use crate::transcribe::stream::{LiveConfig, LiveSession, LiveStats, LiveUpdate};
 
 /// Frames waiting for the session thread before the socket stops being read (a browser's
 /// frames are 8 ms: about 16 s).
@@ -49,26 +49,20 @@ pub struct LiveQuery {
     /// Language code or name (detected when absent, on multilingual models).
     pub language: Option<String>,
     /// For a client sending in real time (a microphone): past this much undecoded audio
-    /// (seconds, at least [`RESUME_S`]), the session jumps to the newest audio and sends a
+    /// (seconds, at least [`RESUME_S`](crate::transcribe::stream::RESUME_S)), the session jumps to the newest audio and sends a
     /// `skipped` message. Absent or `none`: every sample is decoded, however late (a client
     /// sending a file faster than real time loses nothing).
     pub max_lag: Option<String>,
 }
 
-/// `max_lag`'s value: `none`, or seconds in [`RESUME_S`, 600].
+/// `max_lag`'s value, checked as `caption --max-lag` is (`none`, or seconds from the 3 s a
+/// jump keeps to 600); absent or empty is `none`.
 fn parse_max_lag(value: Option<&str>) -> Result<Option<f64>, ApiError> {
     match value.map(str::trim) {
-        None | Some("" | "none") => Ok(None),
-        Some(v) => v
-            .parse::<f64>()
-            .ok()
-            .filter(|s| (RESUME_S..=600.0).contains(s))
-            .map(Some)
-            .ok_or_else(|| {
-                ApiError::invalid(format!(
-                    "max_lag must be `none` or seconds in [{RESUME_S}, 600], got `{v}`"
-                ))
-            }),
+        None | Some("") => Ok(None),
+        Some(v) => crate::cli::ranges::max_lag(v)
+            .map(|lag| lag.0)
+            .map_err(|e| ApiError::invalid(format!("max_lag: {e}"))),
     }
 }
 

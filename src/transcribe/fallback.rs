@@ -53,8 +53,6 @@ pub struct Attempt {
     pub verify_difference: Option<String>,
     /// Attempts made (1 when the first one stood).
     pub attempts: usize,
-    /// Decoding steps taken over all attempts (see [`attempt_steps`]).
-    pub steps: usize,
     /// The window wanted another attempt, but a whole one no longer fit in its step budget.
     pub out_of_budget: bool,
 }
@@ -112,7 +110,6 @@ pub fn decode_with_fallback(
     let mut difference: Option<String> = None;
     let mut last = None;
     let mut steps = 0usize;
-    let mut out_of_budget = false;
     for (i, &temperature) in temperatures.iter().enumerate() {
         let candidates = if temperature > 0.0 {
             opts.best_of.max(1)
@@ -160,7 +157,6 @@ pub fn decode_with_fallback(
         let in_time = opts.fallback_deadline.is_none_or(|d| Instant::now() < d);
         let wanted = needs_fallback(&result, ratio, opts) && i + 1 < temperatures.len() && in_time;
         let fits = retry_fits(steps, opts.sample_len, opts.window_step_budget);
-        out_of_budget = wanted && !fits;
         let retry = wanted && fits;
         last = Some(Attempt {
             result,
@@ -170,8 +166,7 @@ pub fn decode_with_fallback(
             sampler: streams[c],
             verify_difference: None,
             attempts: i + 1,
-            steps,
-            out_of_budget: false,
+            out_of_budget: wanted && !fits,
         });
         if !retry {
             break;
@@ -181,14 +176,13 @@ pub fn decode_with_fallback(
         );
     }
     let mut attempt = last.expect("at least one temperature");
-    if out_of_budget {
+    if attempt.out_of_budget {
         tracing::debug!(
             "window keeps its attempt at temperature {}: {steps} steps spent of a budget of {}",
             attempt.temperature,
             opts.window_step_budget
         );
     }
-    attempt.out_of_budget = out_of_budget;
     attempt.spec = spec;
     attempt.verify_difference = difference;
     Ok(attempt)
