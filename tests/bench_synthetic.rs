@@ -155,6 +155,45 @@ fn bench_synthetic_builds_serves_loads_measures_and_stays_exact() {
     assert_eq!(second["identical"], true);
 }
 
+/// A `--quantize` target takes a distil draft on its own encoder output and quantizes it as it
+/// is quantized (a draft only proposes): the pair stays exact, and the multi-token pass of the
+/// quantized target (`Q8_0` weights, bf16 cross-attention keys/values) is bit for bit its steps.
+#[test]
+fn a_quantized_target_quantizes_its_distil_draft_and_stays_exact() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("store");
+    store_with_vocabularies(&root);
+    let out = Command::new(env!("CARGO_BIN_EXE_whisper-spec"))
+        .args([
+            "bench",
+            "--synthetic",
+            "small.en",
+            "--draft",
+            "distil-small.en",
+            "--quantize",
+            "q8_0",
+            "--runs",
+            "1",
+            "--json",
+        ])
+        .env("WHISPER_SPEC_MODELS", &root)
+        .env_remove("HF_ENDPOINT")
+        .env_remove("HF_HUB_OFFLINE")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "bench failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(json["precision"], "q8_0");
+    assert_eq!(json["draft"], "distil-small.en (shared encoder, q8_0)");
+    assert_eq!(json["identical"], true, "{stdout}");
+    assert_eq!(json["multi_token_pass_exact"], true, "{stdout}");
+}
+
 #[test]
 fn bench_synthetic_names_the_shapes_it_knows() {
     let out = Command::new(env!("CARGO_BIN_EXE_whisper-spec"))

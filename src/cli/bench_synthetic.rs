@@ -102,14 +102,14 @@ fn weight_bytes(quantize: Option<QuantKind>, published_f16: bool) -> f64 {
 
 /// Bytes one decoder step at position `position` reads: every per-step matrix (self-attention,
 /// the cross-attention's query and output, the MLP, the tied vocabulary projection), the
-/// cross-attention keys/values of the window (f32, or 8-bit for a quantized target) and the
+/// cross-attention keys/values of the window (f32, or bf16 for a quantized target) and the
 /// self-attention cache so far.
 fn decoder_step_bytes(shape: &Shape, quantize: Option<QuantKind>, position: usize) -> f64 {
     let (d, l) = (shape.d_model as f64, shape.decoder_layers as f64);
     let ffn = 4.0 * d;
     let w = weight_bytes(quantize, shape.published_f16);
     let matrices = l * (6.0 * d * d + 2.0 * d * ffn) + shape.vocab as f64 * d;
-    let cross_kv = l * 2.0 * 1500.0 * d * if quantize.is_some() { 1.0 } else { 4.0 };
+    let cross_kv = l * 2.0 * 1500.0 * d * if quantize.is_some() { 2.0 } else { 4.0 };
     let self_kv = l * 2.0 * position as f64 * d * 4.0;
     matrices * w + cross_kv + self_kv
 }
@@ -212,9 +212,7 @@ pub fn run(plan: &SyntheticPlan<'_>) -> anyhow::Result<bool> {
     let draft_load_s = t0.elapsed().as_secs_f64();
     hub.stop();
     let precision = match plan.quantize {
-        Some(QuantKind::Q8_0) => "q8_0",
-        Some(QuantKind::Q4) => "q4k",
-        Some(QuantKind::Q4_0) => "q4_0",
+        Some(kind) => kind.label(),
         None if shape.published_f16 => "f16 (published, f32 compute)",
         None => "f32",
     };

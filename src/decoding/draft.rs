@@ -5,12 +5,14 @@
 //!   [`FusedDraft`] (no candle operations per step); it rounds the target's cross-attention
 //!   keys/values of each window to 8 bits.
 //! - **Self-quantized** (`self-q8`, `self-q4`): the target's own decoder with 8- or 4-bit
-//!   weights (candle's quantized tensors). It shares the target's encoder output *and* its cross-attention keys/values (same
+//!   weights (our `Q8_0` kernel, candle's k-quants for 4 bits). It shares the target's encoder output *and* its cross-attention keys/values (same
 //!   weights), so a window costs one encoder pass and one cross-attention projection.
 //! - **Self-layers** (`self-layers:N`): the target's first N-1 decoder layers plus its last
 //!   (distil-whisper's initialisation, untrained): shares the encoder output.
 //! - **Shared** (a distil model such as distil-large-v3 for large-v3): its own decoder on the
-//!   target's encoder output (same width), decoder weights only.
+//!   target's encoder output (same width), decoder weights only; quantized as the target is
+//!   when the target is (`--quantize`), since a draft only proposes and the smaller one is
+//!   both faster and lighter.
 //! - **Separate** (any other Whisper with the same vocabulary): its own encoder and decoder.
 //!
 //! A pair is refused, naming the mismatch, when vocabularies or special tokens differ, or when a
@@ -36,7 +38,7 @@ pub enum DraftSpec {
     None,
     /// The catalog's pairing for the target (self-q8 where no distil model exists).
     Auto,
-    /// The target's decoder, quantized (candle's quantized tensors).
+    /// The target's decoder, quantized.
     SelfQuant(QuantKind),
     /// The target's decoder as the fused 8-bit draft.
     SelfInt8,
@@ -193,13 +195,24 @@ impl Draft {
             dir.config.decoder_layers < dir.config.encoder_layers || name.contains("distil");
         if distil && dir.config.d_model == target.config.d_model {
             let vb = var_builder(&dir, DType::F32, device, WeightStorage::Published)?;
-            let decoder = TextDecoder::load(vb.pp("model.decoder"), &dir.config).map_err(|e| {
+            let quantized = target.decoder.quant_kind().and_then(QuantKind::from_ggml);
+            let decoder = match quantized {
+                Some(kind) => {
+                    TextDecoder::load_quantized(vb.pp("model.decoder"), &dir.config, kind)
+                }
+                None => TextDecoder::load(vb.pp("model.decoder"), &dir.config),
+            }
+            .map_err(|e| {
                 ModelError::invalid(dir.weights(), format!("cannot load draft decoder: {e}"))
             })?;
+            let precision = match quantized {
+                Some(kind) => format!(", {}", kind.label()),
+                None => String::new(),
+            };
             return Ok(Draft {
                 decoder: Proposer::Decoder(decoder),
                 source: Source::TargetFeatures,
-                label: format!("{name} (shared encoder)"),
+                label: format!("{name} (shared encoder{precision})"),
             });
         }
         if dir.config.num_mel_bins != target.config.num_mel_bins {

@@ -36,7 +36,7 @@ pub struct CpuFeatures {
     pub vnni: bool,
     /// AVX-512 BF16 (`vdpbf16ps`): the bf16 attention of `--quantize`.
     pub bf16: bool,
-    /// AVX-VNNI or AVX-512 VNNI: what candle's repacked Q8_0 kernel needs.
+    /// AVX-VNNI or AVX-512 VNNI (reported; candle's repacked 4-bit kernels use it).
     pub any_vnni: bool,
     /// AVX2 with FMA.
     pub avx2: bool,

@@ -11,6 +11,8 @@
 //! - [`bf16_attention`]: the encoder's self-attention in bf16 products (`--quantize`);
 //! - [`int8_matmul`], [`int4_matmul`]: 8-bit and 4-bit weight products over 8-bit inputs (the
 //!   fused draft, the 8-bit encoder);
+//! - [`q8_0_matmul`]: GGML `Q8_0` weight products over 8-bit inputs (`--quantize q8_0`, the
+//!   `self-q8` draft), one copy of the blocks in the kernel's layout;
 //! - [`int8_cross_attention`]: the fused draft's cross-attention over 8-bit keys and values;
 //! - [`gelu`], [`math`]: vectorisable exp, erf and GELU;
 //! - [`weight_element`]: weights kept in the half precision they are published in, widened
@@ -24,6 +26,7 @@ pub mod int8_cross_attention;
 pub mod int8_matmul;
 pub mod isa;
 pub mod math;
+pub mod q8_0_matmul;
 pub mod small_attention;
 pub mod small_matmul;
 #[cfg(test)]

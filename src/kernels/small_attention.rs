@@ -17,6 +17,29 @@
 
 use crate::kernels::{Isa, SendPtr};
 
+/// How keys and values may be stored: f32, or bf16 (the `--quantize` decoder's cross-attention
+/// keys and values: half the bytes a step reads, at the precision its 8-bit products already
+/// have). A bf16 is the high half of the f32 of the same value, so widening is a shift, which
+/// the plain loops below vectorise like a load.
+pub trait CacheElement: Copy + Send + Sync + 'static {
+    /// The value as f32 (exact).
+    fn widen(self) -> f32;
+}
+
+impl CacheElement for f32 {
+    #[inline(always)]
+    fn widen(self) -> f32 {
+        self
+    }
+}
+
+impl CacheElement for half::bf16 {
+    #[inline(always)]
+    fn widen(self) -> f32 {
+        f32::from_bits(u32::from(self.to_bits()) << 16)
+    }
+}
+
 /// Longest head this kernel handles (Whisper's are all 64).
 pub const MAX_HEAD_DIM: usize = 128;
 
@@ -29,7 +52,7 @@ const KEY_BLOCK: usize = 64;
 /// `h`, dimension `e`, position `t` at `kt[h * kt_head + e * kt_row + t]`; values are
 /// `v[h * v_head + t * head_dim + e]`. The output has `q`'s layout.
 #[derive(Debug, Clone, Copy)]
-pub struct Attend<'a> {
+pub struct Attend<'a, E: CacheElement = f32> {
     /// Queries `[rows, heads * head_dim]`.
     pub q: &'a [f32],
     /// Number of query rows.
@@ -39,13 +62,13 @@ pub struct Attend<'a> {
     /// Width of each head.
     pub head_dim: usize,
     /// Transposed keys (see the layout above).
-    pub kt: &'a [f32],
+    pub kt: &'a [E],
     /// Distance between heads in `kt`.
     pub kt_head: usize,
     /// Distance between dimensions of one head in `kt` (at least `keys`).
     pub kt_row: usize,
     /// Values (see the layout above).
-    pub v: &'a [f32],
+    pub v: &'a [E],
     /// Distance between heads in `v`.
     pub v_head: usize,
     /// Key positions the last row sees.
@@ -57,7 +80,7 @@ pub struct Attend<'a> {
     pub scale: f32,
 }
 
-impl Attend<'_> {
+impl<E: CacheElement> Attend<'_, E> {
     /// Keys row `i` may see.
     fn visible(&self, i: usize) -> usize {
         if self.causal {
@@ -88,7 +111,7 @@ impl Attend<'_> {
 
 /// Computes `out[i, head h] = softmax(scale * q[i, h] . K_h^T over visible keys) V_h` for every
 /// row and head. Parallel over heads and chunks of rows.
-pub fn attend(a: &Attend<'_>, out: &mut [f32]) {
+pub fn attend<E: CacheElement>(a: &Attend<'_, E>, out: &mut [f32]) {
     a.check(out);
     let kernel = Isa::detect();
     let chunks = a.rows.div_ceil(ROWS);
@@ -132,9 +155,9 @@ const WIDE_KEY_BLOCK: usize = 32;
 
 impl Isa {
     /// [`head_rows`] compiled for this instruction set.
-    fn head_rows(
+    fn head_rows<E: CacheElement>(
         self,
-        a: &Attend<'_>,
+        a: &Attend<'_, E>,
         h: usize,
         r0: usize,
         rn: usize,
@@ -156,8 +179,8 @@ impl Isa {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,fma")]
-fn head_rows_avx512(
-    a: &Attend<'_>,
+fn head_rows_avx512<E: CacheElement>(
+    a: &Attend<'_, E>,
     h: usize,
     r0: usize,
     rn: usize,
@@ -169,8 +192,8 @@ fn head_rows_avx512(
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn head_rows_avx2(
-    a: &Attend<'_>,
+fn head_rows_avx2<E: CacheElement>(
+    a: &Attend<'_, E>,
     h: usize,
     r0: usize,
     rn: usize,
@@ -185,8 +208,8 @@ fn head_rows_avx2(
 /// compiler vectorises them with the caller's instruction set; vectorising an element-wise
 /// loop never changes its results.
 #[inline(always)]
-fn head_rows(
-    a: &Attend<'_>,
+fn head_rows<E: CacheElement>(
+    a: &Attend<'_, E>,
     h: usize,
     r0: usize,
     rn: usize,
@@ -194,21 +217,21 @@ fn head_rows(
     o: &mut [[f32; MAX_HEAD_DIM]; ROWS],
 ) {
     match rn {
-        1 => rows_const::<1>(a, h, r0, s, o),
-        2 => rows_const::<2>(a, h, r0, s, o),
-        3 => rows_const::<3>(a, h, r0, s, o),
-        4 => rows_const::<4>(a, h, r0, s, o),
-        5 => rows_const::<5>(a, h, r0, s, o),
-        6 => rows_const::<6>(a, h, r0, s, o),
-        7 => rows_const::<7>(a, h, r0, s, o),
-        8 => rows_const::<8>(a, h, r0, s, o),
+        1 => rows_const::<1, E>(a, h, r0, s, o),
+        2 => rows_const::<2, E>(a, h, r0, s, o),
+        3 => rows_const::<3, E>(a, h, r0, s, o),
+        4 => rows_const::<4, E>(a, h, r0, s, o),
+        5 => rows_const::<5, E>(a, h, r0, s, o),
+        6 => rows_const::<6, E>(a, h, r0, s, o),
+        7 => rows_const::<7, E>(a, h, r0, s, o),
+        8 => rows_const::<8, E>(a, h, r0, s, o),
         _ => unreachable!("chunks hold 1..=8 rows"),
     }
 }
 
 #[inline(always)]
-fn rows_const<const R: usize>(
-    a: &Attend<'_>,
+fn rows_const<const R: usize, E: CacheElement>(
+    a: &Attend<'_, E>,
     h: usize,
     r0: usize,
     s: &mut [f32],
@@ -237,9 +260,9 @@ fn rows_const<const R: usize>(
         scale: a.scale,
     };
     if R > 4 {
-        scores::<R, WIDE_KEY_BLOCK>(&q, &keys, t_max, &mut out);
+        scores::<R, WIDE_KEY_BLOCK, E>(&q, &keys, t_max, &mut out);
     } else {
-        scores::<R, KEY_BLOCK>(&q, &keys, t_max, &mut out);
+        scores::<R, KEY_BLOCK, E>(&q, &keys, t_max, &mut out);
     }
 
     // Softmax over each row's visible keys.
@@ -252,10 +275,10 @@ fn rows_const<const R: usize>(
     if hd == 64 && R > 4 {
         // Two passes of 32 output columns: 8 rows x 64 accumulators would spill. Each
         // element's chain over the keys is the same either way.
-        weighted_values::<R, 32>(v, 64, 0, s, t_all, &visible, o);
-        weighted_values::<R, 32>(v, 64, 32, s, t_all, &visible, o);
+        weighted_values::<R, 32, E>(v, 64, 0, s, t_all, &visible, o);
+        weighted_values::<R, 32, E>(v, 64, 32, s, t_all, &visible, o);
     } else if hd == 64 {
-        weighted_values::<R, 64>(v, 64, 0, s, t_all, &visible, o);
+        weighted_values::<R, 64, E>(v, 64, 0, s, t_all, &visible, o);
     } else {
         for row in o.iter_mut().take(R) {
             row[..hd].fill(0.0);
@@ -266,7 +289,7 @@ fn rows_const<const R: usize>(
                 if t < visible[r] {
                     let p = s[r * t_all + t];
                     for (acc, &x) in o[r][..hd].iter_mut().zip(vr) {
-                        *acc = p.mul_add(x, *acc);
+                        *acc = p.mul_add(x.widen(), *acc);
                     }
                 }
             }
@@ -279,8 +302,8 @@ fn rows_const<const R: usize>(
 /// wide); the same arithmetic as the general loop above.
 #[inline(always)]
 #[allow(clippy::needless_range_loop)]
-fn weighted_values<const R: usize, const W: usize>(
-    v: &[f32],
+fn weighted_values<const R: usize, const W: usize, E: CacheElement>(
+    v: &[E],
     hd: usize,
     e0: usize,
     s: &[f32],
@@ -292,12 +315,12 @@ fn weighted_values<const R: usize, const W: usize>(
     let t_max = visible[R - 1];
     for t in 0..t_max {
         let at = t * hd + e0;
-        let vr: &[f32; W] = v[at..at + W].try_into().expect("W values");
+        let vr: &[E; W] = v[at..at + W].try_into().expect("W values");
         for r in 0..R {
             if t < visible[r] {
                 let p = s[r * t_all + t];
                 for (a, &x) in acc[r].iter_mut().zip(vr) {
-                    *a = p.mul_add(x, *a);
+                    *a = p.mul_add(x.widen(), *a);
                 }
             }
         }
@@ -308,8 +331,8 @@ fn weighted_values<const R: usize, const W: usize>(
 }
 
 /// One head's keys, transposed: `head_dim` rows of `row` floats (key position along a row).
-struct HeadKeys<'a> {
-    kt: &'a [f32],
+struct HeadKeys<'a, E> {
+    kt: &'a [E],
     row: usize,
     head_dim: usize,
 }
@@ -323,28 +346,28 @@ struct ScoreRows<'a> {
 
 /// Scores of `R` rows against keys `0..t_max`: blocks of `W` keys, then the rest one by one.
 #[inline(always)]
-fn scores<const R: usize, const W: usize>(
+fn scores<const R: usize, const W: usize, E: CacheElement>(
     q: &[&[f32]; R],
-    keys: &HeadKeys<'_>,
+    keys: &HeadKeys<'_, E>,
     t_max: usize,
     out: &mut ScoreRows<'_>,
 ) {
     let mut t0 = 0;
     while t0 + W <= t_max {
-        score_block::<R, W>(q, keys, t0, out);
+        score_block::<R, W, E>(q, keys, t0, out);
         t0 += W;
     }
     for t in t0..t_max {
-        score_block::<R, 1>(q, keys, t, out);
+        score_block::<R, 1, E>(q, keys, t, out);
     }
 }
 
 /// Scores of `R` rows against keys `t0..t0 + W`.
 #[inline(always)]
 #[allow(clippy::needless_range_loop)]
-fn score_block<const R: usize, const W: usize>(
+fn score_block<const R: usize, const W: usize, E: CacheElement>(
     q: &[&[f32]; R],
-    keys: &HeadKeys<'_>,
+    keys: &HeadKeys<'_, E>,
     t0: usize,
     out: &mut ScoreRows<'_>,
 ) {
@@ -353,7 +376,7 @@ fn score_block<const R: usize, const W: usize>(
     let mut acc = [[0f32; W]; R];
     for e in 0..hd {
         let row = e * kt_row + t0;
-        let k: &[f32; W] = kt[row..row + W].try_into().expect("W keys");
+        let k: &[E; W] = kt[row..row + W].try_into().expect("W keys");
         if W >= 16 {
             // The next block of this key row: `head_dim` rows far apart are too many streams
             // for the hardware prefetcher to follow on its own.
@@ -364,7 +387,7 @@ fn score_block<const R: usize, const W: usize>(
         for r in 0..R {
             let qe = q[r][e];
             for (x, &y) in acc[r].iter_mut().zip(k) {
-                *x = qe.mul_add(y, *x);
+                *x = qe.mul_add(y.widen(), *x);
             }
         }
     }
@@ -377,7 +400,7 @@ fn score_block<const R: usize, const W: usize>(
 
 /// Hints the CPU to load the cache line at `p` (never faults; no-op off x86).
 #[inline(always)]
-fn prefetch(p: *const f32) {
+fn prefetch<T>(p: *const T) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch is only a hint; it never faults, whatever the address.
     unsafe {
@@ -484,6 +507,82 @@ mod tests {
                 attend(&one, &mut alone);
                 assert_eq!(alone, out[i * heads * hd..(i + 1) * heads * hd], "row {i}");
             }
+        }
+    }
+
+    /// Keys and values stored in bf16 give bit for bit what f32 copies of the same (widened)
+    /// values give, for one row and for a block of rows, and each row of the block is the
+    /// one-row call's.
+    #[test]
+    fn bf16_storage_is_its_widened_f32_values() {
+        let (heads, hd, keys) = (3, 64, 1500);
+        let kt16: Vec<half::bf16> = data(heads * hd * keys, 2)
+            .into_iter()
+            .map(half::bf16::from_f32)
+            .collect();
+        let v16: Vec<half::bf16> = data(heads * keys * hd, 3)
+            .into_iter()
+            .map(half::bf16::from_f32)
+            .collect();
+        let kt32: Vec<f32> = kt16.iter().map(|x| x.to_f32()).collect();
+        let v32: Vec<f32> = v16.iter().map(|x| x.to_f32()).collect();
+        for (isa, rows) in Isa::available()
+            .into_iter()
+            .flat_map(|i| [(i, 1), (i, 5), (i, 8)])
+        {
+            let q = data(rows * heads * hd, 1);
+            let call = |kt: &[f32], v: &[f32]| {
+                let mut out = vec![0f32; rows * heads * hd];
+                let a = Attend {
+                    q: &q,
+                    rows,
+                    heads,
+                    head_dim: hd,
+                    kt,
+                    kt_head: hd * keys,
+                    kt_row: keys,
+                    v,
+                    v_head: keys * hd,
+                    keys,
+                    causal: false,
+                    scale: 0.125,
+                };
+                attend(&a, &mut out);
+                out
+            };
+            let wide = isa.forced(|| call(&kt32, &v32));
+            let mut narrow = vec![0f32; rows * heads * hd];
+            let a = Attend {
+                q: &q,
+                rows,
+                heads,
+                head_dim: hd,
+                kt: &kt16,
+                kt_head: hd * keys,
+                kt_row: keys,
+                v: &v16,
+                v_head: keys * hd,
+                keys,
+                causal: false,
+                scale: 0.125,
+            };
+            isa.forced(|| attend(&a, &mut narrow));
+            assert_eq!(wide, narrow, "{isa:?}, {rows} rows");
+            let width = heads * hd;
+            let mut alone = vec![0f32; width];
+            attend(
+                &Attend {
+                    q: &q[(rows - 1) * width..],
+                    rows: 1,
+                    ..a
+                },
+                &mut alone,
+            );
+            assert_eq!(
+                alone,
+                narrow[(rows - 1) * width..],
+                "{rows} rows, the last alone"
+            );
         }
     }
 }

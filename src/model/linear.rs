@@ -7,15 +7,17 @@
 //! exactly what it did before this type existed.
 //!
 //! Quantized weights are built once from the f32 ones (`QTensor::quantize`). Activations stay
-//! f32 between layers, but candle's kernels round each input row to 8 bits internally for the
+//! f32 between layers, and the kernels round each input row to 8 bits internally for the
 //! integer dot products (each row on its own, so a row's output does not depend on the other
 //! rows of the batch).
 //!
-//! Layout matters more than bits on x86: candle 0.11.1 has "repacked" AVX-512/AVX VNNI kernels
-//! (`Q8_0`, `Q4K`) that are several times faster than its generic quantized kernels, but only
-//! for K % 256 == 0 and N % 16 == 0 (docs/MEASUREMENTS.md). So [`Projection::quantize`] pads the weight with zero columns (K) and
-//! rows (N) where that unlocks those kernels, pads the input to match and cuts the output
-//! back: zeros add nothing to the dot products.
+//! `Q8_0` on the CPU runs our own kernel ([`Q8Matrix`]), which holds the blocks once in its
+//! layout (candle's fast kernel keeps a repacked copy beside them). The 4-bit kinds stay
+//! candle's, where layout matters more than bits on x86: candle 0.11.1 has "repacked" kernels
+//! for `Q4K` that are several times faster than its generic quantized kernels, but only for
+//! K % 256 == 0 and N % 16 == 0 (docs/MEASUREMENTS.md). So [`Projection::quantize`] pads the
+//! weight with zero columns (K) and rows (N) where that unlocks those kernels, pads the input
+//! to match and cuts the output back: zeros add nothing to the dot products.
 
 use candle_core::quantized::{GgmlDType, QMatMul, QStorage, QTensor};
 use candle_core::{D, DType, Module, Result, Tensor};
@@ -23,6 +25,7 @@ use candle_nn::{Linear, VarBuilder};
 use std::sync::Arc;
 
 use crate::kernels::int8_matmul::{Int8Matrix, Int8Rows};
+use crate::kernels::q8_0_matmul::{Q8Matrix, Q8Rows};
 use crate::kernels::with_f32_slice;
 
 /// The quantization a self-draft asks for.
@@ -43,6 +46,22 @@ pub enum QuantKind {
 }
 
 impl QuantKind {
+    /// The kind whose weights are `dtype`; `None` for a type no kind uses.
+    pub fn from_ggml(dtype: GgmlDType) -> Option<Self> {
+        [QuantKind::Q8_0, QuantKind::Q4, QuantKind::Q4_0]
+            .into_iter()
+            .find(|k| k.ggml_dtype() == dtype)
+    }
+
+    /// The name `--quantize` gives it (`q8_0`, `q4k`, `q4_0`).
+    pub fn label(self) -> &'static str {
+        match self {
+            QuantKind::Q8_0 => "q8_0",
+            QuantKind::Q4 => "q4k",
+            QuantKind::Q4_0 => "q4_0",
+        }
+    }
+
     /// The GGML weight type this kind uses.
     pub fn ggml_dtype(self) -> GgmlDType {
         match self {
@@ -54,16 +73,12 @@ impl QuantKind {
 }
 
 /// Whether candle (0.11.1) has a repacked x86 kernel for `dtype` on this CPU. Mirrors the
-/// private `repack_x86::select` (Q4K from AVX2 + FMA up, Q8_0 only with AVX-512 VNNI or
-/// AVX-VNNI); re-check it when upgrading candle. Only decides padding: a wrong answer costs
-/// speed, never correctness.
+/// private `repack_x86::select` (Q4K from AVX2 + FMA up; its Q8_0 one, AVX-512 VNNI or
+/// AVX-VNNI, is not used: `Q8_0` runs [`Q8Matrix`] on the CPU); re-check it when upgrading
+/// candle. Only decides padding: a wrong answer costs speed, never correctness.
 fn has_repacked_kernel(dtype: GgmlDType) -> bool {
     let cpu = crate::kernels::CpuFeatures::get();
-    match dtype {
-        GgmlDType::Q4K => cpu.avx2 || cpu.any_vnni,
-        GgmlDType::Q8_0 => cpu.any_vnni,
-        _ => false,
-    }
+    dtype == GgmlDType::Q4K && (cpu.avx2 || cpu.any_vnni)
 }
 
 /// `y = x W^T + b` over the last dimension of `x`, with `W` dense f32 or quantized.
@@ -79,6 +94,8 @@ enum Inner {
     Quantized(QuantizedWeight),
     /// 8-bit weights *and* 8-bit input rows (see [`Projection::to_int8`]).
     Int8(Arc<Int8Matrix>),
+    /// `Q8_0` weights on the CPU, in our own kernel's layout (see [`Projection::quantize`]).
+    Q8(Arc<Q8Matrix>),
 }
 
 /// A quantized weight, possibly zero-padded (see [`Projection::quantize`]), and the f32 bias.
@@ -116,17 +133,63 @@ impl Projection {
         )?))
     }
 
-    /// A quantized copy with the same outputs up to quantization error, laid out for the
-    /// fastest kernel candle has for `dtype` here: where a repacked kernel exists (CPU), K is
-    /// padded to a multiple of 256 and N to a multiple of 16; otherwise K only to whole blocks
-    /// of `dtype` (so any width can be quantized).
+    /// A quantized copy with the same outputs up to quantization error: `Q8_0` on the CPU in
+    /// our kernel's layout; otherwise laid out for the fastest kernel candle has for `dtype`
+    /// here: where a repacked kernel exists (CPU), K is padded to a multiple of 256 and N to a
+    /// multiple of 16; otherwise K only to whole blocks of `dtype` (so any width can be
+    /// quantized).
     pub fn quantize(&self, dtype: GgmlDType) -> Result<Self> {
+        if dtype == GgmlDType::Q8_0 && self.device().is_cpu() {
+            return self.to_q8_0();
+        }
         let (k_multiple, n_multiple) = if self.device().is_cpu() && has_repacked_kernel(dtype) {
             (256, 16)
         } else {
             (dtype.block_size(), 1)
         };
         self.quantize_padded(dtype, k_multiple, n_multiple)
+    }
+
+    /// The `Q8_0` copy for the CPU: GGML's blocks (quantized by candle) packed for
+    /// [`Q8Matrix`], the only copy kept.
+    fn to_q8_0(&self) -> Result<Self> {
+        let (w, bias) = match &self.inner {
+            Inner::Dense(l) => (l.weight().clone(), l.bias().cloned()),
+            Inner::Q8(_) => return Ok(self.clone()),
+            Inner::Quantized(_) | Inner::Int8(_) => {
+                candle_core::bail!("only a dense projection is quantized to Q8_0 here")
+            }
+        };
+        let (out, in_dim) = w.dims2()?;
+        let cols = in_dim.div_ceil(GgmlDType::Q8_0.block_size()) * GgmlDType::Q8_0.block_size();
+        let bias = bias
+            .map(|b| b.to_dtype(DType::F32)?.to_vec1::<f32>())
+            .transpose()?;
+        // A chunk of rows at a time, each packed as soon as candle has quantized it: neither
+        // the f32 weight nor candle's blocks are ever whole in memory (the allocator keeps
+        // what it once held, so a transient copy of a vocabulary would stay resident).
+        use rayon::prelude::*;
+        let packed = std::sync::Mutex::new(Q8Matrix::zeros(out, in_dim, bias.as_deref()));
+        (0..out)
+            .step_by(QUANTIZE_ROWS)
+            .collect::<Vec<_>>()
+            .par_iter()
+            .try_for_each(|&start| -> Result<()> {
+                let n = QUANTIZE_ROWS.min(out - start);
+                let blocks = quantize_rows(&w.narrow(0, start, n)?, GgmlDType::Q8_0, n, cols)?;
+                let bytes = blocks.data()?;
+                packed
+                    .lock()
+                    .map_err(|_| candle_core::Error::Msg("a quantizing thread panicked".into()))?
+                    .set_rows(start, &bytes);
+                Ok(())
+            })?;
+        let m = packed
+            .into_inner()
+            .map_err(|_| candle_core::Error::Msg("a quantizing thread panicked".into()))?;
+        Ok(Projection {
+            inner: Inner::Q8(Arc::new(m)),
+        })
     }
 
     /// A quantized copy whose weight gets zero columns up to a multiple of `k_multiple` inputs
@@ -146,6 +209,12 @@ impl Projection {
                 (l.weight().clone(), l.bias().cloned(), in_dim, out)
             }
             Inner::Int8(_) => candle_core::bail!("an int8 projection cannot be re-quantized"),
+            Inner::Q8(m) => {
+                let rows: Vec<f32> = (0..m.rows()).flat_map(|r| m.row(r)).collect();
+                let w = Tensor::from_vec(rows, (m.rows(), m.cols()), &candle_core::Device::Cpu)?;
+                let bias = Some(Tensor::new(m.bias(), &candle_core::Device::Cpu)?);
+                (w, bias, m.cols(), m.rows())
+            }
             Inner::Quantized(q) => {
                 let w = match &q.weight {
                     QMatMul::QTensor(t) => t.dequantize(&t.device())?,
@@ -225,6 +294,17 @@ impl Projection {
                 in_dim,
                 ..
             }) => t.embedding(ids)?.narrow(1, 0, *in_dim)?.contiguous(),
+            Inner::Q8(m) => {
+                let ids = ids.to_vec1::<u32>()?;
+                let mut rows = Vec::with_capacity(ids.len() * m.cols());
+                for &id in &ids {
+                    if id as usize >= m.rows() {
+                        candle_core::bail!("row {id} of a [{}, {}] weight", m.rows(), m.cols());
+                    }
+                    rows.extend(m.row(id as usize));
+                }
+                Tensor::from_vec(rows, (ids.len(), m.cols()), &candle_core::Device::Cpu)
+            }
             _ => candle_core::bail!("this projection has no row lookup"),
         }
     }
@@ -233,7 +313,7 @@ impl Projection {
     pub fn dense_parts(&self) -> Option<(&Tensor, Option<&Tensor>)> {
         match &self.inner {
             Inner::Dense(l) => Some((l.weight(), l.bias())),
-            Inner::Quantized(_) | Inner::Int8(_) => None,
+            Inner::Quantized(_) | Inner::Int8(_) | Inner::Q8(_) => None,
         }
     }
 
@@ -242,6 +322,7 @@ impl Projection {
         match &self.inner {
             Inner::Dense(_) => None,
             Inner::Quantized(q) => Some(q.dtype),
+            Inner::Q8(_) => Some(GgmlDType::Q8_0),
             Inner::Int8(_) => None,
         }
     }
@@ -252,6 +333,7 @@ impl Projection {
             Inner::Dense(l) => l.weight().dims2(),
             Inner::Quantized(q) => Ok((q.out, q.in_dim)),
             Inner::Int8(m) => Ok((m.rows(), m.cols())),
+            Inner::Q8(m) => Ok((m.rows(), m.cols())),
         }
     }
 
@@ -262,7 +344,7 @@ impl Projection {
                 QMatMul::QTensor(t) => t.device(),
                 QMatMul::Tensor(w) | QMatMul::TensorF16(w) => w.device().clone(),
             },
-            Inner::Int8(_) => candle_core::Device::Cpu,
+            Inner::Int8(_) | Inner::Q8(_) => candle_core::Device::Cpu,
         }
     }
 
@@ -285,6 +367,7 @@ impl Projection {
             }
             Inner::Quantized(q) => q,
             Inner::Int8(m) => return int8_forward(m, x),
+            Inner::Q8(m) => return q8_forward(m, x),
         };
         let given = x.dim(D::Minus1)?;
         if given != q.in_dim {
@@ -353,6 +436,24 @@ fn int8_forward(m: &Int8Matrix, x: &Tensor) -> Result<Tensor> {
     let mut shape = x.dims().to_vec();
     *shape.last_mut().expect("x has a last dimension") = m.rows();
     let mut q = Int8Rows::new();
+    with_f32_slice(&x.to_dtype(DType::F32)?.contiguous()?, |x| {
+        q.set(x, rows, given)
+    })?;
+    let mut y = vec![0f32; rows * m.rows()];
+    m.forward(&q, &mut y);
+    Tensor::from_vec(y, shape, &candle_core::Device::Cpu)
+}
+
+/// `x W^T + b` through the `Q8_0` kernel, over the last dimension of `x`.
+fn q8_forward(m: &Q8Matrix, x: &Tensor) -> Result<Tensor> {
+    let given = x.dim(D::Minus1)?;
+    if given != m.cols() {
+        candle_core::bail!("projection expects {} inputs, got {given}", m.cols());
+    }
+    let rows = x.elem_count() / given;
+    let mut shape = x.dims().to_vec();
+    *shape.last_mut().expect("x has a last dimension") = m.rows();
+    let mut q = Q8Rows::new();
     with_f32_slice(&x.to_dtype(DType::F32)?.contiguous()?, |x| {
         q.set(x, rows, given)
     })?;
