@@ -158,3 +158,40 @@ fn loops_over_music_the_detector_kept_are_dropped_and_counted() {
         Some(transcript.stats.dropped_repeats as u64)
     );
 }
+
+/// A file with no long pause loses nothing to the detector: the French test sentence (speech
+/// from a fraction of a second in, which faster-whisper's regions trim) keeps its lead-in, so
+/// its transcript, segments and words are those of the run without the VAD.
+#[test]
+fn a_file_without_long_pauses_decodes_as_without_the_vad() {
+    let t = transcriber();
+    let audio = whisper_spec::audio::load_audio(
+        common::shared_dir().join("corpus/multilingual/picovoice_test_fr.wav"),
+    )
+    .unwrap()
+    .samples;
+    let regions = whisper_spec::vad::speech_regions(
+        &SileroVad::load(common::models::vad_model())
+            .unwrap()
+            .speech_probs(&audio)
+            .unwrap(),
+        audio.len(),
+        &options().vad.unwrap(),
+    );
+    assert!(
+        regions[0].start > 0,
+        "the detector's own regions trim the lead-in: {regions:?}"
+    );
+    let opts = TranscribeOptions {
+        language: Some("fr".into()),
+        ..options()
+    };
+    let with = t.transcribe_samples(&audio, &opts, "fr").unwrap();
+    let without = t
+        .transcribe_samples(&audio, &TranscribeOptions { vad: None, ..opts }, "fr")
+        .unwrap();
+    assert_eq!(with.stats.speech_s, Some(with.duration_s));
+    assert!(!with.text.trim().is_empty());
+    assert_eq!(with.text, without.text);
+    assert_eq!(with.segments, without.segments);
+}

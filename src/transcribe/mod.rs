@@ -44,7 +44,7 @@ use crate::model::{CrossKv, Whisper};
 use crate::store::{ModelDir, WeightStorage};
 use crate::text::{Task, TextError, WhisperTokenizer};
 use crate::transcript::Transcript;
-use crate::vad::{SileroVad, VadError, speech_regions};
+use crate::vad::{SileroVad, VadError, keep_short_gaps, speech_regions};
 use speech_map::{Side, SpeechMap, within_clips};
 
 /// A loaded model ready to transcribe any number of files.
@@ -276,7 +276,10 @@ impl Transcriber {
             let _span = tracing::debug_span!("vad").entered();
             vad.speech_probs(samples)?
         };
-        let mut regions = speech_regions(&probs, samples.len(), vad_options);
+        let mut regions = keep_short_gaps(
+            &speech_regions(&probs, samples.len(), vad_options),
+            samples.len(),
+        );
         if !opts.clip_timestamps.is_empty() {
             regions = within_clips(&regions, &opts.clip_timestamps, samples.len());
         }

@@ -12,7 +12,7 @@ mod regions;
 mod silero;
 
 pub use error::VadError;
-pub use regions::{VadOptions, speech_regions};
+pub use regions::{MIN_CUT_S, VadOptions, keep_short_gaps, speech_regions};
 pub use silero::{SileroVad, VadState};
 
 /// Sample rate the network was trained for.
