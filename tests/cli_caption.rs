@@ -123,6 +123,47 @@ fn captions_a_file_as_fast_as_possible() {
     assert_eq!(printed[..printed.len() - 1], joined[..]);
 }
 
+/// Phone-quality read speech (8 kHz Harvard sentences): tiny.en loops on a partial buffer
+/// ("Small children came to see him." again and again, the copies squeezed into no audio, all
+/// in one segment); the session keeps the sentence and drops the copies, so every sentence is
+/// committed once: the committed text is within 2 points of the offline transcript's WER.
+#[test]
+fn a_decode_that_loops_keeps_the_sentence_before_its_copies() {
+    let _serial = serial();
+    let osr = common::shared_dir().join("corpus/en_misc/OSR_us_000_0034_8k.wav");
+    let out = caption(&[
+        "--input",
+        osr.to_str().unwrap(),
+        "--realtime=false",
+        "--json",
+        "--compare-offline",
+    ])
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v = summary(&out);
+    let reference = common::manifest_rows()
+        .into_iter()
+        .find(|row| row[0] == "en_misc/OSR_us_000_0034_8k.wav")
+        .map(|row| row[8].clone())
+        .expect("the corpus manifest lists the file");
+    let (live, offline) = (
+        v["text"].as_str().unwrap(),
+        v["offline_text"].as_str().unwrap(),
+    );
+    assert!(
+        wer(&reference, live) <= wer(&reference, offline) + 2.0,
+        "live: {live}\noffline: {offline}"
+    );
+    assert!(live.contains("Small children came to see him"), "{live}");
+    assert!(!has_repeated_run(live, 4), "repeated words: {live}");
+    assert!(
+        v["stats"]["echoed_words"].as_u64().unwrap() > 0,
+        "{}",
+        v["stats"]
+    );
+}
+
 #[test]
 fn ten_minutes_of_silence_produce_no_captions() {
     let _serial = serial();

@@ -318,9 +318,6 @@ impl<'a> LiveSession<'a> {
         }
         let shown = self.agreement.tentative().to_vec();
         let mut hypothesis = self.decode()?;
-        if let Some(from) = super::prompt_echo::squeezed_repeat(&hypothesis) {
-            self.drop_echo(&mut hypothesis, from.., "a squeezed repeat");
-        }
         if self.committed_in_buffer.is_empty() {
             // Right after a cut nothing committed is left in the buffer: a decode that starts
             // by restating the committed text is echoing it.
@@ -445,26 +442,37 @@ impl<'a> LiveSession<'a> {
 
         let base = self.start_s();
         self.segment_ends.clear();
+        // A decode that loops (a sentence, then the same again squeezed into no audio, often
+        // inside one segment: no temperature fallback breaks loops on a partial buffer) keeps
+        // what precedes the first copy; the copies are the model's, and judged with them the
+        // whole segment would look invented and the heard sentence be lost with it.
+        let mut segments = transcript.segments.clone();
+        let flat: Vec<LiveWord> = segments
+            .iter()
+            .flat_map(|s| s.words.iter().map(|w| live_word(w, base, false)))
+            .collect();
+        if let Some(from) = super::prompt_echo::squeezed_repeat(&flat) {
+            let text: String = flat[from..].iter().map(|w| w.text.as_str()).collect();
+            tracing::debug!("dropped a squeezed repeat: {text}");
+            self.stats.echoed_words += flat.len() - from;
+            keep_first_words(&mut segments, from);
+        }
         let mut words = Vec::new();
         // Trailing segments whose words look invented (improbable, or squeezed into no time:
         // what Whisper does when it repeats the prompt over silence) are not a hypothesis.
         // Only trailing ones: words after them would commit past them, and a real sentence
         // with odd timings would be lost.
-        let heard = transcript
-            .segments
+        let heard = segments
             .iter()
             .rposition(|s| !s.words.is_empty() && !is_segment_anomaly(Some(s)))
             .map_or(0, |last| last + 1);
-        for segment in &transcript.segments[..heard] {
+        for dropped in segments[heard..].iter().filter(|s| !s.words.is_empty()) {
+            tracing::debug!("not a hypothesis (looks invented): {}", dropped.text);
+        }
+        for segment in &segments[..heard] {
             let n = segment.words.len();
             for (i, w) in segment.words.iter().enumerate() {
-                words.push(LiveWord {
-                    text: w.word.clone(),
-                    start: base + w.start,
-                    end: base + w.end,
-                    probability: w.probability,
-                    ends_segment: i + 1 == n,
-                });
+                words.push(live_word(w, base, i + 1 == n));
             }
             if let Some(last) = segment.words.last() {
                 self.segment_ends.push(base + last.end);
@@ -585,6 +593,27 @@ impl<'a> LiveSession<'a> {
             let from = self.prompt[from..].find(' ').map_or(from, |i| from + i);
             self.prompt.drain(..from);
         }
+    }
+}
+
+/// A decoded word in session time (its buffer starts at `base`).
+fn live_word(w: &crate::transcript::Word, base: f64, ends_segment: bool) -> LiveWord {
+    LiveWord {
+        text: w.word.clone(),
+        start: base + w.start,
+        end: base + w.end,
+        probability: w.probability,
+        ends_segment,
+    }
+}
+
+/// Truncates `segments` to their first `n` words in order (later segments left without words).
+fn keep_first_words(segments: &mut [crate::transcript::Segment], n: usize) {
+    let mut left = n;
+    for s in segments {
+        let keep = left.min(s.words.len());
+        s.words.truncate(keep);
+        left -= keep;
     }
 }
 
