@@ -84,37 +84,34 @@ fn a_large_v3_vocabulary_puts_cantonese_and_the_later_specials_where_large_v3_do
     Transcriber::load(&model, "large-v3", &candle_core::Device::Cpu).unwrap();
 }
 
+/// `whisper-spec bench --synthetic ARGS --runs 1 --json` on the store at `root`: its stdout and
+/// the JSON of its last line, the run having succeeded.
+fn bench_synthetic(root: &Path, args: &[&str]) -> (String, serde_json::Value) {
+    let out = Command::new(env!("CARGO_BIN_EXE_whisper-spec"))
+        .args(["bench", "--synthetic"])
+        .args(args)
+        .args(["--runs", "1", "--json"])
+        .env("WHISPER_SPEC_MODELS", root)
+        .env_remove("HF_ENDPOINT")
+        .env_remove("HF_HUB_OFFLINE")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "bench failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    (stdout, json)
+}
+
 #[test]
 fn bench_synthetic_builds_serves_loads_measures_and_stays_exact() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("store");
     store_with_vocabularies(&root);
-    let run = || {
-        let out = Command::new(env!("CARGO_BIN_EXE_whisper-spec"))
-            .args([
-                "bench",
-                "--synthetic",
-                "tiny",
-                "--draft",
-                "self-q8",
-                "--runs",
-                "1",
-                "--json",
-            ])
-            .env("WHISPER_SPEC_MODELS", &root)
-            .env_remove("HF_ENDPOINT")
-            .env_remove("HF_HUB_OFFLINE")
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-        assert!(
-            out.status.success(),
-            "bench failed:\n{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let json: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
-        (stdout, json)
-    };
+    let run = || bench_synthetic(&root, &["tiny", "--draft", "self-q8"]);
     let (stdout, first) = run();
     assert_eq!(first["model"], "tiny");
     assert_eq!(first["draft"], "self-q8");
@@ -163,31 +160,16 @@ fn a_quantized_target_quantizes_its_distil_draft_and_stays_exact() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("store");
     store_with_vocabularies(&root);
-    let out = Command::new(env!("CARGO_BIN_EXE_whisper-spec"))
-        .args([
-            "bench",
-            "--synthetic",
+    let (stdout, json) = bench_synthetic(
+        &root,
+        &[
             "small.en",
             "--draft",
             "distil-small.en",
             "--quantize",
             "q8_0",
-            "--runs",
-            "1",
-            "--json",
-        ])
-        .env("WHISPER_SPEC_MODELS", &root)
-        .env_remove("HF_ENDPOINT")
-        .env_remove("HF_HUB_OFFLINE")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "bench failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
     );
-    let json: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
     assert_eq!(json["precision"], "q8_0");
     assert_eq!(json["draft"], "distil-small.en (shared encoder, q8_0)");
     assert_eq!(json["identical"], true, "{stdout}");

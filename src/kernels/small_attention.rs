@@ -510,6 +510,33 @@ mod tests {
         }
     }
 
+    /// `attend` of `rows` query rows against `keys` keys of every head (no causal mask).
+    fn one_call<E: CacheElement>(
+        q: &[f32],
+        rows: usize,
+        (heads, hd, keys): (usize, usize, usize),
+        kt: &[E],
+        v: &[E],
+    ) -> Vec<f32> {
+        let mut out = vec![0f32; rows * heads * hd];
+        let a = Attend {
+            q,
+            rows,
+            heads,
+            head_dim: hd,
+            kt,
+            kt_head: hd * keys,
+            kt_row: keys,
+            v,
+            v_head: keys * hd,
+            keys,
+            causal: false,
+            scale: 0.125,
+        };
+        attend(&a, &mut out);
+        out
+    }
+
     /// Keys and values stored in bf16 give bit for bit what f32 copies of the same (widened)
     /// values give, for one row and for a block of rows, and each row of the block is the
     /// one-row call's.
@@ -531,57 +558,16 @@ mod tests {
             .flat_map(|i| [(i, 1), (i, 5), (i, 8)])
         {
             let q = data(rows * heads * hd, 1);
-            let call = |kt: &[f32], v: &[f32]| {
-                let mut out = vec![0f32; rows * heads * hd];
-                let a = Attend {
-                    q: &q,
-                    rows,
-                    heads,
-                    head_dim: hd,
-                    kt,
-                    kt_head: hd * keys,
-                    kt_row: keys,
-                    v,
-                    v_head: keys * hd,
-                    keys,
-                    causal: false,
-                    scale: 0.125,
-                };
-                attend(&a, &mut out);
-                out
-            };
-            let wide = isa.forced(|| call(&kt32, &v32));
-            let mut narrow = vec![0f32; rows * heads * hd];
-            let a = Attend {
-                q: &q,
-                rows,
-                heads,
-                head_dim: hd,
-                kt: &kt16,
-                kt_head: hd * keys,
-                kt_row: keys,
-                v: &v16,
-                v_head: keys * hd,
-                keys,
-                causal: false,
-                scale: 0.125,
-            };
-            isa.forced(|| attend(&a, &mut narrow));
+            let wide = isa.forced(|| one_call(&q, rows, (heads, hd, keys), &kt32, &v32));
+            let narrow = isa.forced(|| one_call(&q, rows, (heads, hd, keys), &kt16, &v16));
             assert_eq!(wide, narrow, "{isa:?}, {rows} rows");
             let width = heads * hd;
-            let mut alone = vec![0f32; width];
-            attend(
-                &Attend {
-                    q: &q[(rows - 1) * width..],
-                    rows: 1,
-                    ..a
-                },
-                &mut alone,
-            );
+            let last = &q[(rows - 1) * width..];
+            let alone = isa.forced(|| one_call(last, 1, (heads, hd, keys), &kt16, &v16));
             assert_eq!(
                 alone,
                 narrow[(rows - 1) * width..],
-                "{rows} rows, the last alone"
+                "{isa:?}, {rows} rows, the last alone"
             );
         }
     }

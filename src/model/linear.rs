@@ -428,37 +428,39 @@ fn quantize_rows(w: &Tensor, dtype: GgmlDType, rows: usize, cols: usize) -> Resu
 
 /// `x W^T + b` through the 8-bit kernel, over the last dimension of `x`.
 fn int8_forward(m: &Int8Matrix, x: &Tensor) -> Result<Tensor> {
-    let given = x.dim(D::Minus1)?;
-    if given != m.cols() {
-        candle_core::bail!("projection expects {} inputs, got {given}", m.cols());
-    }
-    let rows = x.elem_count() / given;
-    let mut shape = x.dims().to_vec();
-    *shape.last_mut().expect("x has a last dimension") = m.rows();
-    let mut q = Int8Rows::new();
-    with_f32_slice(&x.to_dtype(DType::F32)?.contiguous()?, |x| {
-        q.set(x, rows, given)
-    })?;
-    let mut y = vec![0f32; rows * m.rows()];
-    m.forward(&q, &mut y);
-    Tensor::from_vec(y, shape, &candle_core::Device::Cpu)
+    rounded_forward(x, (m.rows(), m.cols()), Int8Rows::set, |q: &Int8Rows, y| {
+        m.forward(q, y)
+    })
 }
 
 /// `x W^T + b` through the `Q8_0` kernel, over the last dimension of `x`.
 fn q8_forward(m: &Q8Matrix, x: &Tensor) -> Result<Tensor> {
+    rounded_forward(x, (m.rows(), m.cols()), Q8Rows::set, |q: &Q8Rows, y| {
+        m.forward(q, y)
+    })
+}
+
+/// A `[out, cols]` product over the last dimension of `x` by a kernel that takes its input rows
+/// rounded to 8 bits: `round` fills the buffer from the f32 rows, `multiply` writes the output.
+fn rounded_forward<R: Default>(
+    x: &Tensor,
+    (out, cols): (usize, usize),
+    round: impl FnOnce(&mut R, &[f32], usize, usize),
+    multiply: impl FnOnce(&R, &mut [f32]),
+) -> Result<Tensor> {
     let given = x.dim(D::Minus1)?;
-    if given != m.cols() {
-        candle_core::bail!("projection expects {} inputs, got {given}", m.cols());
+    if given != cols {
+        candle_core::bail!("projection expects {cols} inputs, got {given}");
     }
     let rows = x.elem_count() / given;
     let mut shape = x.dims().to_vec();
-    *shape.last_mut().expect("x has a last dimension") = m.rows();
-    let mut q = Q8Rows::new();
+    *shape.last_mut().expect("x has a last dimension") = out;
+    let mut q = R::default();
     with_f32_slice(&x.to_dtype(DType::F32)?.contiguous()?, |x| {
-        q.set(x, rows, given)
+        round(&mut q, x, rows, given)
     })?;
-    let mut y = vec![0f32; rows * m.rows()];
-    m.forward(&q, &mut y);
+    let mut y = vec![0f32; rows * out];
+    multiply(&q, &mut y);
     Tensor::from_vec(y, shape, &candle_core::Device::Cpu)
 }
 
