@@ -152,6 +152,17 @@ fn epilogue(
     epilogue_body(acc, sum, scale, bias, sx, out)
 }
 
+/// `bias` (`rows` long, or none: zeros) followed by zeros up to `len`, for kernels that compute
+/// whole tiles of rows.
+pub(super) fn padded_bias(bias: Option<&[f32]>, rows: usize, len: usize) -> Vec<f32> {
+    let mut padded = vec![0f32; len];
+    if let Some(bias) = bias {
+        assert_eq!(bias.len(), rows, "bias is not {rows} long");
+        padded[..rows].copy_from_slice(bias);
+    }
+    padded
+}
+
 /// A weight matrix `[rows, cols]` in 8 bits, one scale per row, and an optional f32 bias.
 ///
 /// Stored packed for the kernel: tiles of 64 rows; inside a tile, for each group of 4 inputs,
@@ -183,10 +194,6 @@ impl Int8Matrix {
         bias: Option<&[f32]>,
     ) -> Self {
         assert_eq!(w.len(), rows * cols, "weight is not [{rows}, {cols}]");
-        assert!(
-            bias.is_none_or(|b| b.len() == rows),
-            "bias is not {rows} long"
-        );
         let stride = cols.div_ceil(GROUP) * GROUP;
         let padded_rows = rows.div_ceil(TILE) * TILE;
         let mut data = vec![0i8; padded_rows * stride];
@@ -205,10 +212,6 @@ impl Int8Matrix {
                 data[tile * TILE * stride + (c / GROUP * TILE + lane) * GROUP + c % GROUP] = v;
             }
         }
-        let mut b = vec![0f32; padded_rows];
-        if let Some(bias) = bias {
-            b[..rows].copy_from_slice(bias);
-        }
         Int8Matrix {
             rows,
             cols,
@@ -216,7 +219,7 @@ impl Int8Matrix {
             data,
             scale,
             sum,
-            bias: b,
+            bias: padded_bias(bias, rows, padded_rows),
         }
     }
 

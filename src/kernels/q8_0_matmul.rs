@@ -18,7 +18,7 @@
 use half::f16;
 
 use super::SendPtr;
-use super::int8_matmul::IntKernels;
+use super::int8_matmul::{IntKernels, padded_bias};
 
 /// Inputs per block (GGML's `QK8_0`).
 pub const BLOCK: usize = 32;
@@ -50,23 +50,15 @@ pub struct Q8Matrix {
 impl Q8Matrix {
     /// An empty `[rows, cols]` matrix (all blocks zero) to be filled by [`set_rows`](Self::set_rows).
     pub fn zeros(rows: usize, cols: usize, bias: Option<&[f32]>) -> Self {
-        assert!(
-            bias.is_none_or(|b| b.len() == rows),
-            "bias is not {rows} long"
-        );
         let blocks = cols.div_ceil(BLOCK);
         let tiles = rows.div_ceil(TILE);
-        let mut b = vec![0f32; tiles * TILE];
-        if let Some(bias) = bias {
-            b[..rows].copy_from_slice(bias);
-        }
         Q8Matrix {
             rows,
             cols,
             blocks,
             data: vec![128; tiles * blocks * TILE_BLOCK],
             scale: vec![f16::ZERO; tiles * blocks * TILE],
-            bias: b,
+            bias: padded_bias(bias, rows, tiles * TILE),
         }
     }
 
@@ -107,11 +99,6 @@ impl Q8Matrix {
     /// The bias (`rows` long; zeros where the matrix has none).
     pub fn bias(&self) -> &[f32] {
         &self.bias[..self.rows]
-    }
-
-    /// Bytes held (weights, scales and bias).
-    pub fn bytes(&self) -> usize {
-        self.data.len() + 2 * self.scale.len() + 4 * self.bias.len()
     }
 
     /// Row `r` of the weight in f32 (`cols` long): each byte times its block's scale, as GGML

@@ -169,6 +169,9 @@ impl Projection {
         // the f32 weight nor candle's blocks are ever whole in memory (the allocator keeps
         // what it once held, so a transient copy of a vocabulary would stay resident).
         use rayon::prelude::*;
+        fn poisoned<T>(_: T) -> candle_core::Error {
+            candle_core::Error::Msg("a quantizing thread panicked".into())
+        }
         let packed = std::sync::Mutex::new(Q8Matrix::zeros(out, in_dim, bias.as_deref()));
         (0..out)
             .step_by(QUANTIZE_ROWS)
@@ -178,15 +181,10 @@ impl Projection {
                 let n = QUANTIZE_ROWS.min(out - start);
                 let blocks = quantize_rows(&w.narrow(0, start, n)?, GgmlDType::Q8_0, n, cols)?;
                 let bytes = blocks.data()?;
-                packed
-                    .lock()
-                    .map_err(|_| candle_core::Error::Msg("a quantizing thread panicked".into()))?
-                    .set_rows(start, &bytes);
+                packed.lock().map_err(poisoned)?.set_rows(start, &bytes);
                 Ok(())
             })?;
-        let m = packed
-            .into_inner()
-            .map_err(|_| candle_core::Error::Msg("a quantizing thread panicked".into()))?;
+        let m = packed.into_inner().map_err(poisoned)?;
         Ok(Projection {
             inner: Inner::Q8(Arc::new(m)),
         })

@@ -49,8 +49,8 @@ pub struct LiveQuery {
     /// Language code or name (detected when absent, on multilingual models).
     pub language: Option<String>,
     /// For a client sending in real time (a microphone): past this much undecoded audio
-    /// (seconds, at least [`RESUME_S`](crate::transcribe::stream::RESUME_S)), the session jumps to the newest audio and sends a
-    /// `skipped` message. Absent or `none`: every sample is decoded, however late (a client
+    /// (seconds, at least [`RESUME_S`](crate::transcribe::stream::RESUME_S)), the session
+    /// jumps to the newest audio and sends a `skipped` message. Absent or `none`: every sample is decoded, however late (a client
     /// sending a file faster than real time loses nothing).
     pub max_lag: Option<String>,
 }

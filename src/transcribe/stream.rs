@@ -446,7 +446,7 @@ impl<'a> LiveSession<'a> {
         // inside one segment: no temperature fallback breaks loops on a partial buffer) keeps
         // what precedes the first copy; the copies are the model's, and judged with them the
         // whole segment would look invented and the heard sentence be lost with it.
-        let mut segments = transcript.segments.clone();
+        let mut segments = transcript.segments;
         let flat: Vec<LiveWord> = segments
             .iter()
             .flat_map(|s| s.words.iter().map(|w| live_word(w, base, false)))
@@ -482,10 +482,7 @@ impl<'a> LiveSession<'a> {
             "buffer {:.2}-{:.2} s, no speech {:.2}, prompt {:?}: {}",
             base,
             self.audio_end_s(),
-            transcript
-                .segments
-                .first()
-                .map_or(1.0, |s| s.no_speech_prob),
+            segments.first().map_or(1.0, |s| s.no_speech_prob),
             self.prompt,
             words
                 .iter()
