@@ -1,7 +1,8 @@
 //! Transcribing only the speech: JFK's sentence, 3 minutes of room tone (seeded brown noise at
-//! -50 dBFS), the sentence again. With the Silero VAD (the CLI's default settings) both
-//! sentences come out whole, each at its own place in the file (segments and words mapped back
-//! from the joined speech), and the room tone is never decoded; room tone alone gives no text;
+//! -50 dBFS), hiss or music, the sentence again. With the Silero VAD (the CLI's default
+//! settings) both sentences come out whole, each at its own place in the file (segments and
+//! words mapped back from the joined speech, segments split at the cut), and the non-speech is
+//! never decoded; room tone alone gives no text;
 //! asking for the VAD without a model is an error. With 3 minutes of music in place of the room
 //! tone and the detector told to keep pauses of up to 10 minutes (so the music is decoded),
 //! Whisper loops over the music; the loops (the previous text again, far from any speech) are
@@ -66,27 +67,59 @@ fn jfk_words() -> Vec<String> {
     )
 }
 
-#[test]
-fn speech_around_room_tone_is_transcribed_whole_and_in_place() {
+/// JFK, `filler` (non-speech), JFK again: both sentences come out whole, every segment on one
+/// side of the filler, and with word timestamps every word inside its own sentence.
+fn speech_around(filler: &[f32], name: &str, word_timestamps: bool) {
     let jfk = jfk();
     let jfk_s = jfk.len() as f64 / RATE as f64;
-    let tone = common::room_tone::room_tone(180);
-    let second_at = jfk_s + 180.0;
+    let second_at = jfk_s + filler.len() as f64 / RATE as f64;
     let mut audio = jfk.clone();
-    audio.extend_from_slice(&tone);
+    audio.extend_from_slice(filler);
     audio.extend_from_slice(&jfk);
     let t = transcriber();
-    let transcript = t
-        .transcribe_samples(&audio, &options(), "jfk_roomtone_jfk")
-        .unwrap();
+    let opts = TranscribeOptions {
+        word_timestamps,
+        ..options()
+    };
+    let transcript = t.transcribe_samples(&audio, &opts, name).unwrap();
     let expected = jfk_words();
     let twice = [expected.clone(), expected.clone()].concat();
-    assert_eq!(words(&transcript.text), twice, "{}", transcript.text);
+    assert_eq!(
+        words(&transcript.text),
+        twice,
+        "{name}: {}",
+        transcript.text
+    );
     assert!((transcript.duration_s - audio.len() as f64 / RATE as f64).abs() < 1e-9);
     let speech = transcript.stats.speech_s.expect("the VAD ran");
-    assert!(speech < 2.0 * jfk_s + 4.0, "{speech} s kept as speech");
-    // Every word lies inside one of the two sentences, and the second half's words in the
-    // second one.
+    assert!(
+        speech < 2.0 * jfk_s + 4.0,
+        "{name}: {speech} s kept as speech"
+    );
+    for s in &transcript.segments {
+        assert!(
+            s.end <= jfk_s + 0.5 || s.start >= second_at - 0.5,
+            "{name}: segment {:.2}-{:.2} s '{}' spans the cut",
+            s.start,
+            s.end,
+            s.text
+        );
+    }
+    // The second sentence's words are in the second half's segments.
+    let second_half: String = transcript
+        .segments
+        .iter()
+        .filter(|s| s.start >= second_at - 0.5)
+        .map(|s| s.text.as_str())
+        .collect();
+    assert_eq!(
+        words(&second_half).len(),
+        expected.len(),
+        "{name}: {second_half}"
+    );
+    if !word_timestamps {
+        return;
+    }
     let all: Vec<_> = transcript.segments.iter().flat_map(|s| &s.words).collect();
     assert_eq!(all.len(), twice.len());
     for (i, w) in all.iter().enumerate() {
@@ -97,20 +130,48 @@ fn speech_around_room_tone_is_transcribed_whole_and_in_place() {
         };
         assert!(
             w.start >= lo && w.end <= hi && w.start <= w.end,
-            "word {i} '{}' at {:.2}-{:.2} s, expected within {lo:.2}-{hi:.2}",
+            "{name}: word {i} '{}' at {:.2}-{:.2} s, expected within {lo:.2}-{hi:.2}",
             w.word,
             w.start,
             w.end
         );
     }
-    for s in &transcript.segments {
-        assert!(
-            s.end <= jfk_s + 0.5 || s.start >= second_at - 0.5,
-            "segment {:.2}-{:.2} s spans the room tone",
-            s.start,
-            s.end
-        );
-    }
+}
+
+/// Three minutes apart, each sentence is a stretch of its own, decoded in its own windows.
+#[test]
+fn speech_around_room_tone_is_transcribed_whole_and_in_place() {
+    speech_around(
+        &common::room_tone::room_tone(180),
+        "jfk_roomtone_jfk",
+        false,
+    );
+}
+
+/// Seconds apart, both sentences share a window, and Whisper writes one segment from the end of
+/// the first into the start of the second: it is split at the cut, with the words found for the
+/// split alone (no word timestamps asked for) or with those the transcript keeps.
+#[test]
+fn a_segment_across_a_short_cut_is_split_there() {
+    let tone = common::room_tone::room_tone(4);
+    speech_around(&tone, "jfk_4s_roomtone_jfk", false);
+    let tone = common::room_tone::room_tone(8);
+    speech_around(&tone, "jfk_8s_roomtone_jfk", true);
+}
+
+#[test]
+fn speech_around_hiss_is_transcribed_whole_and_in_place() {
+    speech_around(&common::room_tone::hiss(180), "jfk_hiss_jfk", true);
+}
+
+/// After 3 minutes of loud music the detector is slow to hear speech again: it crosses its
+/// threshold a second into the sentence (from the crossing, the region began inside the first
+/// "And", and the word was lost; it now reaches back to where the probability began to rise),
+/// and it hears "ask not" after the pause that follows as non-speech (a gap of 1.7 s, now kept
+/// since it is under 2 s).
+#[test]
+fn speech_around_music_is_transcribed_whole_and_in_place() {
+    speech_around(&common::room_tone::music(180), "jfk_music_jfk", true);
 }
 
 #[test]

@@ -5,12 +5,13 @@
 
 use std::time::Instant;
 
+use super::cut_split::{WindowTokens, split_at_cuts};
 use super::fallback::decode_with_fallback;
 use super::hallucination;
 use super::segments::split_window;
 use super::speech_map::SpeechMap;
 use super::timing::{add_word_timestamps, find_alignment};
-use super::{TranscribeOptions, Transcriber, WindowPrompt};
+use super::{EncodedWindow, TranscribeOptions, Transcriber, WindowPrompt};
 use crate::audio::framing::{
     N_FRAMES, cut_window, fill_silence_after, first_frames, frame_at, loudest_rms_db,
     sample_at_frame,
@@ -21,13 +22,9 @@ use crate::decoding::speculative::SpecStats;
 use crate::error::Result;
 use crate::transcript::{Segment, Stats, Transcript};
 
-/// Non-speech cut out between two windows (by the voice activity detector) longer than this
-/// ends the previous-text prompt: text from before a long pause is no context for what follows,
-/// and over a pause it invites Whisper to repeat itself.
-const PROMPT_GAP_S: usize = 10;
-
 /// Transcribes `samples`; with `speech`, they are the joined speech regions of a longer file
-/// (see [`super::speech_map`]), whose cuts the prompt does not cross when they are long.
+/// (see [`super::speech_map`]), and each clip is a stretch between long pauses
+/// ([`SpeechMap::stretches`]) that starts without the previous text as prompt.
 pub(super) fn transcribe(
     t: &Transcriber,
     samples: &[f32],
@@ -72,7 +69,8 @@ pub(super) fn transcribe(
     });
     let mut all_tokens: Vec<u32> = initial_prompt.clone();
     let mut prompt_reset_since = 0usize;
-    let mut last_window_start = 0usize;
+    // With a speech map, the clip (stretch of speech) whose text the prompt holds.
+    let mut prompt_clip = 0usize;
     let mut first_window = true;
     let mut last_speech = 0.0f64;
     let mut window = vec![0.0f32; n_mels * N_FRAMES];
@@ -135,14 +133,12 @@ pub(super) fn transcribe(
                 "en".into()
             });
         }
-        let window_start = sample_at_frame(seek);
-        if let Some(map) = speech
-            && map.longest_cut_between(last_window_start, window_start)
-                >= PROMPT_GAP_S * SAMPLE_RATE as usize
-        {
+        if speech.is_some() && clip != prompt_clip {
+            // A stretch after a long pause: the text before it is no context for it, and over
+            // a pause it invites Whisper to repeat itself.
             prompt_reset_since = all_tokens.len();
+            prompt_clip = clip;
         }
-        last_window_start = window_start;
         let previous = window_prompt(
             &all_tokens,
             &initial_prompt,
@@ -207,6 +203,8 @@ pub(super) fn transcribe(
             });
         }
         let mut next_seek = seek + split.advance;
+        // How many text tokens make each word, per segment (with word timestamps).
+        let mut word_tokens: Vec<Vec<usize>> = Vec::new();
         if opts.word_timestamps && !current.is_empty() {
             let t0 = Instant::now();
             let eot = tokenizer.specials().eot;
@@ -225,7 +223,8 @@ pub(super) fn transcribe(
             )?;
             let offset = seek as f64 * 0.01;
             let speech_before = last_speech;
-            add_word_timestamps(alignment, &mut current, eot, offset, &mut last_speech);
+            word_tokens =
+                add_word_timestamps(alignment, &mut current, eot, offset, &mut last_speech);
             // openai/whisper: unless the window ended on a lone timestamp, continue from the
             // end of its last word.
             let single_ending = split.single_timestamp_ending;
@@ -260,10 +259,29 @@ pub(super) fn transcribe(
                 }
             }
         }
-        for segment in current {
+        for segment in &current {
             all_tokens.extend_from_slice(&segment.tokens);
-            segments.push(segment);
         }
+        if let Some(map) = speech
+            && current.iter().any(|s| map.cut_inside(s.start, s.end))
+        {
+            let t0 = Instant::now();
+            let window = WindowTokens {
+                timestamp_begin,
+                eot: tokenizer.specials().eot,
+                offset: seek as f64 * 0.01,
+                seconds: window_frames as f64 * 0.01,
+            };
+            let ctx = WindowContext {
+                t,
+                encoded: &encoded,
+                language: language.as_deref(),
+                opts,
+            };
+            current = split_window_at_cuts(current, word_tokens, map, &window, &ctx)?;
+            stats.decoder_s += t0.elapsed().as_secs_f64();
+        }
+        segments.extend(current);
         if !opts.condition_on_previous_text || attempt.temperature > 0.5 {
             prompt_reset_since = all_tokens.len();
         }
@@ -302,6 +320,70 @@ pub(super) fn transcribe(
         segments,
         stats,
     })
+}
+
+/// What aligning a window's text again needs.
+struct WindowContext<'a> {
+    t: &'a Transcriber,
+    encoded: &'a EncodedWindow,
+    language: Option<&'a str>,
+    opts: &'a TranscribeOptions,
+}
+
+/// One window's `segments` (joined-audio times) with each that runs across a cut of `map`
+/// split there ([`split_at_cuts`]). `word_tokens` are the segments' words' token counts when
+/// word timestamps were found; otherwise the words are found here for the split only (one
+/// alignment pass, in windows with a segment across a cut) and not kept.
+fn split_window_at_cuts(
+    mut segments: Vec<Segment>,
+    mut word_tokens: Vec<Vec<usize>>,
+    map: &SpeechMap,
+    window: &WindowTokens,
+    ctx: &WindowContext,
+) -> Result<Vec<Segment>> {
+    let keep_words = ctx.opts.word_timestamps;
+    if !keep_words {
+        let text: Vec<u32> = segments
+            .iter()
+            .flat_map(|s| s.tokens.iter().copied().filter(|&t| t < window.eot))
+            .collect();
+        let alignment = find_alignment(
+            ctx.t,
+            ctx.encoded,
+            ctx.language,
+            ctx.opts.task,
+            &text,
+            (window.seconds * 100.0).round() as usize,
+        )?;
+        // The words are timed on a copy: without word timestamps, segments keep their own
+        // edges (openai's word pass moves them to the words).
+        let mut timed = segments.clone();
+        word_tokens =
+            add_word_timestamps(alignment, &mut timed, window.eot, window.offset, &mut 0.0);
+        for (segment, timed) in segments.iter_mut().zip(timed) {
+            segment.words = timed.words;
+        }
+    }
+    let decode = |tokens: &[u32]| ctx.t.tokenizer().decode(tokens);
+    let mut out = Vec::with_capacity(segments.len());
+    for (i, segment) in segments.into_iter().enumerate() {
+        let counts = word_tokens.get(i).map_or(&[][..], Vec::as_slice);
+        let mut parts = split_at_cuts(segment, counts, map, window, &decode, keep_words);
+        if parts.len() > 1 {
+            tracing::debug!(
+                "a segment across a cut, split in {} at {:.2} s of joined audio",
+                parts.len(),
+                parts[1].start
+            );
+        }
+        if !keep_words {
+            for part in &mut parts {
+                part.words.clear();
+            }
+        }
+        out.extend(parts);
+    }
+    Ok(out)
 }
 
 /// The last `max` of `tokens`, with a warning naming `what` when some are cut.

@@ -7,6 +7,7 @@
 
 pub mod agreement;
 pub mod commit_policy;
+pub mod cut_split;
 pub mod draft_rounds;
 pub mod fallback;
 pub mod hallucination;
@@ -44,7 +45,7 @@ use crate::model::{CrossKv, Whisper};
 use crate::store::{ModelDir, WeightStorage};
 use crate::text::{Task, TextError, WhisperTokenizer};
 use crate::transcript::Transcript;
-use crate::vad::{SileroVad, VadError, keep_short_gaps, speech_regions};
+use crate::vad::{SileroVad, VadError, keep_short_gaps, speech_regions, start_at_onsets};
 use speech_map::{Side, SpeechMap, within_clips};
 
 /// A loaded model ready to transcribe any number of files.
@@ -276,8 +277,9 @@ impl Transcriber {
             let _span = tracing::debug_span!("vad").entered();
             vad.speech_probs(samples)?
         };
+        let detected = speech_regions(&probs, samples.len(), vad_options);
         let mut regions = keep_short_gaps(
-            &speech_regions(&probs, samples.len(), vad_options),
+            &start_at_onsets(&detected, &probs, vad_options),
             samples.len(),
         );
         if !opts.clip_timestamps.is_empty() {
@@ -288,13 +290,19 @@ impl Transcriber {
         let joined = map.join(samples);
         let duration_s = samples.len() as f64 / f64::from(audio::SAMPLE_RATE);
         tracing::debug!(
-            "{file}: {:.1} s of speech in {} regions of {duration_s:.1} s",
+            "{file}: {:.1} s of speech in {} regions of {duration_s:.1} s: {}",
             joined.len() as f64 / f64::from(audio::SAMPLE_RATE),
-            map.regions().len()
+            map.regions().len(),
+            map.regions()
+                .iter()
+                .map(|r| format!("{:.2}-{:.2}", r.start as f64 / 16e3, r.end as f64 / 16e3))
+                .collect::<Vec<_>>()
+                .join(" ")
         );
         let opts = TranscribeOptions {
-            // The clips are already cut out; what is left is all to transcribe.
-            clip_timestamps: Vec::new(),
+            // The clips are already cut out; what is left is all to transcribe, each stretch
+            // between long pauses in windows of its own.
+            clip_timestamps: map.stretches(),
             ..opts.clone()
         };
         let mut transcript = if joined.is_empty() {

@@ -2,6 +2,8 @@
 //! detector) are cut out and joined end to end, the joined audio is transcribed as any audio
 //! is (30 s windows full of speech instead of windows of pauses, music or room tone, over
 //! which Whisper invents text), and every timestamp is mapped back to the original timeline.
+//! Speech after a long pause starts windows of its own ([`SpeechMap::stretches`]); a segment
+//! that runs across a shorter cut is split there ([`super::cut_split`]).
 
 use std::ops::Range;
 
@@ -10,6 +12,12 @@ use crate::transcript::{Segment, Transcript};
 
 /// A segment edge this close to a cut (seconds of joined audio) belongs to the other side.
 const SNAP_S: f64 = 1.0;
+
+/// Non-speech cut out that separates one stretch of speech from the next, in seconds: the
+/// speech after it starts a new window, without the text before it as prompt. Speech from
+/// either side of a minute of music shares nothing, and decoded in one window it costs words
+/// (JFK after 3 minutes of music lost "ask not" that way; alone, it keeps them).
+pub const LONG_CUT_S: f64 = 10.0;
 
 /// Speech regions of a file (sample ranges of the original audio) and where each lands in the
 /// joined audio.
@@ -80,6 +88,44 @@ impl SpeechMap {
             .map(|i| self.regions[i].start - self.regions[i - 1].end)
             .max()
             .unwrap_or(0)
+    }
+
+    /// Where the joined audio is split into stretches at cuts of [`LONG_CUT_S`] or more, as
+    /// clip timestamps (pairs of start and end seconds of joined audio, the last end left
+    /// open): each stretch is transcribed in windows of its own.
+    pub fn stretches(&self) -> Vec<f64> {
+        let long = (LONG_CUT_S * f64::from(SAMPLE_RATE)) as usize;
+        let mut clips = vec![0.0];
+        for i in 1..self.regions.len() {
+            if self.regions[i].start - self.regions[i - 1].end >= long {
+                let at = self.joined_start_s(i);
+                clips.extend([at, at]);
+            }
+        }
+        clips
+    }
+
+    /// Where region `i` ends in the joined audio, in seconds.
+    pub fn joined_end_s(&self, i: usize) -> f64 {
+        (self.joined_starts[i] + self.regions[i].len()) as f64 / f64::from(SAMPLE_RATE)
+    }
+
+    /// Whether a cut lies strictly inside joined-audio times `start..end` (seconds).
+    pub fn cut_inside(&self, start: f64, end: f64) -> bool {
+        let rate = f64::from(SAMPLE_RATE);
+        let (from, to) = ((start * rate).max(0.0) as usize, (end * rate) as usize);
+        to > from + 1 && self.longest_cut_between(from, to - 1) > 0
+    }
+
+    /// The region joined-audio time `t` (seconds) belongs to (a time on a boundary: the
+    /// region starting there).
+    pub fn region_of(&self, t: f64) -> usize {
+        self.region_at(t * f64::from(SAMPLE_RATE), Side::Start)
+    }
+
+    /// Where region `i` starts in the joined audio, in seconds.
+    pub fn joined_start_s(&self, i: usize) -> f64 {
+        self.joined_starts[i] as f64 / f64::from(SAMPLE_RATE)
     }
 
     /// The regions' samples of `samples`, joined end to end.
@@ -236,6 +282,25 @@ mod tests {
         assert_eq!(m.longest_cut_between(0, 2 * S), 7 * S);
         assert_eq!(m.longest_cut_between(2 * S, 5 * S), S);
         assert_eq!(m.longest_cut_between(0, 5 * S), 7 * S);
+    }
+
+    #[test]
+    fn cuts_inside_a_stretch_and_regions_of_times() {
+        let m = map();
+        // Joined: 0..2 s, then 2..4 s after the cut.
+        assert!(m.cut_inside(1.5, 2.5));
+        assert!(!m.cut_inside(0.0, 2.0) && !m.cut_inside(2.0, 3.0));
+        assert_eq!((m.region_of(1.99), m.region_of(2.0)), (0, 1));
+        assert_eq!((m.joined_start_s(1), m.joined_end_s(0)), (2.0, 2.0));
+    }
+
+    #[test]
+    fn long_cuts_split_the_speech_into_stretches() {
+        // Cuts of 7 s (long) and 1 s (short) at joined 2 s and 4 s.
+        let m = SpeechMap::new(vec![S..3 * S, 10 * S..12 * S, 13 * S..14 * S], 20 * S);
+        assert_eq!(m.stretches(), vec![0.0]);
+        let m = SpeechMap::new(vec![S..3 * S, 13 * S..15 * S, 16 * S..17 * S], 20 * S);
+        assert_eq!(m.stretches(), vec![0.0, 2.0, 2.0]);
     }
 
     #[test]

@@ -366,14 +366,15 @@ fn round2(x: f64) -> f64 {
 
 /// openai `add_word_timestamps` for one window's segments (already in file time): aligns their
 /// text, assigns the words, trims implausible durations, and moves segment boundaries to the
-/// words. `last_speech` is the end of the last speech so far (updated).
+/// words. `last_speech` is the end of the last speech so far (updated). Returns, for each
+/// segment, how many of its text tokens each of its words is made of.
 pub fn add_word_timestamps(
     mut alignment: Vec<WordTiming>,
     segments: &mut [Segment],
     eot: u32,
     time_offset: f64,
     last_speech: &mut f64,
-) {
+) -> Vec<Vec<usize>> {
     let eot_free: Vec<Vec<u32>> = segments
         .iter()
         .map(|s| s.tokens.iter().copied().filter(|&t| t < eot).collect())
@@ -409,9 +410,11 @@ pub fn add_word_timestamps(
     merge_punctuations(&mut alignment);
 
     let mut index = 0;
+    let mut token_counts = Vec::with_capacity(segments.len());
     for (segment, text_tokens) in segments.iter_mut().zip(&eot_free) {
         let mut saved = 0;
         let mut words: Vec<Word> = Vec::new();
+        let mut counts: Vec<usize> = Vec::new();
         while index < alignment.len() && saved < text_tokens.len() {
             let timing = &alignment[index];
             if !timing.word.is_empty() {
@@ -421,10 +424,15 @@ pub fn add_word_timestamps(
                     end: round2(time_offset + timing.end),
                     probability: timing.probability,
                 });
+                counts.push(timing.tokens.len());
+            } else if let Some(last) = counts.last_mut() {
+                // An emptied entry's tokens went to a neighbour (none are left in it).
+                *last += timing.tokens.len();
             }
             saved += timing.tokens.len();
             index += 1;
         }
+        token_counts.push(counts);
         if !words.is_empty() {
             let long_first = words[0].end - words[0].start > max_duration;
             let long_pair = words.len() > 1 && words[1].end - words[0].start > max_duration * 2.0;
@@ -451,6 +459,7 @@ pub fn add_word_timestamps(
         }
         segment.words = words;
     }
+    token_counts
 }
 
 #[cfg(test)]

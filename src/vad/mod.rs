@@ -12,7 +12,10 @@ mod regions;
 mod silero;
 
 pub use error::VadError;
-pub use regions::{MIN_CUT_S, VadOptions, keep_short_gaps, speech_regions};
+pub use regions::{
+    MIN_CUT_S, ONSET_FLOOR, ONSET_MAX_S, VadOptions, keep_short_gaps, speech_regions,
+    start_at_onsets,
+};
 pub use silero::{SileroVad, VadState};
 
 /// Sample rate the network was trained for.

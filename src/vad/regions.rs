@@ -153,13 +153,14 @@ pub fn speech_regions(
 /// Shortest stretch of non-speech the transcriber cuts out, in seconds: at the file's start or
 /// end, or between two regions (with faster-whisper's defaults those are at least 1.2 s).
 ///
-/// Cutting a shorter one saves no decoding and guards against nothing (Whisper invents text over
-/// long pauses, not over a breath), but it moves all the speech after it by a fraction of a
-/// second against the 30 s windows, and Whisper's greedy and beam decodings of the same speech
+/// Cutting a shorter one saves little decoding and guards against nothing (Whisper invents text
+/// over long pauses, not over a breath), but it moves all the speech after it by a fraction of
+/// a second against the 30 s windows, and Whisper's greedy and beam decodings of the same speech
 /// shifted that little differ by a word here and there (measured on the corpus's multilingual
-/// files, whose lead-ins the VAD trimmed by 0.1-0.2 s). Kept, a file with no long pause decodes
-/// exactly as without the VAD.
-pub const MIN_CUT_S: f64 = 1.0;
+/// files, whose lead-ins the VAD trimmed by 0.1-0.2 s); and where the detector is slow to hear
+/// speech again (after minutes of music) the pause it cuts can hold words (JFK's "ask not",
+/// in a 1.7 s gap). Kept, a file with no long pause decodes exactly as without the VAD.
+pub const MIN_CUT_S: f64 = 2.0;
 
 /// `regions` (sorted, disjoint, within `0..num_samples`) with every non-speech stretch shorter
 /// than [`MIN_CUT_S`] given back to speech: the first region reaches back to the start and the
@@ -184,6 +185,50 @@ pub fn keep_short_gaps(regions: &[Range<usize>], num_samples: usize) -> Vec<Rang
         last.end = num_samples;
     }
     kept
+}
+
+/// Probability that still counts as the rise of speech: a region reaches back through the
+/// chunks at or above it before the chunk that crossed the threshold.
+pub const ONSET_FLOOR: f32 = 0.01;
+
+/// Furthest a region reaches back for its rise, in seconds.
+pub const ONSET_MAX_S: f64 = 1.0;
+
+/// `regions` ([`speech_regions`] of `probs` with `options`) each starting where its speech
+/// began to rise rather than where it crossed the threshold: from the crossing, back through
+/// the chunks at or above [`ONSET_FLOOR`] (at most [`ONSET_MAX_S`]), then padded as before, never
+/// into the region before.
+///
+/// After minutes of loud non-speech Silero's state is slow to believe speech again: after 3
+/// minutes of music its probabilities stay below 0.35 for the first second of a sentence while
+/// they climb from 0.01, so a region padded from the crossing begins in the middle of the first
+/// word, and the word is lost. Over room tone and hiss the rise is shorter.
+/// A region starting the file, or one whose speech was already above the floor before the
+/// padding, is left alone.
+pub fn start_at_onsets(
+    regions: &[Range<usize>],
+    probs: &[f32],
+    options: &VadOptions,
+) -> Vec<Range<usize>> {
+    let rate = f64::from(SAMPLE_RATE);
+    let pad = (rate * f64::from(options.speech_pad_ms) / 1000.0) as usize;
+    let max_back = (ONSET_MAX_S * rate) as usize / CHUNK_SAMPLES;
+    let mut out: Vec<Range<usize>> = Vec::with_capacity(regions.len());
+    for r in regions {
+        let previous_end = out.last().map_or(0, |p| p.end);
+        // The chunk that crossed the threshold: the region's start before padding.
+        let crossing = (r.start + pad) / CHUNK_SAMPLES;
+        let mut first = crossing.min(probs.len());
+        while first > 0 && crossing - first < max_back && probs[first - 1] >= ONSET_FLOOR {
+            first -= 1;
+        }
+        let start = (first * CHUNK_SAMPLES)
+            .saturating_sub(pad)
+            .max(previous_end)
+            .min(r.start);
+        out.push(start..r.end);
+    }
+    out
 }
 
 /// Pads every region by `pad` samples each side, within the audio; where two regions are
@@ -220,7 +265,8 @@ mod tests {
     fn stretches_shorter_than_the_minimum_cut_go_back_to_speech() {
         let second = SAMPLE_RATE as usize;
         let total = 60 * second;
-        // A 0.2 s lead-in, a 0.5 s gap, a 3 s gap and a 0.9 s tail: only the 3 s gap stays cut.
+        // A 0.2 s lead-in, a 0.5 s gap, a 3 s gap and a 0.9 s tail: only the 3 s gap stays cut
+        // (the minimum is 2 s).
         let regions = [
             second / 5..10 * second,
             10 * second + second / 2..20 * second,
@@ -234,6 +280,39 @@ mod tests {
         let long_edges = [2 * second..5 * second, 9 * second..total - 2 * second];
         assert_eq!(keep_short_gaps(&long_edges, total), long_edges.to_vec());
         assert!(keep_short_gaps(&[], total).is_empty());
+    }
+
+    #[test]
+    fn regions_reach_back_through_the_rise_of_their_speech() {
+        let options = VadOptions {
+            threshold: 0.35,
+            speech_pad_ms: 64,
+            ..VadOptions::default()
+        };
+        // Speech crossing the threshold at chunk 14 after rising from 11 (a region starts at its
+        // crossing less the pad); a second region crossing at 60 after a rise of 40 chunks
+        // (more than a second).
+        let mut probs = vec![0.0f32; 100];
+        probs[11..14].copy_from_slice(&[0.06, 0.1, 0.3]);
+        probs[14..20].fill(0.9);
+        probs[20..60].fill(0.2);
+        probs[60..70].fill(0.9);
+        let regions = speech_regions(&probs, 100 * 512, &options);
+        assert_eq!(regions, vec![14 * 512 - 1024..100 * 512]);
+        let two = [14 * 512 - 1024..20 * 512, 60 * 512 - 1024..70 * 512];
+        let started = start_at_onsets(&two, &probs, &options);
+        // Back to chunk 11, then the pad; the second reaches back a second (31 chunks) only.
+        assert_eq!(started[0], 11 * 512 - 1024..20 * 512);
+        assert_eq!(started[1], (60 - 31) * 512 - 1024..70 * 512);
+        // Never into the region before, never later than it was.
+        let close = [14 * 512 - 1024..58 * 512, 60 * 512 - 1024..70 * 512];
+        assert_eq!(start_at_onsets(&close, &probs, &options)[1].start, 58 * 512);
+        let mut flat = probs.clone();
+        flat[11..14].fill(0.0);
+        assert_eq!(
+            start_at_onsets(&two[..1], &flat, &options),
+            two[..1].to_vec()
+        );
     }
 
     #[test]

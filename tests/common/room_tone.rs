@@ -1,4 +1,4 @@
-//! Room tone and music for the voice activity tests: the non-speech over which Whisper,
+//! Room tone, hiss and music for the voice activity tests: the non-speech over which Whisper,
 //! prompted with the previous text, repeats itself.
 
 /// `seconds` of brown noise at -50 dBFS RMS, from a fixed seed.
@@ -41,6 +41,22 @@ pub fn music(seconds: usize) -> Vec<f32> {
     let rms = (raw.iter().map(|v| v * v).sum::<f64>() / raw.len() as f64).sqrt();
     let level = 10f64.powf(-25.0 / 20.0);
     raw.iter().map(|v| (v / rms * level) as f32).collect()
+}
+
+/// `seconds` of white hiss at -45 dBFS RMS (uniform noise), from a fixed seed.
+pub fn hiss(seconds: usize) -> Vec<f32> {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    // A uniform variable on [-1, 1] has an RMS of 1/sqrt(3).
+    let level = 10f64.powf(-45.0 / 20.0) * 3f64.sqrt();
+    (0..seconds * 16_000)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let uniform = (state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0;
+            (uniform * level) as f32
+        })
+        .collect()
 }
 
 /// JFK's sentence (16 kHz), `gap_s` seconds of room tone, the sentence again, as 16-bit WAV
