@@ -26,6 +26,23 @@ pub fn exp_nonpositive(x: f32) -> f32 {
     if x < MIN_X { 0.0 } else { exp_r * two_n }
 }
 
+/// The logistic function `1 / (1 + e^-x)` with [`exp_nonpositive`] (of `-|x|`, so it never
+/// overflows), in plain arithmetic so that loops over it vectorise.
+#[inline(always)]
+pub fn sigmoid(x: f32) -> f32 {
+    let e = exp_nonpositive(-x.abs());
+    let r = 1.0 / (1.0 + e);
+    if x >= 0.0 { r } else { e * r }
+}
+
+/// tanh(x) as `(1 - e) / (1 + e)` with `e = e^(-2|x|)` from [`exp_nonpositive`], the sign of
+/// `x`: to a few 1e-8 absolute, in plain arithmetic so that loops over it vectorise.
+#[inline(always)]
+pub fn tanh(x: f32) -> f32 {
+    let e = exp_nonpositive(-2.0 * x.abs());
+    ((1.0 - e) / (1.0 + e)).copysign(x)
+}
+
 /// erf(x) to about 2e-7 absolute (the last bit or two of an f32 near 1), in plain arithmetic
 /// so that loops over it vectorise (libm's `erff` per element was a visible share of a whole
 /// transcription: every GELU of the encoder and decoder MLPs). Two fits, both least-squares on
@@ -128,6 +145,28 @@ mod tests {
         assert_eq!(exp_nonpositive(0.0), 1.0);
         assert_eq!(exp_nonpositive(f32::NEG_INFINITY), 0.0);
         assert_eq!(exp_nonpositive(-100.0), 0.0);
+    }
+
+    #[test]
+    fn sigmoid_and_tanh_match_libm() {
+        let (mut worst_sigmoid, mut worst_tanh) = (0f64, 0f64);
+        let mut x = -30f32;
+        while x < 30.0 {
+            let xd = f64::from(x);
+            let sigmoid_exact = 1.0 / (1.0 + (-xd).exp());
+            worst_sigmoid = worst_sigmoid.max((f64::from(sigmoid(x)) - sigmoid_exact).abs());
+            worst_tanh = worst_tanh.max((f64::from(tanh(x)) - xd.tanh()).abs());
+            x += 0.000_71;
+        }
+        assert!(
+            worst_sigmoid < 1e-7,
+            "sigmoid: worst absolute error {worst_sigmoid}"
+        );
+        assert!(worst_tanh < 2e-7, "tanh: worst absolute error {worst_tanh}");
+        assert_eq!((sigmoid(0.0), tanh(0.0)), (0.5, 0.0));
+        assert_eq!((sigmoid(-200.0), sigmoid(200.0)), (0.0, 1.0));
+        assert_eq!((tanh(-200.0), tanh(200.0)), (-1.0, 1.0));
+        assert!(sigmoid(f32::NAN).is_nan() && tanh(f32::NAN).is_nan());
     }
 
     #[test]

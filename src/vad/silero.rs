@@ -22,12 +22,13 @@ use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
-use candle_core::{DType, Device, Tensor};
 use realfft::{RealFftPlanner, RealToComplex};
 
 use super::error::VadError;
 use super::onnx::{self, FloatTensor, OnnxGraph};
 use super::{CHUNK_SAMPLES, CONTEXT_SAMPLES, VadOptions, speech_regions};
+use crate::kernels::math::{sigmoid, tanh};
+use crate::kernels::small_matmul::matmul_nt;
 
 /// Samples the network sees per chunk: the context, then the chunk.
 const INPUT_SAMPLES: usize = CONTEXT_SAMPLES + CHUNK_SAMPLES;
@@ -75,14 +76,58 @@ const EXPECTED_OPS: &[&str] = &[
     "Reshape",
 ];
 
-/// One convolution of the encoder.
+/// One convolution of the encoder (kernel 3, padding 1), then ReLU, run as one matrix product
+/// over every chunk's output positions: the three input frames an output position sees, side
+/// by side, times the kernel laid out the same way.
 #[derive(Debug, Clone)]
 struct ConvLayer {
-    /// `(out, in, 3)`.
-    weight: Tensor,
-    /// `(1, out, 1)`, for broadcasting.
-    bias: Tensor,
+    /// `(out, 3 * in)`: `[o][k * in + i]` is the kernel's `(o, i, k)`.
+    weight: Vec<f32>,
+    /// `out` biases.
+    bias: Vec<f32>,
+    inputs: usize,
+    outputs: usize,
     stride: usize,
+}
+
+impl ConvLayer {
+    /// `x`, `chunks` chunks of `frames` frames of `self.inputs` channels (time-major), to the
+    /// layer's output frames (time-major) and their count.
+    fn forward(&self, x: &[f32], chunks: usize, frames: usize) -> (Vec<f32>, usize) {
+        let out_frames = (frames - 1) / self.stride + 1;
+        let width = 3 * self.inputs;
+        let mut columns = vec![0f32; chunks * out_frames * width];
+        for c in 0..chunks {
+            let chunk = &x[c * frames * self.inputs..(c + 1) * frames * self.inputs];
+            for t in 0..out_frames {
+                let row = &mut columns[(c * out_frames + t) * width..][..width];
+                for k in 0..3 {
+                    // Input frame t * stride - 1 + k; outside the chunk: the zero padding.
+                    let Some(at) = (t * self.stride + k).checked_sub(1).filter(|&a| a < frames)
+                    else {
+                        continue;
+                    };
+                    row[k * self.inputs..(k + 1) * self.inputs]
+                        .copy_from_slice(&chunk[at * self.inputs..(at + 1) * self.inputs]);
+                }
+            }
+        }
+        let rows = chunks * out_frames;
+        let mut y = vec![0f32; rows * self.outputs];
+        matmul_nt(
+            &columns,
+            rows,
+            width,
+            &self.weight,
+            self.outputs,
+            Some(&self.bias),
+            &mut y,
+        );
+        for v in &mut y {
+            *v = v.max(0.0);
+        }
+        (y, out_frames)
+    }
 }
 
 /// The recurrent state carried from chunk to chunk: the LSTM's hidden and cell vectors and the
@@ -112,10 +157,10 @@ pub struct SileroVad {
     /// The `N_FFT`-point real FFT.
     fft: Arc<dyn RealToComplex<f32>>,
     convs: [ConvLayer; 4],
-    /// LSTM input weights, transposed: `(HIDDEN, 4 * HIDDEN)`, gates in ONNX order i, o, f, c.
-    lstm_input_t: Tensor,
-    /// Input and recurrent biases summed: `(1, 4 * HIDDEN)`.
-    lstm_bias: Tensor,
+    /// LSTM input weights, row-major `(4 * HIDDEN, HIDDEN)`, gates in ONNX order i, o, f, c.
+    lstm_input: Vec<f32>,
+    /// Input and recurrent biases summed: `4 * HIDDEN`.
+    lstm_bias: Vec<f32>,
     /// LSTM recurrent weights, row-major `(4 * HIDDEN, HIDDEN)`.
     lstm_recurrent: Vec<f32>,
     /// Decoder 1×1 convolution: `HIDDEN` weights and a bias.
@@ -166,9 +211,6 @@ impl SileroVad {
             }
             Ok(t)
         };
-        let tensor = |t: &FloatTensor, shape: &[usize]| {
-            Tensor::from_slice(&t.data, shape, &Device::Cpu).map_err(|e| e.to_string())
-        };
         let basis = weight(
             "encoder.feature_extractor.forward_basis_buffer",
             &[2 * BINS, 1, N_FFT],
@@ -181,9 +223,19 @@ impl SileroVad {
             let (cin, cout) = (channels[i], channels[i + 1]);
             let w = weight(&format!("encoder.conv_layers.{i}.weight"), &[cout, cin, 3])?;
             let b = weight(&format!("encoder.conv_layers.{i}.bias"), &[cout])?;
+            let mut laid_out = vec![0f32; cout * 3 * cin];
+            for o in 0..cout {
+                for ci in 0..cin {
+                    for k in 0..3 {
+                        laid_out[o * 3 * cin + k * cin + ci] = w.data[(o * cin + ci) * 3 + k];
+                    }
+                }
+            }
             convs.push(ConvLayer {
-                weight: tensor(w, &[cout, cin, 3])?,
-                bias: tensor(b, &[1, cout, 1])?,
+                weight: laid_out,
+                bias: b.data.clone(),
+                inputs: cin,
+                outputs: cout,
                 stride: strides[i],
             });
         }
@@ -199,22 +251,16 @@ impl SileroVad {
         let w = weight(&lstm.inputs[1], &[1, 4 * HIDDEN, HIDDEN])?;
         let r = weight(&lstm.inputs[2], &[1, 4 * HIDDEN, HIDDEN])?;
         let b = weight(&lstm.inputs[3], &[1, 8 * HIDDEN])?;
-        let lstm_input_t = tensor(w, &[4 * HIDDEN, HIDDEN])?
-            .t()
-            .and_then(|t| t.contiguous())
-            .map_err(|e| e.to_string())?;
-        let bias: Vec<f32> = (0..4 * HIDDEN)
+        let lstm_bias: Vec<f32> = (0..4 * HIDDEN)
             .map(|i| b.data[i] + b.data[4 * HIDDEN + i])
             .collect();
-        let lstm_bias =
-            Tensor::from_vec(bias, (1, 4 * HIDDEN), &Device::Cpu).map_err(|e| e.to_string())?;
         let dw = weight("decoder.conv1d.weight", &[1, HIDDEN, 1])?;
         let db = weight("decoder.conv1d.bias", &[1])?;
         Ok(SileroVad {
             window,
             fft: RealFftPlanner::<f32>::new().plan_fft_forward(N_FFT),
             convs,
-            lstm_input_t,
+            lstm_input: w.data.clone(),
             lstm_bias,
             lstm_recurrent: r.data.clone(),
             decoder_weight: dw.data.clone(),
@@ -276,7 +322,7 @@ impl SileroVad {
         if audio.is_empty() {
             return Ok(Vec::new());
         }
-        let gates_in = self.encode(audio, &state.context)?;
+        let gates_in = self.encode(audio, &state.context);
         state
             .context
             .copy_from_slice(&audio[audio.len() - CONTEXT_SAMPLES..]);
@@ -288,7 +334,7 @@ impl SileroVad {
 
     /// The encoder and the LSTM's input projection for every chunk of `audio`, batched:
     /// `4 * HIDDEN` gate inputs per chunk (biases included).
-    fn encode(&self, audio: &[f32], context: &[f32]) -> Result<Vec<f32>, VadError> {
+    fn encode(&self, audio: &[f32], context: &[f32]) -> Vec<f32> {
         let chunks = audio.len() / CHUNK_SAMPLES;
         // Magnitudes of STFT frames 1..=4 of each chunk's reflect-padded 576 samples.
         let mut magnitude = Vec::with_capacity(chunks * FRAMES * BINS);
@@ -315,25 +361,53 @@ impl SileroVad {
                 magnitude.extend(spectrum.iter().map(|c| (c.re * c.re + c.im * c.im).sqrt()));
             }
         }
-        let mut x = Tensor::from_vec(magnitude, (chunks, FRAMES, BINS), &Device::Cpu)?
-            .transpose(1, 2)?
-            .contiguous()?;
+        let (mut x, mut frames) = (magnitude, FRAMES);
         for conv in &self.convs {
-            x = x
-                .conv1d(&conv.weight, 1, conv.stride, 1, 1)?
-                .broadcast_add(&conv.bias)?
-                .relu()?;
+            (x, frames) = conv.forward(&x, chunks, frames);
         }
-        let features = x.reshape((chunks, HIDDEN))?;
-        let gates = features
-            .matmul(&self.lstm_input_t)?
-            .broadcast_add(&self.lstm_bias)?;
-        Ok(gates.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?)
+        debug_assert_eq!((frames, x.len()), (1, chunks * HIDDEN));
+        let mut gates = vec![0f32; chunks * 4 * HIDDEN];
+        matmul_nt(
+            &x,
+            chunks,
+            HIDDEN,
+            &self.lstm_input,
+            4 * HIDDEN,
+            Some(&self.lstm_bias),
+            &mut gates,
+        );
+        gates
     }
 
     /// One LSTM step (ONNX gate order i, o, f, c) from the chunk's gate inputs `x`, then the
-    /// decoder: the chunk's speech probability.
+    /// decoder: the chunk's speech probability. Compiled for the widest vector unit the CPU has
+    /// (the same arithmetic in the same order, so the same numbers, on every one).
     fn step(&self, x: &[f32], state: &mut VadState) -> f32 {
+        match crate::kernels::Isa::detect() {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: detect() saw the features.
+            crate::kernels::Isa::Avx512 => unsafe { self.step_avx512(x, state) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as above.
+            crate::kernels::Isa::Avx2 => unsafe { self.step_avx2(x, state) },
+            _ => self.step_plain(x, state),
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,fma")]
+    fn step_avx512(&self, x: &[f32], state: &mut VadState) -> f32 {
+        self.step_plain(x, state)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn step_avx2(&self, x: &[f32], state: &mut VadState) -> f32 {
+        self.step_plain(x, state)
+    }
+
+    #[inline(always)]
+    fn step_plain(&self, x: &[f32], state: &mut VadState) -> f32 {
         let mut gates = [0f32; 4 * HIDDEN];
         for (g, (row, xg)) in gates
             .iter_mut()
@@ -341,13 +415,22 @@ impl SileroVad {
         {
             *g = xg + dot(row, &state.h);
         }
+        // The gates' nonlinearities over whole vectors (libm's expf and tanhf, one call per
+        // element, were half of the detector's time).
+        let (ifo, g) = gates.split_at_mut(3 * HIDDEN);
+        for v in ifo.iter_mut() {
+            *v = sigmoid(*v);
+        }
+        for v in g.iter_mut() {
+            *v = tanh(*v);
+        }
         let (i, rest) = gates.split_at(HIDDEN);
         let (o, rest) = rest.split_at(HIDDEN);
         let (f, g) = rest.split_at(HIDDEN);
         for k in 0..HIDDEN {
-            let c = sigmoid(f[k]) * state.c[k] + sigmoid(i[k]) * g[k].tanh();
+            let c = f[k] * state.c[k] + i[k] * g[k];
             state.c[k] = c;
-            state.h[k] = sigmoid(o[k]) * c.tanh();
+            state.h[k] = o[k] * tanh(c);
         }
         let logit = self.decoder_bias
             + self
@@ -397,6 +480,7 @@ fn reflect(j: usize) -> usize {
     }
 }
 
+#[inline(always)]
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     // Eight partial sums: lets the compiler vectorise without reassociating floats itself.
     let mut acc = [0f32; 8];
@@ -406,10 +490,6 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
         }
     }
     acc.iter().sum()
-}
-
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
 }
 
 #[cfg(test)]
