@@ -6,7 +6,7 @@
 //! of the cut they were said on, so the segment becomes one segment per region: each with the
 //! text tokens of its words, timestamp tokens at the new edges, and the window's scores.
 
-use super::segments::TIME_PRECISION;
+use super::segments::{FRAMES_PER_TIMESTAMP, TIME_PRECISION};
 use super::speech_map::SpeechMap;
 use crate::transcript::Segment;
 
@@ -19,15 +19,15 @@ pub struct WindowTokens {
     pub eot: u32,
     /// The window's start in the joined audio (seconds).
     pub offset: f64,
-    /// The window's content length (seconds).
-    pub seconds: f64,
+    /// The window's content length (mel frames).
+    pub frames: usize,
 }
 
 impl WindowTokens {
     /// The timestamp token for joined-audio time `t`, within the window.
     fn timestamp(&self, t: f64) -> u32 {
         let steps = ((t - self.offset) / TIME_PRECISION).round();
-        let max = (self.seconds / TIME_PRECISION).round();
+        let max = self.frames.div_ceil(FRAMES_PER_TIMESTAMP) as f64;
         // Both are small non-negative whole numbers after the clamp.
         self.timestamp_begin + steps.clamp(0.0, max) as u32
     }
@@ -38,7 +38,8 @@ impl WindowTokens {
 /// its edges kept inside that region.
 /// `word_tokens` says how many of the segment's text tokens each word is made of; where that
 /// does not add up to its text tokens, or timestamps sit inside its text, the segment is left
-/// whole. `decode` gives a token sequence's text; `keep_words` keeps the words in the parts.
+/// whole. `decode` gives a token sequence's text; without `keep_words` the segments returned
+/// have no words (they were found for the split only).
 pub fn split_at_cuts(
     segment: Segment,
     word_tokens: &[usize],
@@ -47,9 +48,29 @@ pub fn split_at_cuts(
     decode: &dyn Fn(&[u32]) -> String,
     keep_words: bool,
 ) -> Vec<Segment> {
+    let mut parts = split_by_region(&segment, word_tokens, map, window, decode);
+    if parts.is_empty() {
+        parts = vec![segment];
+    }
+    if !keep_words {
+        for part in &mut parts {
+            part.words.clear();
+        }
+    }
+    parts
+}
+
+/// [`split_at_cuts`] with every word kept; nothing when the segment stays as it is.
+fn split_by_region(
+    segment: &Segment,
+    word_tokens: &[usize],
+    map: &SpeechMap,
+    window: &WindowTokens,
+    decode: &dyn Fn(&[u32]) -> String,
+) -> Vec<Segment> {
     let is_text = |t: &u32| *t < window.eot;
     let Some(text_start) = segment.tokens.iter().position(is_text) else {
-        return vec![segment];
+        return Vec::new();
     };
     let text_end = segment
         .tokens
@@ -61,7 +82,7 @@ pub fn split_at_cuts(
         && word_tokens.iter().sum::<usize>() == text.len()
         && text.iter().all(is_text);
     if !consistent {
-        return vec![segment];
+        return Vec::new();
     }
     // Runs of consecutive words in one region: (region, first word, end word).
     let mut runs: Vec<(usize, usize, usize)> = Vec::new();
@@ -74,10 +95,13 @@ pub fn split_at_cuts(
     }
     if let [(region, ..)] = runs[..] {
         // One region's words in a segment whose edges reach over a cut: the edges stay in it.
-        let mut segment = segment;
-        segment.start = segment.start.max(map.joined_start_s(region));
-        segment.end = segment.end.min(map.joined_end_s(region)).max(segment.start);
-        return vec![segment];
+        let start = segment.start.max(map.joined_start_s(region));
+        let end = segment.end.min(map.joined_end_s(region)).max(start);
+        return vec![Segment {
+            start,
+            end,
+            ..segment.clone()
+        }];
     }
     let mut parts = Vec::with_capacity(runs.len());
     let mut token_at = 0;
@@ -115,11 +139,7 @@ pub fn split_at_cuts(
             end: end_time,
             text: decode(part_text),
             tokens,
-            words: if keep_words {
-                words.to_vec()
-            } else {
-                Vec::new()
-            },
+            words: words.to_vec(),
             ..segment.clone()
         });
     }
@@ -154,7 +174,7 @@ mod tests {
             timestamp_begin: TS,
             eot: EOT,
             offset: 0.0,
-            seconds: 30.0,
+            frames: 3000,
         }
     }
 

@@ -203,28 +203,26 @@ pub(super) fn transcribe(
             });
         }
         let mut next_seek = seek + split.advance;
+        let window = WindowTokens {
+            timestamp_begin,
+            eot: tokenizer.specials().eot,
+            offset: seek as f64 * 0.01,
+            frames: window_frames,
+        };
+        let ctx = WindowContext {
+            t,
+            encoded: &encoded,
+            language: language.as_deref(),
+            opts,
+        };
         // How many text tokens make each word, per segment (with word timestamps).
         let mut word_tokens: Vec<Vec<usize>> = Vec::new();
         if opts.word_timestamps && !current.is_empty() {
             let t0 = Instant::now();
-            let eot = tokenizer.specials().eot;
-            let text: Vec<u32> = current
-                .iter()
-                .flat_map(|s| s.tokens.iter().copied().filter(|&t| t < eot))
-                .collect();
             let _span = tracing::debug_span!("word_timing").entered();
-            let alignment = find_alignment(
-                t,
-                &encoded,
-                language.as_deref(),
-                opts.task,
-                &text,
-                window_frames,
-            )?;
-            let offset = seek as f64 * 0.01;
+            let offset = window.offset;
             let speech_before = last_speech;
-            word_tokens =
-                add_word_timestamps(alignment, &mut current, eot, offset, &mut last_speech);
+            word_tokens = ctx.time_words(&mut current, &window, &mut last_speech)?;
             // openai/whisper: unless the window ended on a lone timestamp, continue from the
             // end of its last word.
             let single_ending = split.single_timestamp_ending;
@@ -266,18 +264,6 @@ pub(super) fn transcribe(
             && current.iter().any(|s| map.cut_inside(s.start, s.end))
         {
             let t0 = Instant::now();
-            let window = WindowTokens {
-                timestamp_begin,
-                eot: tokenizer.specials().eot,
-                offset: seek as f64 * 0.01,
-                seconds: window_frames as f64 * 0.01,
-            };
-            let ctx = WindowContext {
-                t,
-                encoded: &encoded,
-                language: language.as_deref(),
-                opts,
-            };
             current = split_window_at_cuts(current, word_tokens, map, &window, &ctx)?;
             stats.decoder_s += t0.elapsed().as_secs_f64();
         }
@@ -322,12 +308,43 @@ pub(super) fn transcribe(
     })
 }
 
-/// What aligning a window's text again needs.
+/// What timing a window's words needs besides its segments.
 struct WindowContext<'a> {
     t: &'a Transcriber,
     encoded: &'a EncodedWindow,
     language: Option<&'a str>,
     opts: &'a TranscribeOptions,
+}
+
+impl WindowContext<'_> {
+    /// openai's word timing for one window's `segments` (an alignment pass over their text,
+    /// then [`add_word_timestamps`]); returns each word's token count, per segment.
+    fn time_words(
+        &self,
+        segments: &mut [Segment],
+        window: &WindowTokens,
+        last_speech: &mut f64,
+    ) -> Result<Vec<Vec<usize>>> {
+        let text: Vec<u32> = segments
+            .iter()
+            .flat_map(|s| s.tokens.iter().copied().filter(|&t| t < window.eot))
+            .collect();
+        let alignment = find_alignment(
+            self.t,
+            self.encoded,
+            self.language,
+            self.opts.task,
+            &text,
+            window.frames,
+        )?;
+        Ok(add_word_timestamps(
+            alignment,
+            segments,
+            window.eot,
+            window.offset,
+            last_speech,
+        ))
+    }
 }
 
 /// One window's `segments` (joined-audio times) with each that runs across a cut of `map`
@@ -343,23 +360,10 @@ fn split_window_at_cuts(
 ) -> Result<Vec<Segment>> {
     let keep_words = ctx.opts.word_timestamps;
     if !keep_words {
-        let text: Vec<u32> = segments
-            .iter()
-            .flat_map(|s| s.tokens.iter().copied().filter(|&t| t < window.eot))
-            .collect();
-        let alignment = find_alignment(
-            ctx.t,
-            ctx.encoded,
-            ctx.language,
-            ctx.opts.task,
-            &text,
-            (window.seconds * 100.0).round() as usize,
-        )?;
         // The words are timed on a copy: without word timestamps, segments keep their own
         // edges (openai's word pass moves them to the words).
         let mut timed = segments.clone();
-        word_tokens =
-            add_word_timestamps(alignment, &mut timed, window.eot, window.offset, &mut 0.0);
+        word_tokens = ctx.time_words(&mut timed, window, &mut 0.0)?;
         for (segment, timed) in segments.iter_mut().zip(timed) {
             segment.words = timed.words;
         }
@@ -368,18 +372,13 @@ fn split_window_at_cuts(
     let mut out = Vec::with_capacity(segments.len());
     for (i, segment) in segments.into_iter().enumerate() {
         let counts = word_tokens.get(i).map_or(&[][..], Vec::as_slice);
-        let mut parts = split_at_cuts(segment, counts, map, window, &decode, keep_words);
+        let parts = split_at_cuts(segment, counts, map, window, &decode, keep_words);
         if parts.len() > 1 {
             tracing::debug!(
                 "a segment across a cut, split in {} at {:.2} s of joined audio",
                 parts.len(),
                 parts[1].start
             );
-        }
-        if !keep_words {
-            for part in &mut parts {
-                part.words.clear();
-            }
         }
         out.extend(parts);
     }

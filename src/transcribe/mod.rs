@@ -295,7 +295,10 @@ impl Transcriber {
             map.regions().len(),
             map.regions()
                 .iter()
-                .map(|r| format!("{:.2}-{:.2}", r.start as f64 / 16e3, r.end as f64 / 16e3))
+                .map(|r| {
+                    let at = |sample: usize| sample as f64 / f64::from(audio::SAMPLE_RATE);
+                    format!("{:.2}-{:.2}", at(r.start), at(r.end))
+                })
                 .collect::<Vec<_>>()
                 .join(" ")
         );

@@ -326,10 +326,7 @@ impl SileroVad {
         state
             .context
             .copy_from_slice(&audio[audio.len() - CONTEXT_SAMPLES..]);
-        Ok(gates_in
-            .chunks_exact(4 * HIDDEN)
-            .map(|x| self.step(x, state))
-            .collect())
+        Ok(self.steps(&gates_in, state))
     }
 
     /// The encoder and the LSTM's input projection for every chunk of `audio`, batched:
@@ -379,35 +376,45 @@ impl SileroVad {
         gates
     }
 
-    /// One LSTM step (ONNX gate order i, o, f, c) from the chunk's gate inputs `x`, then the
-    /// decoder: the chunk's speech probability. Compiled for the widest vector unit the CPU has
-    /// (the same arithmetic in the same order, so the same numbers, on every one).
-    fn step(&self, x: &[f32], state: &mut VadState) -> f32 {
+    /// The LSTM and decoder over the chunks' gate inputs (`4 * HIDDEN` each): one speech
+    /// probability per chunk. Compiled for the widest vector unit the CPU has (the same
+    /// arithmetic in the same order, so the same numbers, on every one).
+    fn steps(&self, gates_in: &[f32], state: &mut VadState) -> Vec<f32> {
         match crate::kernels::Isa::detect() {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: detect() saw the features.
-            crate::kernels::Isa::Avx512 => unsafe { self.step_avx512(x, state) },
+            crate::kernels::Isa::Avx512 => unsafe { self.steps_avx512(gates_in, state) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as above.
-            crate::kernels::Isa::Avx2 => unsafe { self.step_avx2(x, state) },
-            _ => self.step_plain(x, state),
+            crate::kernels::Isa::Avx2 => unsafe { self.steps_avx2(gates_in, state) },
+            _ => self.steps_plain(gates_in, state),
         }
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,fma")]
-    fn step_avx512(&self, x: &[f32], state: &mut VadState) -> f32 {
-        self.step_plain(x, state)
+    fn steps_avx512(&self, gates_in: &[f32], state: &mut VadState) -> Vec<f32> {
+        self.steps_plain(gates_in, state)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    fn step_avx2(&self, x: &[f32], state: &mut VadState) -> f32 {
-        self.step_plain(x, state)
+    fn steps_avx2(&self, gates_in: &[f32], state: &mut VadState) -> Vec<f32> {
+        self.steps_plain(gates_in, state)
     }
 
     #[inline(always)]
-    fn step_plain(&self, x: &[f32], state: &mut VadState) -> f32 {
+    fn steps_plain(&self, gates_in: &[f32], state: &mut VadState) -> Vec<f32> {
+        gates_in
+            .chunks_exact(4 * HIDDEN)
+            .map(|x| self.step(x, state))
+            .collect()
+    }
+
+    /// One LSTM step (ONNX gate order i, o, f, c) from the chunk's gate inputs `x`, then the
+    /// decoder: the chunk's speech probability.
+    #[inline(always)]
+    fn step(&self, x: &[f32], state: &mut VadState) -> f32 {
         let mut gates = [0f32; 4 * HIDDEN];
         for (g, (row, xg)) in gates
             .iter_mut()
