@@ -316,6 +316,9 @@ fn weighted_values<const R: usize, const W: usize, E: CacheElement>(
     for t in 0..t_max {
         let at = t * hd + e0;
         let vr: &[E; W] = v[at..at + W].try_into().expect("W values");
+        for line in (0..W).step_by(CACHE_LINE / std::mem::size_of::<E>()) {
+            prefetch(v.as_ptr().wrapping_add(at + PREFETCH_VALUE_ROWS * hd + line));
+        }
         for r in 0..R {
             if t < visible[r] {
                 let p = s[r * t_all + t];
@@ -329,6 +332,16 @@ fn weighted_values<const R: usize, const W: usize, E: CacheElement>(
         o[r][e0..e0 + W].copy_from_slice(&acc[r]);
     }
 }
+
+/// Bytes per cache line, the unit of a prefetch.
+const CACHE_LINE: usize = 64;
+/// How many key blocks ahead the score loop asks for: a block's 64 rows are 64 separate
+/// streams, too many for the hardware prefetcher, and one block ahead arrives too late once
+/// eight rows of arithmetic share each line.
+const PREFETCH_KEY_BLOCKS: usize = 2;
+/// How many value rows ahead the weighted sum asks for (with eight rows the sum waits on
+/// memory without it).
+const PREFETCH_VALUE_ROWS: usize = 4;
 
 /// One head's keys, transposed: `head_dim` rows of `row` floats (key position along a row).
 struct HeadKeys<'a, E> {
@@ -378,10 +391,9 @@ fn score_block<const R: usize, const W: usize, E: CacheElement>(
         let row = e * kt_row + t0;
         let k: &[E; W] = kt[row..row + W].try_into().expect("W keys");
         if W >= 16 {
-            // The next block of this key row: `head_dim` rows far apart are too many streams
-            // for the hardware prefetcher to follow on its own.
-            for line in (0..W).step_by(16) {
-                prefetch(kt.as_ptr().wrapping_add(row + W + line));
+            // A later block of this key row (see PREFETCH_KEY_BLOCKS).
+            for line in (0..W).step_by(CACHE_LINE / std::mem::size_of::<E>()) {
+                prefetch(kt.as_ptr().wrapping_add(row + PREFETCH_KEY_BLOCKS * W + line));
             }
         }
         for r in 0..R {
