@@ -130,11 +130,18 @@ fn bench_synthetic_builds_serves_loads_measures_and_stays_exact() {
         "bandwidth_gbs",
         "decoder_bytes",
         "peak_rss_mb",
+        "multiply_add_gflops",
     ] {
         assert!(first[key].as_f64().unwrap() > 0.0, "{key}: {}", first[key]);
     }
     for k in ["2", "4", "8"] {
         assert!(first["verify_ms"][k].as_f64().unwrap() > 0.0);
+        // A verify pass is bounded by what a step reads, and by its own arithmetic.
+        let step_bound = first["decoder_bytes"].as_f64().unwrap()
+            / first["bandwidth_gbs"].as_f64().unwrap()
+            / 1e6;
+        let bound = first["verify_bound_ms"][k].as_f64().unwrap();
+        assert!(bound >= step_bound, "{k}: {bound} < {step_bound}");
     }
     assert_eq!(first["speedup_at_acceptance"].as_object().unwrap().len(), 4);
     // The download went through the hub into the Hugging Face cache's snapshot layout.
@@ -171,6 +178,8 @@ fn a_quantized_target_quantizes_its_distil_draft_and_stays_exact() {
         ],
     );
     assert_eq!(json["precision"], "q8_0");
+    // The arithmetic bound is the f32 kernels' (the quantized ones are not measured).
+    assert!(json["multiply_add_gflops"].is_null() && json["verify_bound_ms"].is_null());
     assert_eq!(json["draft"], "distil-small.en (shared encoder, q8_0)");
     assert_eq!(json["identical"], true, "{stdout}");
     assert_eq!(json["multi_token_pass_exact"], true, "{stdout}");

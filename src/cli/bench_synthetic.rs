@@ -12,7 +12,9 @@ use std::time::Instant;
 
 use candle_core::Device;
 
-use super::bench_stats::{median, memory_bandwidth_gbs, peak_rss_mb, reset_peak_rss, rss_mb};
+use super::bench_stats::{
+    median, memory_bandwidth_gbs, multiply_add_gflops, peak_rss_mb, reset_peak_rss, rss_mb,
+};
 use crate::decoding::draft::{Draft, DraftSpec};
 use crate::decoding::greedy::decode_greedy;
 use crate::decoding::row_check::multi_token_pass_difference;
@@ -114,6 +116,21 @@ fn decoder_step_bytes(shape: &Shape, quantize: Option<QuantKind>, position: usiz
     matrices * w + cross_kv + self_kv
 }
 
+/// Floating-point operations (two per multiply-add) of a decoder pass over `tokens` tokens
+/// after `position` cached ones: every matrix once per token, and attention over the window's
+/// 1500 frames and the cache (scores and weighted values).
+fn decoder_pass_flops(shape: &Shape, tokens: usize, position: usize) -> f64 {
+    let (d, l, k) = (
+        shape.d_model as f64,
+        shape.decoder_layers as f64,
+        tokens as f64,
+    );
+    let matrices = l * (6.0 * d * d + 2.0 * d * 4.0 * d) + shape.vocab as f64 * d;
+    // Token i sees the 1500 frames and position + i + 1 cached keys.
+    let keys = k * (1500.0 + position as f64) + k * (k + 1.0) / 2.0;
+    2.0 * k * matrices + 2.0 * 2.0 * keys * d * l
+}
+
 /// Mean milliseconds of `f` over enough calls to last about [`MEASURE_S`].
 fn time_ms(mut f: impl FnMut() -> anyhow::Result<()>) -> anyhow::Result<f64> {
     let t0 = Instant::now();
@@ -157,6 +174,12 @@ pub fn run(plan: &SyntheticPlan<'_>) -> anyhow::Result<bool> {
     let spec: DraftSpec = plan.draft.parse().map_err(|e: String| anyhow::anyhow!(e))?;
     // First, before any model is in memory; its buffer is then dropped from the peak.
     let bandwidth = memory_bandwidth_gbs();
+    // The f32 projections' arithmetic rate bounds the widest verify pass from below; the
+    // quantized kernels have rates of their own, not measured here.
+    let arithmetic = plan
+        .quantize
+        .is_none()
+        .then(|| multiply_add_gflops(VERIFY_WIDTHS[VERIFY_WIDTHS.len() - 1]));
     reset_peak_rss();
     let home = Store::from_env();
     let mut repos = vec![ensure_repo(&home, &shape)?];
@@ -324,6 +347,14 @@ pub fn run(plan: &SyntheticPlan<'_>) -> anyhow::Result<bool> {
     let draft_step = median(draft_ms);
     let encoder = median(encoder_s);
     let bound_ms = bytes / (bandwidth * 1e9) * 1e3;
+    // A verify pass reads what a step reads and does `width` times its arithmetic: its bound
+    // is the larger of the two times.
+    let verify_bound_ms: Option<Vec<f64>> = arithmetic.map(|gflops| {
+        VERIFY_WIDTHS
+            .iter()
+            .map(|&k| bound_ms.max(decoder_pass_flops(&shape, k, position) / gflops / 1e6))
+            .collect()
+    });
 
     println!(
         "{} + {} ({precision}), synthetic weights of the real shapes",
@@ -352,6 +383,18 @@ pub fn run(plan: &SyntheticPlan<'_>) -> anyhow::Result<bool> {
         bytes / 1e6,
         step / bound_ms
     );
+    if let (Some(gflops), Some(bounds)) = (arithmetic, &verify_bound_ms) {
+        let (widest, bound) = (
+            VERIFY_WIDTHS[VERIFY_WIDTHS.len() - 1],
+            bounds[bounds.len() - 1],
+        );
+        println!(
+            "arithmetic at {widest} rows {gflops:.0} GFLOP/s (in cache): verify-{widest} bound {bound:.2} ms, \
+             verify-{widest} {:.2}x its bound; bounds allow verify-{widest} / step >= {:.2}",
+            verify[verify.len() - 1] / bound,
+            bound / bound_ms
+        );
+    }
     println!(
         "{IDENTICAL_TOKENS}-token greedy decode: target alone {alone_s:.2} s, speculative {spec_s:.2} s \
          (acceptance {:.3} with random weights), identical {identical}",
@@ -396,6 +439,8 @@ pub fn run(plan: &SyntheticPlan<'_>) -> anyhow::Result<bool> {
                 "decoder_bytes": bytes,
                 "bandwidth_gbs": bandwidth,
                 "step_over_bound": step / bound_ms,
+                "multiply_add_gflops": arithmetic,
+                "verify_bound_ms": verify_bound_ms.as_ref().map(|b| VERIFY_WIDTHS.iter().zip(b).map(|(k, v)| (k.to_string(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>()),
                 "draft_step_ms": draft_step,
                 "identical": identical,
                 "multi_token_pass_exact": pass_difference.is_none(),
@@ -487,5 +532,16 @@ mod tests {
         let d = 1280.0;
         let expected = (32.0 * 14.0 * d * d + 51866.0 * d) * 2.0 + 32.0 * 2.0 * 1500.0 * d * 4.0;
         assert_eq!(bytes, expected);
+    }
+
+    #[test]
+    fn large_v3_pass_does_its_matrices_and_attention_per_token() {
+        let shape = Shape::of("large-v3").unwrap();
+        let d = 1280.0;
+        let matrices = 32.0 * 14.0 * d * d + 51866.0 * d;
+        // 8 tokens after 20 cached: 8 x 1520 + 36 keys per layer, scores and values.
+        let expected = 2.0 * 8.0 * matrices + 4.0 * (8.0 * 1520.0 + 36.0) * d * 32.0;
+        assert_eq!(decoder_pass_flops(&shape, 8, 20), expected);
+        assert!(decoder_pass_flops(&shape, 8, 20) > 7.9 * decoder_pass_flops(&shape, 1, 27));
     }
 }
