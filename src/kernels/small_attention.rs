@@ -273,12 +273,17 @@ fn rows_const<const R: usize, E: CacheElement>(
     // Output: o[r][e] = sum_t p[r][t] * v[t][e], keys in order.
     let v = &a.v[h * a.v_head..];
     if hd == 64 && R > 4 {
-        // Two passes of 32 output columns: 8 rows x 64 accumulators would spill. Each
-        // element's chain over the keys is the same either way.
-        weighted_values::<R, 32, E>(v, 64, 0, s, t_all, &visible, o);
-        weighted_values::<R, 32, E>(v, 64, 32, s, t_all, &visible, o);
+        // Four rows, then the rest, each over all 64 columns: 8 rows x 64 accumulators would
+        // spill. The second group finds the head's values in cache. Each element's chain over
+        // the keys is the same either way.
+        match R {
+            5 => values_in_two_groups::<R, 1, E>(v, s, t_all, &visible, o),
+            6 => values_in_two_groups::<R, 2, E>(v, s, t_all, &visible, o),
+            7 => values_in_two_groups::<R, 3, E>(v, s, t_all, &visible, o),
+            _ => values_in_two_groups::<R, 4, E>(v, s, t_all, &visible, o),
+        }
     } else if hd == 64 {
-        weighted_values::<R, 64, E>(v, 64, 0, s, t_all, &visible, o);
+        weighted_values::<R, 64, E>(v, 64, s, t_all, &visible, o);
     } else {
         for row in o.iter_mut().take(R) {
             row[..hd].fill(0.0);
@@ -297,27 +302,45 @@ fn rows_const<const R: usize, E: CacheElement>(
     }
 }
 
-/// `o[r][e0..e0 + W] = sum_t p[r][t] * v[t][e0..e0 + W]` (value rows `hd` apart) with the
-/// accumulators sized at compile time, so they stay in registers (Whisper's heads are all 64
-/// wide); the same arithmetic as the general loop above.
+/// The weighted values of `R` rows (64-wide heads) as rows `0..4` and then `4..R` (`R2` of
+/// them).
 #[inline(always)]
-#[allow(clippy::needless_range_loop)]
-fn weighted_values<const R: usize, const W: usize, E: CacheElement>(
+fn values_in_two_groups<const R: usize, const R2: usize, E: CacheElement>(
     v: &[E],
-    hd: usize,
-    e0: usize,
     s: &[f32],
     t_all: usize,
     visible: &[usize; R],
     o: &mut [[f32; MAX_HEAD_DIM]; ROWS],
 ) {
+    let first: [usize; 4] = std::array::from_fn(|r| visible[r]);
+    let rest: [usize; R2] = std::array::from_fn(|r| visible[4 + r]);
+    weighted_values::<4, 64, E>(v, 64, s, t_all, &first, &mut o[..4]);
+    weighted_values::<R2, 64, E>(v, 64, &s[4 * t_all..], t_all, &rest, &mut o[4..]);
+}
+
+/// `o[r][..W] = sum_t p[r][t] * v[t][..W]` (value rows `hd` apart, row `r`'s probabilities at
+/// `s[r * t_all..]`) with the accumulators sized at compile time, so they stay in registers
+/// (Whisper's heads are all 64 wide); the same arithmetic as the general loop above.
+#[inline(always)]
+#[allow(clippy::needless_range_loop)]
+fn weighted_values<const R: usize, const W: usize, E: CacheElement>(
+    v: &[E],
+    hd: usize,
+    s: &[f32],
+    t_all: usize,
+    visible: &[usize; R],
+    o: &mut [[f32; MAX_HEAD_DIM]],
+) {
     let mut acc = [[0f32; W]; R];
     let t_max = visible[R - 1];
     for t in 0..t_max {
-        let at = t * hd + e0;
+        let at = t * hd;
         let vr: &[E; W] = v[at..at + W].try_into().expect("W values");
         for line in (0..W).step_by(CACHE_LINE / std::mem::size_of::<E>()) {
-            prefetch(v.as_ptr().wrapping_add(at + PREFETCH_VALUE_ROWS * hd + line));
+            prefetch(
+                v.as_ptr()
+                    .wrapping_add(at + PREFETCH_VALUE_ROWS * hd + line),
+            );
         }
         for r in 0..R {
             if t < visible[r] {
@@ -329,7 +352,7 @@ fn weighted_values<const R: usize, const W: usize, E: CacheElement>(
         }
     }
     for r in 0..R {
-        o[r][e0..e0 + W].copy_from_slice(&acc[r]);
+        o[r][..W].copy_from_slice(&acc[r]);
     }
 }
 
@@ -393,7 +416,10 @@ fn score_block<const R: usize, const W: usize, E: CacheElement>(
         if W >= 16 {
             // A later block of this key row (see PREFETCH_KEY_BLOCKS).
             for line in (0..W).step_by(CACHE_LINE / std::mem::size_of::<E>()) {
-                prefetch(kt.as_ptr().wrapping_add(row + PREFETCH_KEY_BLOCKS * W + line));
+                prefetch(
+                    kt.as_ptr()
+                        .wrapping_add(row + PREFETCH_KEY_BLOCKS * W + line),
+                );
             }
         }
         for r in 0..R {
@@ -478,6 +504,7 @@ mod tests {
             (5, 3, 16, 9, 12, true),
             (13, 8, 64, 200, 448, true),
             (6, 4, 64, 1500, 1500, false),
+            (7, 2, 64, 40, 40, true),
             (3, 2, 24, 70, 70, false),
         ] {
             let q = data(rows * heads * hd, 1);
