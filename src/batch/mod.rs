@@ -33,9 +33,10 @@ pub use shard::Shard;
 /// atomic write holds one for milliseconds, so an hour-old one belongs to no running task.
 const STALE_TEMP_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
 
-/// Removes the temporary files killed runs left in `outdir` (`.NAME.XXXXXX.tmp`, see
+/// Removes the temporary files killed runs left in `outdir` (`.NAME.WRITER.XXXXXX.tmp`, see
 /// [`crate::output::write_file`]): they are hidden and never mistaken for output, but would
-/// pile up over many killed runs. Only files older than an hour are taken, so the
+/// pile up over many killed runs. A file is taken when its writer was a process of this
+/// machine that has ended, or (a writer elsewhere) when it is older than an hour, so the
 /// in-flight writes of other shards sharing the directory are left alone. Returns how many
 /// were removed.
 pub fn remove_stale_temps(outdir: &std::path::Path) -> usize {
@@ -49,12 +50,60 @@ pub fn remove_stale_temps(outdir: &std::path::Path) -> usize {
             name.starts_with('.') && name.ends_with(".tmp")
         })
         .filter(|e| {
-            e.metadata()
-                .ok()
-                .and_then(|m| m.modified().ok())
-                .and_then(|t| now.duration_since(t).ok())
-                .is_some_and(|age| age >= STALE_TEMP_AGE)
+            crate::output::left_by_dead_writer(&e.file_name().to_string_lossy())
+                || e.metadata()
+                    .ok()
+                    .and_then(|m| m.modified().ok())
+                    .and_then(|t| now.duration_since(t).ok())
+                    .is_some_and(|age| age >= STALE_TEMP_AGE)
         })
         .filter(|e| std::fs::remove_file(e.path()).is_ok())
         .count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A temporary file's name as `write_file` makes it, for the writer `tag`.
+    fn temp_name(tag: &str) -> String {
+        format!(".episode 1.srt.{tag}.AbC123.tmp")
+    }
+
+    #[test]
+    fn a_dead_writers_leftover_goes_and_live_writes_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let mut sleeper = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let boot = crate::output::writer_tag()
+            .split_once('-')
+            .unwrap()
+            .1
+            .to_string();
+        let names = [
+            temp_name(&format!("{dead}-{boot}")),
+            temp_name(&crate::output::writer_tag()),
+            temp_name(&format!("{}-{boot}", sleeper.id())),
+            temp_name(&format!("{dead}-0123abcd")),
+            ".old-style.srt.AbC123.tmp".to_string(),
+        ];
+        for name in &names {
+            std::fs::write(dir.path().join(name), "partial").unwrap();
+        }
+        assert_eq!(remove_stale_temps(dir.path()), 1);
+        sleeper.kill().unwrap();
+        sleeper.wait().unwrap();
+        let left: std::collections::BTreeSet<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        // Only the dead process of this machine's write is gone: this process's, a running
+        // one's, another machine's and a nameless writer's stay (until they are an hour old).
+        assert_eq!(left, names[1..].iter().cloned().collect());
+    }
 }

@@ -108,7 +108,7 @@ impl OutputTree {
                 };
                 let parent = path.parent().unwrap_or(dir);
                 let mut temp = tempfile::Builder::new()
-                    .prefix(".new.")
+                    .prefix(&format!(".new.{}.", crate::output::writer_tag()))
                     .suffix(".tmp")
                     .tempfile_in(parent)
                     .map_err(io_err)?;

@@ -1,7 +1,8 @@
 //! Atomic file writes. Output is written to a hidden temporary file beside the target, flushed
 //! and synced, and only then renamed over it. An interrupted run (Ctrl-C, crash, full disk)
 //! leaves either the old file or no file, never a truncated `x.srt` that looks finished; a
-//! leftover is named `.x.srt.XXXXXX.tmp` so it cannot be mistaken for output.
+//! leftover is named `.x.srt.WRITER.XXXXXX.tmp` so it cannot be mistaken for output, and
+//! `WRITER` ([`writer_tag`]) lets a later run tell a dead writer's leftover from a live write.
 
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
@@ -57,7 +58,7 @@ fn temp_beside(path: &Path, dir: &Path) -> io::Result<NamedTempFile> {
         .file_name()
         .map(|n| n.to_string_lossy())
         .unwrap_or_default();
-    let prefix = format!(".{name}.");
+    let prefix = format!(".{name}.{}.", writer_tag());
     let mut builder = tempfile::Builder::new();
     builder.prefix(&prefix).suffix(".tmp");
     #[cfg(unix)]
@@ -68,6 +69,48 @@ fn temp_beside(path: &Path, dir: &Path) -> io::Result<NamedTempFile> {
         builder.permissions(std::fs::Permissions::from_mode(0o666));
     }
     builder.tempfile_in(dir)
+}
+
+/// This process as the writer of a temporary file: `PID-BOOT`, BOOT the first 8 characters of
+/// the machine's boot id (Linux; `0` elsewhere), so that a process on another machine sharing
+/// the directory is never taken for this machine's process of the same PID.
+pub fn writer_tag() -> String {
+    format!("{}-{}", std::process::id(), boot_id())
+}
+
+fn boot_id() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .ok()
+        .map(|id| id.trim().chars().filter(|c| *c != '-').take(8).collect())
+        .filter(|id: &String| !id.is_empty())
+        .unwrap_or_else(|| "0".into())
+}
+
+/// Whether the temporary file named `file_name` (`.NAME.WRITER.XXXXXX.tmp`) was left by a
+/// process of this machine that is no longer running: its write can never finish. False
+/// where that cannot be known (another machine, no `/proc`, a name without a writer).
+pub fn left_by_dead_writer(file_name: &str) -> bool {
+    let Some(rest) = file_name.strip_suffix(".tmp") else {
+        return false;
+    };
+    let Some((head, _random)) = rest.rsplit_once('.') else {
+        return false;
+    };
+    let Some((_, writer)) = head.rsplit_once('.') else {
+        return false;
+    };
+    let Some((pid, boot)) = writer.split_once('-') else {
+        return false;
+    };
+    let Ok(pid) = pid.parse::<u32>() else {
+        return false;
+    };
+    let proc = Path::new("/proc");
+    boot != "0"
+        && boot == boot_id()
+        && pid != std::process::id()
+        && proc.join("self").exists()
+        && !proc.join(pid.to_string()).exists()
 }
 
 /// Syncs the directory so the rename itself survives a power cut. Best effort: the file is

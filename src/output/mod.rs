@@ -28,7 +28,7 @@ mod vtt;
 
 use std::io::{self, Write};
 
-pub use atomic::write_file;
+pub use atomic::{left_by_dead_writer, write_file, writer_tag};
 pub use cues::SubtitleOptions;
 pub use error::OutputError;
 pub use files::{output_path, write_outputs, write_outputs_with};
