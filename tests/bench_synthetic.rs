@@ -141,7 +141,11 @@ fn bench_synthetic_builds_serves_loads_measures_and_stays_exact() {
             / first["bandwidth_gbs"].as_f64().unwrap()
             / 1e6;
         let bound = first["verify_bound_ms"][k].as_f64().unwrap();
-        assert!(bound >= step_bound, "{k}: {bound} < {step_bound}");
+        // (Equal where bytes bind; computed here in another order, so to rounding.)
+        assert!(
+            bound >= step_bound * (1.0 - 1e-12),
+            "{k}: {bound} < {step_bound}"
+        );
     }
     assert_eq!(first["speedup_at_acceptance"].as_object().unwrap().len(), 4);
     // The download went through the hub into the Hugging Face cache's snapshot layout.
