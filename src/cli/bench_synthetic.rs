@@ -102,15 +102,22 @@ fn weight_bytes(quantize: Option<QuantKind>, published_f16: bool) -> f64 {
     }
 }
 
+/// Elements of the matrices every decoder token passes through: per layer the self-attention's
+/// four, the cross-attention's query and output, the MLP's two (4 d wide); then the tied
+/// vocabulary projection.
+fn decoder_matrix_elements(shape: &Shape) -> f64 {
+    let (d, l) = (shape.d_model as f64, shape.decoder_layers as f64);
+    l * (6.0 * d * d + 2.0 * d * 4.0 * d) + shape.vocab as f64 * d
+}
+
 /// Bytes one decoder step at position `position` reads: every per-step matrix (self-attention,
 /// the cross-attention's query and output, the MLP, the tied vocabulary projection), the
 /// cross-attention keys/values of the window (f32, or bf16 for a quantized target) and the
 /// self-attention cache so far.
 fn decoder_step_bytes(shape: &Shape, quantize: Option<QuantKind>, position: usize) -> f64 {
     let (d, l) = (shape.d_model as f64, shape.decoder_layers as f64);
-    let ffn = 4.0 * d;
     let w = weight_bytes(quantize, shape.published_f16);
-    let matrices = l * (6.0 * d * d + 2.0 * d * ffn) + shape.vocab as f64 * d;
+    let matrices = decoder_matrix_elements(shape);
     let cross_kv = l * 2.0 * 1500.0 * d * if quantize.is_some() { 2.0 } else { 4.0 };
     let self_kv = l * 2.0 * position as f64 * d * 4.0;
     matrices * w + cross_kv + self_kv
@@ -125,7 +132,7 @@ fn decoder_pass_flops(shape: &Shape, tokens: usize, position: usize) -> f64 {
         shape.decoder_layers as f64,
         tokens as f64,
     );
-    let matrices = l * (6.0 * d * d + 2.0 * d * 4.0 * d) + shape.vocab as f64 * d;
+    let matrices = decoder_matrix_elements(shape);
     // Token i sees the 1500 frames and position + i + 1 cached keys.
     let keys = k * (1500.0 + position as f64) + k * (k + 1.0) / 2.0;
     2.0 * k * matrices + 2.0 * 2.0 * keys * d * l

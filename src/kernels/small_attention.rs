@@ -283,7 +283,7 @@ fn rows_const<const R: usize, E: CacheElement>(
             _ => values_in_two_groups::<R, 4, E>(v, s, t_all, &visible, o),
         }
     } else if hd == 64 {
-        weighted_values::<R, 64, E>(v, 64, s, t_all, &visible, o);
+        weighted_values::<R, 64, E>(v, s, t_all, &visible, o);
     } else {
         for row in o.iter_mut().take(R) {
             row[..hd].fill(0.0);
@@ -314,18 +314,17 @@ fn values_in_two_groups<const R: usize, const R2: usize, E: CacheElement>(
 ) {
     let first: [usize; 4] = std::array::from_fn(|r| visible[r]);
     let rest: [usize; R2] = std::array::from_fn(|r| visible[4 + r]);
-    weighted_values::<4, 64, E>(v, 64, s, t_all, &first, &mut o[..4]);
-    weighted_values::<R2, 64, E>(v, 64, &s[4 * t_all..], t_all, &rest, &mut o[4..]);
+    weighted_values::<4, 64, E>(v, s, t_all, &first, &mut o[..4]);
+    weighted_values::<R2, 64, E>(v, &s[4 * t_all..], t_all, &rest, &mut o[4..]);
 }
 
-/// `o[r][..W] = sum_t p[r][t] * v[t][..W]` (value rows `hd` apart, row `r`'s probabilities at
+/// `o[r][..W] = sum_t p[r][t] * v[t][..W]` (heads `W` wide, row `r`'s probabilities at
 /// `s[r * t_all..]`) with the accumulators sized at compile time, so they stay in registers
 /// (Whisper's heads are all 64 wide); the same arithmetic as the general loop above.
 #[inline(always)]
 #[allow(clippy::needless_range_loop)]
 fn weighted_values<const R: usize, const W: usize, E: CacheElement>(
     v: &[E],
-    hd: usize,
     s: &[f32],
     t_all: usize,
     visible: &[usize; R],
@@ -334,14 +333,9 @@ fn weighted_values<const R: usize, const W: usize, E: CacheElement>(
     let mut acc = [[0f32; W]; R];
     let t_max = visible[R - 1];
     for t in 0..t_max {
-        let at = t * hd;
+        let at = t * W;
         let vr: &[E; W] = v[at..at + W].try_into().expect("W values");
-        for line in (0..W).step_by(CACHE_LINE / std::mem::size_of::<E>()) {
-            prefetch(
-                v.as_ptr()
-                    .wrapping_add(at + PREFETCH_VALUE_ROWS * hd + line),
-            );
-        }
+        prefetch_lines(v, at + PREFETCH_VALUE_ROWS * W, W);
         for r in 0..R {
             if t < visible[r] {
                 let p = s[r * t_all + t];
@@ -415,12 +409,7 @@ fn score_block<const R: usize, const W: usize, E: CacheElement>(
         let k: &[E; W] = kt[row..row + W].try_into().expect("W keys");
         if W >= 16 {
             // A later block of this key row (see PREFETCH_KEY_BLOCKS).
-            for line in (0..W).step_by(CACHE_LINE / std::mem::size_of::<E>()) {
-                prefetch(
-                    kt.as_ptr()
-                        .wrapping_add(row + PREFETCH_KEY_BLOCKS * W + line),
-                );
-            }
+            prefetch_lines(kt, row + PREFETCH_KEY_BLOCKS * W, W);
         }
         for r in 0..R {
             let qe = q[r][e];
@@ -433,6 +422,15 @@ fn score_block<const R: usize, const W: usize, E: CacheElement>(
         for (dst, &x) in s[r * t_all + t0..r * t_all + t0 + W].iter_mut().zip(row) {
             *dst = x * scale;
         }
+    }
+}
+
+/// Hints the CPU to load the cache lines of `xs[at..at + len]`, which may lie past the end
+/// of `xs` (a hint never faults).
+#[inline(always)]
+fn prefetch_lines<E>(xs: &[E], at: usize, len: usize) {
+    for line in (0..len).step_by(CACHE_LINE / std::mem::size_of::<E>()) {
+        prefetch(xs.as_ptr().wrapping_add(at + line));
     }
 }
 

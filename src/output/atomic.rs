@@ -78,12 +78,17 @@ pub fn writer_tag() -> String {
     format!("{}-{}", std::process::id(), boot_id())
 }
 
-fn boot_id() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
-        .ok()
-        .map(|id| id.trim().chars().filter(|c| *c != '-').take(8).collect())
-        .filter(|id: &String| !id.is_empty())
-        .unwrap_or_else(|| "0".into())
+/// The machine's boot id as [`writer_tag`] writes it, read once per process (every atomic
+/// write and every leftover checked asks for it).
+fn boot_id() -> &'static str {
+    static BOOT_ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BOOT_ID.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+            .ok()
+            .map(|id| id.trim().chars().filter(|c| *c != '-').take(8).collect())
+            .filter(|id: &String| !id.is_empty())
+            .unwrap_or_else(|| "0".into())
+    })
 }
 
 /// Whether the temporary file named `file_name` (`.NAME.WRITER.XXXXXX.tmp`) was left by a
