@@ -36,6 +36,17 @@ const NR: usize = 4;
 /// Size of a block of rows of `x` (in floats) kept in L2 while the weight tiles stream past.
 const ROW_BLOCK_FLOATS: usize = 128 * 1024;
 
+/// Widest `k` a tile of five to eight rows takes in one go on AVX-512: eight rows of x over
+/// 1024 columns are 32 KB and stay in L1 while the weight rows stream past. Over a longer `k`
+/// (the MLP's second matrix, 5120) the rows of x no longer fit, and every tile re-read them
+/// from L2; such tiles are run in groups of [`SPAN_GROUP`], one span of `k` at a time.
+const K_SPAN: usize = 1024;
+
+const _: () = assert!(K_SPAN.is_multiple_of(16), "spans start where a 16-lane step starts");
+
+/// Tiles that share each span of x (their partial sums wait in memory between spans).
+const SPAN_GROUP: usize = 8;
+
 /// `x @ weight^T (+ bias)` over the last dimension of `x` for f32 inputs on the CPU, with the
 /// weight in f32 or in the half precision it was published in (widened in registers, the same
 /// bits as its f32 copy); `None` when the input is not such (the caller uses candle).
@@ -123,8 +134,37 @@ pub fn matmul_nt<W: WeightElement>(
     // weight tile of this thread passes by; a decoder pass is a single block. Without this,
     // the encoder's 1500 rows were re-read from memory for every tile of four weight rows.
     let block_rows = (ROW_BLOCK_FLOATS / k.max(1)).max(tile_rows) / tile_rows * tile_rows;
+    let spans_k = kernel.spans_k(m, k);
     let run = |range: std::ops::Range<usize>| {
-        let y_ptr = &y_ptr;
+        if spans_k {
+            // At most eight rows: one block, one tile of rows, whole tiles in groups.
+            let mut outs = [[[0f32; NR]; MR]; SPAN_GROUP];
+            let whole_tiles = range.end.min(n / tile_cols);
+            let mut tile = range.start;
+            while tile < whole_tiles {
+                let group = SPAN_GROUP.min(whole_tiles - tile);
+                let j0 = tile * tile_cols;
+                kernel.tile_group(x, m, k, &w[j0 * k..], group, &mut outs);
+                for (t, out) in outs.iter().enumerate().take(group) {
+                    store_tile(
+                        out,
+                        (m, tile_cols),
+                        (0, j0 + t * tile_cols),
+                        bias,
+                        &y_ptr,
+                        n,
+                    );
+                }
+                tile += group;
+            }
+            for tile in tile..range.end {
+                let j0 = tile * tile_cols;
+                let nr = tile_cols.min(n - j0);
+                kernel.tile(x, m, k, &w[j0 * k..], nr, &mut outs[0]);
+                store_tile(&outs[0], (m, nr), (0, j0), bias, &y_ptr, n);
+            }
+            return;
+        }
         let mut b0 = 0;
         while b0 < m {
             let b1 = m.min(b0 + block_rows);
@@ -136,18 +176,7 @@ pub fn matmul_nt<W: WeightElement>(
                     let mr = tile_rows.min(b1 - i0);
                     let mut out = [[0f32; NR]; MR];
                     kernel.tile(&x[i0 * k..], mr, k, &w[j0 * k..], nr, &mut out);
-                    for (i, row) in out.iter().enumerate().take(mr) {
-                        for (jj, &v) in row.iter().enumerate().take(nr) {
-                            let j = j0 + jj;
-                            let v = match bias {
-                                Some(b) => v + b[j],
-                                None => v,
-                            };
-                            // SAFETY: tiles cover disjoint columns `j0..j0 + nr`, so no two
-                            // threads write the same `y[i0 + i, j]`; the index is < m * n.
-                            unsafe { *y_ptr.0.add((i0 + i) * n + j) = v };
-                        }
-                    }
+                    store_tile(&out, (mr, nr), (i0, j0), bias, &y_ptr, n);
                     i0 += mr;
                 }
             }
@@ -159,6 +188,31 @@ pub fn matmul_nt<W: WeightElement>(
         run(0..tiles);
     } else {
         candle_core::utils::barrier_pool().execute_chunked(tiles, run);
+    }
+}
+
+/// Writes a tile's `mr x nr` results (plus the bias) at rows `i0..`, columns `j0..` of `y`
+/// (row length `n`).
+#[inline(always)]
+fn store_tile(
+    out: &[[f32; NR]; MR],
+    (mr, nr): (usize, usize),
+    (i0, j0): (usize, usize),
+    bias: Option<&[f32]>,
+    y: &SendPtr<f32>,
+    n: usize,
+) {
+    for (i, row) in out.iter().enumerate().take(mr) {
+        for (jj, &v) in row.iter().enumerate().take(nr) {
+            let j = j0 + jj;
+            let v = match bias {
+                Some(b) => v + b[j],
+                None => v,
+            };
+            // SAFETY: tiles cover disjoint columns `j0..j0 + nr`, so no two threads write the
+            // same `y[i0 + i, j]`; the index is < m * n.
+            unsafe { *y.0.add((i0 + i) * n + j) = v };
+        }
     }
 }
 
@@ -177,6 +231,39 @@ impl Isa {
             Isa::Neon if m > 4 => (8, 3),
             _ => (4, 4),
         }
+    }
+
+    /// Whether `m` rows over `k` columns take their tiles in groups, one span of `k` at a time
+    /// (AVX-512 tiles of five to eight rows, `k` at least twice [`K_SPAN`]).
+    fn spans_k(self, m: usize, k: usize) -> bool {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => (5..=MR).contains(&m) && k >= 2 * K_SPAN,
+            _ => false,
+        }
+    }
+
+    /// `tiles` whole tiles side by side (rows `0..mr` of `x`, rows `0..3 * tiles` of `w`) into
+    /// `out[t]`, as [`spans_k`](Self::spans_k) allows; each element is the same chain as in
+    /// [`tile`](Self::tile).
+    fn tile_group<W: WeightElement>(
+        self,
+        x: &[f32],
+        mr: usize,
+        k: usize,
+        w: &[W],
+        tiles: usize,
+        out: &mut [[[f32; NR]; MR]; SPAN_GROUP],
+    ) {
+        assert!(self.spans_k(mr, k) && tiles <= SPAN_GROUP);
+        assert!(x.len() >= mr * k && w.len() >= tiles * 3 * k);
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: spans_k saw AVX-512; the asserts above keep every load in bounds.
+        unsafe {
+            x86::group_avx512(x, mr, k, w, tiles, out)
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = out;
     }
 
     /// Dot products of rows `0..mr` of `x` (row stride `k`) with rows `0..nr` of `w` (row
@@ -241,7 +328,7 @@ mod x86 {
     //! The SIMD tiles. Each is generic over the tile size so the accumulators stay in registers;
     //! a remainder tile (fewer rows or columns) runs the same per-element arithmetic.
 
-    use super::{MR, NR, tail};
+    use super::{K_SPAN, MR, NR, SPAN_GROUP, tail};
     use crate::kernels::WeightElement;
     use std::arch::x86_64::*;
 
@@ -341,11 +428,83 @@ mod x86 {
         out: &mut [[f32; NR]; MR],
     ) {
         let mut acc = [[_mm512_setzero_ps(); N]; M];
+        // SAFETY: the caller checked bounds and features.
+        unsafe { span_avx512::<M, N, W>(x, k, w, 0..k, &mut acc) };
+        finish_avx512::<M, N>(acc, out);
+    }
+
+    /// Rows `0..mr` (five to eight) of `x` times `tiles` whole 3-row tiles of `w` into
+    /// `out[t]`, one [`K_SPAN`] of `k` at a time for all the tiles, so the span of x stays in
+    /// L1; the partial sums wait in memory between spans. Every element is the chain
+    /// [`tile_avx512`] computes: the same multiply-adds in the same order, the same reduction.
+    ///
+    /// # Safety
+    /// AVX-512F; `mr` rows of `x` and `3 * tiles` rows of `w`, each `k` long, readable.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn group_avx512<W: WeightElement>(
+        x: &[f32],
+        mr: usize,
+        k: usize,
+        w: &[W],
+        tiles: usize,
+        out: &mut [[[f32; NR]; MR]; SPAN_GROUP],
+    ) {
+        let (x, w) = (x.as_ptr(), w.as_ptr());
+        // SAFETY: as the caller guarantees.
+        unsafe {
+            match mr {
+                5 => group::<5, W>(x, k, w, tiles, out),
+                6 => group::<6, W>(x, k, w, tiles, out),
+                7 => group::<7, W>(x, k, w, tiles, out),
+                8 => group::<8, W>(x, k, w, tiles, out),
+                _ => unreachable!("groups are of five to eight rows"),
+            }
+        }
+    }
+
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn group<const M: usize, W: WeightElement>(
+        x: *const f32,
+        k: usize,
+        w: *const W,
+        tiles: usize,
+        out: &mut [[[f32; NR]; MR]; SPAN_GROUP],
+    ) {
+        let mut sums = [[[_mm512_setzero_ps(); 3]; M]; SPAN_GROUP];
+        let mut k0 = 0;
+        while k0 < k {
+            let k1 = k.min(k0 + K_SPAN);
+            for (t, tile_sums) in sums.iter_mut().enumerate().take(tiles) {
+                let mut acc = *tile_sums;
+                // SAFETY: tile `t`'s rows `3t..3t + 3` of `w` are in bounds (caller).
+                unsafe { span_avx512::<M, 3, W>(x, k, w.add(3 * t * k), k0..k1, &mut acc) };
+                *tile_sums = acc;
+            }
+            k0 = k1;
+        }
+        for (tile_sums, o) in sums.iter().zip(out.iter_mut()).take(tiles) {
+            finish_avx512::<M, 3>(*tile_sums, o);
+        }
+    }
+
+    /// Adds the products of columns `span` (starting at a multiple of 16; ending at one, or at
+    /// `k`, which takes the masked tail) to the M x N tile's per-lane sums `acc`.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn span_avx512<const M: usize, const N: usize, W: WeightElement>(
+        x: *const f32,
+        k: usize,
+        w: *const W,
+        span: std::ops::Range<usize>,
+        acc: &mut [[__m512; N]; M],
+    ) {
         let whole = k / 16 * 16;
-        let mut kk = 0;
+        let end = span.end.min(whole);
+        let mut kk = span.start;
         // SAFETY (all loads): rows are `k` long and `kk + 16 <= k`, or masked to `k - kk`.
         unsafe {
-            while kk < whole {
+            while kk < end {
                 let mut wv = [_mm512_setzero_ps(); N];
                 for (j, v) in wv.iter_mut().enumerate() {
                     *v = W::load16(w.add(j * k + kk));
@@ -362,7 +521,7 @@ mod x86 {
                 }
                 kk += 16;
             }
-            if kk < k {
+            if span.end == k && kk < k {
                 let mask: __mmask16 = (1u16 << (k - kk)) - 1;
                 let mut wv = [_mm512_setzero_ps(); N];
                 for (j, v) in wv.iter_mut().enumerate() {
@@ -376,6 +535,15 @@ mod x86 {
                 }
             }
         }
+    }
+
+    /// The lane sums of a tile's accumulators into `out[i][j]`.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn finish_avx512<const M: usize, const N: usize>(
+        acc: [[__m512; N]; M],
+        out: &mut [[f32; NR]; MR],
+    ) {
         // Through memory once: the reduction's narrower instructions can only name the first 16
         // vector registers, and the register allocator would otherwise confine the
         // accumulators to those 16 for the whole loop and spill the rest of an 8 x 3 tile
@@ -659,6 +827,10 @@ mod tests {
             (5, 384, 130),
             (13, 512, 515),
             (16, 200, 1030),
+            // Five to eight rows over a long k: spans of k (AVX-512), a masked tail in the
+            // last span, whole tiles in groups and a partial tile after them.
+            (8, 2100, 53),
+            (5, 4096, 29),
         ] {
             let x = data(m * k, 1);
             let w = data(n * k, 2);
@@ -700,6 +872,7 @@ mod tests {
             (8, 384, 130),
             (13, 100, 31),
             (40, 200, 67),
+            (7, 2085, 40),
         ] {
             let x = data(m * k, 1);
             let w32 = data(n * k, 2);
