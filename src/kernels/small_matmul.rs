@@ -36,13 +36,17 @@ const NR: usize = 4;
 /// Size of a block of rows of `x` (in floats) kept in L2 while the weight tiles stream past.
 const ROW_BLOCK_FLOATS: usize = 128 * 1024;
 
-/// Widest `k` a tile of five to eight rows takes in one go on AVX-512: eight rows of x over
-/// 1024 columns are 32 KB and stay in L1 while the weight rows stream past. Over a longer `k`
-/// (the MLP's second matrix, 5120) the rows of x no longer fit, and every tile re-read them
-/// from L2; such tiles are run in groups of [`SPAN_GROUP`], one span of `k` at a time.
+/// Widest `k` a tile of five to eight rows takes in one go on AVX-512. Eight rows of x are
+/// 40 KB at Whisper large's k = 1280 and 160 KB at its MLP's k = 5120, against an L1 of 48 KB:
+/// x then leaves no room for the weight lines asked for ahead, or does not fit at all, and
+/// every tile re-reads it from L2. Over a longer `k` the tiles go in groups of
+/// [`SPAN_GROUP`], one span of at most `K_SPAN` columns (8 rows: 32 KB of x) at a time.
 const K_SPAN: usize = 1024;
 
-const _: () = assert!(K_SPAN.is_multiple_of(16), "spans start where a 16-lane step starts");
+const _: () = assert!(
+    K_SPAN.is_multiple_of(16),
+    "spans start where a 16-lane step starts"
+);
 
 /// Tiles that share each span of x (their partial sums wait in memory between spans).
 const SPAN_GROUP: usize = 8;
@@ -234,11 +238,11 @@ impl Isa {
     }
 
     /// Whether `m` rows over `k` columns take their tiles in groups, one span of `k` at a time
-    /// (AVX-512 tiles of five to eight rows, `k` at least twice [`K_SPAN`]).
+    /// (AVX-512 tiles of five to eight rows, `k` over [`K_SPAN`]).
     fn spans_k(self, m: usize, k: usize) -> bool {
         match self {
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => (5..=MR).contains(&m) && k >= 2 * K_SPAN,
+            Isa::Avx512 => (5..=MR).contains(&m) && k > K_SPAN,
             _ => false,
         }
     }
@@ -434,8 +438,8 @@ mod x86 {
     }
 
     /// Rows `0..mr` (five to eight) of `x` times `tiles` whole 3-row tiles of `w` into
-    /// `out[t]`, one [`K_SPAN`] of `k` at a time for all the tiles, so the span of x stays in
-    /// L1; the partial sums wait in memory between spans. Every element is the chain
+    /// `out[t]`, one span of `k` (equal spans of at most [`K_SPAN`]) at a time for all the
+    /// tiles, so the span of x stays in L1; the partial sums wait in memory between spans. Every element is the chain
     /// [`tile_avx512`] computes: the same multiply-adds in the same order, the same reduction.
     ///
     /// # Safety
@@ -472,9 +476,11 @@ mod x86 {
         out: &mut [[[f32; NR]; MR]; SPAN_GROUP],
     ) {
         let mut sums = [[[_mm512_setzero_ps(); 3]; M]; SPAN_GROUP];
+        // Equal spans of at most K_SPAN, each a whole number of 16-lane steps.
+        let span = k.div_ceil(k.div_ceil(K_SPAN)).next_multiple_of(16);
         let mut k0 = 0;
         while k0 < k {
-            let k1 = k.min(k0 + K_SPAN);
+            let k1 = k.min(k0 + span);
             for (t, tile_sums) in sums.iter_mut().enumerate().take(tiles) {
                 let mut acc = *tile_sums;
                 // SAFETY: tile `t`'s rows `3t..3t + 3` of `w` are in bounds (caller).
@@ -831,6 +837,7 @@ mod tests {
             // last span, whole tiles in groups and a partial tile after them.
             (8, 2100, 53),
             (5, 4096, 29),
+            (6, 1100, 20),
         ] {
             let x = data(m * k, 1);
             let w = data(n * k, 2);
