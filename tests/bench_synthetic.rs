@@ -128,12 +128,23 @@ fn bench_synthetic_builds_serves_loads_measures_and_stays_exact() {
         "decoder_step_ms",
         "draft_step_ms",
         "bandwidth_gbs",
+        "bandwidth_gbs_before",
+        "bandwidth_gbs_after",
         "decoder_bytes",
         "peak_rss_mb",
         "multiply_add_gflops",
     ] {
         assert!(first[key].as_f64().unwrap() > 0.0, "{key}: {}", first[key]);
     }
+    // The bound takes the faster of the bandwidths measured before and after the timings.
+    let bandwidth = first["bandwidth_gbs"].as_f64().unwrap();
+    assert_eq!(
+        bandwidth,
+        first["bandwidth_gbs_before"]
+            .as_f64()
+            .unwrap()
+            .max(first["bandwidth_gbs_after"].as_f64().unwrap())
+    );
     for k in ["2", "4", "8"] {
         assert!(first["verify_ms"][k].as_f64().unwrap() > 0.0);
         // A verify pass is bounded by what a step reads, and by its own arithmetic.

@@ -180,7 +180,7 @@ pub fn run(plan: &SyntheticPlan<'_>) -> anyhow::Result<bool> {
     })?;
     let spec: DraftSpec = plan.draft.parse().map_err(|e: String| anyhow::anyhow!(e))?;
     // First, before any model is in memory; its buffer is then dropped from the peak.
-    let bandwidth = memory_bandwidth_gbs();
+    let bandwidth_before = memory_bandwidth_gbs();
     // The f32 projections' arithmetic rate bounds the widest verify pass from below; the
     // quantized kernels have rates of their own, not measured here.
     let arithmetic = plan
@@ -347,6 +347,12 @@ pub fn run(plan: &SyntheticPlan<'_>) -> anyhow::Result<bool> {
     drop(session);
 
     let peak = peak_rss_mb();
+    // Again after the timings (the peak is read, so its buffer does not count): a machine's
+    // bandwidth can move within minutes, and a step timed in a slow spell against a bound from
+    // a fast one reads as a slow kernel. The bound takes the faster of the two; the run says
+    // when they differ much.
+    let bandwidth_after = memory_bandwidth_gbs();
+    let bandwidth = bandwidth_before.max(bandwidth_after);
     let position = prefix.len() + 1;
     let bytes = decoder_step_bytes(&shape, plan.quantize, position);
     let step = median(step_ms);
@@ -390,6 +396,12 @@ pub fn run(plan: &SyntheticPlan<'_>) -> anyhow::Result<bool> {
         bytes / 1e6,
         step / bound_ms
     );
+    if (bandwidth_before - bandwidth_after).abs() > 0.15 * bandwidth {
+        println!(
+            "memory bandwidth moved during the run ({bandwidth_before:.1} GB/s before the timings, \
+             {bandwidth_after:.1} after): ratios to the bounds are only as good as that"
+        );
+    }
     if let (Some(gflops), Some(bounds)) = (arithmetic, &verify_bound_ms) {
         let (widest, bound) = (
             VERIFY_WIDTHS[VERIFY_WIDTHS.len() - 1],
@@ -445,6 +457,8 @@ pub fn run(plan: &SyntheticPlan<'_>) -> anyhow::Result<bool> {
                 "verify_ms": VERIFY_WIDTHS.iter().zip(&verify).map(|(k, v)| (k.to_string(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
                 "decoder_bytes": bytes,
                 "bandwidth_gbs": bandwidth,
+                "bandwidth_gbs_before": bandwidth_before,
+                "bandwidth_gbs_after": bandwidth_after,
                 "step_over_bound": step / bound_ms,
                 "multiply_add_gflops": arithmetic,
                 "verify_bound_ms": verify_bound_ms.as_ref().map(|b| VERIFY_WIDTHS.iter().zip(b).map(|(k, v)| (k.to_string(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>()),
