@@ -243,7 +243,10 @@ impl Isa {
         match self {
             #[cfg(target_arch = "x86_64")]
             Isa::Avx512 => (5..=MR).contains(&m) && k > K_SPAN,
-            _ => false,
+            _ => {
+                let _ = (m, k);
+                false
+            }
         }
     }
 
