@@ -442,8 +442,9 @@ mod x86 {
 
     /// Rows `0..mr` (five to eight) of `x` times `tiles` whole 3-row tiles of `w` into
     /// `out[t]`, one span of `k` (equal spans of at most [`K_SPAN`]) at a time for all the
-    /// tiles, so the span of x stays in L1; the partial sums wait in memory between spans. Every element is the chain
-    /// [`tile_avx512`] computes: the same multiply-adds in the same order, the same reduction.
+    /// tiles, so the span of x stays in L1; the partial sums wait in memory between spans.
+    /// Every element is the chain [`tile_avx512`] computes: the same multiply-adds in the same
+    /// order, the same reduction.
     ///
     /// # Safety
     /// AVX-512F; `mr` rows of `x` and `3 * tiles` rows of `w`, each `k` long, readable.
