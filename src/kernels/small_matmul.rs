@@ -33,6 +33,10 @@ use crate::kernels::{Isa, SendPtr, WeightElement};
 const MR: usize = 8;
 const NR: usize = 4;
 
+/// Columns of the tile of more than four rows on AVX-512 (and NEON): the groups of
+/// [`Isa::tile_group`] are made of these tiles.
+const WIDE_NR: usize = 3;
+
 /// Size of a block of rows of `x` (in floats) kept in L2 while the weight tiles stream past.
 const ROW_BLOCK_FLOATS: usize = 128 * 1024;
 
@@ -142,6 +146,7 @@ pub fn matmul_nt<W: WeightElement>(
     let run = |range: std::ops::Range<usize>| {
         if spans_k {
             // At most eight rows: one block, one tile of rows, whole tiles in groups.
+            debug_assert_eq!(tile_cols, WIDE_NR);
             let mut outs = [[[0f32; NR]; MR]; SPAN_GROUP];
             let whole_tiles = range.end.min(n / tile_cols);
             let mut tile = range.start;
@@ -226,13 +231,13 @@ impl Isa {
     fn tile_shape(self, m: usize) -> (usize, usize) {
         match self {
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 if m > 4 => (8, 3),
+            Isa::Avx512 if m > 4 => (MR, WIDE_NR),
             // AVX2 has 16 registers: 4 x 3 accumulators, three weight vectors and one of x.
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 if m > 3 => (4, 3),
             // NEON's 32 registers hold the 8 x 3 tile as AVX-512's do.
             #[cfg(target_arch = "aarch64")]
-            Isa::Neon if m > 4 => (8, 3),
+            Isa::Neon if m > 4 => (MR, WIDE_NR),
             _ => (4, 4),
         }
     }
@@ -250,7 +255,7 @@ impl Isa {
         }
     }
 
-    /// `tiles` whole tiles side by side (rows `0..mr` of `x`, rows `0..3 * tiles` of `w`) into
+    /// `tiles` whole tiles side by side (rows `0..mr` of `x`, rows `0..WIDE_NR * tiles` of `w`) into
     /// `out[t]`, as [`spans_k`](Self::spans_k) allows; each element is the same chain as in
     /// [`tile`](Self::tile).
     fn tile_group<W: WeightElement>(
@@ -263,7 +268,7 @@ impl Isa {
         out: &mut [[[f32; NR]; MR]; SPAN_GROUP],
     ) {
         assert!(self.spans_k(mr, k) && tiles <= SPAN_GROUP);
-        assert!(x.len() >= mr * k && w.len() >= tiles * 3 * k);
+        assert!(x.len() >= mr * k && w.len() >= tiles * WIDE_NR * k);
         #[cfg(target_arch = "x86_64")]
         // SAFETY: spans_k saw AVX-512; the asserts above keep every load in bounds.
         unsafe {
@@ -335,7 +340,7 @@ mod x86 {
     //! The SIMD tiles. Each is generic over the tile size so the accumulators stay in registers;
     //! a remainder tile (fewer rows or columns) runs the same per-element arithmetic.
 
-    use super::{K_SPAN, MR, NR, SPAN_GROUP, tail};
+    use super::{K_SPAN, MR, NR, SPAN_GROUP, WIDE_NR, tail};
     use crate::kernels::WeightElement;
     use std::arch::x86_64::*;
 
@@ -440,7 +445,7 @@ mod x86 {
         finish_avx512::<M, N>(acc, out);
     }
 
-    /// Rows `0..mr` (five to eight) of `x` times `tiles` whole 3-row tiles of `w` into
+    /// Rows `0..mr` (five to eight) of `x` times `tiles` whole tiles of [`WIDE_NR`] rows of `w` into
     /// `out[t]`, one span of `k` (equal spans of at most [`K_SPAN`]) at a time for all the
     /// tiles, so the span of x stays in L1; the partial sums wait in memory between spans.
     /// Every element is the chain [`tile_avx512`] computes: the same multiply-adds in the same
@@ -479,7 +484,7 @@ mod x86 {
         tiles: usize,
         out: &mut [[[f32; NR]; MR]; SPAN_GROUP],
     ) {
-        let mut sums = [[[_mm512_setzero_ps(); 3]; M]; SPAN_GROUP];
+        let mut sums = [[[_mm512_setzero_ps(); WIDE_NR]; M]; SPAN_GROUP];
         // Equal spans of at most K_SPAN, each a whole number of 16-lane steps.
         let span = k.div_ceil(k.div_ceil(K_SPAN)).next_multiple_of(16);
         let mut k0 = 0;
@@ -487,14 +492,16 @@ mod x86 {
             let k1 = k.min(k0 + span);
             for (t, tile_sums) in sums.iter_mut().enumerate().take(tiles) {
                 let mut acc = *tile_sums;
-                // SAFETY: tile `t`'s rows `3t..3t + 3` of `w` are in bounds (caller).
-                unsafe { span_avx512::<M, 3, W>(x, k, w.add(3 * t * k), k0..k1, &mut acc) };
+                // SAFETY: tile `t`'s `WIDE_NR` rows of `w` are in bounds (caller).
+                unsafe {
+                    span_avx512::<M, WIDE_NR, W>(x, k, w.add(WIDE_NR * t * k), k0..k1, &mut acc)
+                };
                 *tile_sums = acc;
             }
             k0 = k1;
         }
         for (tile_sums, o) in sums.iter().zip(out.iter_mut()).take(tiles) {
-            finish_avx512::<M, 3>(*tile_sums, o);
+            finish_avx512::<M, WIDE_NR>(*tile_sums, o);
         }
     }
 
