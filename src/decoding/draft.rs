@@ -84,7 +84,7 @@ pub enum DraftCross {
 /// The decoder that proposes.
 #[derive(Debug, Clone)]
 enum Proposer {
-    Decoder(TextDecoder),
+    Decoder(Box<TextDecoder>),
     Int8(Box<FusedDraft>),
 }
 
@@ -145,7 +145,7 @@ impl Draft {
                 }
             }
             DraftSpec::SelfQuant(kind) => Draft {
-                decoder: Proposer::Decoder(target.decoder.quantize(kind)?),
+                decoder: Proposer::Decoder(Box::new(target.decoder.quantize(kind)?)),
                 source: Source::TargetCross,
                 label: match kind {
                     QuantKind::Q8_0 => "self-q8".into(),
@@ -166,11 +166,11 @@ impl Draft {
                 layers.push(total - 1);
                 let vb = var_builder(target_dir, DType::F32, device, WeightStorage::Published)?;
                 Draft {
-                    decoder: Proposer::Decoder(TextDecoder::load_layers(
+                    decoder: Proposer::Decoder(Box::new(TextDecoder::load_layers(
                         vb.pp("model.decoder"),
                         &target.config,
                         &layers,
-                    )?),
+                    )?)),
                     source: Source::TargetFeatures,
                     label: format!("self-layers:{n}"),
                 }
@@ -210,7 +210,7 @@ impl Draft {
                 None => String::new(),
             };
             return Ok(Draft {
-                decoder: Proposer::Decoder(decoder),
+                decoder: Proposer::Decoder(Box::new(decoder)),
                 source: Source::TargetFeatures,
                 label: format!("{name} (shared encoder{precision})"),
             });
@@ -227,7 +227,7 @@ impl Draft {
         }
         let model = Whisper::load(&dir, device)?;
         Ok(Draft {
-            decoder: Proposer::Decoder(model.decoder.clone()),
+            decoder: Proposer::Decoder(Box::new(model.decoder.clone())),
             source: Source::OwnEncoder(Box::new(model)),
             label: format!("{name} (own encoder)"),
         })

@@ -7,6 +7,7 @@
 //! for bit the rows of K one-token passes (the exactness of speculative decoding rests on it).
 //!
 //! - [`small_matmul`]: `x · wᵀ` for the decoder's few rows (projections, MLP, vocabulary);
+//! - [`packed_weight`]: a weight stored in the order that kernel reads it (one stream);
 //! - [`small_attention`]: attention over a short query block against a cached key/value run;
 //! - [`bf16_attention`]: the encoder's self-attention in bf16 products (`--quantize`);
 //! - [`int8_matmul`], [`int4_matmul`]: 8-bit and 4-bit weight products over 8-bit inputs (the
@@ -26,6 +27,7 @@ pub mod int8_cross_attention;
 pub mod int8_matmul;
 pub mod isa;
 pub mod math;
+pub mod packed_weight;
 pub mod q8_0_matmul;
 pub mod small_attention;
 pub mod small_matmul;

@@ -21,6 +21,10 @@
 //!
 //! Work is split over output columns on candle's barrier pool, the same threads that run
 //! candle's quantized kernels, so dense and quantized projections never oversubscribe cores.
+//!
+//! The decoder keeps its per-token weights in the order the grouped tiles read them
+//! ([`packed_weight`](super::packed_weight), the same arithmetic over the same span kernel);
+//! this file's row-major entry points serve every other weight and every other CPU.
 
 use candle_core::{Device, Result, Storage, Tensor};
 
@@ -30,15 +34,15 @@ use crate::kernels::{Isa, SendPtr, WeightElement};
 /// 4 x 4, or with AVX-512's 32 registers 8 x 3 when there are more than four rows (each weight
 /// vector loaded and widened once for eight rows instead of twice); AVX2's 16 registers hold
 /// 4 x 3 for four rows or more.
-const MR: usize = 8;
-const NR: usize = 4;
+pub(super) const MR: usize = 8;
+pub(super) const NR: usize = 4;
 
 /// Columns of the tile of more than four rows on AVX-512 (and NEON): the groups of
 /// [`Isa::tile_group`] are made of these tiles.
-const WIDE_NR: usize = 3;
+pub(super) const WIDE_NR: usize = 3;
 
 /// Size of a block of rows of `x` (in floats) kept in L2 while the weight tiles stream past.
-const ROW_BLOCK_FLOATS: usize = 128 * 1024;
+pub(super) const ROW_BLOCK_FLOATS: usize = 128 * 1024;
 
 /// Widest `k` a tile of five to eight rows takes in one go on AVX-512. Eight rows of x are
 /// 40 KB at Whisper large's k = 1280 and 160 KB at its MLP's k = 5120, against an L1 of 48 KB:
@@ -53,7 +57,13 @@ const _: () = assert!(
 );
 
 /// Tiles that share each span of x (their partial sums wait in memory between spans).
-const SPAN_GROUP: usize = 8;
+pub(super) const SPAN_GROUP: usize = 8;
+
+/// The width of the spans `k` columns are taken in: equal spans of at most [`K_SPAN`], each a
+/// whole number of 16-lane steps (one span, possibly wider than `k`, up to `K_SPAN`).
+pub(super) fn span_width(k: usize) -> usize {
+    k.div_ceil(k.div_ceil(K_SPAN).max(1)).next_multiple_of(16)
+}
 
 /// `x @ weight^T (+ bias)` over the last dimension of `x` for f32 inputs on the CPU, with the
 /// weight in f32 or in the half precision it was published in (widened in registers, the same
@@ -132,9 +142,23 @@ pub fn matmul_nt<W: WeightElement>(
     bias: Option<&[f32]>,
     y: &mut [f32],
 ) {
+    matmul_nt_with(Isa::detect(), x, m, k, w, n, bias, y);
+}
+
+/// [`matmul_nt`] with the given kernel.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn matmul_nt_with<W: WeightElement>(
+    kernel: Isa,
+    x: &[f32],
+    m: usize,
+    k: usize,
+    w: &[W],
+    n: usize,
+    bias: Option<&[f32]>,
+    y: &mut [f32],
+) {
     assert!(x.len() >= m * k && w.len() >= n * k && y.len() >= m * n);
     assert!(bias.is_none_or(|b| b.len() >= n));
-    let kernel = Isa::detect();
     let (tile_rows, tile_cols) = kernel.tile_shape(m);
     let tiles = n.div_ceil(tile_cols);
     let y_ptr = SendPtr(y.as_mut_ptr());
@@ -203,7 +227,7 @@ pub fn matmul_nt<W: WeightElement>(
 /// Writes a tile's `mr x nr` results (plus the bias) at rows `i0..`, columns `j0..` of `y`
 /// (row length `n`).
 #[inline(always)]
-fn store_tile(
+pub(super) fn store_tile(
     out: &[[f32; NR]; MR],
     (mr, nr): (usize, usize),
     (i0, j0): (usize, usize),
@@ -336,11 +360,11 @@ fn portable_tile<W: WeightElement>(
 }
 
 #[cfg(target_arch = "x86_64")]
-mod x86 {
+pub(super) mod x86 {
     //! The SIMD tiles. Each is generic over the tile size so the accumulators stay in registers;
     //! a remainder tile (fewer rows or columns) runs the same per-element arithmetic.
 
-    use super::{K_SPAN, MR, NR, SPAN_GROUP, WIDE_NR, tail};
+    use super::{MR, NR, SPAN_GROUP, WIDE_NR, span_width, tail};
     use crate::kernels::WeightElement;
     use std::arch::x86_64::*;
 
@@ -441,7 +465,7 @@ mod x86 {
     ) {
         let mut acc = [[_mm512_setzero_ps(); N]; M];
         // SAFETY: the caller checked bounds and features.
-        unsafe { span_avx512::<M, N, W>(x, k, w, 0..k, &mut acc) };
+        unsafe { span_avx512::<M, N, W>(x, k, (w, k), 0..k, w.wrapping_add(AHEAD * k), &mut acc) };
         finish_avx512::<M, N>(acc, out);
     }
 
@@ -486,15 +510,23 @@ mod x86 {
     ) {
         let mut sums = [[[_mm512_setzero_ps(); WIDE_NR]; M]; SPAN_GROUP];
         // Equal spans of at most K_SPAN, each a whole number of 16-lane steps.
-        let span = k.div_ceil(k.div_ceil(K_SPAN)).next_multiple_of(16);
+        let span = span_width(k);
         let mut k0 = 0;
         while k0 < k {
             let k1 = k.min(k0 + span);
             for (t, tile_sums) in sums.iter_mut().enumerate().take(tiles) {
                 let mut acc = *tile_sums;
+                let wt = w.wrapping_add(WIDE_NR * t * k + k0);
                 // SAFETY: tile `t`'s `WIDE_NR` rows of `w` are in bounds (caller).
                 unsafe {
-                    span_avx512::<M, WIDE_NR, W>(x, k, w.add(WIDE_NR * t * k), k0..k1, &mut acc)
+                    span_avx512::<M, WIDE_NR, W>(
+                        x,
+                        k,
+                        (wt, k),
+                        k0..k1,
+                        wt.wrapping_add(AHEAD * k),
+                        &mut acc,
+                    )
                 };
                 *tile_sums = acc;
             }
@@ -506,14 +538,25 @@ mod x86 {
     }
 
     /// Adds the products of columns `span` (starting at a multiple of 16; ending at one, or at
-    /// `k`, which takes the masked tail) to the M x N tile's per-lane sums `acc`.
+    /// `k`, which takes the masked tail) to the M x N tile's per-lane sums `acc`. Rows of `x`
+    /// are `k` long; `w` is `(first, stride)`: column `span.start` of the tile's first weight
+    /// row, and the distance between its rows. `ahead` is read ahead (prefetched) the way `w`
+    /// is read: the weights a later tile will want.
+    ///
+    /// # Safety
+    /// AVX-512F; `M` rows of `x` and the `N` rows of `w` over `span` readable.
     #[target_feature(enable = "avx512f")]
     #[inline]
-    unsafe fn span_avx512<const M: usize, const N: usize, W: WeightElement>(
+    pub(in crate::kernels) unsafe fn span_avx512<
+        const M: usize,
+        const N: usize,
+        W: WeightElement,
+    >(
         x: *const f32,
         k: usize,
-        w: *const W,
+        (w, stride): (*const W, usize),
         span: std::ops::Range<usize>,
+        ahead: *const W,
         acc: &mut [[__m512; N]; M],
     ) {
         let whole = k / 16 * 16;
@@ -523,12 +566,13 @@ mod x86 {
         unsafe {
             while kk < end {
                 let mut wv = [_mm512_setzero_ps(); N];
+                let at = kk - span.start;
                 for (j, v) in wv.iter_mut().enumerate() {
-                    *v = W::load16(w.add(j * k + kk));
-                    // The same cache line of the weight row `AHEAD` rows on: the hardware
-                    // prefetcher alone leaves the loop waiting on memory once it has work to
-                    // do per byte (several rows of x). Never faults, even past the end.
-                    _mm_prefetch::<_MM_HINT_T0>(w.wrapping_add((j + AHEAD) * k + kk).cast());
+                    *v = W::load16(w.add(j * stride + at));
+                    // The hardware prefetcher alone leaves the loop waiting on memory once it
+                    // has work to do per byte (several rows of x). Never faults, even past
+                    // the end.
+                    _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(j * stride + at).cast());
                 }
                 for (i, row) in acc.iter_mut().enumerate() {
                     let xv = _mm512_loadu_ps(x.add(i * k + kk));
@@ -542,7 +586,8 @@ mod x86 {
                 let mask: __mmask16 = (1u16 << (k - kk)) - 1;
                 let mut wv = [_mm512_setzero_ps(); N];
                 for (j, v) in wv.iter_mut().enumerate() {
-                    *v = W::load16(tail::<16, W>(w.add(j * k + kk), k - kk).as_ptr());
+                    let row = w.add(j * stride + kk - span.start);
+                    *v = W::load16(tail::<16, W>(row, k - kk).as_ptr());
                 }
                 for (i, row) in acc.iter_mut().enumerate() {
                     let xv = _mm512_maskz_loadu_ps(mask, x.add(i * k + kk));
@@ -557,7 +602,7 @@ mod x86 {
     /// The lane sums of a tile's accumulators into `out[i][j]`.
     #[target_feature(enable = "avx512f")]
     #[inline]
-    fn finish_avx512<const M: usize, const N: usize>(
+    pub(in crate::kernels) fn finish_avx512<const M: usize, const N: usize>(
         acc: [[__m512; N]; M],
         out: &mut [[f32; NR]; MR],
     ) {

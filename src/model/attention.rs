@@ -188,6 +188,29 @@ impl Attention {
         })
     }
 
+    /// A copy whose per-token projections (query and output; key and value too when fused,
+    /// as in self-attention) keep their weights packed in the CPU kernel's reading order
+    /// ([`Projection::packed`]): the same results bit for bit. A cross-attention's key and
+    /// value projections, run once per window over the encoder's frames, stay as they are.
+    pub fn packed(&self) -> Result<Self> {
+        let inputs = match &self.inputs {
+            Inputs::Fused { qkv, d } => Inputs::Fused {
+                qkv: qkv.packed()?,
+                d: *d,
+            },
+            Inputs::Separate { q, k, v } => Inputs::Separate {
+                q: q.packed()?,
+                k: k.clone(),
+                v: v.clone(),
+            },
+        };
+        Ok(Attention {
+            inputs,
+            out: self.out.packed()?,
+            ..self.clone()
+        })
+    }
+
     /// A copy whose key and value projections compute in 8 bits and whose keys and values
     /// are kept in bf16 (the others unchanged): the `--quantize` decoder's cross-attention,
     /// projected once per window over 1500 frames (compute-bound) and read whole at every

@@ -26,6 +26,18 @@ use super::linear::{Projection, QuantKind};
 use super::token_tree::{TreeKv, TreeLayout, TreeNode};
 use crate::kernels::gelu::gelu;
 
+/// Hands the heap memory freed during a load back to the system. Packing copies each weight
+/// and frees the row-major original; glibc keeps freed blocks of that size for later
+/// allocations, where they would count as resident for the whole run.
+fn release_freed_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap pages to the kernel; it touches no live
+    // allocation.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// One pre-norm decoder block: causal self-attention, cross-attention, MLP.
 #[derive(Debug, Clone)]
 pub(crate) struct DecoderBlock {
@@ -78,6 +90,18 @@ impl DecoderBlock {
         &x + self.fc2.forward(&h)?
     }
 
+    /// The block with its per-token projections packed in the CPU kernel's reading order
+    /// ([`Projection::packed`]; the same results).
+    fn packed(self) -> Result<Self> {
+        Ok(DecoderBlock {
+            attn: self.attn.packed()?,
+            cross: self.cross.packed()?,
+            fc1: self.fc1.packed()?,
+            fc2: self.fc2.packed()?,
+            ..self
+        })
+    }
+
     /// The block with its cross-attention key/value projections in 8 bits (CPU).
     fn with_int8_cross_kv(self) -> Result<Self> {
         Ok(DecoderBlock {
@@ -115,15 +139,17 @@ type Probe<'a> = (&'a [[usize; 2]], &'a mut [Option<Tensor>]);
 /// have the same interface and the same cache/roll-back behaviour.
 #[derive(Debug, Clone)]
 pub struct TextDecoder {
-    /// `[vocab, d]` f32: token lookup and, transposed, the dense logits head. `None` in a
-    /// [`load_quantized`](Self::load_quantized) decoder, which looks tokens up in its
-    /// quantized head.
-    embed_tokens: Option<Tensor>,
+    /// The `[vocab, d]` token table tokens are looked up in ([`Projection::rows`]): the
+    /// tied head as loaded (row-major or packed, shared with `head`), or the quantized head of
+    /// a [`load_quantized`](Self::load_quantized) decoder. A quantized copy made by
+    /// [`quantize`](Self::quantize) shares its source's, so it looks up the same rows.
+    token_table: Projection,
     positions: Tensor,
     blocks: Vec<DecoderBlock>,
     ln: LayerNorm,
-    /// The logits projection: `embed_tokens` as a bias-free `Linear` (the same tensor, so
-    /// exactly `x @ embed_tokens^T`), or its quantized copy.
+    /// The logits projection: the token embedding as a bias-free `Linear` (the same tensor,
+    /// so exactly `x @ embed_tokens^T`; packed on CPUs that read it so), or its quantized
+    /// copy.
     head: Projection,
     /// The weight type of a quantized copy; `None` for the f32 decoder.
     quant: Option<GgmlDType>,
@@ -155,15 +181,27 @@ impl TextDecoder {
         }
         let d = cfg.d_model;
         let embed_tokens = vb.get((cfg.vocab_size, d), "embed_tokens.weight")?;
+        // On the CPU the per-token weights are kept in the order its kernel reads them (where
+        // that differs from row-major), each packed as it loads.
+        let cpu = vb.device().is_cpu();
+        let pack = |p: Projection| if cpu { p.packed() } else { Ok(p) };
+        let head = pack(Projection::from_linear(Linear::new(embed_tokens, None)))?;
+        let blocks = layers
+            .iter()
+            .map(|i| {
+                let block = DecoderBlock::load(vb.pp(format!("layers.{i}")), cfg)?;
+                if cpu { block.packed() } else { Ok(block) }
+            })
+            .collect::<Result<_>>()?;
+        if cpu {
+            release_freed_heap();
+        }
         Ok(TextDecoder {
-            head: Projection::from_linear(Linear::new(embed_tokens.clone(), None)),
+            token_table: head.clone(),
+            head,
             quant: None,
-            embed_tokens: Some(embed_tokens),
             positions: vb.get((cfg.max_target_positions, d), "embed_positions.weight")?,
-            blocks: layers
-                .iter()
-                .map(|i| DecoderBlock::load(vb.pp(format!("layers.{i}")), cfg))
-                .collect::<Result<_>>()?,
+            blocks,
             ln: candle_nn::layer_norm(d, 1e-5, vb.pp("layer_norm"))?,
             layer_ids: layers.to_vec(),
             vocab_size: cfg.vocab_size,
@@ -202,7 +240,7 @@ impl TextDecoder {
             })
             .collect::<Result<_>>()?;
         Ok(TextDecoder {
-            embed_tokens: None,
+            token_table: head.clone(),
             positions: vb.get((cfg.max_target_positions, d), "embed_positions.weight")?,
             blocks,
             ln: candle_nn::layer_norm(d, 1e-5, vb.pp("layer_norm"))?,
@@ -225,13 +263,13 @@ impl TextDecoder {
         self.max_positions
     }
 
-    /// The blocks, token embedding (`[vocab, d]`), position embedding and final norm, for
-    /// building the fused draft.
-    pub(crate) fn parts(&self) -> Result<(&[DecoderBlock], &Tensor, &Tensor, &LayerNorm)> {
-        let Some(embed) = &self.embed_tokens else {
+    /// The blocks, token table (`[vocab, d]`, the tied head as loaded), position embedding and
+    /// final norm, for building the fused draft.
+    pub(crate) fn parts(&self) -> Result<(&[DecoderBlock], &Projection, &Tensor, &LayerNorm)> {
+        if self.token_table.ggml_dtype().is_some() {
             candle_core::bail!("this decoder's token table is quantized (--quantize)");
-        };
-        Ok((&self.blocks, embed, &self.positions, &self.ln))
+        }
+        Ok((&self.blocks, &self.token_table, &self.positions, &self.ln))
     }
 
     /// The device the weights live on.
@@ -267,7 +305,7 @@ impl TextDecoder {
         let _span = tracing::debug_span!("quantize_decoder", ?kind).entered();
         let dtype = kind.ggml_dtype();
         Ok(TextDecoder {
-            embed_tokens: self.embed_tokens.clone(),
+            token_table: self.token_table.clone(),
             positions: self.positions.clone(),
             blocks: self
                 .blocks
@@ -459,12 +497,8 @@ impl TextDecoder {
 
     /// Token rows `[tokens.len(), d]` (f32) of the embedding table.
     fn embed(&self, tokens: &[u32]) -> Result<Tensor> {
-        let ids = Tensor::new(tokens, &self.device)?;
-        match &self.embed_tokens {
-            // The table may be kept in half precision: widen the looked-up rows (exact).
-            Some(table) => table.index_select(&ids, 0)?.to_dtype(DType::F32),
-            None => self.head.rows(&ids),
-        }
+        // A table kept in half precision gives its rows widened (exact).
+        self.token_table.rows(&Tensor::new(tokens, &self.device)?)
     }
 
     /// The final-normalised hidden states `[tokens.len(), d]` of `tokens` after what `cache`

@@ -20,6 +20,7 @@ use candle_core::{DType, Tensor};
 use candle_nn::LayerNorm;
 
 use super::decoder::{CrossKv, TextDecoder};
+use super::linear::Projection;
 use crate::kernels::int4_matmul::Int4Matrix;
 use crate::kernels::int8_cross_attention::Int8CrossLayer;
 use crate::kernels::int8_matmul::{Int8Matrix, Int8Rows};
@@ -89,8 +90,9 @@ pub struct FusedDraft {
     ffn: usize,
     scale: f32,
     max_positions: usize,
-    /// `[vocab, d]`, the target's own tensor (shared, f32 or half precision): token lookup.
-    embed: Tensor,
+    /// `[vocab, d]`, the target's own token table (shared, f32 or half precision, row-major
+    /// or packed): token lookup and the exact rescoring of the best tokens.
+    table: Projection,
     positions: Vec<f32>,
     layers: Vec<Layer>,
     ln: Norm,
@@ -163,32 +165,15 @@ fn round_table<W: WeightElement>(w: &[W], vocab: usize, d: usize) -> VocabularyH
     }
 }
 
-/// `logits[j] = x . w[j]` for each token `j` of `tokens` (`w` is `[vocab, d]`), in f32 with
-/// the rows widened as they are read.
-fn table_scores<W: WeightElement>(
-    w: &[W],
-    d: usize,
-    x: &[f32],
-    tokens: &[u32],
-    logits: &mut [f32],
-) {
-    for &j in tokens {
-        let row = &w[j as usize * d..(j as usize + 1) * d];
-        let mut score = [0f32];
-        crate::kernels::small_matmul::matmul_nt(x, 1, d, row, 1, None, &mut score);
-        logits[j as usize] = score[0];
-    }
-}
-
 impl FusedDraft {
     /// Rounds the dense f32 `decoder` (CPU) to the fused 8-bit draft.
     pub fn from_decoder(decoder: &TextDecoder) -> candle_core::Result<Self> {
         let _span = tracing::debug_span!("int8_draft").entered();
-        let (blocks, embed, positions, ln) = decoder.parts()?;
+        let (blocks, table, positions, ln) = decoder.parts()?;
         if !decoder.device().is_cpu() {
             candle_core::bail!("the 8-bit draft runs on the CPU only");
         }
-        let (vocab, d) = embed.dims2()?;
+        let (vocab, d) = table.dims()?;
         let first = blocks
             .first()
             .ok_or_else(|| candle_core::Error::Msg("no layers".into()))?;
@@ -215,7 +200,10 @@ impl FusedDraft {
             })
             .collect::<candle_core::Result<Vec<_>>>()?;
         // The token table may be kept in half precision: it is rounded a row at a time, and
-        // lookups widen the rows they read.
+        // lookups widen the rows they read. A packed table is unpacked for the rounding only.
+        let Some((embed, _)) = table.dense_parts()? else {
+            candle_core::bail!("the 8-bit draft needs a dense token table");
+        };
         let embed = embed.contiguous()?;
         let head = match embed.dtype() {
             DType::F16 => with_cpu_slice::<half::f16, _>(&embed, |w| round_table(w, vocab, d))?,
@@ -229,7 +217,7 @@ impl FusedDraft {
             ffn: layers[0].fc1.rows(),
             scale: first.attn.scale() as f32,
             max_positions: decoder.max_positions(),
-            embed,
+            table: table.clone(),
             positions: to_vec(positions)?,
             layers,
             ln: Norm::from(ln)?,
@@ -336,7 +324,7 @@ impl FusedDraft {
         attn.resize(n * d, 0.0);
         wide.resize(n * (3 * d).max(self.ffn), 0.0);
         let ids = candle_core::Tensor::new(tokens, &candle_core::Device::Cpu)?;
-        let looked_up = self.embed.index_select(&ids, 0)?.to_dtype(DType::F32)?;
+        let looked_up = self.table.rows(&ids)?;
         with_f32_slice(&looked_up, |e| {
             for i in 0..tokens.len() {
                 let row = &e[i * d..][..d];
@@ -442,16 +430,7 @@ impl FusedDraft {
         }
         // Ties beyond the cap (degenerate logits) keep their 4-bit scores.
         candidates.truncate(MAX_RESCORED);
-        let d = self.d;
-        match self.embed.dtype() {
-            DType::F16 => with_cpu_slice::<half::f16, _>(&self.embed, |w| {
-                table_scores(w, d, x, candidates, logits)
-            }),
-            DType::BF16 => with_cpu_slice::<half::bf16, _>(&self.embed, |w| {
-                table_scores(w, d, x, candidates, logits)
-            }),
-            _ => with_f32_slice(&self.embed, |w| table_scores(w, d, x, candidates, logits)),
-        }
+        self.table.row_scores(x, candidates, logits)
     }
 }
 

@@ -25,8 +25,9 @@ use candle_nn::{Linear, VarBuilder};
 use std::sync::Arc;
 
 use crate::kernels::int8_matmul::{Int8Matrix, Int8Rows};
+use crate::kernels::packed_weight::PackedMatrix;
 use crate::kernels::q8_0_matmul::{Q8Matrix, Q8Rows};
-use crate::kernels::with_f32_slice;
+use crate::kernels::{with_cpu_slice, with_f32_slice};
 
 /// The quantization a self-draft asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -96,6 +97,16 @@ enum Inner {
     Int8(Arc<Int8Matrix>),
     /// `Q8_0` weights on the CPU, in our own kernel's layout (see [`Projection::quantize`]).
     Q8(Arc<Q8Matrix>),
+    /// The dense weight stored in the order the CPU kernel reads it (see
+    /// [`Projection::packed`]): the same products, one stream of memory.
+    Packed(Arc<PackedDense>),
+}
+
+/// A dense weight in [`PackedMatrix`] order and its f32 bias.
+#[derive(Debug)]
+struct PackedDense {
+    weight: PackedMatrix,
+    bias: Option<Vec<f32>>,
 }
 
 /// A quantized weight, possibly zero-padded (see [`Projection::quantize`]), and the f32 bias.
@@ -150,11 +161,38 @@ impl Projection {
         self.quantize_padded(dtype, k_multiple, n_multiple)
     }
 
+    /// The same projection with its weight stored in the order the CPU kernel reads it
+    /// ([`PackedMatrix`]), where that changes the layout (a dense CPU weight over more inputs
+    /// than one span, on a CPU with AVX-512); otherwise a clone. Same results bit for bit;
+    /// the row-major weight is dropped once no one else holds it.
+    pub fn packed(&self) -> Result<Self> {
+        let Inner::Dense(l) = &self.inner else {
+            return Ok(self.clone());
+        };
+        let Some(weight) = PackedMatrix::from_tensor(l.weight())? else {
+            return Ok(self.clone());
+        };
+        let bias = l
+            .bias()
+            .map(|b| b.to_dtype(DType::F32)?.to_vec1::<f32>())
+            .transpose()?;
+        Ok(Projection {
+            inner: Inner::Packed(Arc::new(PackedDense { weight, bias })),
+        })
+    }
+
+    /// Whether the weight is stored packed ([`packed`](Self::packed)).
+    pub fn is_packed(&self) -> bool {
+        matches!(self.inner, Inner::Packed(_))
+    }
+
     /// The `Q8_0` copy for the CPU: GGML's blocks (quantized by candle) packed for
     /// [`Q8Matrix`], the only copy kept.
     fn to_q8_0(&self) -> Result<Self> {
         let (w, bias) = match &self.inner {
-            Inner::Dense(l) => (l.weight().clone(), l.bias().cloned()),
+            Inner::Dense(_) | Inner::Packed(_) => self
+                .dense_parts()?
+                .expect("a dense or packed projection has dense parts"),
             Inner::Q8(_) => return Ok(self.clone()),
             Inner::Quantized(_) | Inner::Int8(_) => {
                 candle_core::bail!("only a dense projection is quantized to Q8_0 here")
@@ -202,9 +240,12 @@ impl Projection {
         n_multiple: usize,
     ) -> Result<Self> {
         let (w, bias, in_dim, out) = match &self.inner {
-            Inner::Dense(l) => {
-                let (out, in_dim) = l.weight().dims2()?;
-                (l.weight().clone(), l.bias().cloned(), in_dim, out)
+            Inner::Dense(_) | Inner::Packed(_) => {
+                let (w, b) = self
+                    .dense_parts()?
+                    .expect("a dense or packed projection has dense parts");
+                let (out, in_dim) = w.dims2()?;
+                (w, b, in_dim, out)
             }
             Inner::Int8(_) => candle_core::bail!("an int8 projection cannot be re-quantized"),
             Inner::Q8(m) => {
@@ -269,7 +310,7 @@ impl Projection {
     /// of [`to_int8`](Self::to_int8) and of the fused 8-bit draft's layers. Fails on a
     /// projection that is already quantized.
     pub fn int8_matrix(&self) -> Result<Int8Matrix> {
-        let Some((w, b)) = self.dense_parts() else {
+        let Some((w, b)) = self.dense_parts()? else {
             candle_core::bail!("only a dense f32 projection can be rounded to int8");
         };
         let (rows, cols) = w.dims2()?;
@@ -287,6 +328,14 @@ impl Projection {
     pub fn rows(&self, ids: &Tensor) -> Result<Tensor> {
         match &self.inner {
             Inner::Dense(l) => l.weight().index_select(ids, 0)?.to_dtype(DType::F32),
+            Inner::Packed(p) => {
+                let ids = ids.to_vec1::<u32>()?;
+                let (rows, cols) = p.weight.dims();
+                let Some(found) = p.weight.rows_f32(&ids) else {
+                    candle_core::bail!("a row in {ids:?} of a [{rows}, {cols}] weight")
+                };
+                Tensor::from_vec(found, (ids.len(), cols), &candle_core::Device::Cpu)
+            }
             Inner::Quantized(QuantizedWeight {
                 weight: QMatMul::QTensor(t),
                 in_dim,
@@ -307,18 +356,66 @@ impl Projection {
         }
     }
 
-    /// The f32 weight (`[out, in]`) and bias of a dense projection; `None` when quantized.
-    pub fn dense_parts(&self) -> Option<(&Tensor, Option<&Tensor>)> {
-        match &self.inner {
-            Inner::Dense(l) => Some((l.weight(), l.bias())),
-            Inner::Quantized(_) | Inner::Int8(_) | Inner::Q8(_) => None,
+    /// `out[j] = x . W[j]` for each output `j` in `rows` (`x` one input row, bias left out):
+    /// the bits the CPU kernel gives output `j` (a packed weight too), from the weights as
+    /// stored. A draft's exact rescoring of its best tokens against the token table.
+    pub fn row_scores(&self, x: &[f32], rows: &[u32], out: &mut [f32]) -> Result<()> {
+        use crate::kernels::small_matmul::matmul_nt;
+        fn scores<W: crate::kernels::WeightElement>(
+            w: &[W],
+            x: &[f32],
+            rows: &[u32],
+            out: &mut [f32],
+        ) {
+            let d = x.len();
+            for &j in rows {
+                let row = &w[j as usize * d..(j as usize + 1) * d];
+                matmul_nt(x, 1, d, row, 1, None, &mut out[j as usize..=j as usize]);
+            }
         }
+        let (n, k) = self.dims()?;
+        if x.len() != k || rows.iter().any(|&j| j as usize >= n.min(out.len())) {
+            candle_core::bail!("scores of rows {rows:?} of a [{n}, {k}] weight");
+        }
+        match &self.inner {
+            Inner::Packed(p) => p.weight.row_scores(x, rows, out),
+            Inner::Dense(l) => {
+                let w = l.weight().contiguous()?;
+                match w.dtype() {
+                    DType::F16 => with_cpu_slice::<half::f16, _>(&w, |w| scores(w, x, rows, out))?,
+                    DType::BF16 => {
+                        with_cpu_slice::<half::bf16, _>(&w, |w| scores(w, x, rows, out))?
+                    }
+                    _ => with_f32_slice(&w, |w| scores(w, x, rows, out))?,
+                }
+            }
+            _ => candle_core::bail!("only a dense weight scores its rows exactly"),
+        }
+        Ok(())
+    }
+
+    /// The weight (`[out, in]`, as stored: f32 or half precision) and bias of a dense
+    /// projection, row-major (a packed weight is unpacked into a new tensor); `None` when
+    /// quantized.
+    pub fn dense_parts(&self) -> Result<Option<(Tensor, Option<Tensor>)>> {
+        Ok(match &self.inner {
+            Inner::Dense(l) => Some((l.weight().clone(), l.bias().cloned())),
+            Inner::Packed(p) => {
+                let bias = p
+                    .bias
+                    .as_ref()
+                    .map(|b| Tensor::new(b.as_slice(), &candle_core::Device::Cpu))
+                    .transpose()?;
+                Some((p.weight.unpack()?, bias))
+            }
+            Inner::Quantized(_) | Inner::Int8(_) | Inner::Q8(_) => None,
+        })
     }
 
     /// The GGML type of a quantized projection; `None` when dense.
     pub fn ggml_dtype(&self) -> Option<GgmlDType> {
         match &self.inner {
-            Inner::Dense(_) => None,
+            Inner::Dense(_) | Inner::Packed(_) => None,
             Inner::Quantized(q) => Some(q.dtype),
             Inner::Q8(_) => Some(GgmlDType::Q8_0),
             Inner::Int8(_) => None,
@@ -332,6 +429,7 @@ impl Projection {
             Inner::Quantized(q) => Ok((q.out, q.in_dim)),
             Inner::Int8(m) => Ok((m.rows(), m.cols())),
             Inner::Q8(m) => Ok((m.rows(), m.cols())),
+            Inner::Packed(p) => Ok(p.weight.dims()),
         }
     }
 
@@ -342,7 +440,7 @@ impl Projection {
                 QMatMul::QTensor(t) => t.device(),
                 QMatMul::Tensor(w) | QMatMul::TensorF16(w) => w.device().clone(),
             },
-            Inner::Int8(_) | Inner::Q8(_) => candle_core::Device::Cpu,
+            Inner::Int8(_) | Inner::Q8(_) | Inner::Packed(_) => candle_core::Device::Cpu,
         }
     }
 
@@ -366,6 +464,7 @@ impl Projection {
             Inner::Quantized(q) => q,
             Inner::Int8(m) => return int8_forward(m, x),
             Inner::Q8(m) => return q8_forward(m, x),
+            Inner::Packed(p) => return packed_forward(p, x),
         };
         let given = x.dim(D::Minus1)?;
         if given != q.in_dim {
@@ -425,6 +524,25 @@ fn quantize_rows(w: &Tensor, dtype: GgmlDType, rows: usize, cols: usize) -> Resu
 }
 
 /// `x W^T + b` through the 8-bit kernel, over the last dimension of `x`.
+fn packed_forward(p: &PackedDense, x: &Tensor) -> Result<Tensor> {
+    let (n, k) = p.weight.dims();
+    let dims = x.dims();
+    let Some((&given, lead)) = dims.split_last() else {
+        candle_core::bail!("a projection needs an input of rank >= 1");
+    };
+    if given != k {
+        candle_core::bail!("projection expects {k} inputs, got {given}");
+    }
+    let m: usize = lead.iter().product();
+    let mut y = vec![0f32; m * n];
+    with_f32_slice(&x.to_dtype(DType::F32)?.contiguous()?, |x| {
+        p.weight.matmul(x, m, p.bias.as_deref(), &mut y)
+    })?;
+    let mut shape = dims.to_vec();
+    *shape.last_mut().expect("rank >= 1") = n;
+    Tensor::from_vec(y, shape, &candle_core::Device::Cpu)
+}
+
 fn int8_forward(m: &Int8Matrix, x: &Tensor) -> Result<Tensor> {
     rounded_forward(x, (m.rows(), m.cols()), Int8Rows::set, |q: &Int8Rows, y| {
         m.forward(q, y)
@@ -513,6 +631,60 @@ mod tests {
         // rounding of the step itself.
         let err = err.to_scalar::<f32>().unwrap();
         assert!(err <= 1.0 / 127.0, "{err}");
+    }
+
+    /// A packed projection (f16 weight over three spans of inputs, a partial last group) is
+    /// the row-major one in every use: the forward bits for 1, 8 and 11 rows, looked-up rows,
+    /// exact row scores, the weight handed back, and its `Q8_0` copy. Where this CPU does
+    /// not read spans (no AVX-512) nothing is packed, which the test checks instead.
+    #[test]
+    fn packed_projection_is_the_row_major_one_in_every_use() {
+        let (out, in_dim) = (61, 2100);
+        let w = Tensor::from_vec(uniform(out * in_dim, 21), (out, in_dim), &Device::Cpu)
+            .unwrap()
+            .to_dtype(DType::F16)
+            .unwrap();
+        let b = Tensor::from_vec(uniform(out, 22), out, &Device::Cpu).unwrap();
+        let dense = Projection::from_linear(Linear::new(w.clone(), Some(b)));
+        let packed = dense.packed().unwrap();
+        let spans = crate::kernels::packed_weight::PackedWeight::<half::f16>::worth_packing(in_dim);
+        assert_eq!(packed.is_packed(), spans);
+        assert_eq!(packed.dims().unwrap(), (out, in_dim));
+        let bits = |t: Tensor| {
+            t.flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap()
+                .into_iter()
+                .map(f32::to_bits)
+                .collect::<Vec<_>>()
+        };
+        for rows in [1, 8, 11] {
+            let x = Tensor::from_vec(uniform(rows * in_dim, 23), (1, rows, in_dim), &Device::Cpu)
+                .unwrap();
+            let (want, got) = (dense.forward(&x).unwrap(), packed.forward(&x).unwrap());
+            assert_eq!(got.dims(), &[1, rows, out]);
+            assert_eq!(bits(got), bits(want), "{rows} rows");
+        }
+        let ids = Tensor::new(&[60u32, 0, 24, 48], &Device::Cpu).unwrap();
+        assert_eq!(
+            bits(packed.rows(&ids).unwrap()),
+            bits(dense.rows(&ids).unwrap())
+        );
+        let x = uniform(in_dim, 24);
+        let (mut want, mut got) = (vec![0f32; out], vec![0f32; out]);
+        dense.row_scores(&x, &[3, 59, 25], &mut want).unwrap();
+        packed.row_scores(&x, &[3, 59, 25], &mut got).unwrap();
+        assert_eq!(got, want);
+        assert!(want[3] != 0.0 && want[4] == 0.0);
+        assert!(packed.row_scores(&x, &[61], &mut got).is_err());
+        let (unpacked, _) = packed.dense_parts().unwrap().unwrap();
+        assert_eq!(
+            bits(unpacked.to_dtype(DType::F32).unwrap()),
+            bits(w.to_dtype(DType::F32).unwrap())
+        );
+        let q = |p: &Projection| p.quantize(GgmlDType::Q8_0).unwrap().rows(&ids).unwrap();
+        assert_eq!(bits(q(&packed)), bits(q(&dense)));
     }
 
     #[test]
