@@ -112,12 +112,13 @@ impl<W: WeightElement> PackedWeight<W> {
         let y_ptr = SendPtr(y.as_mut_ptr());
         let block_rows = (ROW_BLOCK_FLOATS / k.max(1)).max(MR) / MR * MR;
         let run = |range: std::ops::Range<usize>| {
+            let mut outs = [[[0f32; NR]; MR]; SPAN_GROUP];
             for b0 in (0..m).step_by(block_rows) {
                 let b1 = m.min(b0 + block_rows);
                 for g in range.clone() {
                     for i0 in (b0..b1).step_by(MR) {
-                        let mr = MR.min(b1 - i0);
-                        self.group_rows(kernel, &x[i0 * k..], mr, g, i0, bias, &y_ptr);
+                        let rows = (&x[i0 * k..], i0, MR.min(b1 - i0));
+                        self.group_rows(kernel, rows, g, bias, &y_ptr, &mut outs);
                     }
                 }
             }
@@ -129,21 +130,18 @@ impl<W: WeightElement> PackedWeight<W> {
         }
     }
 
-    /// Rows `i0..i0 + mr` (at most [`MR`]; `x` starts at row `i0`) against group `g`, into
-    /// those rows of `y` (row length `n`).
-    #[allow(clippy::too_many_arguments)]
+    /// Rows `i0..i0 + mr` of `x` (at most [`MR`]; `x` starts at row `i0`) against group `g`,
+    /// into those rows of `y` (row length `n`), through the scratch tiles `outs`.
     fn group_rows(
         &self,
         kernel: Isa,
-        x: &[f32],
-        mr: usize,
+        (x, i0, mr): (&[f32], usize, usize),
         g: usize,
-        i0: usize,
         bias: Option<&[f32]>,
         y: &SendPtr<f32>,
+        outs: &mut [[[f32; NR]; MR]; SPAN_GROUP],
     ) {
         let (r0, rows) = self.group(g);
-        let mut outs = [[[0f32; NR]; MR]; SPAN_GROUP];
         match kernel {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: the kernel is AVX-512; x holds `mr` rows of `k`, the group's data is in
@@ -156,7 +154,7 @@ impl<W: WeightElement> PackedWeight<W> {
                     self.span,
                     self.group_data(g),
                     rows,
-                    &mut outs,
+                    outs,
                 )
             },
             // Another kernel (a test forcing one) reads the group's rows in row-major order.
@@ -171,8 +169,9 @@ impl<W: WeightElement> PackedWeight<W> {
                 for (t, out) in outs.iter_mut().enumerate() {
                     for (i, o) in out.iter_mut().enumerate().take(mr) {
                         for (j, v) in o.iter_mut().enumerate().take(WIDE_NR) {
-                            if let Some(&p) = part.get(i * rows + t * WIDE_NR + j) {
-                                *v = p;
+                            let col = t * WIDE_NR + j;
+                            if col < rows {
+                                *v = part[i * rows + col];
                             }
                         }
                     }
@@ -203,6 +202,7 @@ mod x86 {
     use super::{MR, NR, SPAN_GROUP, WIDE_NR};
     use crate::kernels::WeightElement;
     use std::arch::x86_64::*;
+    use std::mem::MaybeUninit;
 
     /// How far ahead of the tile being read the next weights are asked for, in tiles (one or
     /// four were slower from memory at 8 rows).
@@ -252,13 +252,21 @@ mod x86 {
         out: &mut [[[f32; NR]; MR]; SPAN_GROUP],
     ) {
         let tiles = rows.div_ceil(WIDE_NR);
-        let mut sums = [[[_mm512_setzero_ps(); WIDE_NR]; M]; SPAN_GROUP];
+        // Each tile's sums start at zero in its first span (not a fill of the whole array at
+        // every call: that showed in profiles at eight rows).
+        let mut sums = [const { MaybeUninit::<[[__m512; WIDE_NR]; M]>::uninit() }; SPAN_GROUP];
         for k0 in (0..k).step_by(span) {
             let k1 = k.min(k0 + span);
             let width = k1 - k0;
             // The span's rows sit side by side, `width` apart.
             let block = w.wrapping_add(rows * k0);
             for (t, tile_sums) in sums.iter_mut().enumerate().take(tiles) {
+                let tile_sums = if k0 == 0 {
+                    tile_sums.write([[_mm512_setzero_ps(); WIDE_NR]; M])
+                } else {
+                    // SAFETY: written in the first span.
+                    unsafe { tile_sums.assume_init_mut() }
+                };
                 let wt = block.wrapping_add(t * WIDE_NR * width);
                 let ahead = wt.wrapping_add(AHEAD_TILES * WIDE_NR * width);
                 let nr = WIDE_NR.min(rows - t * WIDE_NR);
@@ -273,7 +281,8 @@ mod x86 {
             }
         }
         for (tile_sums, o) in sums.iter().zip(out.iter_mut()).take(tiles) {
-            finish_avx512::<M, WIDE_NR>(*tile_sums, o);
+            // SAFETY: every tile below `tiles` was written in the first span (k > 0).
+            finish_avx512::<M, WIDE_NR>(unsafe { tile_sums.assume_init_ref() }, o);
         }
     }
 

@@ -466,7 +466,7 @@ pub(super) mod x86 {
         let mut acc = [[_mm512_setzero_ps(); N]; M];
         // SAFETY: the caller checked bounds and features.
         unsafe { span_avx512::<M, N, W>(x, k, (w, k), 0..k, w.wrapping_add(AHEAD * k), &mut acc) };
-        finish_avx512::<M, N>(acc, out);
+        finish_avx512::<M, N>(&acc, out);
     }
 
     /// Rows `0..mr` (five to eight) of `x` times `tiles` whole tiles of [`WIDE_NR`] rows of `w` into
@@ -533,7 +533,7 @@ pub(super) mod x86 {
             k0 = k1;
         }
         for (tile_sums, o) in sums.iter().zip(out.iter_mut()).take(tiles) {
-            finish_avx512::<M, WIDE_NR>(*tile_sums, o);
+            finish_avx512::<M, WIDE_NR>(tile_sums, o);
         }
     }
 
@@ -603,7 +603,7 @@ pub(super) mod x86 {
     #[target_feature(enable = "avx512f")]
     #[inline]
     pub(in crate::kernels) fn finish_avx512<const M: usize, const N: usize>(
-        acc: [[__m512; N]; M],
+        acc: &[[__m512; N]; M],
         out: &mut [[f32; NR]; MR],
     ) {
         // Through memory once: the reduction's narrower instructions can only name the first 16
