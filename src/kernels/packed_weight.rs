@@ -19,10 +19,13 @@
 
 use half::{bf16, f16};
 
-use super::small_matmul::{
-    self, MR, NR, ROW_BLOCK_FLOATS, SPAN_GROUP, WIDE_NR, span_width, store_tile,
+use super::WeightElement;
+use super::small_matmul::{self, SPAN_GROUP, WIDE_NR, span_width};
+#[cfg(target_arch = "x86_64")]
+use super::{
+    Isa, SendPtr,
+    small_matmul::{MR, NR, ROW_BLOCK_FLOATS, store_tile},
 };
-use super::{Isa, SendPtr, WeightElement};
 
 /// Rows of the weight in one group: the tiles that share each span of `x`.
 const GROUP_ROWS: usize = SPAN_GROUP * WIDE_NR;
@@ -104,10 +107,21 @@ impl<W: WeightElement> PackedWeight<W> {
     /// `y = x W^T (+ bias)` for `x` `[m, k]`, `y` `[m, n]`: the bits
     /// [`small_matmul::matmul_nt`] gives on the row-major weight.
     pub fn matmul(&self, x: &[f32], m: usize, bias: Option<&[f32]>, y: &mut [f32]) {
+        assert!(x.len() >= m * self.k && y.len() >= m * self.n);
+        assert!(bias.is_none_or(|b| b.len() >= self.n));
+        #[cfg(target_arch = "x86_64")]
+        if Isa::detect() == Isa::Avx512 {
+            return self.matmul_avx512(x, m, bias, y);
+        }
+        // Weights are packed only where the AVX-512 kernel runs; another kernel (a test that
+        // forces one) gets the weight back in row-major order.
+        small_matmul::matmul_nt(x, m, self.k, &self.unpack(), self.n, bias, y);
+    }
+
+    /// [`matmul`](Self::matmul) on AVX-512: parallel over groups, rows in blocks of [`MR`].
+    #[cfg(target_arch = "x86_64")]
+    fn matmul_avx512(&self, x: &[f32], m: usize, bias: Option<&[f32]>, y: &mut [f32]) {
         let (n, k) = (self.n, self.k);
-        assert!(x.len() >= m * k && y.len() >= m * n);
-        assert!(bias.is_none_or(|b| b.len() >= n));
-        let kernel = Isa::detect();
         let groups = n.div_ceil(GROUP_ROWS);
         let y_ptr = SendPtr(y.as_mut_ptr());
         let block_rows = (ROW_BLOCK_FLOATS / k.max(1)).max(MR) / MR * MR;
@@ -118,7 +132,7 @@ impl<W: WeightElement> PackedWeight<W> {
                 for g in range.clone() {
                     for i0 in (b0..b1).step_by(MR) {
                         let rows = (&x[i0 * k..], i0, MR.min(b1 - i0));
-                        self.group_rows(kernel, rows, g, bias, &y_ptr, &mut outs);
+                        self.group_rows(rows, g, bias, &y_ptr, &mut outs);
                     }
                 }
             }
@@ -132,9 +146,9 @@ impl<W: WeightElement> PackedWeight<W> {
 
     /// Rows `i0..i0 + mr` of `x` (at most [`MR`]; `x` starts at row `i0`) against group `g`,
     /// into those rows of `y` (row length `n`), through the scratch tiles `outs`.
+    #[cfg(target_arch = "x86_64")]
     fn group_rows(
         &self,
-        kernel: Isa,
         (x, i0, mr): (&[f32], usize, usize),
         g: usize,
         bias: Option<&[f32]>,
@@ -142,42 +156,19 @@ impl<W: WeightElement> PackedWeight<W> {
         outs: &mut [[[f32; NR]; MR]; SPAN_GROUP],
     ) {
         let (r0, rows) = self.group(g);
-        match kernel {
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: the kernel is AVX-512; x holds `mr` rows of `k`, the group's data is in
-            // bounds by construction.
-            Isa::Avx512 => unsafe {
-                x86::group(
-                    x.as_ptr(),
-                    mr,
-                    self.k,
-                    self.span,
-                    self.group_data(g),
-                    rows,
-                    outs,
-                )
-            },
-            // Another kernel (a test forcing one) reads the group's rows in row-major order.
-            _ => {
-                let mut w = vec![self.data[0]; rows * self.k];
-                for (r, row) in w.chunks_exact_mut(self.k).enumerate() {
-                    self.row_into(r0 + r, row);
-                }
-                let mut part = vec![0f32; mr * rows];
-                let x = &x[..mr * self.k];
-                small_matmul::matmul_nt_with(kernel, x, mr, self.k, &w, rows, None, &mut part);
-                for (t, out) in outs.iter_mut().enumerate() {
-                    for (i, o) in out.iter_mut().enumerate().take(mr) {
-                        for (j, v) in o.iter_mut().enumerate().take(WIDE_NR) {
-                            let col = t * WIDE_NR + j;
-                            if col < rows {
-                                *v = part[i * rows + col];
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        // SAFETY: the caller saw AVX-512; x holds `mr` rows of `k`, and the group's data is in
+        // bounds by construction.
+        unsafe {
+            x86::group(
+                x.as_ptr(),
+                mr,
+                self.k,
+                self.span,
+                self.group_data(g),
+                rows,
+                outs,
+            )
+        };
         for (t, out) in outs.iter().enumerate() {
             let j0 = r0 + t * WIDE_NR;
             if j0 >= r0 + rows {
@@ -413,6 +404,7 @@ impl PackedMatrix {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::Isa;
     use crate::kernels::test_data::uniform as data;
 
     /// Every shape class packed and multiplied gives the bits of the row-major kernel: rows

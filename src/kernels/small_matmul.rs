@@ -142,23 +142,9 @@ pub fn matmul_nt<W: WeightElement>(
     bias: Option<&[f32]>,
     y: &mut [f32],
 ) {
-    matmul_nt_with(Isa::detect(), x, m, k, w, n, bias, y);
-}
-
-/// [`matmul_nt`] with the given kernel.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn matmul_nt_with<W: WeightElement>(
-    kernel: Isa,
-    x: &[f32],
-    m: usize,
-    k: usize,
-    w: &[W],
-    n: usize,
-    bias: Option<&[f32]>,
-    y: &mut [f32],
-) {
     assert!(x.len() >= m * k && w.len() >= n * k && y.len() >= m * n);
     assert!(bias.is_none_or(|b| b.len() >= n));
+    let kernel = Isa::detect();
     let (tile_rows, tile_cols) = kernel.tile_shape(m);
     let tiles = n.div_ceil(tile_cols);
     let y_ptr = SendPtr(y.as_mut_ptr());
