@@ -1,34 +1,66 @@
 //! A weight matrix stored in the order the few-row projection kernel reads it, so a decoder
 //! pass streams it from memory front to back.
 //!
-//! [`small_matmul`](super::small_matmul) takes five to eight rows over a long `k` in groups of
-//! tiles, one span of `k` at a time (x stays in L1). Over a row-major `[n, k]` weight that walks
-//! memory in short pieces: three rows' worth of one span, then the next tiles' pieces, then
-//! back for the next span. Each piece is its own stream to the hardware prefetcher and to the
-//! DRAM pages, and at eight rows, where the multiply-adds keep the core busy, the loads wait.
-//! Stored as the kernel reads it, the matrix is one run of addresses: group by group (24 rows),
-//! span by span, each span's rows side by side.
+//! Five to eight rows of x over a long `k` do not fit L1 together with the weight lines asked
+//! for ahead, so the kernel here takes the weight's tiles in groups, one span of `k` at a time
+//! (x's span stays in L1; partial sums wait in memory between spans). Over a row-major
+//! `[n, k]` weight that walks memory in short pieces: three rows' worth of one span, then the
+//! next tiles' pieces, then back for the next span. Each piece is its own stream to the
+//! hardware prefetcher and to the DRAM pages, and at eight rows, where the multiply-adds keep
+//! the core busy, the loads wait. Stored as the kernel reads it, the matrix is one run of
+//! addresses: group by group (24 rows), span by span, each span's rows side by side.
 //!
-//! The arithmetic is the small-matmul kernel's: every output element is the same chain of
-//! multiply-adds over the same lanes in increasing `k`, then the same reduction, whatever the
-//! number of rows, so a verify pass still gives bit for bit the rows of one-token steps, and
-//! the results are the bits of the row-major kernel on the same weights. Only the order in
-//! which the elements sit in memory changes. A matrix whose `k` is one span (at most
-//! [`K_SPAN`](super::small_matmul)) has its rows in row-major order already; only longer ones
-//! are worth packing ([`PackedWeight::worth_packing`]).
+//! The arithmetic is [`small_matmul`](super::small_matmul)'s (its span kernel runs every
+//! tile): every output element is the same chain of multiply-adds over the same lanes in
+//! increasing `k`, then the same reduction, whatever the number of rows, so a verify pass still
+//! gives bit for bit the rows of one-token steps, and the results are the bits of the
+//! row-major kernel on the same weights. Only the order in which the elements sit in memory
+//! changes. A matrix whose `k` is one span (at most [`K_SPAN`]) has its rows in row-major order
+//! already; only longer ones are worth packing ([`worth_packing`]).
 
 use half::{bf16, f16};
 
 use super::WeightElement;
-use super::small_matmul::{self, SPAN_GROUP, WIDE_NR, span_width};
+use super::small_matmul::{self, WIDE_NR};
 #[cfg(target_arch = "x86_64")]
 use super::{
     Isa, SendPtr,
     small_matmul::{MR, NR, ROW_BLOCK_FLOATS, store_tile},
 };
 
+/// Widest `k` a tile of five to eight rows takes in one go on AVX-512. Eight rows of x are
+/// 40 KB at Whisper large's k = 1280 and 160 KB at its MLP's k = 5120, against an L1 of 48 KB:
+/// x then leaves no room for the weight lines asked for ahead, or does not fit at all, and
+/// every tile re-reads it from L2. Over a longer `k` the tiles go in groups of
+/// [`SPAN_GROUP`], one span of at most `K_SPAN` columns (8 rows: 32 KB of x) at a time.
+const K_SPAN: usize = 1024;
+
+const _: () = assert!(
+    K_SPAN.is_multiple_of(16),
+    "spans start where a 16-lane step starts"
+);
+
+/// Tiles that share each span of x (their partial sums wait in memory between spans).
+const SPAN_GROUP: usize = 8;
+
 /// Rows of the weight in one group: the tiles that share each span of `x`.
 const GROUP_ROWS: usize = SPAN_GROUP * WIDE_NR;
+
+/// The width of the spans `k` columns are taken in: equal spans of at most [`K_SPAN`], each a
+/// whole number of 16-lane steps (one span, possibly wider than `k`, up to `K_SPAN`).
+fn span_width(k: usize) -> usize {
+    k.div_ceil(k.div_ceil(K_SPAN).max(1)).next_multiple_of(16)
+}
+
+/// Whether a `[_, k]` weight is stored differently from row-major once packed: `k` spans more
+/// than one span, and the CPU runs the kernel that reads spans (AVX-512).
+pub fn worth_packing(k: usize) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    let reads_spans = Isa::detect() == Isa::Avx512;
+    #[cfg(not(target_arch = "x86_64"))]
+    let reads_spans = false;
+    reads_spans && k.div_ceil(span_width(k)) > 1
+}
 
 /// An `[n, k]` weight in group-and-span order (see the module documentation).
 #[derive(Debug, Clone)]
@@ -40,16 +72,6 @@ pub struct PackedWeight<W> {
 }
 
 impl<W: WeightElement> PackedWeight<W> {
-    /// Whether a `[_, k]` weight is stored differently from row-major once packed: `k` spans
-    /// more than one span, and the CPU runs the kernel that reads spans (AVX-512).
-    pub fn worth_packing(k: usize) -> bool {
-        #[cfg(target_arch = "x86_64")]
-        let reads_spans = Isa::detect() == Isa::Avx512;
-        #[cfg(not(target_arch = "x86_64"))]
-        let reads_spans = false;
-        reads_spans && k.div_ceil(span_width(k)) > 1
-    }
-
     /// Packs the row-major `[n, k]` weight `w`.
     pub fn pack(w: &[W], n: usize, k: usize) -> Self {
         assert_eq!(w.len(), n * k, "a [{n}, {k}] weight");
@@ -308,11 +330,11 @@ pub enum PackedMatrix {
 
 impl PackedMatrix {
     /// Packs a contiguous `[n, k]` CPU tensor of f32, f16 or bf16 when that changes its layout
-    /// ([`PackedWeight::worth_packing`]); `None` otherwise.
+    /// ([`worth_packing`]); `None` otherwise.
     pub fn from_tensor(w: &candle_core::Tensor) -> candle_core::Result<Option<Self>> {
         use candle_core::DType;
         let (n, k) = w.dims2()?;
-        if !w.device().is_cpu() || !PackedWeight::<f32>::worth_packing(k) {
+        if !w.device().is_cpu() || !worth_packing(k) {
             return Ok(None);
         }
         let w = w.contiguous()?;

@@ -37,33 +37,12 @@ use crate::kernels::{Isa, SendPtr, WeightElement};
 pub(super) const MR: usize = 8;
 pub(super) const NR: usize = 4;
 
-/// Columns of the tile of more than four rows on AVX-512 (and NEON): the groups of
-/// [`Isa::tile_group`] are made of these tiles.
+/// Columns of the tile of more than four rows on AVX-512 (and NEON); the groups of a packed
+/// weight ([`packed_weight`](super::packed_weight)) are made of these tiles.
 pub(super) const WIDE_NR: usize = 3;
 
 /// Size of a block of rows of `x` (in floats) kept in L2 while the weight tiles stream past.
 pub(super) const ROW_BLOCK_FLOATS: usize = 128 * 1024;
-
-/// Widest `k` a tile of five to eight rows takes in one go on AVX-512. Eight rows of x are
-/// 40 KB at Whisper large's k = 1280 and 160 KB at its MLP's k = 5120, against an L1 of 48 KB:
-/// x then leaves no room for the weight lines asked for ahead, or does not fit at all, and
-/// every tile re-reads it from L2. Over a longer `k` the tiles go in groups of
-/// [`SPAN_GROUP`], one span of at most `K_SPAN` columns (8 rows: 32 KB of x) at a time.
-const K_SPAN: usize = 1024;
-
-const _: () = assert!(
-    K_SPAN.is_multiple_of(16),
-    "spans start where a 16-lane step starts"
-);
-
-/// Tiles that share each span of x (their partial sums wait in memory between spans).
-pub(super) const SPAN_GROUP: usize = 8;
-
-/// The width of the spans `k` columns are taken in: equal spans of at most [`K_SPAN`], each a
-/// whole number of 16-lane steps (one span, possibly wider than `k`, up to `K_SPAN`).
-pub(super) fn span_width(k: usize) -> usize {
-    k.div_ceil(k.div_ceil(K_SPAN).max(1)).next_multiple_of(16)
-}
 
 /// `x @ weight^T (+ bias)` over the last dimension of `x` for f32 inputs on the CPU, with the
 /// weight in f32 or in the half precision it was published in (widened in registers, the same
@@ -152,38 +131,7 @@ pub fn matmul_nt<W: WeightElement>(
     // weight tile of this thread passes by; a decoder pass is a single block. Without this,
     // the encoder's 1500 rows were re-read from memory for every tile of four weight rows.
     let block_rows = (ROW_BLOCK_FLOATS / k.max(1)).max(tile_rows) / tile_rows * tile_rows;
-    let spans_k = kernel.spans_k(m, k);
     let run = |range: std::ops::Range<usize>| {
-        if spans_k {
-            // At most eight rows: one block, one tile of rows, whole tiles in groups.
-            debug_assert_eq!(tile_cols, WIDE_NR);
-            let mut outs = [[[0f32; NR]; MR]; SPAN_GROUP];
-            let whole_tiles = range.end.min(n / tile_cols);
-            let mut tile = range.start;
-            while tile < whole_tiles {
-                let group = SPAN_GROUP.min(whole_tiles - tile);
-                let j0 = tile * tile_cols;
-                kernel.tile_group(x, m, k, &w[j0 * k..], group, &mut outs);
-                for (t, out) in outs.iter().enumerate().take(group) {
-                    store_tile(
-                        out,
-                        (m, tile_cols),
-                        (0, j0 + t * tile_cols),
-                        bias,
-                        &y_ptr,
-                        n,
-                    );
-                }
-                tile += group;
-            }
-            for tile in tile..range.end {
-                let j0 = tile * tile_cols;
-                let nr = tile_cols.min(n - j0);
-                kernel.tile(x, m, k, &w[j0 * k..], nr, &mut outs[0]);
-                store_tile(&outs[0], (m, nr), (0, j0), bias, &y_ptr, n);
-            }
-            return;
-        }
         let mut b0 = 0;
         while b0 < m {
             let b1 = m.min(b0 + block_rows);
@@ -252,42 +200,6 @@ impl Isa {
         }
     }
 
-    /// Whether `m` rows over `k` columns take their tiles in groups, one span of `k` at a time
-    /// (AVX-512 tiles of five to eight rows, `k` over [`K_SPAN`]).
-    fn spans_k(self, m: usize, k: usize) -> bool {
-        match self {
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => (5..=MR).contains(&m) && k > K_SPAN,
-            _ => {
-                let _ = (m, k);
-                false
-            }
-        }
-    }
-
-    /// `tiles` whole tiles side by side (rows `0..mr` of `x`, rows `0..WIDE_NR * tiles` of `w`) into
-    /// `out[t]`, as [`spans_k`](Self::spans_k) allows; each element is the same chain as in
-    /// [`tile`](Self::tile).
-    fn tile_group<W: WeightElement>(
-        self,
-        x: &[f32],
-        mr: usize,
-        k: usize,
-        w: &[W],
-        tiles: usize,
-        out: &mut [[[f32; NR]; MR]; SPAN_GROUP],
-    ) {
-        assert!(self.spans_k(mr, k) && tiles <= SPAN_GROUP);
-        assert!(x.len() >= mr * k && w.len() >= tiles * WIDE_NR * k);
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: spans_k saw AVX-512; the asserts above keep every load in bounds.
-        unsafe {
-            x86::group_avx512(x, mr, k, w, tiles, out)
-        };
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = out;
-    }
-
     /// Dot products of rows `0..mr` of `x` (row stride `k`) with rows `0..nr` of `w` (row
     /// stride `k`) into `out[i][j]`.
     fn tile<W: WeightElement>(
@@ -350,7 +262,7 @@ pub(super) mod x86 {
     //! The SIMD tiles. Each is generic over the tile size so the accumulators stay in registers;
     //! a remainder tile (fewer rows or columns) runs the same per-element arithmetic.
 
-    use super::{MR, NR, SPAN_GROUP, WIDE_NR, span_width, tail};
+    use super::{MR, NR, tail};
     use crate::kernels::WeightElement;
     use std::arch::x86_64::*;
 
@@ -453,74 +365,6 @@ pub(super) mod x86 {
         // SAFETY: the caller checked bounds and features.
         unsafe { span_avx512::<M, N, W>(x, k, (w, k), 0..k, w.wrapping_add(AHEAD * k), &mut acc) };
         finish_avx512::<M, N>(&acc, out);
-    }
-
-    /// Rows `0..mr` (five to eight) of `x` times `tiles` whole tiles of [`WIDE_NR`] rows of `w` into
-    /// `out[t]`, one span of `k` (equal spans of at most [`K_SPAN`]) at a time for all the
-    /// tiles, so the span of x stays in L1; the partial sums wait in memory between spans.
-    /// Every element is the chain [`tile_avx512`] computes: the same multiply-adds in the same
-    /// order, the same reduction.
-    ///
-    /// # Safety
-    /// AVX-512F; `mr` rows of `x` and `3 * tiles` rows of `w`, each `k` long, readable.
-    #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn group_avx512<W: WeightElement>(
-        x: &[f32],
-        mr: usize,
-        k: usize,
-        w: &[W],
-        tiles: usize,
-        out: &mut [[[f32; NR]; MR]; SPAN_GROUP],
-    ) {
-        let (x, w) = (x.as_ptr(), w.as_ptr());
-        // SAFETY: as the caller guarantees.
-        unsafe {
-            match mr {
-                5 => group::<5, W>(x, k, w, tiles, out),
-                6 => group::<6, W>(x, k, w, tiles, out),
-                7 => group::<7, W>(x, k, w, tiles, out),
-                8 => group::<8, W>(x, k, w, tiles, out),
-                _ => unreachable!("groups are of five to eight rows"),
-            }
-        }
-    }
-
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    unsafe fn group<const M: usize, W: WeightElement>(
-        x: *const f32,
-        k: usize,
-        w: *const W,
-        tiles: usize,
-        out: &mut [[[f32; NR]; MR]; SPAN_GROUP],
-    ) {
-        let mut sums = [[[_mm512_setzero_ps(); WIDE_NR]; M]; SPAN_GROUP];
-        // Equal spans of at most K_SPAN, each a whole number of 16-lane steps.
-        let span = span_width(k);
-        let mut k0 = 0;
-        while k0 < k {
-            let k1 = k.min(k0 + span);
-            for (t, tile_sums) in sums.iter_mut().enumerate().take(tiles) {
-                let mut acc = *tile_sums;
-                let wt = w.wrapping_add(WIDE_NR * t * k + k0);
-                // SAFETY: tile `t`'s `WIDE_NR` rows of `w` are in bounds (caller).
-                unsafe {
-                    span_avx512::<M, WIDE_NR, W>(
-                        x,
-                        k,
-                        (wt, k),
-                        k0..k1,
-                        wt.wrapping_add(AHEAD * k),
-                        &mut acc,
-                    )
-                };
-                *tile_sums = acc;
-            }
-            k0 = k1;
-        }
-        for (tile_sums, o) in sums.iter().zip(out.iter_mut()).take(tiles) {
-            finish_avx512::<M, WIDE_NR>(tile_sums, o);
-        }
     }
 
     /// Adds the products of columns `span` (starting at a multiple of 16; ending at one, or at
@@ -875,8 +719,8 @@ mod tests {
             (5, 384, 130),
             (13, 512, 515),
             (16, 200, 1030),
-            // Five to eight rows over a long k: spans of k (AVX-512), a masked tail in the
-            // last span, whole tiles in groups and a partial tile after them.
+            // Five to eight rows over a long k (the packed weights' spans, tested in
+            // packed_weight.rs, against these), with a masked tail and a partial tile.
             (8, 2100, 53),
             (5, 4096, 29),
             (6, 1100, 20),

@@ -647,7 +647,7 @@ mod tests {
         let b = Tensor::from_vec(uniform(out, 22), out, &Device::Cpu).unwrap();
         let dense = Projection::from_linear(Linear::new(w.clone(), Some(b)));
         let packed = dense.packed().unwrap();
-        let spans = crate::kernels::packed_weight::PackedWeight::<half::f16>::worth_packing(in_dim);
+        let spans = crate::kernels::packed_weight::worth_packing(in_dim);
         assert_eq!(packed.is_packed(), spans);
         assert_eq!(packed.dims().unwrap(), (out, in_dim));
         let bits = |t: Tensor| {
