@@ -35,7 +35,7 @@ pub mod small_matmul;
 pub(crate) mod test_data;
 pub mod weight_element;
 
-pub(crate) use cpu_buffers::{SendPtr, with_cpu_slice, with_f32_slice};
+pub(crate) use cpu_buffers::{SendPtr, release_freed_heap, with_cpu_slice, with_f32_slice};
 pub use isa::CpuFeatures;
 pub(crate) use isa::Isa;
 pub use weight_element::WeightElement;

@@ -25,18 +25,7 @@ use super::kv_cache::{KvCache, LayerCache};
 use super::linear::{Projection, QuantKind};
 use super::token_tree::{TreeKv, TreeLayout, TreeNode};
 use crate::kernels::gelu::gelu;
-
-/// Hands the heap memory freed during a load back to the system. Packing copies each weight
-/// and frees the row-major original; glibc keeps freed blocks of that size for later
-/// allocations, where they would count as resident for the whole run.
-fn release_freed_heap() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free heap pages to the kernel; it touches no live
-    // allocation.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
+use crate::kernels::release_freed_heap;
 
 /// One pre-norm decoder block: causal self-attention, cross-attention, MLP.
 #[derive(Debug, Clone)]

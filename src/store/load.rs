@@ -8,6 +8,7 @@ use super::ModelError;
 use super::layout::ModelDir;
 use super::read_log::logged_var_builder;
 use super::weights_file::WeightsFile;
+use crate::kernels::release_freed_heap;
 use crate::model::linear::QuantKind;
 use crate::model::{AudioEncoder, TextDecoder, Whisper};
 
@@ -116,7 +117,7 @@ impl Whisper {
         .map_err(bad)?;
         used.check_all_read(&path)?;
         if kind.is_some() {
-            release_freed_memory();
+            release_freed_heap();
         }
         Ok(Whisper::new(
             encoder,
@@ -125,16 +126,5 @@ impl Whisper {
             model.generation.clone(),
             device.clone(),
         ))
-    }
-}
-
-/// Hands memory the allocator keeps after a quantized load back to the system: each layer is
-/// widened to f32 for its conversion and freed, and glibc keeps those freed blocks in its heap
-/// (0.4 GB for large-v3) instead of returning them.
-fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only releases free heap memory; it touches no live allocation.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
