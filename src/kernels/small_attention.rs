@@ -239,10 +239,12 @@ fn rows_const<const R: usize, E: CacheElement>(
 ) {
     let (hd, t_all) = (a.head_dim, a.keys);
     let width = a.heads * hd;
-    let q: [&[f32]; R] = std::array::from_fn(|r| {
+    // The rows' queries side by side, so the score loop reaches each from one base address.
+    let mut q = [[0f32; MAX_HEAD_DIM]; R];
+    for (r, row) in q.iter_mut().enumerate() {
         let at = (r0 + r) * width + h * hd;
-        &a.q[at..at + hd]
-    });
+        row[..hd].copy_from_slice(&a.q[at..at + hd]);
+    }
     let visible: [usize; R] = std::array::from_fn(|r| a.visible(r0 + r));
     let t_max = visible[R - 1];
     let kt = &a.kt[h * a.kt_head..];
@@ -332,15 +334,32 @@ fn weighted_values<const R: usize, const W: usize, E: CacheElement>(
 ) {
     let mut acc = [[0f32; W]; R];
     let t_max = visible[R - 1];
-    for t in 0..t_max {
-        let at = t * W;
-        let vr: &[E; W] = v[at..at + W].try_into().expect("W values");
-        prefetch_lines(v, at + PREFETCH_VALUE_ROWS * W, W);
-        for r in 0..R {
-            if t < visible[r] {
-                let p = s[r * t_all + t];
+    // Each row's probabilities, as long as the rows go.
+    let p: [&[f32]; R] = std::array::from_fn(|r| &s[r * t_all..r * t_all + t_max]);
+    if visible[0] == t_max {
+        // Every row sees every key (cross-attention, or one row): no per-row test in the loop.
+        for t in 0..t_max {
+            let at = t * W;
+            let vr: &[E; W] = v[at..at + W].try_into().expect("W values");
+            prefetch_lines(v, at + PREFETCH_VALUE_ROWS * W, W);
+            for r in 0..R {
+                let p = p[r][t];
                 for (a, &x) in acc[r].iter_mut().zip(vr) {
                     *a = p.mul_add(x.widen(), *a);
+                }
+            }
+        }
+    } else {
+        for t in 0..t_max {
+            let at = t * W;
+            let vr: &[E; W] = v[at..at + W].try_into().expect("W values");
+            prefetch_lines(v, at + PREFETCH_VALUE_ROWS * W, W);
+            for r in 0..R {
+                if t < visible[r] {
+                    let p = p[r][t];
+                    for (a, &x) in acc[r].iter_mut().zip(vr) {
+                        *a = p.mul_add(x.widen(), *a);
+                    }
                 }
             }
         }
@@ -377,7 +396,7 @@ struct ScoreRows<'a> {
 /// Scores of `R` rows against keys `0..t_max`: blocks of `W` keys, then the rest one by one.
 #[inline(always)]
 fn scores<const R: usize, const W: usize, E: CacheElement>(
-    q: &[&[f32]; R],
+    q: &[[f32; MAX_HEAD_DIM]; R],
     keys: &HeadKeys<'_, E>,
     t_max: usize,
     out: &mut ScoreRows<'_>,
@@ -396,7 +415,7 @@ fn scores<const R: usize, const W: usize, E: CacheElement>(
 #[inline(always)]
 #[allow(clippy::needless_range_loop)]
 fn score_block<const R: usize, const W: usize, E: CacheElement>(
-    q: &[&[f32]; R],
+    q: &[[f32; MAX_HEAD_DIM]; R],
     keys: &HeadKeys<'_, E>,
     t0: usize,
     out: &mut ScoreRows<'_>,
@@ -504,6 +523,7 @@ mod tests {
             (6, 4, 64, 1500, 1500, false),
             (7, 2, 64, 40, 40, true),
             (3, 2, 24, 70, 70, false),
+            (8, 2, 64, 100, 104, false),
         ] {
             let q = data(rows * heads * hd, 1);
             let kt = data(heads * hd * stride, 2);
