@@ -64,25 +64,31 @@ pub(super) fn memory_bandwidth_gbs() -> f64 {
 }
 
 /// The rate (GFLOP/s, two per multiply-add) at which this machine's decoder projections do
-/// arithmetic on `rows` rows when memory is not in the way: the best of 20 passes of the
-/// projection kernel over a half-precision weight that stays in cache (640 KB), across the
-/// same thread pool as a decoder pass. A verify pass of `rows` tokens does at least its
+/// arithmetic on `rows` rows when memory is not in the way: the best of 20 rounds of the
+/// kernel a decoder pass runs (the packed one where the decoder packs its weights) over a
+/// half-precision weight of the decoder's width that stays in cache (1 MB), across the same
+/// thread pool as a decoder pass. A verify pass of `rows` tokens does at least its
 /// multiply-adds at this rate, however fast memory is.
 pub(super) fn multiply_add_gflops(rows: usize) -> f64 {
+    use crate::kernels::packed_weight::{PackedWeight, worth_packing};
     use crate::kernels::small_matmul::matmul_nt;
     const K: usize = 1280;
-    const N: usize = 256;
+    const N: usize = 384;
     const CALLS: usize = 200;
-    let weight: Vec<half::bf16> = (0..N * K)
-        .map(|i| half::bf16::from_f32((i % 251) as f32 / 251.0 - 0.5))
+    let weight: Vec<half::f16> = (0..N * K)
+        .map(|i| half::f16::from_f32((i % 251) as f32 / 251.0 - 0.5))
         .collect();
+    let packed = worth_packing(K).then(|| PackedWeight::pack(&weight, N, K));
     let x: Vec<f32> = (0..rows * K).map(|i| (i % 97) as f32 / 97.0).collect();
     let mut y = vec![0f32; rows * N];
     let mut best = 0.0f64;
     for _ in 0..20 {
         let t0 = std::time::Instant::now();
         for _ in 0..CALLS {
-            matmul_nt(&x, rows, K, &weight, N, None, &mut y);
+            match &packed {
+                Some(p) => p.matmul(&x, rows, None, &mut y),
+                None => matmul_nt(&x, rows, K, &weight, N, None, &mut y),
+            }
             std::hint::black_box(&mut y);
         }
         let seconds = t0.elapsed().as_secs_f64();
