@@ -38,7 +38,7 @@ pub(crate) fn with_cpu_slice<T: candle_core::WithDType, R>(
 /// Hands the heap memory freed during a load back to the system. A load that converts its
 /// weights (packing them for the tiles, or widening a layer to f32 to quantize it) frees the
 /// originals, and glibc keeps freed blocks of that size for later allocations, where they would
-/// count as resident for the whole run (0.1-0.4 GB for large-v3).
+/// count as resident for the whole run.
 pub(crate) fn release_freed_heap() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only returns free heap pages to the kernel; it touches no live

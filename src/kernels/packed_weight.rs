@@ -68,7 +68,6 @@ pub struct PackedWeight<W> {
     data: Vec<W>,
     n: usize,
     k: usize,
-    span: usize,
 }
 
 impl<W: WeightElement> PackedWeight<W> {
@@ -86,7 +85,7 @@ impl<W: WeightElement> PackedWeight<W> {
                 }
             }
         }
-        PackedWeight { data, n, k, span }
+        PackedWeight { data, n, k }
     }
 
     /// Output rows `n` and inputs `k`.
@@ -94,11 +93,16 @@ impl<W: WeightElement> PackedWeight<W> {
         (self.n, self.k)
     }
 
+    /// The width of the spans the weight is stored in ([`span_width`] of its `k`).
+    fn span(&self) -> usize {
+        span_width(self.k)
+    }
+
     /// Where element `(r, k0)` is, `k0` the start of a span: rows of a span are contiguous
     /// from there, `min(span, k - k0)` apart.
     fn offset(&self, r: usize, k0: usize) -> usize {
         let (g0, rows) = self.group(r / GROUP_ROWS);
-        g0 * self.k + rows * k0 + (r - g0) * self.span.min(self.k - k0)
+        g0 * self.k + rows * k0 + (r - g0) * self.span().min(self.k - k0)
     }
 
     /// First row and row count of group `g`.
@@ -110,8 +114,9 @@ impl<W: WeightElement> PackedWeight<W> {
     /// Row `r` in row-major order (`k` elements) into `out`.
     pub fn row_into(&self, r: usize, out: &mut [W]) {
         assert!(r < self.n && out.len() == self.k);
-        for k0 in (0..self.k).step_by(self.span) {
-            let k1 = self.k.min(k0 + self.span);
+        let span = self.span();
+        for k0 in (0..self.k).step_by(span) {
+            let k1 = self.k.min(k0 + span);
             let at = self.offset(r, k0);
             out[k0..k1].copy_from_slice(&self.data[at..at + k1 - k0]);
         }
@@ -185,7 +190,7 @@ impl<W: WeightElement> PackedWeight<W> {
                 x.as_ptr(),
                 mr,
                 self.k,
-                self.span,
+                self.span(),
                 self.group_data(g),
                 rows,
                 outs,

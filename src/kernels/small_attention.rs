@@ -338,34 +338,37 @@ fn weighted_values<const R: usize, const W: usize, E: CacheElement>(
     let p: [&[f32]; R] = std::array::from_fn(|r| &s[r * t_all..r * t_all + t_max]);
     if visible[0] == t_max {
         // Every row sees every key (cross-attention, or one row): no per-row test in the loop.
-        for t in 0..t_max {
-            let at = t * W;
-            let vr: &[E; W] = v[at..at + W].try_into().expect("W values");
-            prefetch_lines(v, at + PREFETCH_VALUE_ROWS * W, W);
-            for r in 0..R {
+        add_weighted_values::<R, W, E, true>(v, &p, visible, &mut acc);
+    } else {
+        add_weighted_values::<R, W, E, false>(v, &p, visible, &mut acc);
+    }
+    for r in 0..R {
+        o[r][..W].copy_from_slice(&acc[r]);
+    }
+}
+
+/// `acc[r] += p[r][t] * v[t][..W]` for the keys `t` row `r` sees, in increasing `t`; with
+/// `ALL_SEE_ALL` every row sees keys `0..t_max` and the loop tests nothing per row.
+#[inline(always)]
+#[allow(clippy::needless_range_loop)]
+fn add_weighted_values<const R: usize, const W: usize, E: CacheElement, const ALL_SEE_ALL: bool>(
+    v: &[E],
+    p: &[&[f32]; R],
+    visible: &[usize; R],
+    acc: &mut [[f32; W]; R],
+) {
+    for t in 0..visible[R - 1] {
+        let at = t * W;
+        let vr: &[E; W] = v[at..at + W].try_into().expect("W values");
+        prefetch_lines(v, at + PREFETCH_VALUE_ROWS * W, W);
+        for r in 0..R {
+            if ALL_SEE_ALL || t < visible[r] {
                 let p = p[r][t];
                 for (a, &x) in acc[r].iter_mut().zip(vr) {
                     *a = p.mul_add(x.widen(), *a);
                 }
             }
         }
-    } else {
-        for t in 0..t_max {
-            let at = t * W;
-            let vr: &[E; W] = v[at..at + W].try_into().expect("W values");
-            prefetch_lines(v, at + PREFETCH_VALUE_ROWS * W, W);
-            for r in 0..R {
-                if t < visible[r] {
-                    let p = p[r][t];
-                    for (a, &x) in acc[r].iter_mut().zip(vr) {
-                        *a = p.mul_add(x.widen(), *a);
-                    }
-                }
-            }
-        }
-    }
-    for r in 0..R {
-        o[r][..W].copy_from_slice(&acc[r]);
     }
 }
 
